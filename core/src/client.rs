@@ -1,0 +1,343 @@
+//! What a [`Client`] owns: the pool of work connections, the one LISTEN connection, the lease keepers
+//! and ack batcher shared by every receiver, and the housekeeping task.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::lease::{Committer, QueueLeases};
+use crate::listener::Listener;
+use crate::migrate;
+use crate::options::{
+    dlq_name, micros, validate_new_queue_name, validate_queue_name, ClientOptions, QueueInfo, QueueOptions,
+};
+use crate::queue::Queue;
+
+/// A connection to one PostgreSQL database holding the `pgmq` schema.
+///
+/// A client owns a pool of work connections, exactly one extra connection for LISTEN that every
+/// receiver and completion waiter of this client shares, and a housekeeping task. It is cheap to clone
+/// (all clones share the same connections). Create one per process and keep it.
+///
+/// ```no_run
+/// # async fn demo() -> pgmq_core::Result<()> {
+/// let client = pgmq_core::Client::connect("postgres://postgres@localhost/postgres").await?;
+/// client.migrate().await?;
+/// client.create_queue("jobs", &Default::default()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+pub(crate) struct ClientInner {
+    pub(crate) pool: Pool,
+    pub(crate) listener: Listener,
+    pub(crate) committer: Committer,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) rt: tokio::runtime::Handle,
+    leases: Mutex<HashMap<i64, Arc<QueueLeases>>>,
+}
+
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        self.pool.close();
+    }
+}
+
+fn parse_dsn(dsn: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
+    let mut config = tokio_postgres::Config::from_str(dsn)
+        .map_err(|e| Error::invalid_option(format!("invalid DSN: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(connect_timeout);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("pgmq");
+    }
+    Ok(config)
+}
+
+impl Client {
+    /// Connects with default [`ClientOptions`]. `dsn` is a libpq URL (`postgres://user@host:port/db`) or
+    /// a key=value string (`host=localhost user=postgres`).
+    ///
+    /// Fails with [`Error::Connection`] if the server cannot be reached within the connect timeout, and
+    /// with [`Error::InvalidOption`] for a malformed DSN.
+    pub async fn connect(dsn: &str) -> Result<Client> {
+        Client::connect_with(dsn, ClientOptions::default()).await
+    }
+
+    /// Connects with the given options. Must be called inside a tokio runtime, which then runs this
+    /// client's background tasks.
+    pub async fn connect_with(dsn: &str, options: ClientOptions) -> Result<Client> {
+        if options.pool_size < 1 {
+            return Err(Error::invalid_option("pool_size must be at least 1"));
+        }
+        if options.maintenance_interval.is_zero() {
+            return Err(Error::invalid_option("maintenance_interval must be positive"));
+        }
+        let config = parse_dsn(dsn, options.connect_timeout)?;
+        let listen_config = match &options.listen_dsn {
+            Some(listen) => parse_dsn(listen, options.connect_timeout)?,
+            None => config.clone(),
+        };
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| Error::invalid_option(format!("pool: {e}")))?;
+        // Fail now, with a clear error, rather than on first use.
+        drop(pool.get().await.map_err(|e| match Error::from(e) {
+            Error::Database(m) => Error::Connection(m),
+            other => other,
+        })?);
+
+        let shutdown = CancellationToken::new();
+        let listener = Listener::start(listen_config, shutdown.clone()).await?;
+        let rt = tokio::runtime::Handle::current();
+        let committer = Committer::start(pool.clone(), &rt);
+        rt.spawn(maintain(pool.clone(), options.maintenance_interval, shutdown.clone()));
+
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                pool,
+                listener,
+                committer,
+                shutdown,
+                rt,
+                leases: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Creates or upgrades the `pgmq` schema to [`migrate::LATEST_VERSION`]. Idempotent, and safe to run
+    /// from several processes at once (an advisory lock serialises them). Returns the schema version.
+    pub async fn migrate(&self) -> Result<i32> {
+        migrate::migrate(&self.inner.pool).await
+    }
+
+    /// The schema version in the database (0 when pgmq was never migrated there).
+    pub async fn schema_version(&self) -> Result<i32> {
+        migrate::schema_version(&self.inner.pool).await
+    }
+
+    /// Creates a queue, and with it (by default) its dead-letter queue `dlq@<name>`, in one transaction.
+    /// Returns `false`, changing nothing, if a queue with this name exists.
+    ///
+    /// Fails with [`Error::InvalidQueueName`] (also for names starting with the reserved `dlq@`) or
+    /// [`Error::InvalidOption`] before anything is written.
+    pub async fn create_queue(&self, name: &str, options: &QueueOptions) -> Result<bool> {
+        validate_new_queue_name(name)?;
+        options.validate()?;
+        let mut conn = self.inner.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let backoff = options.backoff.as_ref();
+        let row = tx
+            .query_opt(
+                "INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period,
+                                          backoff_base, backoff_factor, backoff_max, backoff_jitter)
+                 VALUES ($1, $2::bigint * interval '1 microsecond', $3, $4::bigint * interval '1 microsecond',
+                         $5::bigint * interval '1 microsecond', $6::float8, $7::bigint * interval '1 microsecond', $8)
+                 ON CONFLICT (name) DO NOTHING
+                 RETURNING id",
+                &[
+                    &name,
+                    &micros(options.ack_deadline, "ack deadline")?,
+                    &(options.max_delivery_attempts as i32),
+                    &micros(options.retention_period, "retention period")?,
+                    &backoff.map(|b| micros(b.base, "backoff base")).transpose()?,
+                    &backoff.map(|b| b.factor),
+                    &backoff.map(|b| micros(b.max, "backoff max")).transpose()?,
+                    &backoff.is_some_and(|b| b.jitter),
+                ],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let id: i64 = row.get(0);
+        if let Some(dlq) = &options.dead_letter_queue {
+            let dlq_row = tx
+                .query_one(
+                    "WITH ins AS (
+                         INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period)
+                         VALUES ($1, $2::bigint * interval '1 microsecond', $3, $4::bigint * interval '1 microsecond')
+                         ON CONFLICT (name) DO NOTHING
+                         RETURNING id)
+                     SELECT id, true FROM ins
+                     UNION ALL SELECT id, false FROM pgmq.queues WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+                    &[
+                        &dlq_name(name),
+                        &micros(dlq.ack_deadline, "ack deadline")?,
+                        &(dlq.max_delivery_attempts as i32),
+                        &micros(dlq.retention_period, "retention period")?,
+                    ],
+                )
+                .await?;
+            let (dlq_id, created): (i64, bool) = (dlq_row.get(0), dlq_row.get(1));
+            tx.execute("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[&id, &dlq_id, &created])
+                .await?;
+        }
+        tx.execute("SELECT pg_notify('pgmq_queues', $1)", &[&name]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes a queue with all its messages and outcome records, and the DLQ that was created with it.
+    /// Returns `false` for an unknown queue. Receivers waiting on it go back to waiting for it to exist.
+    pub async fn delete_queue(&self, name: &str) -> Result<bool> {
+        validate_queue_name(name)?;
+        let mut conn = self.inner.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(row) = tx
+            .query_opt("DELETE FROM pgmq.queues WHERE name = $1 RETURNING id, dlq_id, owns_dlq", &[&name])
+            .await?
+        else {
+            return Ok(false);
+        };
+        let (id, dlq_id, owns): (i64, Option<i64>, bool) = (row.get(0), row.get(1), row.get(2));
+        let mut gone = vec![id];
+        if let (Some(dlq_id), true) = (dlq_id, owns) {
+            tx.execute("DELETE FROM pgmq.queues WHERE id = $1", &[&dlq_id]).await?;
+            gone.push(dlq_id);
+        }
+        for q in gone {
+            tx.execute("SELECT pg_notify('pgmq_q_' || $1::bigint, '')", &[&q]).await?;
+            tx.execute("SELECT pg_notify('pgmq_c_' || $1::bigint, '*')", &[&q]).await?;
+        }
+        tx.execute("SELECT pg_notify('pgmq_queues', $1)", &[&name]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A handle on the queue `name` (which may also be a dead-letter queue, `dlq@<name>`). Nothing is
+    /// read from the database: sending to a queue that does not exist fails with
+    /// [`Error::QueueNotFound`], and receiving from it waits until it exists.
+    pub fn queue(&self, name: &str) -> Result<Queue> {
+        validate_queue_name(name)?;
+        Ok(Queue::new(self.clone(), name))
+    }
+
+    /// Every queue, by name.
+    pub async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
+        let conn = self.inner.pool.get().await?;
+        let rows = conn
+            .query(
+                "SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
+                        (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name
+                 FROM pgmq.queues q LEFT JOIN pgmq.queues d ON d.id = q.dlq_id
+                 ORDER BY q.name",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| QueueInfo {
+                name: r.get(0),
+                ack_deadline: Duration::from_micros(r.get::<_, i64>(1).max(0) as u64),
+                max_delivery_attempts: r.get::<_, i32>(2) as u32,
+                retention_period: Duration::from_micros(r.get::<_, i64>(3).max(0) as u64),
+                dead_letter_queue: r.get(4),
+            })
+            .collect())
+    }
+
+    /// Moves every message that is not leased from queue `from` (typically a DLQ) to queue `to`, as
+    /// fresh messages: available now, attempts reset, same ids, bodies and attributes. Returns how many
+    /// moved. [`Error::QueueNotFound`] if either queue is unknown.
+    pub async fn redrive(&self, from: &str, to: &str) -> Result<u64> {
+        validate_queue_name(from)?;
+        validate_queue_name(to)?;
+        let conn = self.inner.pool.get().await?;
+        let row = conn.query_one("SELECT pgmq.redrive($1, $2)", &[&from, &to]).await?;
+        match row.get::<_, Option<i64>>(0) {
+            Some(n) => Ok(n as u64),
+            None => {
+                let exists = conn.query_opt("SELECT 1 FROM pgmq.queues WHERE name = $1", &[&from]).await?;
+                Err(Error::QueueNotFound(if exists.is_none() { from } else { to }.to_owned()))
+            }
+        }
+    }
+
+    /// Stops the background tasks and closes the connections. Waiting receivers and completion waiters
+    /// return [`Error::Closed`]. Pending acks and releases already handed to the client are flushed first.
+    pub async fn close(&self) {
+        self.inner.committer.flush().await;
+        self.inner.shutdown.cancel();
+        self.inner.pool.close();
+    }
+
+    /// Whether [`Client::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// The server process id of the LISTEN connection (for fault-injection tests), if connected.
+    #[doc(hidden)]
+    pub async fn listener_backend_pid(&self) -> Option<i32> {
+        self.inner.listener.backend_pid().await
+    }
+
+    pub(crate) fn leases_for(&self, queue_id: i64, ack_deadline: Duration) -> Arc<QueueLeases> {
+        let mut map = self.inner.leases.lock().unwrap();
+        if let Some(l) = map.get(&queue_id) {
+            if l.ack_deadline == ack_deadline {
+                return l.clone();
+            }
+        }
+        let leases = QueueLeases::start(
+            queue_id,
+            ack_deadline,
+            self.inner.pool.clone(),
+            self.inner.listener.clone(),
+            self.inner.shutdown.clone(),
+            &self.inner.rt,
+        );
+        map.insert(queue_id, leases.clone());
+        leases
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("closed", &self.is_closed()).finish_non_exhaustive()
+    }
+}
+
+/// Housekeeping: offered every `interval`; the database elects one client at a time to do it.
+async fn maintain(pool: Pool, interval: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let result = async {
+            let conn = pool.get().await?;
+            let stmt = conn.prepare_cached("SELECT pgmq.maintain()").await?;
+            let n: i64 = conn.query_one(&stmt, &[]).await?.get(0);
+            Ok::<_, Error>(n)
+        }
+        .await;
+        match result {
+            Ok(n) if n > 0 => tracing::debug!("pgmq maintenance handled {n} rows"),
+            Ok(_) => {}
+            Err(Error::SchemaMissing(_)) => {}
+            Err(e) => tracing::debug!("pgmq maintenance: {e}"),
+        }
+    }
+}
+

@@ -1,0 +1,161 @@
+//! Completion tracking: wait for the outcome of sent messages. Woken by NOTIFY, confirmed from the
+//! durable outcome records, so a waiter that starts late or loses its LISTEN connection still learns
+//! every outcome.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::client::ClientInner;
+use crate::error::{Error, Result};
+use crate::listener::Wake;
+use crate::options::Outcome;
+
+/// Reads the outcome (if any) of each pending id, and whether it is still queued and tracked
+/// (indexes `outcomes_pkey` and `messages_pkey`).
+const CHECK: &str = "
+SELECT a.id, o.outcome, m.tracked
+FROM unnest($2::uuid[]) AS a(id)
+LEFT JOIN pgmq.outcomes o ON o.id = a.id
+LEFT JOIN pgmq.messages m ON m.queue_id = $1 AND m.id = a.id";
+
+/// The handle of a batch of sent messages: their ids, and a way to wait for their outcomes.
+#[derive(Clone)]
+pub struct Completion {
+    client: Arc<ClientInner>,
+    queue_id: i64,
+    ids: Vec<Uuid>,
+    tracked: bool,
+    poll_interval: Duration,
+}
+
+impl Completion {
+    pub(crate) fn new(client: Arc<ClientInner>, queue_id: i64, ids: Vec<Uuid>, tracked: bool) -> Self {
+        Completion { client, queue_id, ids, tracked, poll_interval: Duration::from_secs(30) }
+    }
+
+    /// The ids of the messages, in the order they were given.
+    pub fn ids(&self) -> &[Uuid] {
+        &self.ids
+    }
+
+    /// Whether the messages were sent with tracking (only then can their outcome be awaited).
+    pub fn is_tracked(&self) -> bool {
+        self.tracked
+    }
+
+    /// Sets the safety-net re-read interval (default 30 s) used in case a notification is lost;
+    /// NOTIFY does the real waking. Zero is rejected by [`Completion::wait`].
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Waits until every message has an outcome and returns them all.
+    ///
+    /// Errors: [`Error::NotTracked`] for messages sent with `track = false`, [`Error::MessageNotFound`]
+    /// for ids that are neither queued nor have an outcome record, [`Error::Closed`] when the client
+    /// closes. Cancel-safe: dropping the future leaves nothing behind.
+    pub async fn wait(&self) -> Result<HashMap<Uuid, Outcome>> {
+        if !self.tracked {
+            return Err(Error::NotTracked(self.ids.first().copied().unwrap_or_default()));
+        }
+        if self.poll_interval.is_zero() {
+            return Err(Error::invalid_option("poll_interval must be positive"));
+        }
+        let mut outcomes = HashMap::with_capacity(self.ids.len());
+        let mut pending: HashSet<Uuid> = self.ids.iter().copied().collect();
+        if pending.is_empty() {
+            return Ok(outcomes);
+        }
+        // Subscribe before the first read, so an outcome recorded after that read always wakes us.
+        let mut subscription = self.client.listener.subscribe(format!("pgmq_c_{}", self.queue_id)).await;
+        loop {
+            subscription.drain();
+            self.check(&mut pending, &mut outcomes).await?;
+            if pending.is_empty() {
+                return Ok(outcomes);
+            }
+            let deadline = tokio::time::Instant::now() + self.poll_interval;
+            loop {
+                let wake = tokio::select! {
+                    _ = self.client.shutdown.cancelled() => return Err(Error::Closed),
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    wake = subscription.recv() => wake,
+                };
+                match wake {
+                    // Only re-read when one of ours finished.
+                    Wake::Notify(ids) if &*ids != "*" && !ids.is_empty() => {
+                        if ids.split(',').any(|id| Uuid::parse_str(id).is_ok_and(|id| pending.contains(&id))) {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    async fn check(&self, pending: &mut HashSet<Uuid>, outcomes: &mut HashMap<Uuid, Outcome>) -> Result<()> {
+        let ids: Vec<Uuid> = pending.iter().copied().collect();
+        let conn = self.client.pool.get().await?;
+        let stmt = conn.prepare_cached(CHECK).await?;
+        let rows = conn.query(&stmt, &[&self.queue_id, &ids]).await?;
+        for row in rows {
+            let id: Uuid = row.get(0);
+            let outcome: Option<String> = row.get(1);
+            let queued_tracked: Option<bool> = row.get(2);
+            match (outcome, queued_tracked) {
+                (Some(o), _) => {
+                    outcomes.insert(id, Outcome::parse(&o)?);
+                    pending.remove(&id);
+                }
+                (None, Some(true)) => {}
+                (None, Some(false)) => return Err(Error::NotTracked(id)),
+                (None, None) => return Err(Error::MessageNotFound(id)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion").field("ids", &self.ids).field("tracked", &self.tracked).finish()
+    }
+}
+
+/// The handle of one sent message.
+#[derive(Clone, Debug)]
+pub struct SentMessage {
+    completion: Completion,
+}
+
+impl SentMessage {
+    pub(crate) fn new(completion: Completion) -> Self {
+        SentMessage { completion }
+    }
+
+    /// The message id.
+    pub fn id(&self) -> Uuid {
+        self.completion.ids[0]
+    }
+
+    /// Waits for the message's outcome. Errors as for [`Completion::wait`].
+    pub async fn wait(&self) -> Result<Outcome> {
+        let mut outcomes = self.completion.wait().await?;
+        outcomes.remove(&self.id()).ok_or(Error::MessageNotFound(self.id()))
+    }
+
+    /// The underlying batch handle.
+    pub fn completion(&self) -> &Completion {
+        &self.completion
+    }
+
+    /// Turns this into a batch handle of one.
+    pub fn into_completion(self) -> Completion {
+        self.completion
+    }
+}

@@ -1,0 +1,127 @@
+//! The one error type of pgmq. Every binding maps it by [`Error::code`], which never changes meaning.
+
+use uuid::Uuid;
+
+/// Everything that can go wrong in pgmq.
+///
+/// Match on the variant in Rust; in other languages match on [`Error::code`], a stable snake_case string
+/// that the Python, Node, Kotlin and Swift bindings carry on their own error types.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A queue name does not match `^[a-zA-Z0-9_-]{1,48}$` (or uses the reserved `dlq@` prefix where a
+    /// plain name is required). Nothing was written.
+    #[error("invalid queue name {name:?}: {reason}")]
+    InvalidQueueName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// An option or argument is out of range or malformed (a batch size of 0, an ack deadline under one
+    /// second, a NaN attribute...). Nothing was written.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// No queue has this name.
+    #[error("queue not found: there is no queue named {0:?}")]
+    QueueNotFound(String),
+    /// The lease on this message was lost (it expired and the message went to another worker, or it was
+    /// dead-lettered): the ack, nack or extend changed nothing.
+    #[error("lease lost on message {0}: it expired and was redelivered, or the message is gone")]
+    LeaseLost(Uuid),
+    /// The message was already acked or nacked through this handle.
+    #[error("message {0} was already finished (acked or nacked)")]
+    AlreadyFinished(Uuid),
+    /// Completion was asked of a message sent with `track = false`: it leaves no outcome record.
+    #[error("message {0} was sent without tracking, so its outcome is not recorded")]
+    NotTracked(Uuid),
+    /// Completion was asked of a message that is neither queued nor has an outcome record (it never
+    /// existed, was untracked, or its record was pruned after the retention period).
+    #[error("message {0} not found: not queued and no outcome recorded")]
+    MessageNotFound(Uuid),
+    /// The `pgmq` schema is missing or older than this library: run [`crate::Client::migrate`].
+    #[error("the pgmq schema is missing or outdated ({0}); run migrate() first")]
+    SchemaMissing(String),
+    /// The server could not be reached, refused the login, or the connection broke.
+    #[error("connection error: {0}")]
+    Connection(String),
+    /// PostgreSQL reported an error that is not one of the above.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The client was closed.
+    #[error("the client is closed")]
+    Closed,
+}
+
+impl Error {
+    /// The stable, language-neutral code of this error, e.g. `"queue_not_found"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidQueueName { .. } => "invalid_queue_name",
+            Error::InvalidOption(_) => "invalid_option",
+            Error::QueueNotFound(_) => "queue_not_found",
+            Error::LeaseLost(_) => "lease_lost",
+            Error::AlreadyFinished(_) => "already_finished",
+            Error::NotTracked(_) => "not_tracked",
+            Error::MessageNotFound(_) => "message_not_found",
+            Error::SchemaMissing(_) => "schema_missing",
+            Error::Connection(_) => "connection",
+            Error::Database(_) => "database",
+            Error::Closed => "closed",
+        }
+    }
+
+    pub(crate) fn invalid_option(msg: impl Into<String>) -> Self {
+        Error::InvalidOption(msg.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            let text = format!("{} ({})", db.message(), code.code());
+            if *code == SqlState::UNDEFINED_TABLE
+                || *code == SqlState::INVALID_SCHEMA_NAME
+                || *code == SqlState::UNDEFINED_FUNCTION
+            {
+                return Error::SchemaMissing(text);
+            }
+            // class 08: connection exception; 57P0x: the server is shutting down or terminated us
+            if code.code().starts_with("08") || code.code().starts_with("57P0") {
+                return Error::Connection(text);
+            }
+            return Error::Database(text);
+        }
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if e.is_closed() || io {
+            return Error::Connection(error_chain(&e));
+        }
+        Error::Database(error_chain(&e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            deadpool_postgres::PoolError::Closed => Error::Closed,
+            other => Error::Connection(other.to_string()),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The result type of pgmq.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,433 @@
+//! Leases held by this client: the per-queue heartbeat (one statement per tick for every held message of
+//! the queue), cancellation signals, and the committer that batches acks, nacks and releases from every
+//! worker into one statement per queue.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::listener::{Listener, Wake};
+
+const HELD: u8 = 0;
+const FINISHING: u8 = 1;
+const DONE: u8 = 2;
+
+/// The shared state of one leased message: its fencing token and what its holder must learn.
+pub(crate) struct Held {
+    pub(crate) id: Uuid,
+    pub(crate) token: Uuid,
+    state: AtomicU8,
+    pub(crate) lost: AtomicBool,
+    pub(crate) cancelled: watch::Sender<bool>,
+    /// The receiver's capacity slot, returned when the message is finished or dropped.
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Held {
+    pub(crate) fn new(id: Uuid, token: Uuid, slot: Option<OwnedSemaphorePermit>) -> Arc<Held> {
+        Arc::new(Held {
+            id,
+            token,
+            state: AtomicU8::new(HELD),
+            lost: AtomicBool::new(false),
+            cancelled: watch::channel(false).0,
+            slot: Mutex::new(slot),
+        })
+    }
+
+    /// Claims the right to finish (ack/nack) the message; only one caller wins.
+    pub(crate) fn begin_finish(&self) -> Result<()> {
+        self.state
+            .compare_exchange(HELD, FINISHING, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|_| Error::AlreadyFinished(self.id))
+    }
+
+    pub(crate) fn is_held(&self) -> bool {
+        self.state.load(Ordering::Acquire) == HELD
+    }
+
+    fn settle(&self, leases: &QueueLeases, finished: bool) {
+        if finished {
+            self.state.store(DONE, Ordering::Release);
+            leases.unregister(self.id);
+            self.slot.lock().unwrap().take();
+        } else {
+            // The statement failed (connection trouble): the lease may still be ours; let the holder retry.
+            self.state.store(HELD, Ordering::Release);
+        }
+    }
+
+    /// For Drop: if nobody finished it, mark it done and say so.
+    pub(crate) fn abandon(&self) -> bool {
+        self.state.compare_exchange(HELD, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    pub(crate) fn release_slot(&self) {
+        self.slot.lock().unwrap().take();
+    }
+}
+
+/// The messages this client holds on one queue, kept alive by one heartbeat statement per tick.
+pub(crate) struct QueueLeases {
+    pub(crate) queue_id: i64,
+    pub(crate) ack_deadline: Duration,
+    held: Mutex<HashMap<Uuid, Arc<Held>>>,
+    changed: Notify,
+}
+
+impl QueueLeases {
+    pub(crate) fn start(
+        queue_id: i64,
+        ack_deadline: Duration,
+        pool: Pool,
+        listener: Listener,
+        shutdown: CancellationToken,
+        rt: &tokio::runtime::Handle,
+    ) -> Arc<QueueLeases> {
+        let leases = Arc::new(QueueLeases {
+            queue_id,
+            ack_deadline,
+            held: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+        });
+        rt.spawn(keep(Arc::downgrade(&leases), pool, listener, shutdown));
+        leases
+    }
+
+    pub(crate) fn register(&self, held: Arc<Held>) {
+        let first = {
+            let mut map = self.held.lock().unwrap();
+            map.insert(held.id, held);
+            map.len() == 1
+        };
+        if first {
+            self.changed.notify_one();
+        }
+    }
+
+    pub(crate) fn unregister(&self, id: Uuid) {
+        self.held.lock().unwrap().remove(&id);
+    }
+
+    fn snapshot(&self) -> Vec<Arc<Held>> {
+        self.held.lock().unwrap().values().cloned().collect()
+    }
+
+    fn signal_cancelled(&self, ids: &str) {
+        let map = self.held.lock().unwrap();
+        for id in ids.split(',') {
+            if let Some(h) = Uuid::parse_str(id).ok().and_then(|id| map.get(&id)) {
+                h.cancelled.send_replace(true);
+            }
+        }
+    }
+}
+
+/// Extends every held lease of one queue at a third of the ack deadline, and relays cancellations.
+async fn keep(
+    leases: std::sync::Weak<QueueLeases>,
+    pool: Pool,
+    listener: Listener,
+    shutdown: CancellationToken,
+) {
+    let Some(first) = leases.upgrade() else { return };
+    let (queue_id, interval) = (first.queue_id, first.ack_deadline / 3);
+    drop(first);
+    let mut subscription = None;
+    let mut next_beat = Instant::now() + interval;
+    loop {
+        let Some(l) = leases.upgrade() else { return };
+        let idle = l.held.lock().unwrap().is_empty();
+        if idle {
+            subscription = None; // UNLISTEN while we hold nothing
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = l.changed.notified() => {}
+            }
+            next_beat = Instant::now() + interval;
+            continue;
+        }
+        let sub = match &mut subscription {
+            Some(s) => s,
+            None => {
+                let s = listener.subscribe(format!("pgmq_x_{queue_id}")).await;
+                // Cancels requested before we listened: the first beat reads the flags.
+                next_beat = next_beat.min(Instant::now());
+                subscription.insert(s)
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = l.changed.notified() => {}
+            wake = sub.recv() => match wake {
+                Wake::Notify(ids) if &*ids != "*" => l.signal_cancelled(&ids),
+                _ => next_beat = Instant::now(),
+            },
+            _ = tokio::time::sleep_until(next_beat) => {
+                next_beat = Instant::now() + interval;
+                if let Err(e) = beat(&l, &pool).await {
+                    tracing::warn!("pgmq heartbeat on queue {queue_id} failed: {e}");
+                    next_beat = Instant::now() + interval.min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+}
+
+/// Uses index `messages_pkey` (queue_id, id).
+const HEARTBEAT: &str = "
+UPDATE pgmq.messages m SET available_at = now() + q.ack_deadline
+FROM pgmq.queues q, unnest($2::uuid[], $3::uuid[]) AS a(id, token)
+WHERE q.id = $1 AND m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
+RETURNING m.id, m.cancel_requested";
+
+async fn beat(leases: &QueueLeases, pool: &Pool) -> Result<()> {
+    let held = leases.snapshot();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = held.iter().map(|h| h.id).collect();
+    let tokens: Vec<Uuid> = held.iter().map(|h| h.token).collect();
+    let conn = pool.get().await?;
+    let stmt = conn.prepare_cached(HEARTBEAT).await?;
+    let rows = conn.query(&stmt, &[&leases.queue_id, &ids, &tokens]).await?;
+    let mut alive: HashMap<Uuid, bool> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for h in held {
+        match alive.remove(&h.id) {
+            Some(cancelled) => {
+                if cancelled {
+                    h.cancelled.send_replace(true);
+                }
+            }
+            None if h.is_held() => {
+                // Expired and taken by someone else, or dead-lettered: stop pretending we hold it.
+                h.lost.store(true, Ordering::Release);
+                leases.unregister(h.id);
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Extends one lease now by `by`. Returns whether it was still held under this token.
+pub(crate) async fn extend(pool: &Pool, queue_id: i64, held: &Held, by: Duration) -> Result<bool> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "UPDATE pgmq.messages SET available_at = now() + $4::bigint * interval '1 microsecond'
+             WHERE queue_id = $1 AND id = $2 AND lease_token = $3",
+        )
+        .await?;
+    let by = crate::options::micros(by, "extension")?;
+    Ok(conn.execute(&stmt, &[&queue_id, &held.id, &held.token, &by]).await? == 1)
+}
+
+/// What a nack did to a message still held under its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NackResult {
+    Retried,
+    DeadLettered,
+    Cancelled,
+}
+
+pub(crate) enum Op {
+    Ack {
+        held: Arc<Held>,
+        leases: Arc<QueueLeases>,
+        done: Option<oneshot::Sender<Result<()>>>,
+    },
+    Nack {
+        held: Arc<Held>,
+        leases: Arc<QueueLeases>,
+        delay_us: Option<i64>,
+        error: Option<String>,
+        done: Option<oneshot::Sender<Result<NackResult>>>,
+    },
+}
+
+impl Op {
+    fn queue_id(&self) -> i64 {
+        match self {
+            Op::Ack { leases, .. } | Op::Nack { leases, .. } => leases.queue_id,
+        }
+    }
+}
+
+/// Batches acks and nacks from every worker of this client: while one batch is in flight the next
+/// accumulates, so a busy client commits hundreds of acks per statement and an idle one pays one
+/// round trip per ack.
+pub(crate) struct Committer {
+    tx: mpsc::UnboundedSender<Op>,
+    in_flight: Arc<Semaphore>,
+}
+
+const MAX_IN_FLIGHT: u32 = 4;
+const MAX_BATCH: usize = 5_000;
+
+impl Committer {
+    pub(crate) fn start(pool: Pool, rt: &tokio::runtime::Handle) -> Committer {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
+        rt.spawn(commit_loop(pool, rx, in_flight.clone()));
+        Committer { tx, in_flight }
+    }
+
+    /// Hands an op to the batcher. Works from any thread, also from `Drop`.
+    pub(crate) fn submit(&self, op: Op) {
+        if let Err(mpsc::error::SendError(op)) = self.tx.send(op) {
+            fail(op, Error::Closed);
+        }
+    }
+
+    /// Waits until every op submitted so far has been executed.
+    pub(crate) async fn flush(&self) {
+        // Ops are picked up in order; once we hold every permit, nothing earlier is in flight. Yield first
+        // so the loop can take what is already queued.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        if let Ok(all) = self.in_flight.acquire_many(MAX_IN_FLIGHT).await {
+            drop(all);
+        }
+    }
+}
+
+/// A failed statement: a holder that waits may retry; a release from `Drop` gives up and lets the lease
+/// expire, which redelivers the message all the same.
+fn fail(op: Op, e: Error) {
+    match op {
+        Op::Ack { held, leases, done } => {
+            held.settle(&leases, done.is_none());
+            if let Some(d) = done {
+                let _ = d.send(Err(e));
+            }
+        }
+        Op::Nack { held, leases, done, .. } => {
+            held.settle(&leases, done.is_none());
+            if let Some(d) = done {
+                let _ = d.send(Err(e));
+            }
+        }
+    }
+}
+
+async fn commit_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Op>, in_flight: Arc<Semaphore>) {
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            execute(&pool, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Uses `pgmq.ack` / `pgmq.nack` (index `messages_pkey`).
+async fn execute(pool: &Pool, batch: Vec<Op>) {
+    let mut by_queue: HashMap<i64, (Vec<Op>, Vec<Op>)> = HashMap::new();
+    for op in batch {
+        let entry = by_queue.entry(op.queue_id()).or_default();
+        match op {
+            Op::Ack { .. } => entry.0.push(op),
+            Op::Nack { .. } => entry.1.push(op),
+        }
+    }
+    let conn = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            let e = Error::from(e);
+            for (_, (acks, nacks)) in by_queue {
+                acks.into_iter().chain(nacks).for_each(|op| fail(op, e.clone()));
+            }
+            return;
+        }
+    };
+    for (queue_id, (acks, nacks)) in by_queue {
+        if !acks.is_empty() {
+            let ids: Vec<Uuid> = acks.iter().map(|op| op_held(op).id).collect();
+            let tokens: Vec<Uuid> = acks.iter().map(|op| op_held(op).token).collect();
+            let result = async {
+                let stmt = conn.prepare_cached("SELECT pgmq.ack($1, $2, $3)").await?;
+                Ok::<_, Error>(conn.query(&stmt, &[&queue_id, &ids, &tokens]).await?)
+            }
+            .await;
+            match result {
+                Ok(rows) => {
+                    let acked: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+                    for op in acks {
+                        if let Op::Ack { held, leases, done } = op {
+                            held.settle(&leases, true);
+                            let r = if acked.contains(&held.id) { Ok(()) } else { Err(Error::LeaseLost(held.id)) };
+                            if let Some(d) = done {
+                                let _ = d.send(r);
+                            }
+                        }
+                    }
+                }
+                Err(e) => acks.into_iter().for_each(|op| fail(op, e.clone())),
+            }
+        }
+        if !nacks.is_empty() {
+            let mut ids = Vec::with_capacity(nacks.len());
+            let mut tokens = Vec::with_capacity(nacks.len());
+            let mut delays = Vec::with_capacity(nacks.len());
+            let mut errors = Vec::with_capacity(nacks.len());
+            for op in &nacks {
+                if let Op::Nack { held, delay_us, error, .. } = op {
+                    ids.push(held.id);
+                    tokens.push(held.token);
+                    delays.push(*delay_us);
+                    errors.push(error.clone());
+                }
+            }
+            let result = async {
+                let stmt = conn.prepare_cached("SELECT id, result FROM pgmq.nack($1, $2, $3, $4, $5)").await?;
+                Ok::<_, Error>(conn.query(&stmt, &[&queue_id, &ids, &tokens, &delays, &errors]).await?)
+            }
+            .await;
+            match result {
+                Ok(rows) => {
+                    let results: HashMap<Uuid, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+                    for op in nacks {
+                        if let Op::Nack { held, leases, done, .. } = op {
+                            held.settle(&leases, true);
+                            let r = match results.get(&held.id).map(String::as_str) {
+                                Some("retried") => Ok(NackResult::Retried),
+                                Some("dead_lettered") => Ok(NackResult::DeadLettered),
+                                Some(_) => Ok(NackResult::Cancelled),
+                                None => Err(Error::LeaseLost(held.id)),
+                            };
+                            if let Some(d) = done {
+                                let _ = d.send(r);
+                            }
+                        }
+                    }
+                }
+                Err(e) => nacks.into_iter().for_each(|op| fail(op, e.clone())),
+            }
+        }
+    }
+}
+
+fn op_held(op: &Op) -> &Held {
+    match op {
+        Op::Ack { held, .. } | Op::Nack { held, .. } => held,
+    }
+}

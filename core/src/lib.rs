@@ -1,0 +1,61 @@
+//! # pgmq-core
+//!
+//! A message queue that lives in the PostgreSQL database you already run: leases with fencing tokens and
+//! automatic heartbeats, redelivery after failure or crash, dead-letter queues, scheduled messages,
+//! cancellation, completion tracking, and batch send/receive — woken by LISTEN/NOTIFY, never by busy
+//! polling. This crate is the one implementation behind the Python, Node, Kotlin and Swift bindings.
+//!
+//! ```no_run
+//! use pgmq_core::{Client, QueueOptions, ReceiveOptions, SendOptions};
+//!
+//! # async fn demo() -> pgmq_core::Result<()> {
+//! let client = Client::connect("postgres://postgres@localhost/postgres").await?;
+//! client.migrate().await?;
+//! client.create_queue("jobs", &QueueOptions::default()).await?;
+//! let queue = client.queue("jobs")?;
+//!
+//! let sent = queue.send(b"hello".to_vec(), &SendOptions::default()).await?;
+//! let mut receiver = queue.receiver(ReceiveOptions::default())?;
+//! let message = receiver.next().await?;
+//! assert_eq!(message.body(), b"hello");
+//! message.ack().await?;
+//! assert_eq!(sent.wait().await?, pgmq_core::Outcome::Completed);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Guarantees
+//! - **One worker at a time**: a message is leased to one receiver (`FOR UPDATE SKIP LOCKED`); while its
+//!   [`Message`] is alive the lease is extended in the background. An ack or nack from a worker whose
+//!   lease was lost changes nothing ([`Error::LeaseLost`]).
+//! - **Redelivery**: a nack, a dropped [`Message`] or a crashed process (its lease expires) makes the
+//!   message available again; after `max_delivery_attempts` deliveries it moves to the dead-letter queue.
+//! - **Order**: oldest available first — FIFO by the time a message became available, then send order.
+//! - **The table is the truth**: NOTIFY only wakes waiters, who re-read the tables; a lost notification
+//!   costs latency, never a message.
+
+mod client;
+mod completion;
+mod error;
+mod filter;
+mod lease;
+mod listener;
+mod message;
+mod migrate;
+mod options;
+mod queue;
+mod receiver;
+
+pub use client::Client;
+pub use completion::{Completion, SentMessage};
+pub use error::{Error, Result};
+pub use filter::{Attribute, Comparison, Filter};
+pub use message::Message;
+pub use migrate::LATEST_VERSION;
+pub use options::{
+    dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
+    DeadLetterOptions, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueStats,
+    ReceiveOptions, SendOptions, DLQ_PREFIX, MAX_QUEUE_NAME_LEN,
+};
+pub use queue::Queue;
+pub use receiver::Receiver;
+pub use uuid::Uuid;

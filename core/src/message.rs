@@ -1,0 +1,213 @@
+//! A leased message: ack, nack, extend, the automatic heartbeat, and the cancellation signal.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::client::ClientInner;
+use crate::error::{Error, Result};
+use crate::lease::{self, Held, NackResult, Op, QueueLeases};
+use crate::options::{micros, Attributes, NackOptions};
+
+/// A message delivered to this worker under a lease.
+///
+/// Only this worker holds it until the lease ends: while the `Message` is alive and unfinished the client
+/// extends the lease in the background, so slow work is never delivered twice while this process lives.
+/// Finish it with [`Message::ack`] (done) or [`Message::nack`] (failed: retry later or dead-letter).
+/// Dropping it unfinished releases it for prompt redelivery; a crash lets the lease expire, and the
+/// message is redelivered after at most the queue's ack deadline.
+pub struct Message {
+    id: Uuid,
+    queue: Arc<str>,
+    body: Vec<u8>,
+    attributes: Attributes,
+    delivery_attempt: u32,
+    sent_at: SystemTime,
+    last_error: Option<String>,
+    dead_letter_attempts: Option<u32>,
+    held: Arc<Held>,
+    leases: Arc<QueueLeases>,
+    client: Arc<ClientInner>,
+}
+
+pub(crate) struct MessageParts {
+    pub(crate) id: Uuid,
+    pub(crate) queue: Arc<str>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) attributes: Attributes,
+    pub(crate) delivery_attempt: u32,
+    pub(crate) sent_at: SystemTime,
+    pub(crate) last_error: Option<String>,
+    pub(crate) dead_letter_attempts: Option<u32>,
+}
+
+impl Message {
+    pub(crate) fn new(
+        parts: MessageParts,
+        held: Arc<Held>,
+        leases: Arc<QueueLeases>,
+        client: Arc<ClientInner>,
+    ) -> Message {
+        leases.register(held.clone());
+        Message {
+            id: parts.id,
+            queue: parts.queue,
+            body: parts.body,
+            attributes: parts.attributes,
+            delivery_attempt: parts.delivery_attempt,
+            sent_at: parts.sent_at,
+            last_error: parts.last_error,
+            dead_letter_attempts: parts.dead_letter_attempts,
+            held,
+            leases,
+            client,
+        }
+    }
+
+    /// The message id (a UUIDv7, time-ordered, assigned at send).
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+    /// The queue it was received from.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+    /// The payload.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+    /// Takes the payload out (leaving it empty), to avoid a copy.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+    /// The attributes it was sent with (empty when none).
+    pub fn attributes(&self) -> &Attributes {
+        &self.attributes
+    }
+    /// Which delivery this is: 1 the first time, then +1 for every lease (redeliveries after a nack, a
+    /// release or an expired lease).
+    pub fn delivery_attempt(&self) -> u32 {
+        self.delivery_attempt
+    }
+    /// When it was sent.
+    pub fn sent_at(&self) -> SystemTime {
+        self.sent_at
+    }
+    /// The error text of the last failed attempt (for a dead-lettered message: the error given to the
+    /// final nack).
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+    /// For a message in a dead-letter queue: how many attempts it had used in its original queue.
+    pub fn dead_letter_attempts(&self) -> Option<u32> {
+        self.dead_letter_attempts
+    }
+    /// The fencing token of this lease: an ack or nack under an older token changes nothing.
+    pub fn lease_token(&self) -> Uuid {
+        self.held.token
+    }
+
+    /// Whether `Queue::cancel` was called on this message while it was held. Its ack then does nothing.
+    pub fn is_cancelled(&self) -> bool {
+        *self.held.cancelled.borrow()
+    }
+
+    /// Resolves when the message is cancelled while held (signalled through NOTIFY within milliseconds,
+    /// confirmed by the next heartbeat if that notification was lost). Pending forever otherwise.
+    pub async fn cancelled(&self) {
+        let mut rx = self.held.cancelled.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+        if !*rx.borrow() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether the heartbeat found the lease lost (expired and taken, or dead-lettered).
+    pub fn is_lease_lost(&self) -> bool {
+        self.held.lost.load(Ordering::Acquire)
+    }
+
+    /// Whether this handle may still ack or nack.
+    pub fn is_finished(&self) -> bool {
+        !self.held.is_held()
+    }
+
+    /// Completes the message: it is deleted and its outcome (if tracked) becomes `completed`.
+    ///
+    /// Acks from many workers are batched into one statement. Errors: [`Error::AlreadyFinished`] if this
+    /// handle already acked or nacked, [`Error::LeaseLost`] if the lease was lost (nothing changed), a
+    /// connection error (the message stays held; retrying is safe). Acking a message that was cancelled
+    /// while held succeeds and changes nothing.
+    pub async fn ack(&self) -> Result<()> {
+        self.held.begin_finish()?;
+        let (tx, rx) = oneshot::channel();
+        self.client.committer.submit(Op::Ack {
+            held: self.held.clone(),
+            leases: self.leases.clone(),
+            done: Some(tx),
+        });
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Fails this delivery. With attempts left, the message becomes available again after
+    /// `options.delay` (or the queue's backoff, or at once) and idle receivers are woken; on the last
+    /// attempt it moves to the dead-letter queue with `options.error`. Errors as for [`Message::ack`].
+    pub async fn nack(&self, options: NackOptions) -> Result<()> {
+        let delay_us = options.delay.map(|d| micros(d, "nack delay")).transpose()?;
+        self.held.begin_finish()?;
+        let (tx, rx) = oneshot::channel();
+        self.client.committer.submit(Op::Nack {
+            held: self.held.clone(),
+            leases: self.leases.clone(),
+            delay_us,
+            error: options.error,
+            done: Some(tx),
+        });
+        rx.await.map_err(|_| Error::Closed)?.map(|_: NackResult| ())
+    }
+
+    /// Extends the lease to `by` from now (the background heartbeat keeps extending it afterwards).
+    /// [`Error::LeaseLost`] if it was lost.
+    pub async fn extend(&self, by: Duration) -> Result<()> {
+        if !self.held.is_held() {
+            return Err(Error::AlreadyFinished(self.id));
+        }
+        if lease::extend(&self.client.pool, self.leases.queue_id, &self.held, by).await? {
+            Ok(())
+        } else {
+            self.held.lost.store(true, Ordering::Release);
+            Err(Error::LeaseLost(self.id))
+        }
+    }
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        if self.held.abandon() {
+            // Never finished: hand it back at once (this counts as a used attempt).
+            self.held.release_slot();
+            self.client.committer.submit(Op::Nack {
+                held: self.held.clone(),
+                leases: self.leases.clone(),
+                delay_us: Some(0),
+                error: None,
+                done: None,
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("id", &self.id)
+            .field("queue", &self.queue)
+            .field("delivery_attempt", &self.delivery_attempt)
+            .field("body_len", &self.body.len())
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,74 @@
+//! Schema migrations: numbered SQL files embedded in the binary, applied in order in one transaction
+//! under an advisory lock, so two processes migrating at once are safe and a second run does nothing.
+
+use crate::error::Result;
+
+/// The embedded migrations, in the order they apply. `migrations_match_the_directory` (a test) keeps this
+/// list in step with `core/migrations/`.
+pub(crate) const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "0001_init.sql", include_str!("../migrations/0001_init.sql"))];
+
+/// The schema version this library needs.
+pub const LATEST_VERSION: i32 = 1;
+
+/// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
+const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
+
+const BOOTSTRAP: &str = "CREATE SCHEMA IF NOT EXISTS pgmq;
+CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);";
+
+pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
+    let mut conn = pool.get().await?;
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(BOOTSTRAP).await?;
+    let current: i32 =
+        tx.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?.get(0);
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+        tx.batch_execute(sql).await?;
+        tx.execute("INSERT INTO pgmq.schema_migrations (version, name) VALUES ($1, $2)", &[version, name])
+            .await?;
+        tracing::info!("pgmq: applied migration {version} ({name})");
+    }
+    tx.commit().await?;
+    Ok(current.max(LATEST_VERSION))
+}
+
+pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32> {
+    let conn = pool.get().await?;
+    let row = conn
+        .query_one(
+            "SELECT CASE WHEN to_regclass('pgmq.schema_migrations') IS NULL THEN 0
+                    ELSE (SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations) END",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_match_the_directory() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|(_, n, _)| n.to_string()).collect();
+        assert_eq!(files, listed);
+        for (i, (v, name, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*v as usize, i + 1);
+            assert!(name.starts_with(&format!("{v:04}_")));
+        }
+        assert_eq!(MIGRATIONS.last().unwrap().0, LATEST_VERSION);
+    }
+}

@@ -1,0 +1,549 @@
+//! Option structs, message values and name rules shared by every call.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+
+/// How a [`crate::Client`] connects.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// A separate DSN for the one LISTEN connection (e.g. direct to PostgreSQL while work connections go
+    /// through a transaction-pooling PgBouncer, which cannot deliver notifications). Default: the main DSN.
+    pub listen_dsn: Option<String>,
+    /// Maximum number of pooled work connections. Default 10; must be at least 1.
+    pub pool_size: usize,
+    /// How long to wait for a connection to be established before failing with
+    /// [`Error::Connection`]. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How often this client offers to run housekeeping (retention expiry, lapsed last attempts, outcome
+    /// pruning). One client at a time does it, elected by an advisory lock. Default 1 s.
+    pub maintenance_interval: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            listen_dsn: None,
+            pool_size: 10,
+            connect_timeout: Duration::from_secs(10),
+            maintenance_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Sets [`ClientOptions::listen_dsn`].
+    pub fn listen_dsn(mut self, dsn: impl Into<String>) -> Self {
+        self.listen_dsn = Some(dsn.into());
+        self
+    }
+    /// Sets [`ClientOptions::pool_size`].
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+    /// Sets [`ClientOptions::connect_timeout`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+    /// Sets [`ClientOptions::maintenance_interval`].
+    pub fn maintenance_interval(mut self, interval: Duration) -> Self {
+        self.maintenance_interval = interval;
+        self
+    }
+}
+
+/// Exponential backoff for nacks that give no explicit delay:
+/// `min(base * factor^(attempt - 1), max)`, with jitter scaling it by a random factor in `[0.5, 1]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// Delay after the first failed attempt.
+    pub base: Duration,
+    /// Growth per attempt (>= 1).
+    pub factor: f64,
+    /// Upper bound of the delay.
+    pub max: Duration,
+    /// Spread retries so failures do not come back in lockstep.
+    pub jitter: bool,
+}
+
+impl Default for Backoff {
+    /// Base 1 s, factor 2, max 10 min, with jitter.
+    fn default() -> Self {
+        Backoff { base: Duration::from_secs(1), factor: 2.0, max: Duration::from_secs(600), jitter: true }
+    }
+}
+
+/// The options of a dead-letter queue created together with its queue (it never has a DLQ of its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetterOptions {
+    /// Lease length in the DLQ. Default 10 s, minimum 1 s.
+    pub ack_deadline: Duration,
+    /// Deliveries before a DLQ message is dropped. Default 10, minimum 1.
+    pub max_delivery_attempts: u32,
+    /// How long an unconsumed DLQ message is kept. Default 7 days.
+    pub retention_period: Duration,
+}
+
+impl Default for DeadLetterOptions {
+    fn default() -> Self {
+        DeadLetterOptions {
+            ack_deadline: Duration::from_secs(10),
+            max_delivery_attempts: 10,
+            retention_period: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// How a queue behaves. Fixed when the queue is created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueOptions {
+    /// How long a delivered message stays leased to its worker without a heartbeat. While a
+    /// [`crate::Message`] is alive the core extends it in the background. Default 10 s, minimum 1 s.
+    pub ack_deadline: Duration,
+    /// Deliveries (leases) a message gets before it is dead-lettered. Default 10, minimum 1.
+    pub max_delivery_attempts: u32,
+    /// How long an unconsumed message is kept, counted from when it became available; then it moves to
+    /// the DLQ with outcome `expired`. Also how long outcome records are kept. Default 7 days.
+    pub retention_period: Duration,
+    /// The DLQ `dlq@<name>` created with the queue (default), or `None` for no DLQ: exhausted messages
+    /// are then dropped with outcome `dead_lettered`.
+    pub dead_letter_queue: Option<DeadLetterOptions>,
+    /// Delay policy for nacks without an explicit delay. Default `None`: retry at once.
+    pub backoff: Option<Backoff>,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            ack_deadline: Duration::from_secs(10),
+            max_delivery_attempts: 10,
+            retention_period: Duration::from_secs(7 * 86_400),
+            dead_letter_queue: Some(DeadLetterOptions::default()),
+            backoff: None,
+        }
+    }
+}
+
+impl QueueOptions {
+    /// Sets [`QueueOptions::ack_deadline`].
+    pub fn ack_deadline(mut self, d: Duration) -> Self {
+        self.ack_deadline = d;
+        self
+    }
+    /// Sets [`QueueOptions::max_delivery_attempts`].
+    pub fn max_delivery_attempts(mut self, n: u32) -> Self {
+        self.max_delivery_attempts = n;
+        self
+    }
+    /// Sets [`QueueOptions::retention_period`].
+    pub fn retention_period(mut self, d: Duration) -> Self {
+        self.retention_period = d;
+        self
+    }
+    /// Sets [`QueueOptions::dead_letter_queue`].
+    pub fn dead_letter_queue(mut self, dlq: Option<DeadLetterOptions>) -> Self {
+        self.dead_letter_queue = dlq;
+        self
+    }
+    /// Sets [`QueueOptions::backoff`].
+    pub fn backoff(mut self, backoff: Option<Backoff>) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        validate_lease_options(self.ack_deadline, self.max_delivery_attempts, self.retention_period)?;
+        if let Some(dlq) = &self.dead_letter_queue {
+            validate_lease_options(dlq.ack_deadline, dlq.max_delivery_attempts, dlq.retention_period)
+                .map_err(|e| Error::invalid_option(format!("dead-letter queue: {e}")))?;
+        }
+        if let Some(b) = &self.backoff {
+            if !(b.factor.is_finite() && b.factor >= 1.0) {
+                return Err(Error::invalid_option("backoff factor must be a finite number >= 1"));
+            }
+            if b.max < b.base {
+                return Err(Error::invalid_option("backoff max must be >= backoff base"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_lease_options(ack_deadline: Duration, attempts: u32, retention: Duration) -> Result<()> {
+    if ack_deadline < Duration::from_secs(1) {
+        return Err(Error::invalid_option("minimum ack deadline is 1 second"));
+    }
+    if ack_deadline > MAX_INTERVAL {
+        return Err(Error::invalid_option("ack deadline is too long (max 100 years)"));
+    }
+    if attempts < 1 || attempts > i32::MAX as u32 {
+        return Err(Error::invalid_option("max delivery attempts must be between 1 and 2^31-1"));
+    }
+    if retention.is_zero() {
+        return Err(Error::invalid_option("retention period must be positive"));
+    }
+    if retention > MAX_INTERVAL {
+        return Err(Error::invalid_option("retention period is too long (max 100 years)"));
+    }
+    Ok(())
+}
+
+/// Durations beyond this would overflow PostgreSQL timestamps; nobody means them.
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(100 * 366 * 86_400);
+
+/// Microseconds of a duration, checked against [`MAX_INTERVAL`].
+pub(crate) fn micros(d: Duration, what: &str) -> Result<i64> {
+    if d > MAX_INTERVAL {
+        return Err(Error::invalid_option(format!("{what} is too long (max 100 years)")));
+    }
+    Ok(d.as_micros() as i64)
+}
+
+/// A scalar attribute value. Attributes are a flat string -> scalar map, stored as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttributeValue {
+    /// JSON `null`.
+    Null,
+    /// JSON `true`/`false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A finite float (NaN and infinities are rejected with [`Error::InvalidOption`]).
+    Float(f64),
+    /// A string (without NUL characters, which PostgreSQL cannot store in JSON).
+    String(String),
+}
+
+impl AttributeValue {
+    pub(crate) fn to_json(&self) -> Result<serde_json::Value> {
+        Ok(match self {
+            AttributeValue::Null => serde_json::Value::Null,
+            AttributeValue::Bool(b) => (*b).into(),
+            AttributeValue::Int(i) => (*i).into(),
+            AttributeValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .ok_or_else(|| Error::invalid_option(format!("attribute value {f} is not a finite number")))?,
+            AttributeValue::String(s) => {
+                check_no_nul(s, "attribute value")?;
+                serde_json::Value::String(s.clone())
+            }
+        })
+    }
+
+    pub(crate) fn from_json(v: &serde_json::Value) -> AttributeValue {
+        match v {
+            serde_json::Value::Null => AttributeValue::Null,
+            serde_json::Value::Bool(b) => AttributeValue::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => AttributeValue::Int(i),
+                None => AttributeValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => AttributeValue::String(s.clone()),
+            // Only scalars are ever written; anything else came from outside pgmq.
+            other => AttributeValue::String(other.to_string()),
+        }
+    }
+}
+
+impl From<&str> for AttributeValue {
+    fn from(v: &str) -> Self {
+        AttributeValue::String(v.to_owned())
+    }
+}
+impl From<String> for AttributeValue {
+    fn from(v: String) -> Self {
+        AttributeValue::String(v)
+    }
+}
+impl From<i64> for AttributeValue {
+    fn from(v: i64) -> Self {
+        AttributeValue::Int(v)
+    }
+}
+impl From<i32> for AttributeValue {
+    fn from(v: i32) -> Self {
+        AttributeValue::Int(v.into())
+    }
+}
+impl From<f64> for AttributeValue {
+    fn from(v: f64) -> Self {
+        AttributeValue::Float(v)
+    }
+}
+impl From<bool> for AttributeValue {
+    fn from(v: bool) -> Self {
+        AttributeValue::Bool(v)
+    }
+}
+
+/// Message attributes: a flat map from string keys to scalar values.
+pub type Attributes = BTreeMap<String, AttributeValue>;
+
+pub(crate) fn check_no_nul(s: &str, what: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::invalid_option(format!("{what} must not contain NUL characters")));
+    }
+    Ok(())
+}
+
+pub(crate) fn attributes_to_json(attrs: &Attributes) -> Result<serde_json::Value> {
+    let mut map = serde_json::Map::with_capacity(attrs.len());
+    for (k, v) in attrs {
+        check_no_nul(k, "attribute key")?;
+        map.insert(k.clone(), v.to_json()?);
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+pub(crate) fn attributes_from_json(v: &serde_json::Value) -> Attributes {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.iter().map(|(k, v)| (k.clone(), AttributeValue::from_json(v))).collect()
+        }
+        _ => Attributes::new(),
+    }
+}
+
+/// A message to send: a body of bytes and optional attributes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutgoingMessage {
+    /// The payload. Any bytes, including none.
+    pub body: Vec<u8>,
+    /// Attributes that receivers can filter on.
+    pub attributes: Attributes,
+}
+
+impl OutgoingMessage {
+    /// A message with this body and no attributes.
+    pub fn new(body: impl Into<Vec<u8>>) -> Self {
+        OutgoingMessage { body: body.into(), attributes: Attributes::new() }
+    }
+    /// Adds an attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+}
+
+impl<T: Into<Vec<u8>>> From<T> for OutgoingMessage {
+    fn from(body: T) -> Self {
+        OutgoingMessage::new(body)
+    }
+}
+
+/// When a sent message becomes available, and whether its outcome is tracked.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// Deliver no earlier than this instant. Exclusive with `delay`.
+    pub schedule_at: Option<SystemTime>,
+    /// Deliver no earlier than this long after the send commits (server clock). Exclusive with
+    /// `schedule_at`.
+    pub delay: Option<Duration>,
+    /// Record the outcome durably so senders can wait for it (default `true`). `false` is
+    /// fire-and-forget: cheaper, and [`crate::Completion::wait`] then fails with [`Error::NotTracked`].
+    pub track: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions { schedule_at: None, delay: None, track: true }
+    }
+}
+
+impl SendOptions {
+    /// Sets [`SendOptions::delay`].
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+    /// Sets [`SendOptions::schedule_at`].
+    pub fn schedule_at(mut self, at: SystemTime) -> Self {
+        self.schedule_at = Some(at);
+        self
+    }
+    /// Sets [`SendOptions::track`].
+    pub fn track(mut self, track: bool) -> Self {
+        self.track = track;
+        self
+    }
+}
+
+/// How a [`crate::Receiver`] leases messages.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReceiveOptions {
+    /// Most messages this receiver holds leased at once (claimed in one statement). Default 1.
+    pub batch_size: usize,
+    /// Only messages whose attributes match.
+    pub filter: Option<Filter>,
+    /// Safety-net re-read of the table while idle, in case a notification was lost. NOTIFY does the real
+    /// waking. Default 30 s.
+    pub poll_interval: Duration,
+}
+
+impl Default for ReceiveOptions {
+    fn default() -> Self {
+        ReceiveOptions { batch_size: 1, filter: None, poll_interval: Duration::from_secs(30) }
+    }
+}
+
+impl ReceiveOptions {
+    /// Sets [`ReceiveOptions::batch_size`].
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    /// Sets [`ReceiveOptions::filter`].
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+    /// Sets [`ReceiveOptions::poll_interval`].
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// A batch size given as a signed integer, as bindings receive it: `n < 1` is
+    /// [`Error::InvalidOption`].
+    pub fn checked_batch_size(n: i64) -> Result<usize> {
+        if n < 1 || n > 100_000 {
+            return Err(Error::invalid_option(format!("batch_size must be between 1 and 100000, got {n}")));
+        }
+        Ok(n as usize)
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        Self::checked_batch_size(self.batch_size.min(i64::MAX as usize) as i64)?;
+        if self.poll_interval.is_zero() {
+            return Err(Error::invalid_option("poll_interval must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// How a nack returns a message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NackOptions {
+    /// Make it available again after this delay. `None`: the queue's backoff policy, or at once.
+    pub delay: Option<Duration>,
+    /// Why it failed; kept with the message and carried into the DLQ.
+    pub error: Option<String>,
+}
+
+/// How a message finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A worker acked it.
+    Completed,
+    /// Its attempts ran out; it moved to the DLQ (or was dropped, without one).
+    DeadLettered,
+    /// It was cancelled.
+    Cancelled,
+    /// Its retention period ran out before anyone consumed it; it moved to the DLQ.
+    Expired,
+}
+
+impl Outcome {
+    /// `"completed"`, `"dead_lettered"`, `"cancelled"` or `"expired"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::DeadLettered => "dead_lettered",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Expired => "expired",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Outcome> {
+        Ok(match s {
+            "completed" => Outcome::Completed,
+            "dead_lettered" => Outcome::DeadLettered,
+            "cancelled" => Outcome::Cancelled,
+            "expired" => Outcome::Expired,
+            other => return Err(Error::Database(format!("unknown outcome {other:?}"))),
+        })
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Counts of one queue's messages at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Every message in the queue: ready, scheduled and leased.
+    pub messages: u64,
+    /// Available for delivery now.
+    pub ready: u64,
+    /// Waiting for their scheduled time (or a nack delay).
+    pub scheduled: u64,
+    /// Held by a worker under a live lease.
+    pub leased: u64,
+    /// Messages in this queue's dead-letter queue (0 without one).
+    pub dead_lettered: u64,
+}
+
+/// A queue and its settings, as listed by [`crate::Client::list_queues`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueInfo {
+    /// The queue's name.
+    pub name: String,
+    /// Its lease length.
+    pub ack_deadline: Duration,
+    /// Its maximum deliveries.
+    pub max_delivery_attempts: u32,
+    /// Its retention period.
+    pub retention_period: Duration,
+    /// The name of its DLQ, if it has one.
+    pub dead_letter_queue: Option<String>,
+}
+
+/// The longest queue name (not counting the `dlq@` prefix of dead-letter queues).
+pub const MAX_QUEUE_NAME_LEN: usize = 48;
+/// The prefix of dead-letter queue names.
+pub const DLQ_PREFIX: &str = "dlq@";
+
+/// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
+pub fn dlq_name(name: &str) -> String {
+    format!("{DLQ_PREFIX}{name}")
+}
+
+/// Checks a name for any call but `create_queue`: a plain name, or `dlq@` + a plain name.
+pub fn validate_queue_name(name: &str) -> Result<()> {
+    let plain = name.strip_prefix(DLQ_PREFIX).unwrap_or(name);
+    validate_plain_name(name, plain)
+}
+
+/// Checks a name for `create_queue`: plain names only; `dlq@` is reserved for dead-letter queues.
+pub fn validate_new_queue_name(name: &str) -> Result<()> {
+    if name.starts_with(DLQ_PREFIX) {
+        return Err(Error::InvalidQueueName {
+            name: name.to_owned(),
+            reason: "names starting with \"dlq@\" are reserved for dead-letter queues".into(),
+        });
+    }
+    validate_plain_name(name, name)
+}
+
+fn validate_plain_name(full: &str, plain: &str) -> Result<()> {
+    let reason = if plain.is_empty() {
+        "it is empty".to_owned()
+    } else if plain.len() > MAX_QUEUE_NAME_LEN {
+        format!("it is longer than {MAX_QUEUE_NAME_LEN} characters")
+    } else if !plain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        "queue names must match ^[a-zA-Z0-9_-]+$".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidQueueName { name: full.to_owned(), reason })
+}

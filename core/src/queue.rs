@@ -1,0 +1,166 @@
+//! send / send_batch / cancel / stats / completion: one SQL statement per verb.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::completion::{Completion, SentMessage};
+use crate::error::{Error, Result};
+use crate::options::{attributes_to_json, micros, OutgoingMessage, QueueStats, ReceiveOptions, SendOptions};
+use crate::receiver::Receiver;
+
+/// A handle on one queue of a [`Client`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    pub(crate) client: Client,
+    pub(crate) name: Arc<str>,
+}
+
+/// Inserts a batch in one statement, in list order (the identity column `seq` breaks ties in
+/// availability), and sends one NOTIFY for the whole batch. Returns no row when the queue does not exist,
+/// and then nothing was inserted.
+const SEND: &str = "
+WITH q AS (SELECT id, retention_period FROM pgmq.queues WHERE name = $1),
+at AS (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interval '1 microsecond') AS t),
+ins AS (
+    INSERT INTO pgmq.messages (queue_id, id, available_at, expires_at, tracked, attributes, body)
+    SELECT q.id, u.id, at.t, at.t + q.retention_period, $2, u.attributes, u.body
+    FROM q, at, unnest($5::uuid[], $6::jsonb[], $7::bytea[]) WITH ORDINALITY AS u(id, attributes, body, ord)
+    ORDER BY u.ord
+    RETURNING 1
+)
+SELECT q.id, (SELECT count(*) FROM ins), (SELECT count(*) FROM (SELECT pg_notify('pgmq_q_' || q.id, '')) n)
+FROM q";
+
+/// Counts by state in one pass over the queue's rows (index `messages_ready`).
+const STATS: &str = "
+SELECT count(m.id),
+       count(m.id) FILTER (WHERE m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested),
+       count(m.id) FILTER (WHERE m.lease_token IS NULL AND m.available_at > now()),
+       count(m.id) FILTER (WHERE m.lease_token IS NOT NULL AND m.available_at > now()),
+       (SELECT count(*) FROM pgmq.messages d WHERE d.queue_id = q.dlq_id)
+FROM pgmq.queues q LEFT JOIN pgmq.messages m ON m.queue_id = q.id
+WHERE q.name = $1
+GROUP BY q.id";
+
+const CANCEL: &str = "
+SELECT q.id, c.id FROM pgmq.queues q LEFT JOIN LATERAL pgmq.cancel(q.id, $2) c ON true WHERE q.name = $1";
+
+impl Queue {
+    pub(crate) fn new(client: Client, name: &str) -> Queue {
+        Queue { client, name: Arc::from(name) }
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client this handle belongs to.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends one message. See [`Queue::send_batch`].
+    pub async fn send(&self, message: impl Into<OutgoingMessage>, options: &SendOptions) -> Result<SentMessage> {
+        let completion = self.send_batch(vec![message.into()], options).await?;
+        Ok(SentMessage::new(completion))
+    }
+
+    /// Sends messages atomically in ONE statement (all or none) with one NOTIFY, however many there are.
+    /// They become available in list order, after any message sent before them.
+    ///
+    /// Errors: [`Error::QueueNotFound`] (nothing written), [`Error::InvalidOption`] for both `delay` and
+    /// `schedule_at`, a NaN attribute or NUL characters in attributes (nothing written).
+    pub async fn send_batch(&self, messages: Vec<OutgoingMessage>, options: &SendOptions) -> Result<Completion> {
+        if options.delay.is_some() && options.schedule_at.is_some() {
+            return Err(Error::invalid_option("give either delay or schedule_at, not both"));
+        }
+        let delay = options.delay.map(|d| micros(d, "delay")).transpose()?;
+        let n = messages.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut attributes = Vec::with_capacity(n);
+        let mut bodies = Vec::with_capacity(n);
+        for m in messages {
+            ids.push(Uuid::now_v7());
+            attributes.push(attributes_to_json(&m.attributes)?);
+            bodies.push(m.body);
+        }
+        let conn = self.client.inner.pool.get().await?;
+        let stmt = conn.prepare_cached(SEND).await?;
+        let row = conn
+            .query_opt(
+                &stmt,
+                &[&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Err(Error::QueueNotFound(self.name.to_string()));
+        };
+        Ok(Completion::new(self.client.inner.clone(), row.get(0), ids, options.track))
+    }
+
+    /// A receiver that leases messages from this queue. Nothing is read until [`Receiver::next`].
+    /// [`Error::InvalidOption`] for a batch size of 0.
+    pub fn receiver(&self, options: ReceiveOptions) -> Result<Receiver> {
+        options.validate()?;
+        Receiver::new(self.clone(), options)
+    }
+
+    /// Cancels messages. A queued or scheduled message is removed and will never be delivered
+    /// (guaranteed). A leased one is marked: its holder is signalled ([`crate::Message::cancelled`]) and its
+    /// ack then does nothing; it is never redelivered. Either way its outcome becomes `cancelled`.
+    /// Returns the ids that were found; unknown ids are no error. [`Error::QueueNotFound`] for an unknown
+    /// queue.
+    pub async fn cancel(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let conn = self.client.inner.pool.get().await?;
+        let stmt = conn.prepare_cached(CANCEL).await?;
+        let rows = conn.query(&stmt, &[&&*self.name, &ids]).await?;
+        if rows.is_empty() {
+            return Err(Error::QueueNotFound(self.name.to_string()));
+        }
+        Ok(rows.iter().filter_map(|r| r.get::<_, Option<Uuid>>(1)).collect())
+    }
+
+    /// Counts of this queue's messages by state. [`Error::QueueNotFound`] for an unknown queue.
+    pub async fn stats(&self) -> Result<QueueStats> {
+        let conn = self.client.inner.pool.get().await?;
+        let stmt = conn.prepare_cached(STATS).await?;
+        let row = conn
+            .query_opt(&stmt, &[&&*self.name])
+            .await?
+            .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
+        let n = |i: usize| row.get::<_, i64>(i) as u64;
+        Ok(QueueStats { messages: n(0), ready: n(1), scheduled: n(2), leased: n(3), dead_lettered: n(4) })
+    }
+
+    /// A completion handle for messages sent earlier (possibly by another process) to this queue, to
+    /// wait for their outcomes. Fails at [`Completion::wait`] with [`Error::NotTracked`] or
+    /// [`Error::MessageNotFound`] for ids that have no outcome coming.
+    pub async fn completion(&self, ids: &[Uuid]) -> Result<Completion> {
+        let conn = self.client.inner.pool.get().await?;
+        let row = conn
+            .query_opt("SELECT id FROM pgmq.queues WHERE name = $1", &[&&*self.name])
+            .await?
+            .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
+        Ok(Completion::new(self.client.inner.clone(), row.get(0), ids.to_vec(), true))
+    }
+
+    /// Waits until every message in `ids` has finished and returns their outcomes.
+    /// Shorthand for [`Queue::completion`] + [`Completion::wait`].
+    pub async fn wait_for_completion(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, crate::Outcome>> {
+        self.completion(ids).await?.wait().await
+    }
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("name", &self.name).finish()
+    }
+}
+
+pub(crate) fn duration_from_ms(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(0) as u64)
+}

@@ -1,0 +1,285 @@
+//! Receiving: lease up to N ready messages in one statement, and sleep on NOTIFY (and the next scheduled
+//! message or lease expiry) while there are none.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::filter::SqlParams;
+use crate::lease::Held;
+use crate::listener::{Subscription, Wake};
+use crate::message::{Message, MessageParts};
+use crate::options::{attributes_from_json, ReceiveOptions};
+use crate::queue::{duration_from_ms, Queue};
+
+/// Leases the oldest available messages: FIFO by the time they became available, ties broken by send
+/// order (`seq`). One statement claims, sets the lease expiry, counts the attempt and marks a last
+/// attempt. Uses index `messages_ready` (queue_id, available_at, seq).
+const CLAIM_HEAD: &str = "
+WITH picked AS (
+    SELECT m.queue_id, m.id, m.available_at AS became_available
+    FROM pgmq.messages m
+    WHERE m.queue_id = $1 AND m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested";
+const CLAIM_TAIL: &str = "
+    ORDER BY m.available_at, m.seq
+    LIMIT $2
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE pgmq.messages m
+SET available_at = now() + q.ack_deadline,
+    lease_token = gen_random_uuid(),
+    delivery_attempts = m.delivery_attempts + 1,
+    last_lease = m.delivery_attempts + 1 >= q.max_delivery_attempts
+FROM picked, pgmq.queues q
+WHERE m.queue_id = picked.queue_id AND m.id = picked.id AND q.id = m.queue_id
+RETURNING m.id, m.lease_token, m.delivery_attempts, m.body, m.attributes, m.sent_at, m.last_error,
+          m.dead_letter_attempts, picked.became_available, m.seq";
+
+/// When to look again while idle: milliseconds until the first row that becomes available (a scheduled
+/// message, a nack delay or a lease expiry), and whether the queue still exists. Index `messages_ready`.
+const NEXT_WAKE: &str = "
+SELECT EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1),
+       (SELECT ceil(extract(epoch FROM m.available_at - now()) * 1000)::bigint
+        FROM pgmq.messages m WHERE m.queue_id = $1 AND m.available_at > now()
+        ORDER BY m.available_at LIMIT 1)";
+
+const RESOLVE: &str =
+    "SELECT id, (extract(epoch FROM ack_deadline) * 1000)::bigint FROM pgmq.queues WHERE name = $1";
+
+/// Filter parameters: immutable for the receiver's life, shared with its claim tasks.
+type Params = Arc<Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>>;
+
+#[derive(Clone, Copy)]
+struct Resolved {
+    id: i64,
+    ack_deadline: Duration,
+}
+
+/// Leases messages from one queue, at most `batch_size` at a time.
+///
+/// A receiver never holds more than `batch_size` unfinished messages (no hidden prefetch): when that many
+/// are out, [`Receiver::next`] waits until one is finished or dropped. While the queue is idle it sleeps
+/// on NOTIFY, the next scheduled message and the next lease expiry, with a slow safety-net re-read
+/// (`poll_interval`); it never polls faster. A queue that does not exist yet is waited for.
+pub struct Receiver {
+    queue: Queue,
+    claim_sql: String,
+    filter_params: Params,
+    poll_interval: Duration,
+    capacity: Arc<Semaphore>,
+    batch_size: usize,
+    buffer: VecDeque<Message>,
+    resolved: Option<Resolved>,
+    subscription: Option<Subscription>,
+    queues_subscription: Option<Subscription>,
+    closed: bool,
+}
+
+impl Receiver {
+    pub(crate) fn new(queue: Queue, options: ReceiveOptions) -> Result<Receiver> {
+        let mut claim_sql = String::from(CLAIM_HEAD);
+        let mut params = SqlParams::starting_at(3);
+        if let Some(filter) = &options.filter {
+            claim_sql.push_str(" AND ");
+            filter.write_sql(&mut claim_sql, &mut params)?;
+        }
+        claim_sql.push_str(CLAIM_TAIL);
+        Ok(Receiver {
+            queue,
+            claim_sql,
+            filter_params: Arc::new(params.values),
+            poll_interval: options.poll_interval,
+            capacity: Arc::new(Semaphore::new(options.batch_size)),
+            batch_size: options.batch_size,
+            buffer: VecDeque::new(),
+            resolved: None,
+            subscription: None,
+            queues_subscription: None,
+            closed: false,
+        })
+    }
+
+    /// The queue this receiver reads.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Waits for the next message and returns it leased to this worker.
+    ///
+    /// Cancel-safe: if the future is dropped, messages it had already leased are released at once.
+    /// Errors: [`Error::Closed`] after [`Receiver::close`] or when the client closes; connection errors
+    /// (the receiver stays usable and can be called again).
+    pub async fn next(&mut self) -> Result<Message> {
+        loop {
+            if let Some(m) = self.buffer.pop_front() {
+                return Ok(m);
+            }
+            let batch = self.next_batch().await?;
+            self.buffer.extend(batch);
+        }
+    }
+
+    /// Waits until at least one message is available and returns every message leased in that claim (up
+    /// to the free capacity, `batch_size` minus the messages still held). Cancel-safe like
+    /// [`Receiver::next`].
+    pub async fn next_batch(&mut self) -> Result<Vec<Message>> {
+        if !self.buffer.is_empty() {
+            return Ok(self.buffer.drain(..).collect());
+        }
+        let shutdown = self.queue.client.inner.shutdown.clone();
+        loop {
+            if self.closed || shutdown.is_cancelled() {
+                return Err(Error::Closed);
+            }
+            let Some(resolved) = self.resolve().await? else {
+                // The queue does not exist (yet): wait for any queue to be created.
+                let sub = self.queues_subscription.as_mut().expect("subscribed by resolve");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Err(Error::Closed),
+                    _ = sub.recv() => {}
+                    _ = tokio::time::sleep(self.poll_interval) => {}
+                }
+                continue;
+            };
+
+            // Capacity first: a receiver holds at most batch_size unfinished messages.
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => return Err(Error::Closed),
+                p = self.capacity.clone().acquire_owned() => p.map_err(|_| Error::Closed)?,
+            };
+            let mut permits = vec![first];
+            while permits.len() < self.batch_size {
+                match self.capacity.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+
+            if self.subscription.is_none() {
+                let channel = format!("pgmq_q_{}", resolved.id);
+                self.subscription = Some(self.queue.client.inner.listener.subscribe(channel).await);
+            }
+            self.subscription.as_mut().unwrap().drain();
+
+            let messages = self.claim(resolved, permits).await?;
+            if !messages.is_empty() {
+                return Ok(messages);
+            }
+
+            let (exists, wait_ms) = self.next_wake(resolved.id).await?;
+            if !exists {
+                self.resolved = None;
+                self.subscription = None;
+                continue;
+            }
+            let wait = wait_ms.map_or(self.poll_interval, |ms| duration_from_ms(ms).min(self.poll_interval));
+            let sub = self.subscription.as_mut().unwrap();
+            tokio::select! {
+                _ = shutdown.cancelled() => return Err(Error::Closed),
+                wake = sub.recv() => if let Wake::Reset = wake { tracing::trace!("receiver re-reads after reset") },
+                _ = tokio::time::sleep(wait + Duration::from_millis(1)) => {}
+            }
+        }
+    }
+
+    /// Stops receiving: messages leased but not yet returned are released for prompt redelivery, and
+    /// later calls fail with [`Error::Closed`]. Messages already returned stay valid.
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.buffer.clear();
+        self.subscription = None;
+        self.queues_subscription = None;
+    }
+
+    /// Whether [`Receiver::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    async fn resolve(&mut self) -> Result<Option<Resolved>> {
+        if let Some(r) = self.resolved {
+            return Ok(Some(r));
+        }
+        if self.queues_subscription.is_none() {
+            let sub = self.queue.client.inner.listener.subscribe("pgmq_queues".to_owned()).await;
+            self.queues_subscription = Some(sub);
+        }
+        self.queues_subscription.as_mut().unwrap().drain();
+        let conn = self.queue.client.inner.pool.get().await?;
+        let stmt = conn.prepare_cached(RESOLVE).await?;
+        let row = conn.query_opt(&stmt, &[&&*self.queue.name]).await?;
+        self.resolved = row.map(|r| Resolved { id: r.get(0), ack_deadline: duration_from_ms(r.get(1)) });
+        if self.resolved.is_some() {
+            self.queues_subscription = None;
+        }
+        Ok(self.resolved)
+    }
+
+    /// Runs the claim in its own task so that, if the caller stops waiting, the messages it leased are
+    /// still turned into `Message`s and dropped, which releases them at once.
+    async fn claim(&self, resolved: Resolved, permits: Vec<OwnedSemaphorePermit>) -> Result<Vec<Message>> {
+        let client = self.queue.client.clone();
+        let sql = self.claim_sql.clone();
+        let params = self.filter_params.clone();
+        let queue_name = self.queue.name.clone();
+        let task = client.inner.rt.clone().spawn(async move {
+            let limit = permits.len() as i64;
+            let conn = client.inner.pool.get().await?;
+            let stmt = conn.prepare_cached(&sql).await?;
+            let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&resolved.id, &limit];
+            args.extend(params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)));
+            let rows = conn.query(&stmt, &args).await?;
+            drop(conn);
+            let leases = client.leases_for(resolved.id, resolved.ack_deadline);
+            let mut claimed: Vec<(SystemTime, i64, MessageParts, Uuid)> = rows
+                .into_iter()
+                .map(|r| {
+                    let parts = MessageParts {
+                        id: r.get(0),
+                        queue: queue_name.clone(),
+                        body: r.get(3),
+                        attributes: attributes_from_json(&r.get::<_, serde_json::Value>(4)),
+                        delivery_attempt: r.get::<_, i32>(2) as u32,
+                        sent_at: r.get(5),
+                        last_error: r.get(6),
+                        dead_letter_attempts: r.get::<_, Option<i32>>(7).map(|n| n as u32),
+                    };
+                    (r.get(8), r.get(9), parts, r.get(1))
+                })
+                .collect();
+            claimed.sort_by_key(|(at, seq, _, _)| (*at, *seq));
+            let mut permits = permits.into_iter();
+            Ok::<_, Error>(
+                claimed
+                    .into_iter()
+                    .map(|(_, _, parts, token)| {
+                        let held = Held::new(parts.id, token, permits.next());
+                        Message::new(parts, held, leases.clone(), client.inner.clone())
+                    })
+                    .collect(),
+            )
+        });
+        task.await.map_err(|e| Error::Database(format!("claim task failed: {e}")))?
+    }
+
+    async fn next_wake(&self, queue_id: i64) -> Result<(bool, Option<i64>)> {
+        let conn = self.queue.client.inner.pool.get().await?;
+        let stmt = conn.prepare_cached(NEXT_WAKE).await?;
+        let row = conn.query_one(&stmt, &[&queue_id]).await?;
+        Ok((row.get(0), row.get(1)))
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("queue", &self.queue.name)
+            .field("batch_size", &self.batch_size)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}

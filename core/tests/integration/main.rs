@@ -1,0 +1,7 @@
+//! Integration tests of pgmq-core against a real PostgreSQL (`DATABASE_URL`, set by
+//! `tests/with-postgres.sh`, which `make test` uses). Every test uses its own queue names, so they run in
+//! parallel on one database.
+
+mod common;
+
+mod smoke;
