@@ -4,4 +4,15 @@
 
 mod common;
 
+mod cancel;
+mod completion;
+mod connection;
+mod dead_letter;
+mod filters;
+mod leases;
+mod listener;
+mod load;
+mod queues;
+mod receive;
+mod send;
 mod smoke;
