@@ -27,8 +27,11 @@ CREATE TABLE pgmq.queues (
 --   scheduled: lease_token IS NULL     AND available_at >  now()
 --   ready:     available_at <= now()   AND NOT last_lease AND NOT cancel_requested
 --   leased:    lease_token IS NOT NULL AND available_at >  now()   (available_at is then the lease expiry)
+-- No foreign key to pgmq.queues: its per-row RI check cost half the throughput of a batch insert.
+-- Instead, writers take FOR KEY SHARE on the queue row once per statement, and delete_queue deletes the
+-- queue's rows itself after deleting (and so waiting for) the queue row.
 CREATE TABLE pgmq.messages (
-    queue_id          bigint NOT NULL REFERENCES pgmq.queues (id) ON DELETE CASCADE,
+    queue_id          bigint NOT NULL,
     id                uuid NOT NULL,
     seq               bigint GENERATED ALWAYS AS IDENTITY,
     available_at      timestamptz NOT NULL,
@@ -63,7 +66,7 @@ CREATE INDEX messages_lapsing ON pgmq.messages (available_at) WHERE last_lease O
 -- Durable outcome of every tracked message, kept for the queue's retention period.
 CREATE TABLE pgmq.outcomes (
     id          uuid PRIMARY KEY,
-    queue_id    bigint NOT NULL REFERENCES pgmq.queues (id) ON DELETE CASCADE,
+    queue_id    bigint NOT NULL,
     outcome     text NOT NULL CHECK (outcome IN ('completed', 'dead_lettered', 'cancelled', 'expired')),
     finished_at timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL
@@ -106,7 +109,8 @@ BEGIN
     IF coalesce(cardinality(p_rows), 0) = 0 THEN
         RETURN;
     END IF;
-    SELECT d.* INTO v_dlq FROM pgmq.queues q JOIN pgmq.queues d ON d.id = q.dlq_id WHERE q.id = p_queue_id;
+    SELECT d.* INTO v_dlq FROM pgmq.queues q JOIN pgmq.queues d ON d.id = q.dlq_id WHERE q.id = p_queue_id
+    FOR KEY SHARE OF d;
     IF v_dlq.id IS NOT NULL THEN
         INSERT INTO pgmq.messages (queue_id, id, available_at, expires_at, tracked, sent_at, last_error,
                                    dead_letter_attempts, attributes, body)
@@ -318,7 +322,7 @@ DECLARE
     v_n bigint;
 BEGIN
     SELECT * INTO v_from FROM pgmq.queues WHERE name = p_from;
-    SELECT * INTO v_to FROM pgmq.queues WHERE name = p_to;
+    SELECT * INTO v_to FROM pgmq.queues WHERE name = p_to FOR KEY SHARE;
     IF v_from.id IS NULL OR v_to.id IS NULL THEN
         RETURN NULL;
     END IF;

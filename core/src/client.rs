@@ -215,6 +215,10 @@ impl Client {
             tx.execute("DELETE FROM pgmq.queues WHERE id = $1", &[&dlq_id]).await?;
             gone.push(dlq_id);
         }
+        // Messages and outcomes have no foreign key (see the migration): delete them here, after the queue
+        // row, whose deletion waited for every in-flight send that had locked it.
+        tx.execute("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[&gone]).await?;
+        tx.execute("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[&gone]).await?;
         for q in gone {
             tx.execute("SELECT pg_notify('pgmq_q_' || $1::bigint, '')", &[&q]).await?;
             tx.execute("SELECT pg_notify('pgmq_c_' || $1::bigint, '*')", &[&q]).await?;

@@ -59,3 +59,8 @@ pub use options::{
 pub use queue::Queue;
 pub use receiver::Receiver;
 pub use uuid::Uuid;
+
+/// The README's Rust examples, compiled and run as doctests (against `DATABASE_URL`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

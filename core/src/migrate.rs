@@ -40,13 +40,14 @@ pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
 
 pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32> {
     let conn = pool.get().await?;
-    let row = conn
-        .query_one(
-            "SELECT CASE WHEN to_regclass('pgmq.schema_migrations') IS NULL THEN 0
-                    ELSE (SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations) END",
-            &[],
-        )
-        .await?;
+    // Two statements: PostgreSQL resolves every table a statement names when parsing it, so a single
+    // CASE over a missing pgmq.schema_migrations fails instead of yielding 0.
+    let exists: bool =
+        conn.query_one("SELECT to_regclass('pgmq.schema_migrations') IS NOT NULL", &[]).await?.get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = conn.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?;
     Ok(row.get(0))
 }
 

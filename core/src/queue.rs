@@ -18,11 +18,12 @@ pub struct Queue {
     pub(crate) name: Arc<str>,
 }
 
-/// Inserts a batch in one statement, in list order (the identity column `seq` breaks ties in
+/// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so a concurrent
+/// delete_queue waits for it, then deletes these rows too), in list order (the identity column `seq` breaks ties in
 /// availability), and sends one NOTIFY for the whole batch. Returns no row when the queue does not exist,
 /// and then nothing was inserted.
 const SEND: &str = "
-WITH q AS (SELECT id, retention_period FROM pgmq.queues WHERE name = $1),
+WITH q AS (SELECT id, retention_period FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
 at AS (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interval '1 microsecond') AS t),
 ins AS (
     INSERT INTO pgmq.messages (queue_id, id, available_at, expires_at, tracked, attributes, body)

@@ -1,0 +1,309 @@
+//! `make bench`: pgmq-core throughput and latency beside the ceiling that hand-written SQL reaches on the
+//! same cluster in the same run. Prints a table and appends one JSON object per figure to
+//! `target/bench/summary.jsonl`.
+//!
+//! Figures: send_one (8 concurrent senders), send_batch (1,000 per call), receive_ack (8 workers, batch
+//! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples).
+//! Sizes scale with `PGMQ_BENCH_SCALE` (default 1.0).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use pgmq_core::{Client, ClientOptions, OutgoingMessage, QueueOptions, ReceiveOptions, SendOptions};
+use tokio_postgres::NoTls;
+
+const PAYLOAD: &[u8] = br#"{"job":"resize","id":123456,"size":"large"}"#;
+
+struct Figure {
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+    ceiling: f64,
+}
+
+fn scale(n: usize) -> usize {
+    let s: f64 = std::env::var("PGMQ_BENCH_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
+    ((n as f64 * s) as usize).max(1)
+}
+
+async fn raw(dsn: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(dsn, NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    c
+}
+
+async fn reset_raw_table(dsn: &str) {
+    raw(dsn)
+        .await
+        .batch_execute(
+            "DROP TABLE IF EXISTS bench_raw;
+             CREATE TABLE bench_raw (id bigserial PRIMARY KEY, payload bytea NOT NULL,
+                                     created_at timestamptz NOT NULL DEFAULT now());",
+        )
+        .await
+        .unwrap();
+}
+
+async fn fresh_queue(client: &Client, name: &str) -> pgmq_core::Queue {
+    client.delete_queue(name).await.unwrap();
+    client.create_queue(name, &QueueOptions::default().dead_letter_queue(None)).await.unwrap();
+    client.queue(name).unwrap()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+// ---- ceilings: plain SQL on plain connections ----
+
+async fn ceiling_send_one(dsn: &str, total: usize) -> f64 {
+    reset_raw_table(dsn).await;
+    let per = total / 8;
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        conns.push(raw(dsn).await);
+    }
+    let start = Instant::now();
+    join_all(conns.iter().map(|c| async move {
+        let stmt = c.prepare("INSERT INTO bench_raw (payload) VALUES ($1)").await.unwrap();
+        for _ in 0..per {
+            c.execute(&stmt, &[&PAYLOAD]).await.unwrap();
+        }
+    }))
+    .await;
+    (per * 8) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn ceiling_send_batch(dsn: &str, batches: usize) -> f64 {
+    reset_raw_table(dsn).await;
+    let c = raw(dsn).await;
+    let stmt = c.prepare("INSERT INTO bench_raw (payload) SELECT unnest($1::bytea[])").await.unwrap();
+    let bodies: Vec<&[u8]> = vec![PAYLOAD; 1000];
+    let start = Instant::now();
+    for _ in 0..batches {
+        c.execute(&stmt, &[&bodies]).await.unwrap();
+    }
+    (batches * 1000) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn ceiling_receive_ack(dsn: &str, total: usize) -> f64 {
+    reset_raw_table(dsn).await;
+    let c = raw(dsn).await;
+    let bodies: Vec<&[u8]> = vec![PAYLOAD; 1000];
+    for _ in 0..total / 1000 {
+        c.execute("INSERT INTO bench_raw (payload) SELECT unnest($1::bytea[])", &[&bodies]).await.unwrap();
+    }
+    c.batch_execute("VACUUM ANALYZE bench_raw").await.unwrap();
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        conns.push(raw(dsn).await);
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    join_all(conns.iter().map(|c| {
+        let done = done.clone();
+        async move {
+            let stmt = c
+                .prepare(
+                    "DELETE FROM bench_raw WHERE id = ANY(ARRAY(
+                         SELECT id FROM bench_raw ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 100))
+                     RETURNING id, payload",
+                )
+                .await
+                .unwrap();
+            loop {
+                let rows = c.query(&stmt, &[]).await.unwrap();
+                if rows.is_empty() {
+                    break;
+                }
+                done.fetch_add(rows.len(), Ordering::Relaxed);
+            }
+        }
+    }))
+    .await;
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// NOTIFY-woken claim in raw SQL: INSERT + NOTIFY commits on one connection; another, LISTENing,
+/// wakes and claims with DELETE ... SKIP LOCKED LIMIT 1. Same shape as pgmq's path.
+async fn ceiling_latency(dsn: &str, samples: usize) -> (f64, f64) {
+    use futures_util::StreamExt;
+    reset_raw_table(dsn).await;
+    let (listener, mut conn) = tokio_postgres::connect(dsn, NoTls).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(Ok(m)) = stream.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(_) = m {
+                let _ = tx.send(());
+            }
+        }
+    });
+    listener.batch_execute("LISTEN bench_raw").await.unwrap();
+    let worker = raw(dsn).await;
+    let sender = raw(dsn).await;
+    let claim = worker
+        .prepare(
+            "DELETE FROM bench_raw WHERE id = (SELECT id FROM bench_raw ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+             RETURNING payload",
+        )
+        .await
+        .unwrap();
+    let send = sender
+        .prepare("WITH i AS (INSERT INTO bench_raw (payload) VALUES ($1) RETURNING 1) SELECT pg_notify('bench_raw', '') FROM i")
+        .await
+        .unwrap();
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t0 = Instant::now();
+        let (_, ()) = tokio::join!(async { sender.execute(&send, &[&PAYLOAD]).await.unwrap() }, async {
+            rx.recv().await.unwrap();
+            let rows = worker.query(&claim, &[]).await.unwrap();
+            assert_eq!(rows.len(), 1);
+        });
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+}
+
+// ---- pgmq ----
+
+async fn pgmq_send_one(client: &Client, total: usize) -> f64 {
+    let queue = fresh_queue(client, "bench-send-one").await;
+    let per = total / 8;
+    let start = Instant::now();
+    join_all((0..8).map(|_| {
+        let queue = queue.clone();
+        async move {
+            for _ in 0..per {
+                queue.send(PAYLOAD.to_vec(), &SendOptions::default()).await.unwrap();
+            }
+        }
+    }))
+    .await;
+    (per * 8) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn pgmq_send_batch(client: &Client, batches: usize) -> f64 {
+    let queue = fresh_queue(client, "bench-send-batch").await;
+    let start = Instant::now();
+    for _ in 0..batches {
+        let batch: Vec<OutgoingMessage> = (0..1000).map(|_| OutgoingMessage::new(PAYLOAD)).collect();
+        queue.send_batch(batch, &SendOptions::default()).await.unwrap();
+    }
+    (batches * 1000) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn pgmq_receive_ack(client: &Client, total: usize) -> f64 {
+    let queue = fresh_queue(client, "bench-receive-ack").await;
+    for _ in 0..total / 1000 {
+        let batch: Vec<OutgoingMessage> = (0..1000).map(|_| OutgoingMessage::new(PAYLOAD)).collect();
+        queue.send_batch(batch, &SendOptions::default().track(false)).await.unwrap();
+    }
+    raw(&std::env::var("DATABASE_URL").unwrap()).await.batch_execute("VACUUM ANALYZE pgmq.messages").await.unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let target = (total / 1000) * 1000;
+    let start = Instant::now();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let queue = queue.clone();
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut rx = queue.receiver(ReceiveOptions::default().batch_size(100)).unwrap();
+                while done.load(Ordering::Relaxed) < target {
+                    let batch = tokio::select! {
+                        b = rx.next_batch() => b.unwrap(),
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                    };
+                    let n = batch.len();
+                    join_all(batch.iter().map(|m| m.ack())).await.into_iter().for_each(|r| r.unwrap());
+                    done.fetch_add(n, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    join_all(workers).await;
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn pgmq_latency(client: &Client, samples: usize) -> (f64, f64) {
+    let queue = fresh_queue(client, "bench-latency").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let worker_queue = queue.clone();
+    let worker = tokio::spawn(async move {
+        let mut receiver = worker_queue.receiver(ReceiveOptions::default()).unwrap();
+        loop {
+            let Ok(message) = receiver.next().await else { return };
+            let _ = tx.send(Instant::now()); // handler start
+            message.ack().await.unwrap();
+        }
+    });
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t0 = Instant::now();
+        queue.send(PAYLOAD.to_vec(), &SendOptions::default().track(false)).await.unwrap();
+        let started = rx.recv().await.unwrap();
+        lat.push(started.duration_since(t0).as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    worker.abort();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+}
+
+#[tokio::main]
+async fn main() {
+    let dsn = std::env::var("DATABASE_URL").expect("set DATABASE_URL (make bench does)");
+    let client = Client::connect_with(&dsn, ClientOptions::default().pool_size(16)).await.unwrap();
+    client.migrate().await.unwrap();
+
+    let n_one = scale(8_000);
+    let n_batches = scale(100);
+    let n_recv = scale(200_000);
+    let n_lat = scale(1_000);
+
+    let mut figures = Vec::new();
+    eprintln!("bench: send_one ({n_one} msgs)...");
+    let ceiling = ceiling_send_one(&dsn, n_one).await;
+    figures.push(Figure { name: "send_one", value: pgmq_send_one(&client, n_one).await, unit: "msg/s", ceiling });
+    eprintln!("bench: send_batch ({n_batches} x 1000)...");
+    let ceiling = ceiling_send_batch(&dsn, n_batches).await;
+    figures.push(Figure { name: "send_batch", value: pgmq_send_batch(&client, n_batches).await, unit: "msg/s", ceiling });
+    eprintln!("bench: receive_ack ({n_recv} msgs)...");
+    let ceiling = ceiling_receive_ack(&dsn, n_recv).await;
+    figures.push(Figure { name: "receive_ack", value: pgmq_receive_ack(&client, n_recv).await, unit: "msg/s", ceiling });
+    eprintln!("bench: latency ({n_lat} samples)...");
+    let (c50, c99) = ceiling_latency(&dsn, n_lat).await;
+    let (p50, p99) = pgmq_latency(&client, n_lat).await;
+    figures.push(Figure { name: "latency_p50", value: p50, unit: "ms", ceiling: c50 });
+    figures.push(Figure { name: "latency_p99", value: p99, unit: "ms", ceiling: c99 });
+
+    for q in ["bench-send-one", "bench-send-batch", "bench-receive-ack", "bench-latency"] {
+        client.delete_queue(q).await.unwrap();
+    }
+    raw(&dsn).await.batch_execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();
+    client.close().await;
+
+    println!("| figure | pgmq (rust) | raw SQL ceiling | pgmq / ceiling |");
+    println!("|---|---:|---:|---:|");
+    for f in &figures {
+        let ratio = if f.unit == "ms" { f.ceiling / f.value } else { f.value / f.ceiling };
+        println!("| {} | {:.2} {} | {:.2} {} | {:.0}% |", f.name, f.value, f.unit, f.ceiling, f.unit, ratio * 100.0);
+    }
+    std::fs::create_dir_all("target/bench").unwrap();
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open("target/bench/summary.jsonl").unwrap();
+    for f in &figures {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"figure": f.name, "lang": "rust", "value": f.value, "unit": f.unit, "ceiling": f.ceiling})
+        )
+        .unwrap();
+    }
+}
