@@ -58,7 +58,7 @@ impl Held {
     fn settle(&self, leases: &QueueLeases, finished: bool) {
         if finished {
             self.state.store(DONE, Ordering::Release);
-            leases.unregister(self.id);
+            leases.unregister(self);
             self.slot.lock().unwrap().take();
         } else {
             // The statement failed (connection trouble): the lease may still be ours; let the holder retry.
@@ -114,8 +114,13 @@ impl QueueLeases {
         }
     }
 
-    pub(crate) fn unregister(&self, id: Uuid) {
-        self.held.lock().unwrap().remove(&id);
+    /// Forgets this lease, unless the message was redelivered to this client meanwhile and the entry is
+    /// already the newer lease (same id, another token), which must stay kept alive.
+    pub(crate) fn unregister(&self, held: &Held) {
+        let mut map = self.held.lock().unwrap();
+        if map.get(&held.id).is_some_and(|h| h.token == held.token) {
+            map.remove(&held.id);
+        }
     }
 
     fn snapshot(&self) -> Vec<Arc<Held>> {
@@ -211,7 +216,7 @@ async fn beat(leases: &QueueLeases, pool: &Pool) -> Result<()> {
             None if h.is_held() => {
                 // Expired and taken by someone else, or dead-lettered: stop pretending we hold it.
                 h.lost.store(true, Ordering::Release);
-                leases.unregister(h.id);
+                leases.unregister(&h);
             }
             None => {}
         }

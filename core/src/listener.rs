@@ -122,7 +122,7 @@ impl Listener {
             shutdown,
             rt: tokio::runtime::Handle::current(),
         });
-        let first = inner.config.connect(NoTls).await.map_err(|e| match Error::from(e) {
+        let first = connect(&inner.config).await.map_err(|e| match e {
             Error::Database(m) => Error::Connection(m),
             other => other,
         })?;
@@ -173,6 +173,18 @@ impl Listener {
     }
 }
 
+/// Connects within the config's connect timeout. tokio-postgres applies that timeout to the socket
+/// connect only, so a server that accepts but never answers the startup would otherwise hang us forever.
+async fn connect(config: &Config) -> Result<Connected> {
+    match config.get_connect_timeout() {
+        Some(limit) => tokio::time::timeout(*limit, config.connect(NoTls))
+            .await
+            .map_err(|_| Error::Connection(format!("no answer from the server within {limit:?}")))?
+            .map_err(Error::from),
+        None => config.connect(NoTls).await.map_err(Error::from),
+    }
+}
+
 type Connected = (tokio_postgres::Client, tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>);
 
 /// Drives the connection; on loss, reconnects with backoff, re-LISTENs and wakes everyone.
@@ -185,7 +197,7 @@ async fn run(inner: Arc<Inner>, first: Connected) {
             None => {
                 let attempt = tokio::select! {
                     _ = inner.shutdown.cancelled() => return,
-                    r = inner.config.connect(NoTls) => r,
+                    r = connect(&inner.config) => r,
                 };
                 match attempt {
                     Ok(c) => c,

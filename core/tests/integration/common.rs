@@ -57,3 +57,128 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The host, port and user of `DATABASE_URL`, for building other DSNs to the same server.
+pub fn server() -> (String, u16, String) {
+    let config: tokio_postgres::Config = dsn().parse().expect("DATABASE_URL parses");
+    let host = match config.get_hosts().first().expect("DATABASE_URL names a host") {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(p) => p.to_string_lossy().into_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    (host, port, user)
+}
+
+/// A key=value DSN (`host=… port=… user=… dbname=…`) to `dbname` on the test server, plus `extra` pairs.
+pub fn kv_dsn(dbname: &str, extra: &str) -> String {
+    let (host, port, user) = server();
+    format!("host={host} port={port} user={user} dbname={dbname} {extra}").trim_end().to_owned()
+}
+
+/// Creates an empty database (no pgmq schema) and returns its name; drop it with [`drop_database`].
+pub async fn fresh_database(prefix: &str) -> String {
+    let name = unique(prefix).replace('-', "_");
+    raw().await.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
+    name
+}
+
+/// Drops a database made by [`fresh_database`], disconnecting whoever is still on it.
+pub async fn drop_database(name: &str) {
+    raw().await.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.expect("drop database");
+}
+
+/// The id of queue `name` in `pgmq.queues`, if it exists.
+pub async fn find_queue_id(name: &str) -> Option<i64> {
+    raw().await.query_opt("SELECT id FROM pgmq.queues WHERE name = $1", &[&name]).await.unwrap().map(|r| r.get(0))
+}
+
+// ---- helpers for the lease / dead-letter / completion / cancel / listener / load modules ----
+
+/// `DATABASE_URL` with this `application_name`, so a client's backends can be found in pg_stat_activity.
+pub fn dsn_with_app(app: &str) -> String {
+    let base = dsn();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}application_name={app}")
+}
+
+/// A unique application name (<= 63 bytes, URL-safe) for [`quiet_client`].
+pub fn unique_app(prefix: &str) -> String {
+    unique(&format!("pgmq_{prefix}")).replace('-', "_")
+}
+
+/// A client named `app` in pg_stat_activity whose housekeeping runs once an hour, so the only statements
+/// its backends run are the ones the test makes it run (see [`ran_since`]).
+pub async fn quiet_client(app: &str) -> Client {
+    quiet_client_with(app, ClientOptions::default()).await
+}
+
+pub async fn quiet_client_with(app: &str, options: ClientOptions) -> Client {
+    let options = options.maintenance_interval(Duration::from_secs(3600));
+    let client = Client::connect_with(&dsn_with_app(app), options).await.expect("connect");
+    client.migrate().await.expect("migrate");
+    client
+}
+
+/// A text fragment of the statement a receiver runs right before it goes to sleep on NOTIFY
+/// (`NEXT_WAKE` in core/src/receiver.rs).
+pub const RECEIVER_IDLE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1)";
+/// A text fragment of the statement a completion waiter runs before it sleeps on NOTIFY (`CHECK` in
+/// core/src/completion.rs).
+pub const COMPLETION_CHECK_SQL: &str = "LEFT JOIN pgmq.outcomes o ON o.id = a.id";
+
+/// Waits (at most `limit`) until a backend of the client named `app` has finished a statement containing
+/// `fragment` that started at or after `since`. With a [`quiet_client`] this tells that a receiver or
+/// completion waiter has re-read the table and is now asleep waiting for a notification, so that what the
+/// test does next can only reach it through NOTIFY. Returns whether it happened.
+pub async fn ran_since(
+    raw: &tokio_postgres::Client,
+    app: &str,
+    fragment: &str,
+    since: std::time::SystemTime,
+    limit: Duration,
+) -> bool {
+    eventually(limit, || async {
+        let n: i64 = raw
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = $1 AND state = 'idle' AND position($2 in query) > 0
+                   AND query_start >= $3",
+                &[&app, &fragment, &since],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        n > 0
+    })
+    .await
+}
+
+/// The id of queue `name` (to name its NOTIFY channels or look at its rows), on an open raw connection.
+pub async fn queue_id_in(raw: &tokio_postgres::Client, name: &str) -> i64 {
+    raw.query_one("SELECT id FROM pgmq.queues WHERE name = $1", &[&name]).await.expect("queue id").get(0)
+}
+
+/// Terminates the backend `pid` and waits until it has exited.
+pub async fn kill_backend(raw: &tokio_postgres::Client, pid: i32) {
+    let killed: bool =
+        raw.query_one("SELECT pg_terminate_backend($1)", &[&pid]).await.expect("terminate").get(0);
+    assert!(killed, "pg_terminate_backend({pid}) found no such backend");
+    let gone = eventually(Duration::from_secs(10), || async {
+        let n: i64 = raw
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        n == 0
+    })
+    .await;
+    assert!(gone, "backend {pid} still alive 10 s after pg_terminate_backend");
+}
+
+/// The median of some durations.
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
