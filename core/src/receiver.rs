@@ -18,7 +18,10 @@ use crate::queue::{duration_from_ms, Queue};
 
 /// Leases the oldest available messages: FIFO by the time they became available, ties broken by send
 /// order (`seq`). One statement claims, sets the lease expiry, counts the attempt and marks a last
-/// attempt. Uses index `messages_ready` (queue_id, available_at, seq).
+/// attempt. When it claims nothing it returns one row saying whether the queue exists and in how many
+/// milliseconds the next row becomes available (a scheduled message, a nack delay or a lease expiry),
+/// judged at the same `now()` as the claim, so nothing can fall due unseen between the two.
+/// Uses index `messages_ready` (queue_id, available_at, seq).
 const CLAIM_HEAD: &str = "
 WITH picked AS (
     SELECT m.queue_id, m.id, m.available_at AS became_available
@@ -28,27 +31,32 @@ const CLAIM_TAIL: &str = "
     ORDER BY m.available_at, m.seq
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
+), claimed AS (
+    UPDATE pgmq.messages m
+    SET available_at = now() + q.ack_deadline,
+        lease_token = gen_random_uuid(),
+        delivery_attempts = m.delivery_attempts + 1,
+        last_lease = m.delivery_attempts + 1 >= q.max_delivery_attempts
+    FROM picked, pgmq.queues q
+    WHERE m.queue_id = picked.queue_id AND m.id = picked.id AND q.id = m.queue_id
+    RETURNING m.id, m.lease_token, m.delivery_attempts, m.body, m.attributes, m.sent_at, m.last_error,
+              m.dead_letter_attempts, picked.became_available, m.seq
 )
-UPDATE pgmq.messages m
-SET available_at = now() + q.ack_deadline,
-    lease_token = gen_random_uuid(),
-    delivery_attempts = m.delivery_attempts + 1,
-    last_lease = m.delivery_attempts + 1 >= q.max_delivery_attempts
-FROM picked, pgmq.queues q
-WHERE m.queue_id = picked.queue_id AND m.id = picked.id AND q.id = m.queue_id
-RETURNING m.id, m.lease_token, m.delivery_attempts, m.body, m.attributes, m.sent_at, m.last_error,
-          m.dead_letter_attempts, picked.became_available, m.seq";
-
-/// When to look again while idle: milliseconds until the first row that becomes available (a scheduled
-/// message, a nack delay or a lease expiry), and whether the queue still exists. Index `messages_ready`.
-const NEXT_WAKE: &str = "
-SELECT EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1),
-       (SELECT ceil(extract(epoch FROM m.available_at - now()) * 1000)::bigint
-        FROM pgmq.messages m WHERE m.queue_id = $1 AND m.available_at > now()
-        ORDER BY m.available_at LIMIT 1)";
+SELECT c.*, true AS queue_exists, NULL::bigint AS wake_ms FROM claimed c
+UNION ALL
+SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::timestamptz, NULL::text,
+       NULL::integer, NULL::timestamptz, NULL::bigint,
+       EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1),
+       (SELECT ceil(extract(epoch FROM w.available_at - now()) * 1000)::bigint
+        FROM pgmq.messages w WHERE w.queue_id = $1 AND w.available_at > now()
+        ORDER BY w.available_at LIMIT 1)
+WHERE NOT EXISTS (SELECT 1 FROM claimed)";
 
 const RESOLVE: &str =
     "SELECT id, (extract(epoch FROM ack_deadline) * 1000)::bigint FROM pgmq.queues WHERE name = $1";
+
+/// Claimed messages, or none plus (queue exists, milliseconds until the next row falls due).
+type Claim = (Vec<Message>, bool, Option<i64>);
 
 /// Filter parameters: immutable for the receiver's life, shared with its claim tasks.
 type Params = Arc<Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>>;
@@ -165,12 +173,10 @@ impl Receiver {
             }
             self.subscription.as_mut().unwrap().drain();
 
-            let messages = self.claim(resolved, permits).await?;
+            let (messages, exists, wait_ms) = self.claim(resolved, permits).await?;
             if !messages.is_empty() {
                 return Ok(messages);
             }
-
-            let (exists, wait_ms) = self.next_wake(resolved.id).await?;
             if !exists {
                 self.resolved = None;
                 self.subscription = None;
@@ -221,7 +227,8 @@ impl Receiver {
 
     /// Runs the claim in its own task so that, if the caller stops waiting, the messages it leased are
     /// still turned into `Message`s and dropped, which releases them at once.
-    async fn claim(&self, resolved: Resolved, permits: Vec<OwnedSemaphorePermit>) -> Result<Vec<Message>> {
+    /// Returns the messages claimed, or (when none) whether the queue exists and when to look again.
+    async fn claim(&self, resolved: Resolved, permits: Vec<OwnedSemaphorePermit>) -> Result<Claim> {
         let client = self.queue.client.clone();
         let sql = self.claim_sql.clone();
         let params = self.filter_params.clone();
@@ -234,6 +241,11 @@ impl Receiver {
             args.extend(params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)));
             let rows = conn.query(&stmt, &args).await?;
             drop(conn);
+            if let [idle] = rows.as_slice() {
+                if idle.get::<_, Option<Uuid>>(0).is_none() {
+                    return Ok((Vec::new(), idle.get(10), idle.get(11)));
+                }
+            }
             let leases = client.leases_for(resolved.id, resolved.ack_deadline);
             let mut claimed: Vec<(SystemTime, i64, MessageParts, Uuid)> = rows
                 .into_iter()
@@ -253,24 +265,16 @@ impl Receiver {
                 .collect();
             claimed.sort_by_key(|(at, seq, _, _)| (*at, *seq));
             let mut permits = permits.into_iter();
-            Ok::<_, Error>(
-                claimed
-                    .into_iter()
-                    .map(|(_, _, parts, token)| {
-                        let held = Held::new(parts.id, token, permits.next());
-                        Message::new(parts, held, leases.clone(), client.inner.clone())
-                    })
-                    .collect(),
-            )
+            let messages = claimed
+                .into_iter()
+                .map(|(_, _, parts, token)| {
+                    let held = Held::new(parts.id, token, permits.next());
+                    Message::new(parts, held, leases.clone(), client.inner.clone())
+                })
+                .collect();
+            Ok::<_, Error>((messages, true, None))
         });
         task.await.map_err(|e| Error::Database(format!("claim task failed: {e}")))?
-    }
-
-    async fn next_wake(&self, queue_id: i64) -> Result<(bool, Option<i64>)> {
-        let conn = self.queue.client.inner.pool.get().await?;
-        let stmt = conn.prepare_cached(NEXT_WAKE).await?;
-        let row = conn.query_one(&stmt, &[&queue_id]).await?;
-        Ok((row.get(0), row.get(1)))
     }
 }
 

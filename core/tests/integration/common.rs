@@ -122,8 +122,9 @@ pub async fn quiet_client_with(app: &str, options: ClientOptions) -> Client {
 }
 
 /// A text fragment of the statement a receiver runs right before it goes to sleep on NOTIFY
-/// (`NEXT_WAKE` in core/src/receiver.rs).
-pub const RECEIVER_IDLE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1)";
+/// (the claim, `CLAIM_HEAD` in core/src/receiver.rs, which also computes when to wake; only the first
+/// 1 kB of a statement shows in pg_stat_activity).
+pub const RECEIVER_IDLE_SQL: &str = "AND NOT m.last_lease AND NOT m.cancel_requested";
 /// A text fragment of the statement a completion waiter runs before it sleeps on NOTIFY (`CHECK` in
 /// core/src/completion.rs).
 pub const COMPLETION_CHECK_SQL: &str = "LEFT JOIN pgmq.outcomes o ON o.id = a.id";
