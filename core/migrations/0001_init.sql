@@ -23,7 +23,9 @@ CREATE TABLE pgmq.queues (
     created_at            timestamptz NOT NULL DEFAULT now()
 );
 
--- One row per queued, scheduled or leased message.
+-- One row per queued, scheduled or leased message. Retention counts from `available_at`: a message that
+-- stays available (not leased) for the queue's retention period expires; a nack or a lapsed lease starts
+-- the count again, since the message was being worked on.
 --   scheduled: lease_token IS NULL     AND available_at >  now()
 --   ready:     available_at <= now()   AND NOT last_lease AND NOT cancel_requested
 --   leased:    lease_token IS NOT NULL AND available_at >  now()   (available_at is then the lease expiry)
@@ -35,7 +37,6 @@ CREATE TABLE pgmq.messages (
     id                uuid NOT NULL,
     seq               bigint GENERATED ALWAYS AS IDENTITY,
     available_at      timestamptz NOT NULL,
-    expires_at        timestamptz NOT NULL,
     delivery_attempts integer NOT NULL DEFAULT 0,
     lease_token       uuid,
     last_lease        boolean NOT NULL DEFAULT false,
@@ -58,8 +59,6 @@ CREATE TABLE pgmq.messages (
 
 -- receive: the oldest available rows of one queue; next wake-up: the first row with available_at > now()
 CREATE INDEX messages_ready ON pgmq.messages (queue_id, available_at, seq);
--- maintenance: retention expiry
-CREATE INDEX messages_expiry ON pgmq.messages (expires_at);
 -- maintenance: last-attempt leases that lapsed, and cancelled leases that lapsed (both small sets)
 CREATE INDEX messages_lapsing ON pgmq.messages (available_at) WHERE last_lease OR cancel_requested;
 
@@ -112,9 +111,9 @@ BEGIN
     SELECT d.* INTO v_dlq FROM pgmq.queues q JOIN pgmq.queues d ON d.id = q.dlq_id WHERE q.id = p_queue_id
     FOR KEY SHARE OF d;
     IF v_dlq.id IS NOT NULL THEN
-        INSERT INTO pgmq.messages (queue_id, id, available_at, expires_at, tracked, sent_at, last_error,
+        INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, sent_at, last_error,
                                    dead_letter_attempts, attributes, body)
-        SELECT v_dlq.id, r.id, now(), now() + v_dlq.retention_period, false, r.sent_at,
+        SELECT v_dlq.id, r.id, now(), false, r.sent_at,
                coalesce(p_error, r.last_error), r.delivery_attempts, r.attributes, r.body
         FROM unnest(p_rows) AS r
         ORDER BY r.seq
@@ -160,7 +159,7 @@ BEGIN
           AND m.delivery_attempts >= v_q.max_delivery_attempts
         RETURNING m.*, a.err
     )
-    SELECT array_agg(ROW(d.queue_id, d.id, d.seq, d.available_at, d.expires_at, d.delivery_attempts,
+    SELECT array_agg(ROW(d.queue_id, d.id, d.seq, d.available_at, d.delivery_attempts,
                          d.lease_token, d.last_lease, d.cancel_requested, d.tracked, d.sent_at,
                          coalesce(d.err, d.last_error), d.dead_letter_attempts, d.attributes,
                          d.body)::pgmq.messages)
@@ -241,6 +240,7 @@ CREATE FUNCTION pgmq.maintain(p_limit integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_queue bigint;
+    v_q record;
     v_rows pgmq.messages[];
     v_total bigint := 0;
     v_n bigint;
@@ -266,20 +266,24 @@ BEGIN
         v_total := v_total + coalesce(cardinality(v_rows), 0);
     END LOOP;
 
-    -- retention
-    FOR v_queue, v_rows IN
+    -- retention: messages available (not leased) for longer than their queue's retention period. One
+    -- range scan of `messages_ready` per queue: the expired rows are exactly the oldest ones.
+    FOR v_q IN SELECT q.id, q.retention_period FROM pgmq.queues q LOOP
         WITH d AS (
             DELETE FROM pgmq.messages m
             WHERE (m.queue_id, m.id) IN (
                 SELECT x.queue_id, x.id FROM pgmq.messages x
-                WHERE x.expires_at <= now() AND (x.lease_token IS NULL OR x.available_at <= now())
+                WHERE x.queue_id = v_q.id AND x.available_at <= now() - v_q.retention_period
+                  AND NOT x.cancel_requested AND NOT x.last_lease
+                ORDER BY x.available_at, x.seq
                 LIMIT p_limit FOR UPDATE SKIP LOCKED)
             RETURNING m.*
         )
-        SELECT d.queue_id, array_agg(d::pgmq.messages ORDER BY d.seq) FROM d GROUP BY d.queue_id
-    LOOP
-        PERFORM pgmq._dead_letter(v_queue, v_rows, 'expired', 'retention period ran out');
-        v_total := v_total + cardinality(v_rows);
+        SELECT array_agg(d::pgmq.messages ORDER BY d.seq) INTO v_rows FROM d;
+        IF v_rows IS NOT NULL THEN
+            PERFORM pgmq._dead_letter(v_q.id, v_rows, 'expired', 'retention period ran out');
+            v_total := v_total + cardinality(v_rows);
+        END IF;
     END LOOP;
 
     DELETE FROM pgmq.outcomes o
@@ -327,9 +331,9 @@ BEGIN
         RETURN NULL;
     END IF;
     WITH moved AS (
-        INSERT INTO pgmq.messages (queue_id, id, available_at, expires_at, tracked, sent_at, last_error,
+        INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, sent_at, last_error,
                                    attributes, body)
-        SELECT v_to.id, m.id, now(), now() + v_to.retention_period, false, m.sent_at, m.last_error,
+        SELECT v_to.id, m.id, now(), false, m.sent_at, m.last_error,
                m.attributes, m.body
         FROM pgmq.messages m
         WHERE m.queue_id = v_from.id AND NOT m.cancel_requested
