@@ -268,24 +268,38 @@ async fn main() {
     let n_recv = scale(200_000);
     let n_lat = scale(1_000);
 
+    // PGMQ_BENCH_ONLY=send_one,latency runs a subset (for profiling).
+    let only = std::env::var("PGMQ_BENCH_ONLY").unwrap_or_default();
+    let want = |name: &str| only.is_empty() || only.split(',').any(|o| name.starts_with(o));
     let mut figures = Vec::new();
-    eprintln!("bench: send_one ({n_one} msgs)...");
-    let ceiling = ceiling_send_one(&dsn, n_one).await;
-    figures.push(Figure { name: "send_one", value: pgmq_send_one(&client, n_one).await, unit: "msg/s", ceiling });
-    eprintln!("bench: send_batch ({n_batches} x 1000)...");
-    let ceiling = ceiling_send_batch(&dsn, n_batches).await;
-    figures.push(Figure { name: "send_batch", value: pgmq_send_batch(&client, n_batches).await, unit: "msg/s", ceiling });
-    eprintln!("bench: receive_ack ({n_recv} msgs)...");
-    let ceiling = ceiling_receive_ack(&dsn, n_recv).await;
-    figures.push(Figure { name: "receive_ack", value: pgmq_receive_ack(&client, n_recv).await, unit: "msg/s", ceiling });
-    eprintln!("bench: latency ({n_lat} samples)...");
-    let (c50, c99) = ceiling_latency(&dsn, n_lat).await;
-    let (p50, p99) = pgmq_latency(&client, n_lat).await;
-    figures.push(Figure { name: "latency_p50", value: p50, unit: "ms", ceiling: c50 });
-    figures.push(Figure { name: "latency_p99", value: p99, unit: "ms", ceiling: c99 });
+    if want("send_one") {
+        eprintln!("bench: send_one ({n_one} msgs)...");
+        let ceiling = ceiling_send_one(&dsn, n_one).await;
+        let value = pgmq_send_one(&client, n_one).await;
+        figures.push(Figure { name: "send_one", value, unit: "msg/s", ceiling });
+    }
+    if want("send_batch") {
+        eprintln!("bench: send_batch ({n_batches} x 1000)...");
+        let ceiling = ceiling_send_batch(&dsn, n_batches).await;
+        let value = pgmq_send_batch(&client, n_batches).await;
+        figures.push(Figure { name: "send_batch", value, unit: "msg/s", ceiling });
+    }
+    if want("receive_ack") {
+        eprintln!("bench: receive_ack ({n_recv} msgs)...");
+        let ceiling = ceiling_receive_ack(&dsn, n_recv).await;
+        let value = pgmq_receive_ack(&client, n_recv).await;
+        figures.push(Figure { name: "receive_ack", value, unit: "msg/s", ceiling });
+    }
+    if want("latency") {
+        eprintln!("bench: latency ({n_lat} samples)...");
+        let (c50, c99) = ceiling_latency(&dsn, n_lat).await;
+        let (p50, p99) = pgmq_latency(&client, n_lat).await;
+        figures.push(Figure { name: "latency_p50", value: p50, unit: "ms", ceiling: c50 });
+        figures.push(Figure { name: "latency_p99", value: p99, unit: "ms", ceiling: c99 });
+    }
 
     for q in ["bench-send-one", "bench-send-batch", "bench-receive-ack", "bench-latency"] {
-        client.delete_queue(q).await.unwrap();
+        let _ = client.delete_queue(q).await;
     }
     raw(&dsn).await.batch_execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();
     client.close().await;

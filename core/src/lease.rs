@@ -188,12 +188,14 @@ async fn keep(
     }
 }
 
-/// Never shortens a lease (an explicit `Message::extend` beyond the deadline stands).
+/// Never shortens a lease (an explicit `Message::extend` beyond the deadline stands). Commits
+/// asynchronously: an extension lost in a server crash only makes the lease shorter.
 /// Uses index `messages_pkey` (queue_id, id).
 const HEARTBEAT: &str = "
 UPDATE pgmq.messages m SET available_at = greatest(m.available_at, now() + q.ack_deadline)
-FROM pgmq.queues q, unnest($2::uuid[], $3::uuid[]) AS a(id, token)
-WHERE q.id = $1 AND m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
+FROM (SELECT ack_deadline, set_config('synchronous_commit', 'off', true) FROM pgmq.queues WHERE id = $1) q,
+     unnest($2::uuid[], $3::uuid[]) AS a(id, token)
+WHERE m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
 RETURNING m.id, m.cancel_requested";
 
 async fn beat(leases: &QueueLeases, pool: &Pool) -> Result<()> {

@@ -21,10 +21,16 @@ use crate::queue::{duration_from_ms, Queue};
 /// attempt. When it claims nothing it returns one row saying whether the queue exists and in how many
 /// milliseconds the next row becomes available (a scheduled message, a nack delay or a lease expiry),
 /// judged at the same `now()` as the claim, so nothing can fall due unseen between the two.
-/// Uses index `messages_ready` (queue_id, available_at, seq).
+/// The claim commits asynchronously (`synchronous_commit` off for this transaction only): a claim lost in
+/// a server crash just leaves the message ready again, which at-least-once delivery allows, and the
+/// worker's ack, which is durable, flushes the claim with it.
+/// Uses index `messages_ready` (queue_id, available_at, seq), then a TID scan: the rows are locked by
+/// `picked` in the same statement, so their ctids cannot move.
 const CLAIM_HEAD: &str = "
-WITH picked AS (
-    SELECT m.queue_id, m.id, m.available_at AS became_available
+WITH q AS (SELECT ack_deadline, max_delivery_attempts, set_config('synchronous_commit', 'off', true)
+           FROM pgmq.queues WHERE id = $1),
+picked AS (
+    SELECT m.ctid AS tid, m.available_at AS became_available
     FROM pgmq.messages m
     WHERE m.queue_id = $1 AND m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested";
 const CLAIM_TAIL: &str = "
@@ -37,8 +43,8 @@ const CLAIM_TAIL: &str = "
         lease_token = gen_random_uuid(),
         delivery_attempts = m.delivery_attempts + 1,
         last_lease = m.delivery_attempts + 1 >= q.max_delivery_attempts
-    FROM picked, pgmq.queues q
-    WHERE m.queue_id = picked.queue_id AND m.id = picked.id AND q.id = m.queue_id
+    FROM picked, q
+    WHERE m.ctid = picked.tid
     RETURNING m.id, m.lease_token, m.delivery_attempts, m.body, m.attributes, m.sent_at, m.last_error,
               m.dead_letter_attempts, picked.became_available, m.seq
 )
