@@ -79,8 +79,10 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN coalesce(cardinality(ids), 0) <= 200 THEN array_to_string(ids, ',') ELSE '*' END
 $$;
 
--- Records outcomes of tracked messages and wakes their waiters with one notification.
-CREATE FUNCTION pgmq._finish(p_queue_id bigint, p_ids uuid[], p_outcome text) RETURNS void
+-- Records outcomes of tracked messages and (unless the caller will) wakes their waiters with one
+-- notification.
+CREATE FUNCTION pgmq._finish(p_queue_id bigint, p_ids uuid[], p_outcome text, p_notify boolean DEFAULT true)
+RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF coalesce(cardinality(p_ids), 0) = 0 THEN
@@ -92,7 +94,9 @@ BEGIN
     WHERE q.id = p_queue_id
     ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, finished_at = excluded.finished_at,
                                    expires_at = excluded.expires_at, queue_id = excluded.queue_id;
-    PERFORM pg_notify('pgmq_c_' || p_queue_id, pgmq._id_payload(p_ids));
+    IF p_notify THEN
+        PERFORM pg_notify('pgmq_c_' || p_queue_id, pgmq._id_payload(p_ids));
+    END IF;
 END
 $$;
 
@@ -295,9 +299,10 @@ $$;
 
 -- ack: deletes the messages still held under these lease tokens and records `completed` for the tracked
 -- ones (a message cancelled while held is dropped without a new outcome: `cancelled` stands).
--- Returns the ids that were held.
+-- Returns the ids that were held, and whether a `completed` outcome was recorded for each. It sends no
+-- NOTIFY: the client announces completions right after the commit (see core/src/notifier.rs).
 CREATE FUNCTION pgmq.ack(p_queue_id bigint, p_ids uuid[], p_tokens uuid[])
-RETURNS SETOF uuid
+RETURNS TABLE (id uuid, recorded boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_done uuid[];
@@ -310,8 +315,8 @@ BEGIN
         RETURNING m.id, m.tracked AND NOT m.cancel_requested AS record
     )
     SELECT array_agg(d.id), array_agg(d.id) FILTER (WHERE d.record) INTO v_done, v_tracked FROM d;
-    PERFORM pgmq._finish(p_queue_id, v_tracked, 'completed');
-    RETURN QUERY SELECT unnest(v_done);
+    PERFORM pgmq._finish(p_queue_id, v_tracked, 'completed', false);
+    RETURN QUERY SELECT d, d = ANY (coalesce(v_tracked, '{}')) FROM unnest(v_done) AS d;
 END
 $$;
 

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::lease::{Committer, QueueLeases};
 use crate::listener::Listener;
 use crate::migrate;
+use crate::notifier::Notifier;
 use crate::options::{
     dlq_name, micros, validate_new_queue_name, validate_queue_name, ClientOptions, QueueInfo, QueueOptions,
 };
@@ -41,6 +42,7 @@ pub(crate) struct ClientInner {
     pub(crate) pool: Pool,
     pub(crate) listener: Listener,
     pub(crate) committer: Committer,
+    pub(crate) notifier: Notifier,
     pub(crate) shutdown: CancellationToken,
     pub(crate) rt: tokio::runtime::Handle,
     leases: Mutex<HashMap<i64, Arc<QueueLeases>>>,
@@ -109,7 +111,8 @@ impl Client {
         let shutdown = CancellationToken::new();
         let listener = Listener::start(listen_config, shutdown.clone()).await?;
         let rt = tokio::runtime::Handle::current();
-        let committer = Committer::start(pool.clone(), &rt);
+        let notifier = Notifier::start(pool.clone(), &rt);
+        let committer = Committer::start(pool.clone(), notifier.clone(), &rt);
         rt.spawn(maintain(pool.clone(), options.maintenance_interval, shutdown.clone()));
 
         Ok(Client {
@@ -117,6 +120,7 @@ impl Client {
                 pool,
                 listener,
                 committer,
+                notifier,
                 shutdown,
                 rt,
                 leases: Mutex::new(HashMap::new()),

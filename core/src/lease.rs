@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::listener::{Listener, Wake};
+use crate::notifier::{id_payload, Notifier};
 
 const HELD: u8 = 0;
 const FINISHING: u8 = 1;
@@ -283,10 +284,10 @@ const MAX_IN_FLIGHT: u32 = 4;
 const MAX_BATCH: usize = 5_000;
 
 impl Committer {
-    pub(crate) fn start(pool: Pool, rt: &tokio::runtime::Handle) -> Committer {
+    pub(crate) fn start(pool: Pool, notifier: Notifier, rt: &tokio::runtime::Handle) -> Committer {
         let (tx, rx) = mpsc::unbounded_channel();
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
-        rt.spawn(commit_loop(pool, rx, in_flight.clone()));
+        rt.spawn(commit_loop(pool, notifier, rx, in_flight.clone()));
         Committer { tx, in_flight }
     }
 
@@ -329,7 +330,7 @@ fn fail(op: Op, e: Error) {
     }
 }
 
-async fn commit_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Op>, in_flight: Arc<Semaphore>) {
+async fn commit_loop(pool: Pool, notifier: Notifier, mut rx: mpsc::UnboundedReceiver<Op>, in_flight: Arc<Semaphore>) {
     while let Some(first) = rx.recv().await {
         let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
@@ -339,16 +340,16 @@ async fn commit_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Op>, in_flight:
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let (pool, notifier) = (pool.clone(), notifier.clone());
         tokio::spawn(async move {
-            execute(&pool, batch).await;
+            execute(&pool, &notifier, batch).await;
             drop(permit);
         });
     }
 }
 
 /// Uses `pgmq.ack` / `pgmq.nack` (index `messages_pkey`).
-async fn execute(pool: &Pool, batch: Vec<Op>) {
+async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>) {
     let mut by_queue: HashMap<i64, (Vec<Op>, Vec<Op>)> = HashMap::new();
     for op in batch {
         let entry = by_queue.entry(op.queue_id()).or_default();
@@ -367,24 +368,32 @@ async fn execute(pool: &Pool, batch: Vec<Op>) {
             return;
         }
     };
+    // Completion notifications and the replies to acks wait until the connection is back in the pool: the
+    // notifier needs one, and every connection could be held by a batch like this one.
+    let mut notes = Vec::new();
+    let mut ack_replies = Vec::new();
     for (queue_id, (acks, nacks)) in by_queue {
         if !acks.is_empty() {
             let ids: Vec<Uuid> = acks.iter().map(|op| op_held(op).id).collect();
             let tokens: Vec<Uuid> = acks.iter().map(|op| op_held(op).token).collect();
             let result = async {
-                let stmt = conn.prepare_cached("SELECT pgmq.ack($1, $2, $3)").await?;
+                let stmt = conn.prepare_cached("SELECT id, recorded FROM pgmq.ack($1, $2, $3)").await?;
                 Ok::<_, Error>(conn.query(&stmt, &[&queue_id, &ids, &tokens]).await?)
             }
             .await;
             match result {
                 Ok(rows) => {
                     let acked: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+                    let recorded: Vec<Uuid> = rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get(0)).collect();
+                    if !recorded.is_empty() {
+                        notes.push((format!("pgmq_c_{queue_id}"), id_payload(&recorded)));
+                    }
                     for op in acks {
                         if let Op::Ack { held, leases, done } = op {
                             held.settle(&leases, true);
                             let r = if acked.contains(&held.id) { Ok(()) } else { Err(Error::LeaseLost(held.id)) };
                             if let Some(d) = done {
-                                let _ = d.send(r);
+                                ack_replies.push((d, r));
                             }
                         }
                     }
@@ -431,6 +440,16 @@ async fn execute(pool: &Pool, batch: Vec<Op>) {
                 Err(e) => nacks.into_iter().for_each(|op| fail(op, e.clone())),
             }
         }
+    }
+    drop(conn);
+    if !notes.is_empty() {
+        // Committed already: a lost notification only delays waiters until their next re-read.
+        if let Err(e) = notifier.notify(notes).await {
+            tracing::warn!("pgmq: could not announce completions: {e}");
+        }
+    }
+    for (done, result) in ack_replies {
+        let _ = done.send(result);
     }
 }
 

@@ -41,6 +41,7 @@ mod lease;
 mod listener;
 mod message;
 mod migrate;
+mod notifier;
 mod options;
 mod queue;
 mod receiver;

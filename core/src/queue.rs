@@ -20,8 +20,8 @@ pub struct Queue {
 
 /// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so a concurrent
 /// delete_queue waits for it, then deletes these rows too), in list order (the identity column `seq` breaks ties in
-/// availability), and sends one NOTIFY for the whole batch. Returns no row when the queue does not exist,
-/// and then nothing was inserted.
+/// availability). Returns no row when the queue does not exist, and then nothing was inserted. The NOTIFY
+/// follows from the client's notifier, coalesced with other sends (see `notifier.rs`).
 const SEND: &str = "
 WITH q AS (SELECT id FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
 at AS (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interval '1 microsecond') AS t),
@@ -32,8 +32,7 @@ ins AS (
     ORDER BY u.ord
     RETURNING 1
 )
-SELECT q.id, (SELECT count(*) FROM ins), (SELECT count(*) FROM (SELECT pg_notify('pgmq_q_' || q.id, '')) n)
-FROM q";
+SELECT q.id, (SELECT count(*) FROM ins) FROM q";
 
 /// Counts by state in one pass over the queue's rows (index `messages_ready`).
 const STATS: &str = "
@@ -101,7 +100,14 @@ impl Queue {
         let Some(row) = row else {
             return Err(Error::QueueNotFound(self.name.to_string()));
         };
-        Ok(Completion::new(self.client.inner.clone(), row.get(0), ids, options.track))
+        drop(conn);
+        let queue_id: i64 = row.get(0);
+        // The messages are committed: a failed notification only delays receivers until their next
+        // re-read, so it must not turn into an error (the caller would send again).
+        if let Err(e) = self.client.inner.notifier.notify(vec![(format!("pgmq_q_{queue_id}"), String::new())]).await {
+            tracing::warn!("pgmq: could not announce a send on {}: {e}", self.name);
+        }
+        Ok(Completion::new(self.client.inner.clone(), queue_id, ids, options.track))
     }
 
     /// A receiver that leases messages from this queue. Nothing is read until [`Receiver::next`].

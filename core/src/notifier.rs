@@ -1,0 +1,87 @@
+//! Sends the NOTIFYs of the hot paths (send, ack) in their own short transactions, coalesced across
+//! every concurrent caller of this client.
+//!
+//! PostgreSQL serialises the commits of notifying transactions with a lock held through the commit's WAL
+//! flush, so a NOTIFY inside each send would make concurrent senders queue behind each other's fsync.
+//! Here the send or ack commits durably without a NOTIFY (so commits group), and then one transaction
+//! with `synchronous_commit` off notifies for all of them. The caller waits for that too, so a returned
+//! send has always been announced.
+
+use std::collections::HashSet;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Most ids listed in one notification payload; beyond that the payload is `*` (re-check everything),
+/// keeping it far below PostgreSQL's 8000-byte limit.
+const MAX_PAYLOAD_IDS: usize = 200;
+
+/// The payload announcing that these messages finished.
+pub(crate) fn id_payload(ids: &[Uuid]) -> String {
+    if ids.len() > MAX_PAYLOAD_IDS {
+        return "*".to_owned();
+    }
+    ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",")
+}
+
+struct Request {
+    notes: Vec<(String, String)>,
+    done: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Notifier {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+const NOTIFY: &str = "
+SELECT pg_notify(n.channel, n.payload)
+FROM set_config('synchronous_commit', 'off', true), unnest($1::text[], $2::text[]) AS n(channel, payload)";
+
+impl Notifier {
+    pub(crate) fn start(pool: Pool, rt: &tokio::runtime::Handle) -> Notifier {
+        let (tx, rx) = mpsc::unbounded_channel();
+        rt.spawn(run(pool, rx));
+        Notifier { tx }
+    }
+
+    /// Sends these (channel, payload) notifications, together with any others pending.
+    pub(crate) async fn notify(&self, notes: Vec<(String, String)>) -> Result<()> {
+        let (done, rx) = oneshot::channel();
+        self.tx.send(Request { notes, done }).map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+}
+
+async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Request>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1000 {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut seen = HashSet::new();
+        let (mut channels, mut payloads) = (Vec::new(), Vec::new());
+        for (channel, payload) in batch.iter().flat_map(|r| r.notes.iter()) {
+            if seen.insert((channel, payload)) {
+                channels.push(channel.clone());
+                payloads.push(payload.clone());
+            }
+        }
+        let result = async {
+            let conn = pool.get().await?;
+            let stmt = conn.prepare_cached(NOTIFY).await?;
+            conn.execute(&stmt, &[&channels, &payloads]).await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        for r in batch {
+            let _ = r.done.send(result.clone());
+        }
+    }
+}
