@@ -330,7 +330,16 @@ fn fail(op: Op, e: Error) {
     }
 }
 
+/// Where a batch holding nacks stands in the order of such batches.
+struct NackOrder {
+    /// Resolves (or fails, if that batch was dropped) once the previous such batch has executed.
+    previous: Option<oneshot::Receiver<()>>,
+    /// Fired (or dropped) when this batch has executed.
+    done: oneshot::Sender<()>,
+}
+
 async fn commit_loop(pool: Pool, notifier: Notifier, mut rx: mpsc::UnboundedReceiver<Op>, in_flight: Arc<Semaphore>) {
+    let mut previous_nacks: Option<oneshot::Receiver<()>> = None;
     while let Some(first) = rx.recv().await {
         let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
@@ -340,16 +349,32 @@ async fn commit_loop(pool: Pool, notifier: Notifier, mut rx: mpsc::UnboundedRece
                 Err(_) => break,
             }
         }
+        // Batches run concurrently, and each nack statement makes its messages available at its own
+        // now(): chain the batches holding nacks (and releases) so they take effect in the order they were
+        // handed over, which keeps released messages in their queue order.
+        let order = batch.iter().any(|op| matches!(op, Op::Nack { .. })).then(|| {
+            let (done, next) = oneshot::channel();
+            NackOrder { previous: previous_nacks.replace(next), done }
+        });
         let (pool, notifier) = (pool.clone(), notifier.clone());
         tokio::spawn(async move {
-            execute(&pool, &notifier, batch).await;
+            execute(&pool, &notifier, batch, order).await;
             drop(permit);
         });
     }
 }
 
 /// Uses `pgmq.ack` / `pgmq.nack` (index `messages_pkey`).
-async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>) {
+async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option<NackOrder>) {
+    let done = match order {
+        Some(NackOrder { previous, done }) => {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            Some(done)
+        }
+        None => None,
+    };
     let mut by_queue: HashMap<i64, (Vec<Op>, Vec<Op>)> = HashMap::new();
     for op in batch {
         let entry = by_queue.entry(op.queue_id()).or_default();
@@ -442,6 +467,7 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>) {
         }
     }
     drop(conn);
+    drop(done); // the next batch with nacks may go
     if !notes.is_empty() {
         // Committed already: a lost notification only delays waiters until their next re-read.
         if let Err(e) = notifier.notify(notes).await {
