@@ -393,8 +393,7 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
             return;
         }
     };
-    // Completion notifications and the replies to acks wait until the connection is back in the pool: the
-    // notifier needs one, and every connection could be held by a batch like this one.
+    // Completion notifications go out once the connection is back in the pool (the notifier needs one).
     let mut notes = Vec::new();
     let mut ack_replies = Vec::new();
     for (queue_id, (acks, nacks)) in by_queue {
@@ -403,7 +402,7 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
             let tokens: Vec<Uuid> = acks.iter().map(|op| op_held(op).token).collect();
             let result = async {
                 let stmt = conn.prepare_cached("SELECT id, recorded FROM pgmq.ack($1, $2, $3)").await?;
-                Ok::<_, Error>(conn.query(&stmt, &[&queue_id, &ids, &tokens]).await?)
+                query_retrying_deadlocks(&conn, &stmt, &[&queue_id, &ids, &tokens]).await
             }
             .await;
             match result {
@@ -441,7 +440,7 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
             }
             let result = async {
                 let stmt = conn.prepare_cached("SELECT id, result FROM pgmq.nack($1, $2, $3, $4, $5)").await?;
-                Ok::<_, Error>(conn.query(&stmt, &[&queue_id, &ids, &tokens, &delays, &errors]).await?)
+                query_retrying_deadlocks(&conn, &stmt, &[&queue_id, &ids, &tokens, &delays, &errors]).await
             }
             .await;
             match result {
@@ -469,13 +468,29 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
     drop(conn);
     drop(done); // the next batch with nacks may go
     if !notes.is_empty() {
-        // Committed already: a lost notification only delays waiters until their next re-read.
-        if let Err(e) = notifier.notify(notes).await {
-            tracing::warn!("pgmq: could not announce completions: {e}");
-        }
+        notifier.announce(notes);
     }
     for (done, result) in ack_replies {
         let _ = done.send(result);
+    }
+}
+
+/// Runs an ack or nack statement, again if PostgreSQL aborted it to break a deadlock: the heartbeat
+/// locks the rows of every held message of a queue while acks and nacks delete or update some of them,
+/// in another order. The aborted statement changed nothing, so running it again is safe.
+async fn query_retrying_deadlocks(
+    conn: &deadpool_postgres::Client,
+    stmt: &tokio_postgres::Statement,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>> {
+    let mut retries = 0;
+    loop {
+        match conn.query(stmt, params).await {
+            Err(e) if retries < 5 && e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) => {
+                retries += 1;
+            }
+            result => return Ok(result?),
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! PostgreSQL serialises the commits of notifying transactions with a lock held through the commit's WAL
 //! flush, so a NOTIFY inside each send would make concurrent senders queue behind each other's fsync.
 //! Here the send or ack commits durably without a NOTIFY (so commits group), and then one transaction
-//! with `synchronous_commit` off notifies for all of them. The caller waits for that too, so a returned
-//! send has always been announced.
+//! with `synchronous_commit` off notifies for all of them. Callers do not wait for it: a send returns as
+//! soon as it is durable (so its caller always learns of it before any worker does), and a notification
+//! lost to a crash in between only delays waiters until their next re-read — the table is the truth.
 
 use std::collections::HashSet;
 
@@ -29,7 +30,7 @@ pub(crate) fn id_payload(ids: &[Uuid]) -> String {
 
 struct Request {
     notes: Vec<(String, String)>,
-    done: oneshot::Sender<Result<()>>,
+    done: Option<oneshot::Sender<Result<()>>>,
 }
 
 #[derive(Clone)]
@@ -48,10 +49,16 @@ impl Notifier {
         Notifier { tx }
     }
 
-    /// Sends these (channel, payload) notifications, together with any others pending.
+    /// Queues these (channel, payload) notifications, to go out with any others pending.
+    pub(crate) fn announce(&self, notes: Vec<(String, String)>) {
+        let _ = self.tx.send(Request { notes, done: None });
+    }
+
+    /// Sends these notifications and waits until they are committed.
+    #[allow(dead_code)]
     pub(crate) async fn notify(&self, notes: Vec<(String, String)>) -> Result<()> {
         let (done, rx) = oneshot::channel();
-        self.tx.send(Request { notes, done }).map_err(|_| Error::Closed)?;
+        self.tx.send(Request { notes, done: Some(done) }).map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
 }
@@ -80,8 +87,13 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Request>) {
             Ok::<_, Error>(())
         }
         .await;
+        if let Err(e) = &result {
+            tracing::warn!("pgmq: notification failed (waiters catch up on their next re-read): {e}");
+        }
         for r in batch {
-            let _ = r.done.send(result.clone());
+            if let Some(done) = r.done {
+                let _ = done.send(result.clone());
+            }
         }
     }
 }

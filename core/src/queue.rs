@@ -102,11 +102,7 @@ impl Queue {
         };
         drop(conn);
         let queue_id: i64 = row.get(0);
-        // The messages are committed: a failed notification only delays receivers until their next
-        // re-read, so it must not turn into an error (the caller would send again).
-        if let Err(e) = self.client.inner.notifier.notify(vec![(format!("pgmq_q_{queue_id}"), String::new())]).await {
-            tracing::warn!("pgmq: could not announce a send on {}: {e}", self.name);
-        }
+        self.client.inner.notifier.announce(vec![(format!("pgmq_q_{queue_id}"), String::new())]);
         Ok(Completion::new(self.client.inner.clone(), queue_id, ids, options.track))
     }
 
