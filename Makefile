@@ -1,5 +1,6 @@
 # pgmq: the only entry points a newcomer needs.
-#   make demo   build and run the seed example against a throwaway PostgreSQL (or $DATABASE_URL)
+#   make demo   build the Python package and run the seed example (python -m pgmq demo) against a
+#               throwaway PostgreSQL (or $DATABASE_URL)
 #   make test   build everything and run every test suite; ends with `tests: N passed, N failed`
 #   make bench  throughput and latency beside the raw-SQL ceiling of the same cluster
 # Every target starts (and always removes) its own PostgreSQL cluster unless DATABASE_URL is set.
@@ -8,17 +9,35 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WITH_PG := tests/with-postgres.sh
 LOGS := target/test-logs
+VENV := .venv
+PY := $(VENV)/bin/python
 
-.PHONY: all build demo test test-suites bench clean
+.PHONY: all build python demo test test-suites bench clean
 
 all: build
 
-build:
-	$(CARGO) build --workspace --all-targets
+# The Python binding is built by maturin (below), not by cargo: a pyo3 crate is not a Rust test binary.
+build: python
+	$(CARGO) build --workspace --all-targets --exclude pgmq-python
 
-demo:
-	$(CARGO) build -q -p pgmq-core --example demo
-	$(WITH_PG) target/debug/examples/demo
+# The development virtualenv: maturin, pytest, anyio, mypy (pinned).
+$(VENV): bindings-python/requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r bindings-python/requirements-dev.txt
+	touch $(VENV)
+
+# `pgmq` installed into .venv (editable: the Python sources are used in place, the extension is built
+# into bindings-python/python/pgmq/). Rebuilt only when a Rust source or build file changed.
+PYTHON_STAMP := $(VENV)/pgmq-develop.stamp
+PYTHON_DEPS := $(shell find core/src core/migrations bindings-python/src -type f) \
+	Cargo.toml Cargo.lock core/Cargo.toml bindings-python/Cargo.toml pyproject.toml
+python: $(PYTHON_STAMP)
+$(PYTHON_STAMP): $(PYTHON_DEPS) | $(VENV)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	@touch $@
+
+demo: python
+	$(PY) -m pgmq demo
 
 # Tests share one throwaway cluster; fsync is off there (PGMQ_PG_FAST) because durability is not what
 # the tests measure. Each suite writes a log; tests/summarize.py adds them up into the last line.
@@ -30,13 +49,16 @@ test: build
 # Runs inside the cluster started by `test`; a failing suite does not stop the others.
 test-suites:
 	@rc=0; \
-	$(CARGO) test --workspace --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(CARGO) test -p pgmq-core --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(PY) -m pytest bindings-python/tests 2>&1 | tee $(LOGS)/python.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
-bench:
+# Rust first, then Python on the same cluster: the Python rows are printed beside the Rust figures of
+# this run (bindings-python/bench/bench.py reads them from target/bench/summary.jsonl).
+bench: python
 	$(CARGO) build --release -p pgmq-core --example bench
-	$(WITH_PG) target/release/examples/bench
+	$(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py'
 
 clean:
 	$(CARGO) clean
-	rm -rf .venv node_modules
+	rm -rf .venv node_modules bindings-python/python/pgmq/*.so

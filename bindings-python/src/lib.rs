@@ -1,3 +1,44 @@
-//! Placeholder crate: the python binding over `pgmq-core` arrives with its own issue.
+//! `pgmq._pgmq`: the native layer of the `pgmq` Python package over `pgmq-core`.
+//!
+//! Every method has the same shape: clone the core handle, run the core future on the one runtime
+//! ([`runtime::future_into_py`]), map the error ([`error::to_py`]). The Python package (`pgmq/`) wraps
+//! this module in typed, idiomatic classes: context managers, `async for`, timedelta/datetime arguments
+//! and the cancellation behaviour of `acquire()`. No SQL and no queue logic live here.
 
-pub use pgmq_core as core;
+mod client;
+mod completion;
+mod convert;
+mod error;
+mod filter;
+mod message;
+mod queue;
+mod receiver;
+mod runtime;
+
+use pyo3::prelude::*;
+
+/// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
+#[pyfunction]
+fn dlq_name(name: &str) -> String {
+    pgmq_core::dlq_name(name)
+}
+
+#[pymodule]
+fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(client::connect, m)?)?;
+    m.add_function(wrap_pyfunction!(dlq_name, m)?)?;
+    m.add_function(wrap_pyfunction!(message::ack_all, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<queue::Queue>()?;
+    m.add_class::<queue::QueueStatistics>()?;
+    m.add_class::<receiver::Receiver>()?;
+    m.add_class::<message::Message>()?;
+    m.add_class::<message::CancelWatch>()?;
+    m.add_class::<completion::Completion>()?;
+    m.add_class::<filter::Attribute>()?;
+    m.add_class::<filter::Filter>()?;
+    m.add("LATEST_SCHEMA_VERSION", pgmq_core::LATEST_VERSION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

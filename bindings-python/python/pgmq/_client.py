@@ -1,0 +1,191 @@
+"""Connecting, the schema, creating and deleting queues, opening them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Generator, Optional, Type
+
+from . import _pgmq
+from ._convert import Duration, count, seconds
+from ._queue import Queue
+from ._types import QueueOptions
+
+
+class Client:
+    """A connection to a database holding the ``pgmq`` schema: a pool of work connections plus one
+    LISTEN connection shared by every receiver and completion waiter. Create one per process and share
+    it; close it with ``await client.close()`` (or use ``async with pgmq.connect(dsn) as client``)."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _pgmq.Client) -> None:
+        self._native = native
+
+    async def close(self) -> None:
+        """Flushes pending acks, then closes every connection. Waiting receivers and completion waiters
+        fail with :class:`pgmq.ClientClosed`."""
+        await self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native.closed
+
+    async def redrive(self, source: str, target: str) -> int:
+        """Moves every unleased message of queue ``source`` (typically a dead-letter queue) to
+        ``target`` as fresh messages (same ids, bodies and attributes; attempts reset). Returns how
+        many moved. :class:`pgmq.QueueNotFound` if either queue is unknown."""
+        return await self._native.redrive(source, target)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<pgmq.Client closed={self.closed}>"
+
+
+class Connecting:
+    """What :func:`connect` returns: await it for a :class:`Client`, or use it as ``async with``
+    (the client is closed when the block ends)."""
+
+    __slots__ = ("_dsn", "_listen_dsn", "_pool_size", "_client")
+
+    def __init__(self, dsn: str, listen_dsn: Optional[str], pool_size: int) -> None:
+        self._dsn = dsn
+        self._listen_dsn = listen_dsn
+        self._pool_size = pool_size
+        self._client: Optional[Client] = None
+
+    async def _connect(self) -> Client:
+        native = await _pgmq.connect(self._dsn, listen_dsn=self._listen_dsn, pool_size=self._pool_size)
+        return Client(native)
+
+    def __await__(self) -> Generator[Any, None, Client]:
+        return self._connect().__await__()
+
+    async def __aenter__(self) -> Client:
+        self._client = await self._connect()
+        return self._client
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+
+def connect(dsn: str, *, listen_dsn: Optional[str] = None, pool_size: int = 10) -> Connecting:
+    """Connects to PostgreSQL: ``async with pgmq.connect(dsn) as client`` or
+    ``client = await pgmq.connect(dsn)``.
+
+    ``dsn`` is a libpq URL (``postgres://user@host:5432/db``) or key=value string. ``listen_dsn`` is a
+    separate DSN for the LISTEN connection (e.g. direct to PostgreSQL while ``dsn`` goes through a
+    transaction-pooling PgBouncer). ``pool_size`` is the number of work connections. Raises
+    :class:`pgmq.ConnectionError` if the server cannot be reached, :class:`pgmq.InvalidOption` for a
+    malformed DSN or a pool size under 1.
+    """
+    if not isinstance(dsn, str):
+        raise TypeError(f"dsn must be a str, not {type(dsn).__name__}")
+    if listen_dsn is not None and not isinstance(listen_dsn, str):
+        raise TypeError(f"listen_dsn must be a str, not {type(listen_dsn).__name__}")
+    return Connecting(dsn, listen_dsn, count(pool_size, "pool_size"))
+
+
+def _native(client: Client) -> _pgmq.Client:
+    if not isinstance(client, Client):
+        raise TypeError(f"expected a pgmq.Client (from pgmq.connect), not {type(client).__name__}")
+    return client._native
+
+
+async def migrate_to_latest_version(client: Client) -> None:
+    """Creates or upgrades the ``pgmq`` schema. Idempotent, and safe from many processes at once."""
+    await _native(client).migrate()
+
+
+async def create_queue(
+    name: str,
+    client: Client,
+    *,
+    ack_deadline: Duration = timedelta(seconds=10),
+    max_delivery_attempts: int = 10,
+    retention_period: Duration = timedelta(days=7),
+    dlq_options: Optional[QueueOptions] = QueueOptions(),
+) -> bool:
+    """Creates a queue and, unless ``dlq_options`` is ``None``, its dead-letter queue ``dlq@<name>``,
+    in one transaction. Returns ``False`` (changing nothing) if the queue already exists.
+
+    ``ack_deadline`` (>= 1 s) is how long a delivered message stays leased without a heartbeat (the
+    client extends it while a worker holds the message); after ``max_delivery_attempts`` deliveries a
+    message moves to the dead-letter queue; an unconsumed message moves there after
+    ``retention_period``. Durations are ``timedelta`` or seconds. Raises
+    :class:`pgmq.InvalidQueueName` or :class:`pgmq.InvalidOption` before writing anything.
+    """
+    native = _native(client)
+    dlq = None
+    if dlq_options is not None:
+        if not isinstance(dlq_options, QueueOptions):
+            raise TypeError(f"dlq_options must be a pgmq.QueueOptions or None, not {type(dlq_options).__name__}")
+        dlq = (
+            seconds(dlq_options.ack_deadline, "dlq_options.ack_deadline"),
+            count(dlq_options.max_delivery_attempts, "dlq_options.max_delivery_attempts"),
+            seconds(dlq_options.retention_period, "dlq_options.retention_period"),
+        )
+    return await native.create_queue(
+        name,
+        ack_deadline=seconds(ack_deadline, "ack_deadline"),
+        max_delivery_attempts=count(max_delivery_attempts, "max_delivery_attempts"),
+        retention_period=seconds(retention_period, "retention_period"),
+        dlq=dlq,
+    )
+
+
+async def delete_queue(name: str, client: Client) -> bool:
+    """Deletes a queue with its messages, outcome records and the dead-letter queue created with it.
+    Returns ``False`` if there is no such queue."""
+    return await _native(client).delete_queue(name)
+
+
+def get_dlq_name(name: str) -> str:
+    """The name of the dead-letter queue created with queue ``name``: ``"dlq@" + name``."""
+    return _pgmq.dlq_name(name)
+
+
+class QueueContext:
+    """What :func:`connect_to_queue` returns: ``async with`` it to get the :class:`Queue`."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+
+    async def __aenter__(self) -> Queue:
+        return self._queue
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        pass
+
+
+def connect_to_queue(name: str, client: Client) -> QueueContext:
+    """Opens queue ``name`` (or a dead-letter queue, ``"dlq@" + name``):
+    ``async with pgmq.connect_to_queue("jobs", client) as queue``. Nothing is read from the database:
+    sending to a queue that does not exist raises :class:`pgmq.QueueNotFound`, receiving waits for it
+    to exist. :class:`pgmq.InvalidQueueName` for a malformed name."""
+    return QueueContext(Queue(_native(client).queue(name)))

@@ -1,0 +1,67 @@
+"""Python values to what the native layer takes: seconds, microseconds since the epoch, bytes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Optional, Union
+
+Duration = Union[timedelta, int, float]
+"""A duration: a ``timedelta`` or a number of seconds."""
+
+Body = Union[bytes, bytearray, memoryview]
+"""A message body: any bytes-like object."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def seconds(value: Duration, name: str) -> float:
+    """A duration in seconds. Negative or non-finite values are left to the core (``InvalidOption``)."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond any float: out of range, like infinity
+            return float("inf") if value > 0 else float("-inf")
+    raise TypeError(f"{name} must be a timedelta or a number of seconds, not {type(value).__name__}")
+
+
+_I64_MAX = 2**63 - 1
+
+
+def count(value: int, name: str) -> int:
+    """An int for the native layer: bools and other types are a TypeError; values beyond 64 bits are
+    clamped, so the core rejects them with its own InvalidOption instead of an OverflowError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return max(-_I64_MAX, min(value, _I64_MAX))
+
+
+def optional_seconds(value: Optional[Duration], name: str) -> Optional[float]:
+    return None if value is None else seconds(value, name)
+
+
+def epoch_micros(value: datetime, name: str) -> int:
+    """Microseconds since the epoch; an aware datetime is converted to UTC, a naive one is taken as UTC."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def datetime_from_micros(micros: int) -> datetime:
+    """The aware UTC datetime ``micros`` microseconds after the epoch (used by the native layer)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def body_bytes(body: object) -> bytes:
+    """A message body as ``bytes``: bytes, bytearray and memoryview are accepted."""
+    if type(body) is bytes:
+        return body
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    raise TypeError(
+        f"a message body must be bytes, bytearray, memoryview or pgmq.OutgoingMessage, not {type(body).__name__}"
+    )

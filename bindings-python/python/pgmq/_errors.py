@@ -1,0 +1,107 @@
+"""The exceptions of pgmq.
+
+Every one is a :class:`PgmqError` carrying ``.code``, the core's stable snake_case code (the same in every
+language pgmq speaks). Where a built-in exception means the same thing, the class is one of those too, so
+``except LookupError`` or ``except ValueError`` work as a Python user expects.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PgmqError",
+    "InvalidQueueName",
+    "InvalidOption",
+    "QueueNotFound",
+    "MessageNotFound",
+    "LeaseLost",
+    "HandleError",
+    "SchemaMissing",
+    "ConnectionError",
+    "DatabaseError",
+    "ClientClosed",
+]
+
+
+class PgmqError(Exception):
+    """Base class of every pgmq error. ``code`` is the stable code of the failure."""
+
+    code: str = "pgmq"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    def __reduce__(self) -> tuple[type[PgmqError], tuple[str, str]]:
+        return (type(self), (str(self), self.code))
+
+
+class InvalidQueueName(PgmqError, ValueError):
+    """A queue name does not match ``^[a-zA-Z0-9_-]{1,48}$`` (or uses the reserved ``dlq@`` prefix
+    where a plain name is required). Nothing was written."""
+
+    code = "invalid_queue_name"
+
+
+class InvalidOption(PgmqError, ValueError):
+    """An option or argument is out of range or malformed (an ack deadline under one second, a batch
+    size of 0, a negative duration, a NaN attribute...). Nothing was written."""
+
+    code = "invalid_option"
+
+
+class QueueNotFound(PgmqError, LookupError):
+    """No queue has this name."""
+
+    code = "queue_not_found"
+
+
+class MessageNotFound(PgmqError, LookupError):
+    """Completion was asked of a message that is neither queued nor has an outcome record."""
+
+    code = "message_not_found"
+
+
+class LeaseLost(PgmqError):
+    """The lease on the message was lost (it expired and the message went to another worker, or it was
+    dead-lettered): the ack or nack changed nothing."""
+
+    code = "lease_lost"
+
+
+class HandleError(PgmqError, RuntimeError):
+    """A handle was used in a way its state does not allow. ``code`` says which:
+
+    - ``stream_closed``: acquiring a message after its ``receive()`` block was left (or receiving from a
+      closed stream);
+    - ``already_acquired``: acquiring a message that is being processed;
+    - ``already_finished``: acquiring (or acking) a message that was already acked, nacked or released;
+    - ``not_tracked``: waiting for the completion of messages sent with ``track=False``.
+    """
+
+    code = "handle_error"
+
+
+class SchemaMissing(PgmqError):
+    """The ``pgmq`` schema is missing or outdated: run :func:`pgmq.migrate_to_latest_version`."""
+
+    code = "schema_missing"
+
+
+class ConnectionError(PgmqError):  # noqa: A001 - pgmq.ConnectionError, as the API names it
+    """The server could not be reached, refused the login, or the connection broke."""
+
+    code = "connection"
+
+
+class DatabaseError(PgmqError):
+    """PostgreSQL reported an error that is none of the above."""
+
+    code = "database"
+
+
+class ClientClosed(PgmqError):
+    """The client was closed (or pgmq was shut down at interpreter exit, or the client was created in
+    the parent of a forked process)."""
+
+    code = "closed"

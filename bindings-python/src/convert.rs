@@ -1,0 +1,94 @@
+//! Arguments from Python: durations in seconds, instants in microseconds since the epoch, attribute
+//! values. The typed wrappers in `pgmq/` have already turned `timedelta`/`datetime` into numbers; what
+//! is out of range here is an `InvalidOption` (a `ValueError`), never a panic.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgmq_core::{AttributeValue, Attributes};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+
+use crate::error::invalid_option;
+
+/// A duration given in seconds: finite and not negative.
+pub(crate) fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        invalid_option(py, format!("{what} must be a finite, non-negative number of seconds, got {seconds}"))
+    })
+}
+
+/// An instant given in microseconds since the Unix epoch (UTC).
+pub(crate) fn instant(py: Python<'_>, micros: i64) -> PyResult<SystemTime> {
+    let offset = Duration::from_micros(micros.unsigned_abs());
+    let at = if micros >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
+    at.ok_or_else(|| invalid_option(py, "schedule_at is out of range"))
+}
+
+/// A count that must fit the core's `u32`.
+pub(crate) fn count(py: Python<'_>, n: i64, what: &str) -> PyResult<u32> {
+    u32::try_from(n).map_err(|_| invalid_option(py, format!("{what} must be between 1 and {}, got {n}", i32::MAX)))
+}
+
+/// One attribute value: `None`, `bool`, `int` (64-bit), `float` or `str`.
+pub(crate) fn attribute_value(value: &Bound<'_, PyAny>) -> PyResult<AttributeValue> {
+    let py = value.py();
+    if value.is_none() {
+        Ok(AttributeValue::Null)
+    } else if let Ok(b) = value.cast::<PyBool>() {
+        Ok(AttributeValue::Bool(b.is_true()))
+    } else if value.is_instance_of::<PyInt>() {
+        value
+            .extract::<i64>()
+            .map(AttributeValue::Int)
+            .map_err(|_| invalid_option(py, format!("attribute value {value} does not fit in 64 bits")))
+    } else if let Ok(f) = value.cast::<PyFloat>() {
+        Ok(AttributeValue::Float(f.value()))
+    } else if let Ok(s) = value.cast::<PyString>() {
+        Ok(AttributeValue::String(s.to_cow()?.into_owned()))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "attribute values must be str, int, float, bool or None, not {}",
+            value.get_type().name()?
+        )))
+    }
+}
+
+/// Attributes from a `dict[str, value]`.
+pub(crate) fn attributes(dict: &Bound<'_, PyAny>) -> PyResult<Attributes> {
+    let Ok(dict) = dict.cast::<PyDict>() else {
+        return Err(PyTypeError::new_err(format!("attributes must be a dict, not {}", dict.get_type().name()?)));
+    };
+    let mut out = Attributes::new();
+    for (k, v) in dict.iter() {
+        let key = k.cast::<PyString>().map_err(|_| PyTypeError::new_err("attribute keys must be str"))?;
+        out.insert(key.to_cow()?.into_owned(), attribute_value(&v)?);
+    }
+    Ok(out)
+}
+
+/// Attributes to a fresh `dict` (always a dict, `{}` when there are none).
+pub(crate) fn attributes_to_py<'py>(py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (k, v) in attributes {
+        match v {
+            AttributeValue::Null => dict.set_item(k, py.None())?,
+            AttributeValue::Bool(b) => dict.set_item(k, *b)?,
+            AttributeValue::Int(i) => dict.set_item(k, *i)?,
+            AttributeValue::Float(f) => dict.set_item(k, *f)?,
+            AttributeValue::String(s) => dict.set_item(k, s)?,
+        }
+    }
+    Ok(dict)
+}
+
+/// An aware UTC `datetime` for an instant (exact to the microsecond).
+pub(crate) fn datetime_to_py(py: Python<'_>, at: SystemTime) -> PyResult<Bound<'_, PyAny>> {
+    static FROM_MICROS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let micros = match at.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    };
+    FROM_MICROS.import(py, "pgmq._convert", "datetime_from_micros")?.call1((micros,))
+}

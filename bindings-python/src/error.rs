@@ -1,0 +1,82 @@
+//! The one mapping from the core's errors to pgmq's Python exceptions.
+//!
+//! The exception classes are defined in Python (`pgmq/_errors.py`), where multiple inheritance reads
+//! naturally (`QueueNotFound` is both a `PgmqError` and a `LookupError`). Each carries the core's stable
+//! code as `.code`. Errors are raised with the GIL held: by a method directly, or by the awaitable of an
+//! async method when its result is handed to Python ([`Mapped`]).
+
+use pgmq_core::Error;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+use pyo3::IntoPyObjectExt;
+
+/// The Python exception for a core error, by variant.
+pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    let class = match &e {
+        Error::InvalidQueueName { .. } => "InvalidQueueName",
+        Error::InvalidOption(_) => "InvalidOption",
+        Error::QueueNotFound(_) => "QueueNotFound",
+        Error::LeaseLost(_) => "LeaseLost",
+        Error::AlreadyFinished(_) | Error::NotTracked(_) => "HandleError",
+        Error::MessageNotFound(_) => "MessageNotFound",
+        Error::SchemaMissing(_) => "SchemaMissing",
+        Error::Connection(_) => "ConnectionError",
+        Error::Database(_) => "DatabaseError",
+        Error::Closed => "ClientClosed",
+        _ => "PgmqError",
+    };
+    new_error(py, class, &e.to_string(), e.code())
+}
+
+/// `ClientClosed` with a message of its own (runtime shut down, object inherited across fork()).
+pub(crate) fn client_closed(message: &str) -> PyErr {
+    Python::attach(|py| new_error(py, "ClientClosed", message, Error::Closed.code()))
+}
+
+/// `InvalidOption` for an argument the binding checks itself.
+pub(crate) fn invalid_option(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    to_py(py, Error::InvalidOption(message.into()))
+}
+
+fn new_error(py: Python<'_>, class: &str, message: &str, code: &str) -> PyErr {
+    static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let made = ERRORS
+        .get_or_try_init(py, || py.import("pgmq._errors").map(Bound::unbind))
+        .and_then(|m| m.bind(py).getattr(class))
+        .and_then(|cls| cls.call1((message, code)));
+    match made {
+        Ok(exc) => PyErr::from_value(exc),
+        // Only if pgmq/_errors.py is missing or broken: say so instead of losing the original error.
+        Err(e) => e,
+    }
+}
+
+/// A core result on its way to Python: `Ok` converts to the Python value, `Err` to the exception from
+/// [`to_py`]. Converting needs the GIL, which the awaitable holds when it sets its result.
+pub(crate) struct Mapped<T>(pub(crate) pgmq_core::Result<T>);
+
+impl<'py, T: IntoPyObject<'py>> IntoPyObject<'py> for Mapped<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Ok(v) => v.into_bound_py_any(py),
+            Err(e) => Err(to_py(py, e)),
+        }
+    }
+}
+
+/// `.map_err` for core results inside methods that hold the GIL.
+pub(crate) trait ToPyResult<T> {
+    /// The core error as its Python exception.
+    fn to_py(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> ToPyResult<T> for pgmq_core::Result<T> {
+    fn to_py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, e))
+    }
+}

@@ -1,0 +1,155 @@
+//! A queue: send, receive, cancel, statistics, completion of earlier sends.
+
+use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions, Uuid};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::completion::Completion;
+use crate::convert::{attributes, duration, instant};
+use crate::error::ToPyResult;
+use crate::filter::Filter;
+use crate::receiver::Receiver;
+use crate::runtime::{future_into_py, Owner};
+
+/// A handle on one queue of a client.
+#[pyclass(frozen, module = "pgmq._pgmq")]
+pub(crate) struct Queue {
+    inner: pgmq_core::Queue,
+    owner: Owner,
+}
+
+impl Queue {
+    pub(crate) fn new(inner: pgmq_core::Queue, owner: Owner) -> Queue {
+        Queue { inner, owner }
+    }
+}
+
+/// Counts of one queue's messages at one instant.
+#[pyclass(frozen, get_all, module = "pgmq._pgmq")]
+pub(crate) struct QueueStatistics {
+    /// Every message in the queue: ready, scheduled and leased.
+    messages: u64,
+    /// Available for delivery now.
+    ready: u64,
+    /// Waiting for their scheduled time (or a nack delay).
+    scheduled: u64,
+    /// Held by a worker under a live lease.
+    leased: u64,
+    /// Messages in this queue's dead-letter queue.
+    dead_lettered: u64,
+}
+
+#[pymethods]
+impl QueueStatistics {
+    fn __repr__(&self) -> String {
+        format!(
+            "QueueStatistics(messages={}, ready={}, scheduled={}, leased={}, dead_lettered={})",
+            self.messages, self.ready, self.scheduled, self.leased, self.dead_lettered
+        )
+    }
+}
+
+#[pymethods]
+impl Queue {
+    /// The queue's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Sends `bodies` (with `attributes[i]` for body i, if given) in one atomic statement; resolves to
+    /// their `Completion`. `schedule_at` is in microseconds since the epoch, `delay` in seconds.
+    #[pyo3(signature = (bodies, attributes_list=None, *, schedule_at=None, delay=None, track=true))]
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        bodies: &Bound<'py, PyList>,
+        attributes_list: Option<&Bound<'py, PyList>>,
+        schedule_at: Option<i64>,
+        delay: Option<f64>,
+        track: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut messages = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.iter().enumerate() {
+            let body = body.cast::<PyBytes>().map_err(|_| PyTypeError::new_err("message bodies must be bytes"))?;
+            let mut message = OutgoingMessage::new(body.as_bytes());
+            if let Some(list) = attributes_list {
+                let attrs = list.get_item(i)?;
+                if !attrs.is_none() {
+                    message.attributes = attributes(&attrs)?;
+                }
+            }
+            messages.push(message);
+        }
+        let mut options = SendOptions::default().track(track);
+        if let Some(at) = schedule_at {
+            options = options.schedule_at(instant(py, at)?);
+        }
+        if let Some(delay) = delay {
+            options = options.delay(duration(py, delay, "delay")?);
+        }
+        let (queue, owner) = (self.inner.clone(), self.owner);
+        future_into_py(py, owner, async move {
+            let completion = queue.send_batch(messages, &options).await?;
+            Ok(Completion::new(completion, owner))
+        })
+    }
+
+    /// A receiver leasing up to `batch_size` messages at a time (nothing is read until `next_batch`).
+    /// `poll_interval` (seconds) is the idle safety-net re-read; `None` keeps the core's 30 s.
+    #[pyo3(signature = (*, batch_size=1, poll_interval=None, filter=None))]
+    fn receiver(
+        &self,
+        py: Python<'_>,
+        batch_size: i64,
+        poll_interval: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> PyResult<Receiver> {
+        self.owner.check()?;
+        let mut options =
+            ReceiveOptions::default().batch_size(ReceiveOptions::checked_batch_size(batch_size).to_py(py)?);
+        if let Some(interval) = poll_interval {
+            options = options.poll_interval(duration(py, interval, "poll_interval")?);
+        }
+        if let Some(filter) = filter {
+            options = options.filter(filter.inner.clone());
+        }
+        let receiver = self.inner.receiver(options).to_py(py)?;
+        Ok(Receiver::new(receiver, self.owner))
+    }
+
+    /// Cancels messages; resolves to the ids that existed (unknown ids are no error).
+    fn cancel<'py>(&self, py: Python<'py>, ids: Vec<Uuid>) -> PyResult<Bound<'py, PyAny>> {
+        let queue = self.inner.clone();
+        future_into_py(py, self.owner, async move { queue.cancel(&ids).await })
+    }
+
+    /// Resolves to the queue's `QueueStatistics`; `QueueNotFound` for an unknown queue.
+    fn statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let queue = self.inner.clone();
+        future_into_py(py, self.owner, async move {
+            let s = queue.stats().await?;
+            Ok(QueueStatistics {
+                messages: s.messages,
+                ready: s.ready,
+                scheduled: s.scheduled,
+                leased: s.leased,
+                dead_lettered: s.dead_lettered,
+            })
+        })
+    }
+
+    /// Resolves to a `Completion` for messages sent earlier to this queue, possibly by another process.
+    fn completion<'py>(&self, py: Python<'py>, ids: Vec<Uuid>) -> PyResult<Bound<'py, PyAny>> {
+        let (queue, owner) = (self.inner.clone(), self.owner);
+        future_into_py(py, owner, async move {
+            let completion = queue.completion(&ids).await?;
+            Ok(Completion::new(completion, owner))
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<pgmq._pgmq.Queue {:?}>", self.inner.name())
+    }
+}

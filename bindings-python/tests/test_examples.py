@@ -1,0 +1,217 @@
+"""The examples people copy: the seed program of the spec, the README's Python blocks, the typed example
+module, and `mypy --strict` over all of them and over this suite."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+
+import pgmq
+import typed_example
+from support import BINDING_DIR, REPO_DIR, TESTS_DIR, run_python, unique
+
+SEED = BINDING_DIR / "examples" / "seed.py"
+README = REPO_DIR / "README.md"
+SEED_OUTPUT = ["sent", "received", "done processing", "acked", "completed"]
+
+# The program of the spec (issue 3, "The seed example must run"), which examples/seed.py must hold unchanged.
+SPEC_SEED = '''
+import anyio, pgmq
+
+async def main(dsn: str) -> None:
+    async with pgmq.connect(dsn) as client:
+        await pgmq.migrate_to_latest_version(client)
+        await pgmq.create_queue("myq", client)
+        async with pgmq.connect_to_queue("myq", client) as queue:
+            async with anyio.create_task_group() as tg:
+                async def worker() -> None:
+                    async with queue.receive() as msg_handle_rcv_stream:
+                        async with (await msg_handle_rcv_stream.receive()).acquire():
+                            print("received")
+                            await anyio.sleep(1)
+                            print("done processing")
+                            print("acked")
+                tg.start_soon(worker)
+                tg.start_soon(worker)
+                async with queue.send(b'{"foo":"bar"}') as completion_handle:
+                    print("sent")
+                    await completion_handle()
+                    print("completed")
+                    tg.cancel_scope.cancel()
+'''
+
+# Lets a README block that only defines `async def main(...)` run: called with the DSN if it takes one.
+RUN_MAIN = '''
+
+if __name__ == "__main__":
+    import inspect as _inspect, os as _os, anyio as _anyio
+    _anyio.run(main, *([_os.environ["DATABASE_URL"]] if _inspect.signature(main).parameters else []))
+'''
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The ```python blocks of a Markdown text, without those whose first line is `# not run`."""
+    blocks = re.findall(r"^```(?:python|py)[ \t]*\n(.*?)^```[ \t]*$", markdown, flags=re.M | re.S)
+    return [textwrap.dedent(b) for b in blocks if not b.lstrip().lower().startswith("# not run")]
+
+
+def runnable(block: str) -> str:
+    if re.search(r"^async def main\(", block, flags=re.M) and not re.search(r"\.run\(", block):
+        return block + RUN_MAIN
+    return block
+
+
+def queue_names_in(code: str) -> set[str]:
+    return set(re.findall(r"""create_queue\(\s*["']([A-Za-z0-9_-]+)["']""", code))
+
+
+def delete_queues(dsn: str, names: set[str]) -> None:
+    """Deletes fixed-name queues an example creates, so a run never sees messages left by an earlier one."""
+
+    async def delete() -> None:
+        async with pgmq.connect(dsn) as client:
+            for name in names:
+                await pgmq.delete_queue(name, client)
+
+    anyio.run(delete)
+
+
+def lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# ---- the seed example ----
+
+
+def test_seed_example_holds_the_spec_program_unchanged() -> None:
+    assert SEED.exists(), f"{SEED} is missing"
+    source = "\n".join(line.rstrip() for line in SEED.read_text().splitlines())
+
+    assert SPEC_SEED.strip() in source, "examples/seed.py does not contain the spec's program verbatim"
+
+
+def test_seed_example_prints_sent_received_done_processing_acked_completed(migrated: str) -> None:
+    delete_queues(migrated, {"myq"})
+    run_seed = f"import anyio, os, runpy; anyio.run(runpy.run_path({str(SEED)!r})['main'], os.environ['DATABASE_URL'])"
+
+    result = run_python(["-c", run_seed], migrated, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == SEED_OUTPUT, result.stdout + result.stderr
+
+
+def test_python_m_pgmq_demo_with_a_dsn_prints_the_seed_output(migrated: str) -> None:
+    delete_queues(migrated, {"myq"})
+
+    result = run_python(["-m", "pgmq", "demo", migrated], migrated, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == SEED_OUTPUT, result.stdout + result.stderr
+
+
+# ---- the README ----
+
+
+def test_readme_python_examples_run(migrated: str) -> None:
+    blocks = python_blocks(README.read_text())
+    assert blocks, "README.md has no ```python example"
+
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, block in enumerate(blocks, 1):
+            names = queue_names_in(block)
+            delete_queues(migrated, names)
+            path = Path(tmp) / f"readme_example_{i}.py"
+            path.write_text(runnable(block))
+            result = run_python([str(path)], migrated, timeout=60, cwd=Path(tmp))
+            if result.returncode != 0:
+                failures.append(f"README python block {i} exited {result.returncode}:\n{block}\n{result.stderr}")
+            delete_queues(migrated, names)
+
+    assert not failures, "\n\n".join(failures)
+
+
+def test_python_block_extractor_skips_blocks_marked_not_run() -> None:
+    markdown = (
+        "text\n```python\nprint('a')\n```\n\n```python\n# not run\nimport nothing\n```\n"
+        "```sh\nls\n```\n```py\nasync def main(dsn: str) -> None:\n    pass\n```\n"
+    )
+
+    blocks = python_blocks(markdown)
+
+    assert blocks == ["print('a')\n", "async def main(dsn: str) -> None:\n    pass\n"]
+    assert runnable(blocks[1]).endswith(RUN_MAIN)
+    assert runnable(blocks[0]) == blocks[0]
+
+
+# ---- typing ----
+
+
+@pytest.mark.anyio
+async def test_typed_example_runs_against_the_database(migrated: str) -> None:
+    name = unique("typed")
+
+    with anyio.fail_after(30):
+        log = await typed_example.exercise(migrated, name)
+
+    assert log == [
+        f"created=True again=False dlq=dlq@{name}",
+        "filters built: True",
+        "received b'{\"foo\":\"bar\"}' attempt 1 attributes {}",
+        "received b'with attributes' attributes "
+        "[('color', 'red'), ('no', None), ('ok', True), ('ratio', 0.5), ('size', 3)]",
+        "outcomes ['COMPLETED', 'COMPLETED'] same=True",
+        "cancelled 1",
+        "stats (1, 0, 1, 0, 0)",
+        "waited 2",
+        "error QueueNotFound queue_not_found",
+        "outcome enum True",
+        "deleted=True",
+    ]
+
+
+def test_mypy_strict_passes_on_the_tests_the_seed_example_and_the_readme_examples() -> None:
+    # Arrange: the README blocks as files of their own, beside this suite and the seed example.
+    with tempfile.TemporaryDirectory() as tmp:
+        readme_files = []
+        for i, block in enumerate(python_blocks(README.read_text()) if README.exists() else [], 1):
+            path = Path(tmp) / f"readme_example_{i}.py"
+            path.write_text(block)
+            readme_files.append(str(path))
+        cache = Path(tempfile.gettempdir()) / "pgmq-tests-mypy-cache"
+
+        # Act
+        result = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "--no-error-summary"]
+            + [str(TESTS_DIR), str(SEED)]
+            + readme_files,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    # Assert
+    assert "No module named mypy" not in result.stderr, "mypy is not installed in this interpreter's environment"
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_typed_example_uses_every_exported_name_of_the_spec() -> None:
+    source = inspect.getsource(typed_example)
+    spec_names = [
+        "connect", "migrate_to_latest_version", "create_queue", "delete_queue", "get_dlq_name",
+        "connect_to_queue", "QueueOptions", "OutgoingMessage", "Outcome", "Attribute", "PgmqError",
+        "QueueNotFound", "InvalidQueueName", "InvalidOption", "LeaseLost", "HandleError", "ConnectionError",
+    ]  # fmt: skip
+
+    missing = [n for n in spec_names if f"pgmq.{n}" not in source or not hasattr(pgmq, n)]
+
+    assert not missing, missing
