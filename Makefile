@@ -12,13 +12,14 @@ LOGS := target/test-logs
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all build python demo test test-suites bench clean
+.PHONY: all build python node demo test test-suites bench clean
 
 all: build
 
-# The Python binding is built by maturin (below), not by cargo: a pyo3 crate is not a Rust test binary.
-build: python
-	$(CARGO) build --workspace --all-targets --exclude pgmq-python
+# The Python and Node bindings are built by maturin and @napi-rs/cli (below), not by cargo: they are
+# loaded by their interpreters, not run as Rust test binaries.
+build: python node
+	$(CARGO) build --workspace --all-targets --exclude pgmq-python --exclude pgmq-node
 
 # The development virtualenv: maturin, pytest, anyio, mypy (pinned).
 $(VENV): bindings-python/requirements-dev.txt
@@ -36,6 +37,22 @@ $(PYTHON_STAMP): $(PYTHON_DEPS) | $(VENV)
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	@touch $@
 
+# npm packages (pinned by package-lock.json): @napi-rs/cli, typescript, tsx, @types/node.
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The addon bindings-node/pgmq.<platform>.node and its loader native.cjs / native.d.ts, built by
+# @napi-rs/cli in release mode. Rebuilt only when a Rust source or build file changed.
+NODE_ADDON_STAMP := target/node-addon.stamp
+NODE_DEPS := $(shell find core/src core/migrations bindings-node/src -type f) \
+	Cargo.toml Cargo.lock core/Cargo.toml bindings-node/Cargo.toml bindings-node/build.rs
+node: $(NODE_ADDON_STAMP)
+$(NODE_ADDON_STAMP): $(NODE_DEPS) node_modules/.stamp
+	npx napi build --platform --release --manifest-path bindings-node/Cargo.toml \
+	  --package-json-path package.json --output-dir bindings-node --js native.cjs --dts native.d.ts
+	@mkdir -p $(dir $@) && touch $@
+
 demo: python
 	$(PY) -m pgmq demo
 
@@ -51,14 +68,16 @@ test-suites:
 	@rc=0; \
 	$(CARGO) test -p pgmq-core --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest bindings-python/tests 2>&1 | tee $(LOGS)/python.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	npm test 2>&1 | tee $(LOGS)/node.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(PY) -m pytest tests/interop 2>&1 | tee $(LOGS)/interop.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
-# Rust first, then Python on the same cluster: the Python rows are printed beside the Rust figures of
-# this run (bindings-python/bench/bench.py reads them from target/bench/summary.jsonl).
-bench: python
+# Rust first, then Python and Node on the same cluster: their rows are printed beside the Rust figures
+# of this run (the binding benches read them from target/bench/summary.jsonl).
+bench: python node
 	$(CARGO) build --release -p pgmq-core --example bench
-	$(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py'
+	$(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
 
 clean:
 	$(CARGO) clean
-	rm -rf .venv node_modules bindings-python/python/pgmq/*.so
+	rm -rf .venv node_modules bindings-python/python/pgmq/*.so bindings-node/*.node bindings-node/native.*

@@ -1,0 +1,714 @@
+'use strict'
+// The public JavaScript API of the npm package `pgmq`, over the native addon (./native.cjs, built from
+// bindings-node/src by @napi-rs/cli). This layer only checks argument types, maps errors to classes and
+// adapts async styles (async iterators, AbortSignal, `await using`); every queue operation, wait and
+// retry happens in the Rust core. Types and documentation: ./index.d.ts.
+
+const native = require('./native.cjs')
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+/** Base class of every pgmq error; `code` is the core's stable snake_case code. */
+class PgmqError extends Error {
+  constructor(message, code, options) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code === undefined ? new.target.code : code
+  }
+}
+PgmqError.code = 'pgmq'
+
+function errorClass(name, code, base = PgmqError) {
+  const cls = { [name]: class extends base {} }[name]
+  cls.code = code
+  return cls
+}
+
+const InvalidQueueNameError = errorClass('InvalidQueueNameError', 'invalid_queue_name')
+const InvalidOptionError = errorClass('InvalidOptionError', 'invalid_option')
+const QueueNotFoundError = errorClass('QueueNotFoundError', 'queue_not_found')
+const MessageNotFoundError = errorClass('MessageNotFoundError', 'message_not_found')
+const LeaseLostError = errorClass('LeaseLostError', 'lease_lost')
+const HandleError = errorClass('HandleError', 'already_finished')
+const SchemaMissingError = errorClass('SchemaMissingError', 'schema_missing')
+const ConnectionError = errorClass('ConnectionError', 'connection')
+const DatabaseError = errorClass('DatabaseError', 'database')
+const ClientClosedError = errorClass('ClientClosedError', 'closed')
+
+const ERROR_CLASSES = {
+  invalid_queue_name: InvalidQueueNameError,
+  invalid_option: InvalidOptionError,
+  queue_not_found: QueueNotFoundError,
+  message_not_found: MessageNotFoundError,
+  lease_lost: LeaseLostError,
+  already_finished: HandleError,
+  not_tracked: HandleError,
+  schema_missing: SchemaMissingError,
+  connection: ConnectionError,
+  database: DatabaseError,
+  closed: ClientClosedError,
+}
+
+const CODED = /^\[pgmq:([a-z_]+)\] /
+
+/** The addon's errors carry the core's code as a `[pgmq:<code>] ` prefix; this makes them typed. */
+function typed(err) {
+  if (err instanceof Error && !(err instanceof PgmqError)) {
+    const m = CODED.exec(err.message)
+    if (m !== null) {
+      const Cls = ERROR_CLASSES[m[1]] || PgmqError
+      return new Cls(err.message.slice(m[0].length), m[1])
+    }
+  }
+  return err
+}
+
+function rethrow(err) {
+  throw typed(err)
+}
+
+/** A native promise with typed errors. */
+function call(promise) {
+  return promise.then(undefined, rethrow)
+}
+
+/** A native synchronous call with typed errors. */
+function callSync(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    throw typed(err)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Argument checks: wrong types are TypeErrors, out-of-range numbers RangeErrors (as in Node's own APIs).
+
+function describe(v) {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'object') return `an instance of ${(v.constructor && v.constructor.name) || 'Object'}`
+  return `${typeof v} ${typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : String(v)}`
+}
+
+function isPlainObject(v) {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+function options(v, what) {
+  if (v === undefined || v === null) return {}
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError(`${what} must be an object, got ${describe(v)}`)
+  }
+  return v
+}
+
+function string(v, what) {
+  if (typeof v !== 'string') throw new TypeError(`${what} must be a string, got ${describe(v)}`)
+  return v
+}
+
+function optionalString(v, what) {
+  return v === undefined || v === null ? undefined : string(v, what)
+}
+
+function optionalBoolean(v, what) {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${describe(v)}`)
+  return v
+}
+
+/** A number the core validates itself (queue options: its InvalidOptionError names the rule). */
+function optionalNumber(v, what) {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${describe(v)}`)
+  return v
+}
+
+/** A delay or duration in milliseconds: a finite number >= 0. */
+function optionalMs(v, what) {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number') throw new TypeError(`${what} must be a number of milliseconds, got ${describe(v)}`)
+  if (!Number.isFinite(v) || v < 0) {
+    throw new RangeError(`${what} must be a finite number of milliseconds >= 0, got ${v}`)
+  }
+  return v
+}
+
+/** A count: a whole number >= 1. */
+function optionalCount(v, what) {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${describe(v)}`)
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a whole number >= 1, got ${v}`)
+  return v
+}
+
+function body(v, what) {
+  if (Buffer.isBuffer(v)) return v
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  if (typeof v === 'string') return Buffer.from(v, 'utf8')
+  throw new TypeError(`${what} must be a Buffer, Uint8Array or string, got ${describe(v)}`)
+}
+
+function scalar(v, what) {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new RangeError(`${what} must be a finite number, got ${v}`)
+    return v
+  }
+  throw new TypeError(`${what} must be a string, number, boolean or null, got ${describe(v)}`)
+}
+
+function attributes(v, what) {
+  if (v === undefined || v === null) return null
+  if (!isPlainObject(v)) throw new TypeError(`${what} must be a plain object, got ${describe(v)}`)
+  for (const key of Object.keys(v)) scalar(v[key], `${what}.${key}`)
+  return v
+}
+
+function ids(v, what) {
+  if (!Array.isArray(v)) throw new TypeError(`${what} must be an array of message ids, got ${describe(v)}`)
+  for (const id of v) string(id, `each of ${what}`)
+  return v
+}
+
+function signalOf(v) {
+  if (v === undefined || v === null) return undefined
+  if (
+    typeof v !== 'object' ||
+    typeof v.aborted !== 'boolean' ||
+    typeof v.addEventListener !== 'function' ||
+    typeof v.removeEventListener !== 'function'
+  ) {
+    throw new TypeError(`signal must be an AbortSignal, got ${describe(v)}`)
+  }
+  return v
+}
+
+function sendOptions(o) {
+  const delayMs = optionalMs(o.delayMs, 'delayMs')
+  let scheduleAtMs
+  if (o.scheduleAt !== undefined && o.scheduleAt !== null) {
+    if (!(o.scheduleAt instanceof Date)) {
+      throw new TypeError(`scheduleAt must be a Date, got ${describe(o.scheduleAt)}`)
+    }
+    scheduleAtMs = o.scheduleAt.getTime()
+    if (Number.isNaN(scheduleAtMs)) throw new RangeError('scheduleAt is an invalid Date')
+  }
+  return { delayMs, scheduleAtMs, track: optionalBoolean(o.track, 'track') }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Outcomes and filters
+
+/** How a message finished. */
+const Outcome = Object.freeze({
+  Completed: 'completed',
+  DeadLettered: 'dead_lettered',
+  Cancelled: 'cancelled',
+  Expired: 'expired',
+})
+
+const FILTER_TREE = Symbol('pgmq.filterTree')
+
+/** A condition on message attributes; combine with `and` / `or`. */
+class Filter {
+  constructor(tree) {
+    if (tree === undefined || tree === null || typeof tree.op !== 'string') {
+      throw new TypeError('a Filter is made with Attribute(key), not constructed directly')
+    }
+    this[FILTER_TREE] = tree
+  }
+
+  and(other) {
+    return new Filter({ op: 'and', left: this[FILTER_TREE], right: treeOf(other, 'and()') })
+  }
+
+  or(other) {
+    return new Filter({ op: 'or', left: this[FILTER_TREE], right: treeOf(other, 'or()') })
+  }
+
+  toJSON() {
+    return this[FILTER_TREE]
+  }
+}
+
+function treeOf(f, what) {
+  if (!(f instanceof Filter)) throw new TypeError(`${what} takes a Filter (made with Attribute), got ${describe(f)}`)
+  return f[FILTER_TREE]
+}
+
+/** Starts a filter on one attribute: `Attribute('color').eq('red')`. Works with or without `new`. */
+class AttributeCondition {
+  constructor(key) {
+    this.key = string(key, 'attribute key')
+  }
+  #compare(op, value) {
+    return new Filter({ op, key: this.key, value: scalar(value, `Attribute(${JSON.stringify(this.key)}).${op}() value`) })
+  }
+  eq(value) { return this.#compare('eq', value) }
+  ne(value) { return this.#compare('ne', value) }
+  lt(value) { return this.#compare('lt', value) }
+  gt(value) { return this.#compare('gt', value) }
+  le(value) { return this.#compare('le', value) }
+  ge(value) { return this.#compare('ge', value) }
+  isNull() { return new Filter({ op: 'isNull', key: this.key }) }
+  isNotNull() { return new Filter({ op: 'isNotNull', key: this.key }) }
+  isLike(pattern) { return new Filter({ op: 'isLike', key: this.key, pattern: string(pattern, 'isLike() pattern') }) }
+  isNotLike(pattern) {
+    return new Filter({ op: 'isNotLike', key: this.key, pattern: string(pattern, 'isNotLike() pattern') })
+  }
+  exists() { return new Filter({ op: 'exists', key: this.key }) }
+  doesNotExist() { return new Filter({ op: 'doesNotExist', key: this.key }) }
+}
+
+function Attribute(key) {
+  return new AttributeCondition(key)
+}
+Attribute.prototype = AttributeCondition.prototype
+
+function getDlqName(name) {
+  return native.getDlqName(string(name, 'queue name'))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Messages
+
+const kLease = Symbol('pgmq.lease')
+
+/** A message leased to this worker (see index.d.ts). */
+class Message {
+  #sentAt
+  #controller = null
+
+  constructor(delivery) {
+    this.id = delivery.id
+    this.body = delivery.body
+    this.attributes = delivery.attributes || {}
+    this.deliveryAttempt = delivery.deliveryAttempt
+    this.lastError = delivery.lastError === undefined ? null : delivery.lastError
+    this.deadLetterAttempts = delivery.deadLetterAttempts === undefined ? null : delivery.deadLetterAttempts
+    this.#sentAt = delivery.sentAt
+    Object.defineProperty(this, kLease, { value: delivery.lease })
+  }
+
+  get sentAt() {
+    return new Date(this.#sentAt)
+  }
+
+  /** Whether this handle can no longer ack or nack (finished or released). */
+  get finished() {
+    return this[kLease].finished
+  }
+
+  get cancelled() {
+    if (this.#controller === null) {
+      const controller = new AbortController()
+      this.#controller = controller
+      const abort = () => controller.abort(new PgmqError(`message ${this.id} was cancelled`, 'cancelled'))
+      const lease = this[kLease]
+      if (lease.cancelled) abort()
+      else if (!lease.finished) lease.watchCancelled(abort)
+    }
+    return this.#controller.signal
+  }
+
+  async ack() {
+    return call(callSync(() => this[kLease].ack()))
+  }
+
+  async nack(opts) {
+    const o = options(opts, 'nack options')
+    const delayMs = optionalMs(o.delayMs, 'delayMs')
+    const error = optionalString(o.error, 'error')
+    return call(callSync(() => this[kLease].nack(delayMs, error)))
+  }
+
+  async extend(ms) {
+    if (ms === undefined) throw new TypeError('extend(ms) needs a number of milliseconds')
+    const by = optionalMs(ms, 'extend(ms)')
+    return call(callSync(() => this[kLease].extend(by)))
+  }
+
+  release() {
+    this[kLease].release()
+  }
+
+  toString() {
+    return `Message(${this.id}, attempt ${this.deliveryAttempt}, ${this.body.length} bytes)`
+  }
+}
+
+/** `for await (const msg of queue.receive())`: one message per iteration (see index.d.ts). */
+class MessageStream {
+  #receiver
+  #batch = null
+  #next = 0
+  #current = null
+  #done = false
+  #signal
+  #onAbort = null
+
+  constructor(receiver, signal) {
+    this.#receiver = receiver
+    this.#signal = signal
+    if (signal !== undefined) {
+      if (signal.aborted) this.#finish()
+      else {
+        this.#onAbort = () => this.#finish()
+        signal.addEventListener('abort', this.#onAbort, { once: true })
+      }
+    }
+  }
+
+  [Symbol.asyncIterator]() {
+    return this
+  }
+
+  async next() {
+    const previous = this.#current
+    if (previous !== null) {
+      // Moving on: a message left unfinished goes back at once.
+      this.#current = null
+      previous[kLease].release()
+    }
+    while (!this.#done) {
+      if (this.#batch !== null && this.#next < this.#batch.length) {
+        const delivery = this.#batch[this.#next]
+        this.#batch[this.#next++] = undefined
+        const message = new Message(delivery)
+        this.#current = message
+        return { done: false, value: message }
+      }
+      this.#batch = null
+      let batch
+      try {
+        batch = await call(this.#receiver.nextBatch())
+      } catch (err) {
+        this.#finish()
+        throw err
+      }
+      if (batch === null) break
+      if (this.#done) {
+        for (const d of batch) d.lease.release()
+        break
+      }
+      this.#batch = batch
+      this.#next = 0
+    }
+    this.#finish()
+    return { done: true, value: undefined }
+  }
+
+  async return() {
+    this.#finish()
+    return { done: true, value: undefined }
+  }
+
+  /** Stops the stream (as `break` does): unfinished messages are released, iteration ends. */
+  close() {
+    this.#finish()
+  }
+
+  get closed() {
+    return this.#done
+  }
+
+  #finish() {
+    if (this.#done) return
+    this.#done = true
+    if (this.#onAbort !== null) {
+      this.#signal.removeEventListener('abort', this.#onAbort)
+      this.#onAbort = null
+    }
+    if (this.#current !== null) {
+      this.#current[kLease].release()
+      this.#current = null
+    }
+    if (this.#batch !== null) {
+      for (let i = this.#next; i < this.#batch.length; i++) this.#batch[i].lease.release()
+      this.#batch = null
+    }
+    this.#receiver.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sending
+
+/** The handle of one sent message. */
+class SentMessage {
+  #completion
+
+  constructor(completion) {
+    this.#completion = completion
+    this.id = completion.ids[0]
+  }
+
+  get tracked() {
+    return this.#completion.tracked
+  }
+
+  /** Resolves to the message's outcome once it has one. */
+  async completed() {
+    const outcomes = await call(this.#completion.wait())
+    return outcomes[this.id]
+  }
+}
+
+/** The handle of a batch of sent messages. */
+class SentBatch {
+  #completion
+
+  constructor(completion) {
+    this.#completion = completion
+    this.ids = completion.ids
+  }
+
+  get tracked() {
+    return this.#completion.tracked
+  }
+
+  /** Resolves to `{ [id]: outcome }` once every message has one. */
+  async completed() {
+    return call(this.#completion.wait())
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Queue and client
+
+function warnProcessError(err, message) {
+  process.emitWarning(
+    `pgmq: could not finish message ${message.id}: ${err && err.message}`,
+    { type: 'PgmqWarning', code: err && err.code },
+  )
+}
+
+class Queue {
+  #native
+
+  constructor(nativeQueue) {
+    this.#native = nativeQueue
+  }
+
+  get name() {
+    return this.#native.name
+  }
+
+  async send(message, opts) {
+    const o = options(opts, 'send options')
+    const b = body(message, 'message body')
+    const attrs = attributes(o.attributes, 'attributes')
+    const completion = await call(this.#native.send(b, attrs, sendOptions(o)))
+    return new SentMessage(completion)
+  }
+
+  async sendBatch(messages, opts) {
+    if (!Array.isArray(messages)) {
+      throw new TypeError(`sendBatch takes an array of messages, got ${describe(messages)}`)
+    }
+    const o = options(opts, 'sendBatch options')
+    const bodies = new Array(messages.length)
+    const attrs = new Array(messages.length)
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]
+      if (isPlainObject(m)) {
+        bodies[i] = body(m.body, `messages[${i}].body`)
+        attrs[i] = attributes(m.attributes, `messages[${i}].attributes`)
+      } else {
+        bodies[i] = body(m, `messages[${i}]`)
+        attrs[i] = null
+      }
+    }
+    const completion = await call(this.#native.sendBatch(bodies, attrs, sendOptions(o)))
+    return new SentBatch(completion)
+  }
+
+  #receiver(o, batchSize) {
+    let filter
+    if (o.filter !== undefined && o.filter !== null) filter = treeOf(o.filter, 'filter')
+    const pollIntervalMs = optionalMs(o.pollIntervalMs, 'pollIntervalMs')
+    return callSync(() => this.#native.receiver({ batchSize, filter, pollIntervalMs }))
+  }
+
+  receive(opts) {
+    const o = options(opts, 'receive options')
+    const signal = signalOf(o.signal)
+    const batchSize = optionalCount(o.batchSize, 'batchSize')
+    return new MessageStream(this.#receiver(o, batchSize), signal)
+  }
+
+  async process(handler, opts) {
+    if (typeof handler !== 'function') {
+      throw new TypeError(`process() takes a handler function, got ${describe(handler)}`)
+    }
+    const o = options(opts, 'process options')
+    const concurrency = optionalCount(o.concurrency, 'concurrency') || 10
+    const signal = signalOf(o.signal)
+    const onError = o.onError === undefined ? warnProcessError : o.onError
+    if (typeof onError !== 'function') throw new TypeError(`onError must be a function, got ${describe(onError)}`)
+    const receiver = this.#receiver(o, concurrency)
+    if (signal !== undefined && signal.aborted) {
+      receiver.close()
+      return
+    }
+    const onAbort = () => receiver.close()
+    if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true })
+
+    const running = new Set()
+    const run = async (message) => {
+      let failure = null
+      try {
+        await handler(message)
+      } catch (err) {
+        failure = err
+      }
+      if (message.finished) return
+      try {
+        if (failure === null) await message.ack()
+        else await message.nack({ error: failure instanceof Error ? (failure.stack || failure.message) : String(failure) })
+      } catch (err) {
+        onError(err, message)
+      }
+    }
+    try {
+      for (;;) {
+        const batch = await call(receiver.nextBatch())
+        if (batch === null) break
+        for (const delivery of batch) {
+          const p = run(new Message(delivery))
+          running.add(p)
+          p.then(() => running.delete(p))
+        }
+      }
+    } finally {
+      if (signal !== undefined) signal.removeEventListener('abort', onAbort)
+      receiver.close()
+      await Promise.all(running)
+    }
+  }
+
+  async cancel(messageIds) {
+    return call(this.#native.cancel(ids(messageIds, 'cancel ids')))
+  }
+
+  async stats() {
+    return call(this.#native.stats())
+  }
+
+  async waitForCompletion(messageIds) {
+    return call(this.#native.waitForCompletion(ids(messageIds, 'waitForCompletion ids')))
+  }
+}
+
+function queueOptions(o) {
+  const out = {
+    ackDeadlineMs: optionalNumber(o.ackDeadlineMs, 'ackDeadlineMs'),
+    maxDeliveryAttempts: optionalNumber(o.maxDeliveryAttempts, 'maxDeliveryAttempts'),
+    retentionPeriodMs: optionalNumber(o.retentionPeriodMs, 'retentionPeriodMs'),
+    noDeadLetterQueue: o.deadLetterQueue === null,
+  }
+  if (o.deadLetterQueue !== undefined && o.deadLetterQueue !== null) {
+    const d = options(o.deadLetterQueue, 'deadLetterQueue')
+    out.deadLetterQueue = {
+      ackDeadlineMs: optionalNumber(d.ackDeadlineMs, 'deadLetterQueue.ackDeadlineMs'),
+      maxDeliveryAttempts: optionalNumber(d.maxDeliveryAttempts, 'deadLetterQueue.maxDeliveryAttempts'),
+      retentionPeriodMs: optionalNumber(d.retentionPeriodMs, 'deadLetterQueue.retentionPeriodMs'),
+    }
+  }
+  if (o.backoff !== undefined && o.backoff !== null) {
+    const b = options(o.backoff, 'backoff')
+    const baseMs = optionalNumber(b.baseMs, 'backoff.baseMs')
+    if (baseMs === undefined) throw new TypeError('backoff.baseMs is required')
+    out.backoff = {
+      baseMs,
+      factor: optionalNumber(b.factor, 'backoff.factor'),
+      maxMs: optionalNumber(b.maxMs, 'backoff.maxMs'),
+      jitter: optionalBoolean(b.jitter, 'backoff.jitter'),
+    }
+  }
+  for (const key of ['ackDeadlineMs', 'retentionPeriodMs']) {
+    if (out[key] !== undefined && !Number.isFinite(out[key])) {
+      throw new RangeError(`${key} must be a finite number of milliseconds, got ${out[key]}`)
+    }
+  }
+  return out
+}
+
+class Client {
+  #native
+
+  constructor(nativeClient) {
+    this.#native = nativeClient
+  }
+
+  async migrate() {
+    return call(this.#native.migrate())
+  }
+
+  async createQueue(name, opts) {
+    string(name, 'queue name')
+    return call(this.#native.createQueue(name, queueOptions(options(opts, 'queue options'))))
+  }
+
+  async deleteQueue(name) {
+    return call(this.#native.deleteQueue(string(name, 'queue name')))
+  }
+
+  queue(name) {
+    string(name, 'queue name')
+    return new Queue(callSync(() => this.#native.queue(name)))
+  }
+
+  async close() {
+    return call(this.#native.close())
+  }
+
+  get closed() {
+    return this.#native.closed
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close()
+  }
+}
+
+async function connect(dsn, opts) {
+  string(dsn, 'dsn')
+  const o = options(opts, 'connect options')
+  const nativeOptions = {
+    listenDsn: optionalString(o.listenDsn, 'listenDsn'),
+    poolSize: optionalCount(o.poolSize, 'poolSize'),
+    connectTimeoutMs: optionalMs(o.connectTimeoutMs, 'connectTimeoutMs'),
+  }
+  return new Client(await call(native.NativeClient.connect(dsn, nativeOptions)))
+}
+
+module.exports = {
+  connect,
+  getDlqName,
+  Outcome,
+  Attribute,
+  Filter,
+  Client,
+  Queue,
+  Message,
+  MessageStream,
+  SentMessage,
+  SentBatch,
+  PgmqError,
+  InvalidQueueNameError,
+  InvalidOptionError,
+  QueueNotFoundError,
+  MessageNotFoundError,
+  LeaseLostError,
+  HandleError,
+  SchemaMissingError,
+  ConnectionError,
+  DatabaseError,
+  ClientClosedError,
+}

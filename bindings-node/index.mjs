@@ -1,0 +1,30 @@
+// ES module entry of the npm package `pgmq`: the same objects as the CommonJS entry (./index.cjs), so
+// `import` and `require` in one process share classes (`instanceof` works across both).
+import pgmq from './index.cjs'
+
+export const {
+  connect,
+  getDlqName,
+  Outcome,
+  Attribute,
+  Filter,
+  Client,
+  Queue,
+  Message,
+  MessageStream,
+  SentMessage,
+  SentBatch,
+  PgmqError,
+  InvalidQueueNameError,
+  InvalidOptionError,
+  QueueNotFoundError,
+  MessageNotFoundError,
+  LeaseLostError,
+  HandleError,
+  SchemaMissingError,
+  ConnectionError,
+  DatabaseError,
+  ClientClosedError,
+} = pgmq
+
+export default pgmq

@@ -1,0 +1,186 @@
+//! `NativeClient`: connect, migrate, create / delete queues, open a queue, close.
+
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions};
+
+use crate::convert::{duration_ms, whole};
+use crate::error::{invalid_option, IntoNapi};
+use crate::queue::NativeQueue;
+
+/// How to connect (every field optional).
+#[napi(object)]
+pub struct NativeConnectOptions {
+    /// A separate DSN for the one LISTEN connection (e.g. direct, while work goes through PgBouncer).
+    pub listen_dsn: Option<String>,
+    /// Most pooled connections for statements (default 16).
+    pub pool_size: Option<f64>,
+    /// How long to wait for a connection, in milliseconds (default 10 s).
+    pub connect_timeout_ms: Option<f64>,
+}
+
+/// The settings of a dead-letter queue created with its queue.
+#[napi(object)]
+pub struct NativeDeadLetterOptions {
+    /// Lease length in the DLQ, ms (>= 1000).
+    pub ack_deadline_ms: Option<f64>,
+    /// Deliveries before a DLQ message is dropped (>= 1).
+    pub max_delivery_attempts: Option<f64>,
+    /// How long an unconsumed DLQ message is kept, ms.
+    pub retention_period_ms: Option<f64>,
+}
+
+/// Exponential backoff for nacks without a delay.
+#[napi(object)]
+pub struct NativeBackoff {
+    /// Delay after the first failure, ms.
+    pub base_ms: f64,
+    /// Growth per attempt (>= 1; default 2).
+    pub factor: Option<f64>,
+    /// Upper bound, ms (default 10 minutes).
+    pub max_ms: Option<f64>,
+    /// Randomise delays (default true).
+    pub jitter: Option<bool>,
+}
+
+/// A new queue's settings; `dead_letter_queue` is ignored when `no_dead_letter_queue` is true.
+#[napi(object)]
+pub struct NativeQueueOptions {
+    /// Lease length, ms (>= 1000; default 10 s).
+    pub ack_deadline_ms: Option<f64>,
+    /// Deliveries before dead-lettering (>= 1; default 10).
+    pub max_delivery_attempts: Option<f64>,
+    /// How long an unconsumed message is kept, ms (default 7 days).
+    pub retention_period_ms: Option<f64>,
+    /// The DLQ's settings (defaults when absent).
+    pub dead_letter_queue: Option<NativeDeadLetterOptions>,
+    /// No DLQ: exhausted messages are dropped.
+    pub no_dead_letter_queue: Option<bool>,
+    /// Backoff of nacks without a delay (default: redeliver at once).
+    pub backoff: Option<NativeBackoff>,
+}
+
+fn attempts(n: Option<f64>, default: u32, what: &str) -> Result<u32> {
+    match n {
+        None => Ok(default),
+        // Below 1 is the core's error (same message in every language); here only what u32 cannot hold.
+        Some(n) => Ok(whole(n, what, i32::MIN as f64, i32::MAX as f64)?.max(0) as u32),
+    }
+}
+
+fn ms_or(ms: Option<f64>, default: Duration, what: &str) -> Result<Duration> {
+    ms.map_or(Ok(default), |ms| duration_ms(ms, what))
+}
+
+fn queue_options(o: NativeQueueOptions) -> Result<QueueOptions> {
+    let d = QueueOptions::default();
+    let dlq = if o.no_dead_letter_queue.unwrap_or(false) {
+        None
+    } else {
+        let dd = DeadLetterOptions::default();
+        let dlq = o.dead_letter_queue.unwrap_or(NativeDeadLetterOptions {
+            ack_deadline_ms: None,
+            max_delivery_attempts: None,
+            retention_period_ms: None,
+        });
+        Some(DeadLetterOptions {
+            ack_deadline: ms_or(dlq.ack_deadline_ms, dd.ack_deadline, "deadLetterQueue.ackDeadlineMs")?,
+            max_delivery_attempts: attempts(
+                dlq.max_delivery_attempts,
+                dd.max_delivery_attempts,
+                "deadLetterQueue.maxDeliveryAttempts",
+            )?,
+            retention_period: ms_or(dlq.retention_period_ms, dd.retention_period, "deadLetterQueue.retentionPeriodMs")?,
+        })
+    };
+    let backoff = match o.backoff {
+        None => None,
+        Some(b) => {
+            let bd = Backoff::default();
+            Some(Backoff {
+                base: duration_ms(b.base_ms, "backoff.baseMs")?,
+                factor: b.factor.unwrap_or(bd.factor),
+                max: ms_or(b.max_ms, bd.max, "backoff.maxMs")?,
+                jitter: b.jitter.unwrap_or(bd.jitter),
+            })
+        }
+    };
+    Ok(QueueOptions::default()
+        .ack_deadline(ms_or(o.ack_deadline_ms, d.ack_deadline, "ackDeadlineMs")?)
+        .max_delivery_attempts(attempts(o.max_delivery_attempts, d.max_delivery_attempts, "maxDeliveryAttempts")?)
+        .retention_period(ms_or(o.retention_period_ms, d.retention_period, "retentionPeriodMs")?)
+        .dead_letter_queue(dlq)
+        .backoff(backoff))
+}
+
+/// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection.
+#[napi]
+pub struct NativeClient {
+    inner: pgmq_core::Client,
+}
+
+#[napi]
+impl NativeClient {
+    /// Connects (the pool's first connection and the LISTEN connection are opened now).
+    #[napi(factory)]
+    pub async fn connect(dsn: String, options: Option<NativeConnectOptions>) -> Result<NativeClient> {
+        let mut opts = ClientOptions::default();
+        if let Some(o) = options {
+            if let Some(listen) = o.listen_dsn {
+                opts = opts.listen_dsn(listen);
+            }
+            if let Some(n) = o.pool_size {
+                opts = opts.pool_size(whole(n, "poolSize", 1.0, 10_000.0)? as usize);
+            }
+            if let Some(ms) = o.connect_timeout_ms {
+                let timeout = duration_ms(ms, "connectTimeoutMs")?;
+                if timeout.is_zero() {
+                    return Err(invalid_option("connectTimeoutMs must be positive"));
+                }
+                opts = opts.connect_timeout(timeout);
+            }
+        }
+        let inner = pgmq_core::Client::connect_with(&dsn, opts).await.napi()?;
+        Ok(NativeClient { inner })
+    }
+
+    /// Creates or upgrades the schema; resolves to its version.
+    #[napi]
+    pub async fn migrate(&self) -> Result<i32> {
+        self.inner.migrate().await.napi()
+    }
+
+    /// Creates a queue (and its DLQ); false if it already existed.
+    #[napi]
+    pub async fn create_queue(&self, name: String, options: NativeQueueOptions) -> Result<bool> {
+        let options = queue_options(options)?;
+        self.inner.create_queue(&name, &options).await.napi()
+    }
+
+    /// Deletes a queue, its DLQ and their messages; false if there was none.
+    #[napi]
+    pub async fn delete_queue(&self, name: String) -> Result<bool> {
+        self.inner.delete_queue(&name).await.napi()
+    }
+
+    /// A handle on a queue by name (checked for syntax only; nothing is read).
+    #[napi]
+    pub fn queue(&self, name: String) -> Result<NativeQueue> {
+        Ok(NativeQueue::new(self.inner.queue(&name).napi()?))
+    }
+
+    /// Closes the client: receivers end, pending waits fail with `closed`, connections close.
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        self.inner.close().await;
+        Ok(())
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}

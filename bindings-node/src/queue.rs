@@ -1,0 +1,195 @@
+//! `NativeQueue`: send, send a batch, receive, cancel, stats, completion.
+
+use std::collections::HashMap;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions};
+use serde_json::Value;
+
+use crate::convert::{attributes, duration_ms, filter, instant_ms, uuids, whole};
+use crate::error::IntoNapi;
+use crate::receiver::NativeReceiver;
+
+/// When sent messages become available and whether their outcome is tracked.
+#[napi(object)]
+pub struct NativeSendOptions {
+    /// Deliver no earlier than this many ms after the send.
+    pub delay_ms: Option<f64>,
+    /// Deliver no earlier than this instant (ms since the epoch).
+    pub schedule_at_ms: Option<f64>,
+    /// Record the outcome (default true).
+    pub track: Option<bool>,
+}
+
+/// How a receiver leases messages.
+#[napi(object)]
+pub struct NativeReceiveOptions {
+    /// Most messages held at once, leased in one statement (default 1).
+    pub batch_size: Option<f64>,
+    /// A filter tree built by `Attribute`.
+    pub filter: Option<Value>,
+    /// Safety-net re-read while idle, ms (default 30 s).
+    pub poll_interval_ms: Option<f64>,
+}
+
+/// Counts of a queue's messages.
+#[napi(object)]
+pub struct NativeStats {
+    /// Every message in the queue.
+    pub messages: i64,
+    /// Available now.
+    pub ready: i64,
+    /// Waiting for their time.
+    pub scheduled: i64,
+    /// Held under a live lease.
+    pub leased: i64,
+    /// In the queue's DLQ.
+    pub dead_lettered: i64,
+}
+
+fn send_options(o: Option<NativeSendOptions>) -> Result<SendOptions> {
+    let mut options = SendOptions::default();
+    if let Some(o) = o {
+        if let Some(ms) = o.delay_ms {
+            options = options.delay(duration_ms(ms, "delayMs")?);
+        }
+        if let Some(ms) = o.schedule_at_ms {
+            options = options.schedule_at(instant_ms(ms, "scheduleAt")?);
+        }
+        if let Some(track) = o.track {
+            options = options.track(track);
+        }
+    }
+    Ok(options)
+}
+
+fn outcomes(map: HashMap<pgmq_core::Uuid, pgmq_core::Outcome>) -> HashMap<String, String> {
+    map.into_iter().map(|(id, o)| (id.to_string(), o.as_str().to_owned())).collect()
+}
+
+/// One queue of a client.
+#[napi]
+pub struct NativeQueue {
+    inner: pgmq_core::Queue,
+}
+
+impl NativeQueue {
+    pub(crate) fn new(inner: pgmq_core::Queue) -> NativeQueue {
+        NativeQueue { inner }
+    }
+}
+
+#[napi]
+impl NativeQueue {
+    /// The queue's name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    /// Sends one message; resolves once it is durable.
+    #[napi]
+    pub async fn send(
+        &self,
+        body: Buffer,
+        attrs: Option<Value>,
+        options: Option<NativeSendOptions>,
+    ) -> Result<NativeCompletion> {
+        let options = send_options(options)?;
+        let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())? };
+        let sent = self.inner.send(message, &options).await.napi()?;
+        Ok(NativeCompletion { inner: sent.into_completion() })
+    }
+
+    /// Sends messages in one statement (all or none); `attrs[i]` belongs to `bodies[i]` (null: none).
+    #[napi]
+    pub async fn send_batch(
+        &self,
+        bodies: Vec<Buffer>,
+        attrs: Vec<Value>,
+        options: Option<NativeSendOptions>,
+    ) -> Result<NativeCompletion> {
+        let options = send_options(options)?;
+        let mut messages = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.iter().enumerate() {
+            messages.push(OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.get(i))? });
+        }
+        let completion = self.inner.send_batch(messages, &options).await.napi()?;
+        Ok(NativeCompletion { inner: completion })
+    }
+
+    /// A receiver (nothing is read until its first `nextBatch`).
+    #[napi]
+    pub fn receiver(&self, options: Option<NativeReceiveOptions>) -> Result<NativeReceiver> {
+        let mut opts = ReceiveOptions::default();
+        if let Some(o) = options {
+            if let Some(n) = o.batch_size {
+                let n = whole(n, "batchSize", i64::MIN as f64, i64::MAX as f64)?;
+                opts = opts.batch_size(ReceiveOptions::checked_batch_size(n).napi()?);
+            }
+            if let Some(f) = &o.filter {
+                opts = opts.filter(filter(f)?);
+            }
+            if let Some(ms) = o.poll_interval_ms {
+                opts = opts.poll_interval(duration_ms(ms, "pollIntervalMs")?);
+            }
+        }
+        Ok(NativeReceiver::new(self.inner.receiver(opts).napi()?))
+    }
+
+    /// Cancels messages; resolves to the ids found (and now cancelled).
+    #[napi]
+    pub async fn cancel(&self, ids: Vec<String>) -> Result<Vec<String>> {
+        let ids = uuids(&ids)?;
+        let found = self.inner.cancel(&ids).await.napi()?;
+        Ok(found.iter().map(ToString::to_string).collect())
+    }
+
+    /// Counts of this queue's messages by state.
+    #[napi]
+    pub async fn stats(&self) -> Result<NativeStats> {
+        let s = self.inner.stats().await.napi()?;
+        Ok(NativeStats {
+            messages: s.messages as i64,
+            ready: s.ready as i64,
+            scheduled: s.scheduled as i64,
+            leased: s.leased as i64,
+            dead_lettered: s.dead_lettered as i64,
+        })
+    }
+
+    /// Waits for the outcome of every id (sent earlier, by anyone, with tracking).
+    #[napi]
+    pub async fn wait_for_completion(&self, ids: Vec<String>) -> Result<HashMap<String, String>> {
+        let ids = uuids(&ids)?;
+        self.inner.wait_for_completion(&ids).await.map(outcomes).napi()
+    }
+}
+
+/// The ids of sent messages and a wait for their outcomes.
+#[napi]
+pub struct NativeCompletion {
+    inner: pgmq_core::Completion,
+}
+
+#[napi]
+impl NativeCompletion {
+    /// The ids, in send order.
+    #[napi(getter)]
+    pub fn ids(&self) -> Vec<String> {
+        self.inner.ids().iter().map(ToString::to_string).collect()
+    }
+
+    /// Whether the outcomes are recorded.
+    #[napi(getter)]
+    pub fn tracked(&self) -> bool {
+        self.inner.is_tracked()
+    }
+
+    /// Waits until every message has an outcome: id -> outcome.
+    #[napi]
+    pub async fn wait(&self) -> Result<HashMap<String, String>> {
+        self.inner.wait().await.map(outcomes).napi()
+    }
+}
