@@ -277,31 +277,79 @@ function getDlqName(name) {
 // ---------------------------------------------------------------------------------------------------
 // Messages
 
-const kLease = Symbol('pgmq.lease')
+// A claim (see src/message.rs) carries its messages column by column; a Message is a view of one row.
+// Acks are gathered for one turn of the event loop and handed to the core together (one native call
+// and one promise per claim, and one commit), which is what keeps a busy worker cheap.
+
+const HELD = 0
+const SETTLING = 1
+const RELEASED = 2
+
+let pendingAcks = null
+
+function flushAcks() {
+  const groups = pendingAcks
+  pendingAcks = null
+  for (const [leases, group] of groups) {
+    const { indices, settles } = group
+    let promise
+    try {
+      promise = leases.ack(indices)
+    } catch (err) {
+      const e = typed(err)
+      for (let i = 0; i < settles.length; i += 3) settles[i + 2](e)
+      continue
+    }
+    promise.then(
+      (results) => {
+        for (let i = 0, j = 0; i < results.length; i++, j += 3) {
+          const r = results[i]
+          if (r === null) settles[j + 1]()
+          else settles[j](r, settles[j + 2])
+        }
+      },
+      (err) => {
+        const e = typed(err)
+        for (let i = 0; i < settles.length; i += 3) settles[i + 2](e)
+      },
+    )
+  }
+}
+
+function handleError(id) {
+  return new HandleError(`message ${id} was already finished (acked, nacked or released)`, 'already_finished')
+}
+
+/** Connection and database failures leave the message held: it may be finished again. */
+function retryable(err) {
+  return err instanceof ConnectionError || err instanceof DatabaseError
+}
 
 /** A message leased to this worker (see index.d.ts). */
 class Message {
-  #sentAt
+  #claim
+  #index
+  #state = HELD
   #controller = null
 
-  constructor(delivery) {
-    this.id = delivery.id
-    this.body = delivery.body
-    this.attributes = delivery.attributes || {}
-    this.deliveryAttempt = delivery.deliveryAttempt
-    this.lastError = delivery.lastError === undefined ? null : delivery.lastError
-    this.deadLetterAttempts = delivery.deadLetterAttempts === undefined ? null : delivery.deadLetterAttempts
-    this.#sentAt = delivery.sentAt
-    Object.defineProperty(this, kLease, { value: delivery.lease })
+  constructor(claim, index) {
+    this.#claim = claim
+    this.#index = index
+    this.id = claim.ids[index]
+    this.body = claim.bodies.subarray(index === 0 ? 0 : claim.ends[index - 1], claim.ends[index])
+    this.attributes = claim.attributes[index] || {}
+    this.deliveryAttempt = claim.deliveryAttempts[index]
+    this.lastError = claim.lastErrors[index]
+    this.deadLetterAttempts = claim.deadLetterAttempts[index]
   }
 
   get sentAt() {
-    return new Date(this.#sentAt)
+    return new Date(this.#claim.sentAt[this.#index])
   }
 
-  /** Whether this handle can no longer ack or nack (finished or released). */
+  /** Whether this handle can no longer ack or nack (finished, being finished, or released). */
   get finished() {
-    return this[kLease].finished
+    return this.#state !== HELD || this.#claim.leases.finished(this.#index)
   }
 
   get cancelled() {
@@ -309,32 +357,65 @@ class Message {
       const controller = new AbortController()
       this.#controller = controller
       const abort = () => controller.abort(new PgmqError(`message ${this.id} was cancelled`, 'cancelled'))
-      const lease = this[kLease]
-      if (lease.cancelled) abort()
-      else if (!lease.finished) lease.watchCancelled(abort)
+      const leases = this.#claim.leases
+      if (leases.cancelled(this.#index)) abort()
+      else if (this.#state === HELD && !leases.finished(this.#index)) leases.watchCancelled(this.#index, abort)
     }
     return this.#controller.signal
   }
 
-  async ack() {
-    return call(callSync(() => this[kLease].ack()))
+  ack() {
+    if (this.#state !== HELD) return Promise.reject(handleError(this.id))
+    this.#state = SETTLING
+    const leases = this.#claim.leases
+    return new Promise((resolve, reject) => {
+      if (pendingAcks === null) {
+        pendingAcks = new Map()
+        setImmediate(flushAcks)
+      }
+      let group = pendingAcks.get(leases)
+      if (group === undefined) {
+        group = { indices: [], settles: [] }
+        pendingAcks.set(leases, group)
+      }
+      group.indices.push(this.#index)
+      group.settles.push(
+        (reason, fail) => {
+          const err = typed(new Error(reason))
+          if (retryable(err)) this.#state = HELD
+          fail(err)
+        },
+        resolve,
+        reject,
+      )
+    })
   }
 
   async nack(opts) {
     const o = options(opts, 'nack options')
     const delayMs = optionalMs(o.delayMs, 'delayMs')
     const error = optionalString(o.error, 'error')
-    return call(callSync(() => this[kLease].nack(delayMs, error)))
+    if (this.#state !== HELD) throw handleError(this.id)
+    this.#state = SETTLING
+    try {
+      await call(callSync(() => this.#claim.leases.nack(this.#index, delayMs, error)))
+    } catch (err) {
+      if (retryable(err)) this.#state = HELD
+      throw err
+    }
   }
 
   async extend(ms) {
     if (ms === undefined) throw new TypeError('extend(ms) needs a number of milliseconds')
     const by = optionalMs(ms, 'extend(ms)')
-    return call(callSync(() => this[kLease].extend(by)))
+    if (this.#state !== HELD) throw handleError(this.id)
+    return call(this.#claim.leases.extend(this.#index, by))
   }
 
   release() {
-    this[kLease].release()
+    if (this.#state !== HELD) return
+    this.#state = RELEASED
+    this.#claim.leases.release(this.#index)
   }
 
   toString() {
@@ -373,13 +454,11 @@ class MessageStream {
     if (previous !== null) {
       // Moving on: a message left unfinished goes back at once.
       this.#current = null
-      previous[kLease].release()
+      previous.release()
     }
     while (!this.#done) {
-      if (this.#batch !== null && this.#next < this.#batch.length) {
-        const delivery = this.#batch[this.#next]
-        this.#batch[this.#next++] = undefined
-        const message = new Message(delivery)
+      if (this.#batch !== null && this.#next < this.#batch.ids.length) {
+        const message = new Message(this.#batch, this.#next++)
         this.#current = message
         return { done: false, value: message }
       }
@@ -393,7 +472,7 @@ class MessageStream {
       }
       if (batch === null) break
       if (this.#done) {
-        for (const d of batch) d.lease.release()
+        batch.leases.releaseFrom(0)
         break
       }
       this.#batch = batch
@@ -425,11 +504,11 @@ class MessageStream {
       this.#onAbort = null
     }
     if (this.#current !== null) {
-      this.#current[kLease].release()
+      this.#current.release()
       this.#current = null
     }
     if (this.#batch !== null) {
-      for (let i = this.#next; i < this.#batch.length; i++) this.#batch[i].lease.release()
+      this.#batch.leases.releaseFrom(this.#next)
       this.#batch = null
     }
     this.#receiver.close()
@@ -572,15 +651,19 @@ class Queue {
         if (failure === null) await message.ack()
         else await message.nack({ error: failure instanceof Error ? (failure.stack || failure.message) : String(failure) })
       } catch (err) {
-        onError(err, message)
+        try {
+          onError(err, message)
+        } catch (thrown) {
+          warnProcessError(thrown, message)
+        }
       }
     }
     try {
       for (;;) {
         const batch = await call(receiver.nextBatch())
         if (batch === null) break
-        for (const delivery of batch) {
-          const p = run(new Message(delivery))
+        for (let i = 0; i < batch.ids.length; i++) {
+          const p = run(new Message(batch, i))
           running.add(p)
           p.then(() => running.delete(p))
         }

@@ -262,7 +262,7 @@ export declare class Message {
   get sentAt(): Date
   /** Whether this handle can no longer ack or nack it (finished or released). */
   get finished(): boolean
-  /** Aborts (reason: a `PgmqError` with code `'cancelled'`) if `queue.cancel()` is called on this message while it is held; its ack then does nothing. */
+  /** Aborts (reason: a `PgmqError` with code `'cancelled'`) if `queue.cancel()` is called on this message while it is held; its ack then does nothing. Like a timer that is `unref()`ed, this watch alone does not keep the process alive. */
   get cancelled(): AbortSignal
   /** Completes the message: it is deleted and its outcome becomes `'completed'`. Acking a message cancelled while held resolves and changes nothing. Rejects with {@link HandleError} if already finished, {@link LeaseLostError} if the lease was lost. */
   ack(): Promise<void>

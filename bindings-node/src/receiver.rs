@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::to_napi;
-use crate::message::{Delivery, NativeLease};
+use crate::message::{claim, Claim};
 
 /// Leases messages from one queue, at most `batchSize` unfinished at a time.
 #[napi]
@@ -30,7 +30,7 @@ impl NativeReceiver {
     /// Waits until at least one message is leased and resolves to every message of that claim, or to
     /// `null` once the receiver or its client is closed (what it had leased is then released).
     #[napi]
-    pub async fn next_batch(&self) -> Result<Option<Vec<Delivery>>> {
+    pub async fn next_batch(&self) -> Result<Option<Claim>> {
         let (inner, closed) = (self.inner.clone(), self.closed.clone());
         let mut receiver = tokio::select! {
             _ = closed.cancelled() => return Ok(None),
@@ -46,7 +46,7 @@ impl NativeReceiver {
             return Ok(None);
         }
         match batch {
-            Ok(messages) => Ok(Some(messages.into_iter().map(NativeLease::deliver).collect())),
+            Ok(messages) => Ok(Some(claim(messages))),
             Err(Error::Closed) => Ok(None),
             Err(e) => Err(to_napi(e)),
         }
