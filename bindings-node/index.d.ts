@@ -100,7 +100,7 @@ export interface AttributeCondition {
   readonly key: string
   /** Equal (and of the same type). */
   eq(value: AttributeValue): Filter
-  /** Not equal (or missing). */
+  /** Present and not equal (a message without the attribute does not match). */
   ne(value: AttributeValue): Filter
   /** Less than (same type only: numbers numerically, strings textually). */
   lt(value: AttributeValue): Filter
@@ -134,7 +134,7 @@ export declare function getDlqName(name: string): string
 export interface ConnectOptions {
   /** A separate DSN for the one LISTEN connection (e.g. direct to PostgreSQL while work goes through a transaction-pooling PgBouncer). */
   listenDsn?: string
-  /** Most pooled connections for statements (default 16). */
+  /** Most pooled connections for statements (default 10). */
   poolSize?: number
   /** How long to wait for a connection, ms (default 10 000). */
   connectTimeoutMs?: number

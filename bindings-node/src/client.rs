@@ -15,7 +15,7 @@ use crate::queue::NativeQueue;
 pub struct NativeConnectOptions {
     /// A separate DSN for the one LISTEN connection (e.g. direct, while work goes through PgBouncer).
     pub listen_dsn: Option<String>,
-    /// Most pooled connections for statements (default 16).
+    /// Most pooled connections for statements (default 10).
     pub pool_size: Option<f64>,
     /// How long to wait for a connection, in milliseconds (default 10 s).
     pub connect_timeout_ms: Option<f64>,

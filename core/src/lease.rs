@@ -191,13 +191,29 @@ async fn keep(
 
 /// Never shortens a lease (an explicit `Message::extend` beyond the deadline stands). Commits
 /// asynchronously: an extension lost in a server crash only makes the lease shorter.
+/// Never waits for a row lock (`SKIP LOCKED`): a held row locked by someone else is being acked,
+/// released or cancelled right now, so it is reported as still held (from the statement's snapshot) and
+/// extended on the next beat if it still needs it. Waiting instead would lock the row's next version
+/// after a release and hide it from claims until this transaction ends, and could deadlock with an ack.
 /// Uses index `messages_pkey` (queue_id, id).
 const HEARTBEAT: &str = "
-UPDATE pgmq.messages m SET available_at = greatest(m.available_at, now() + q.ack_deadline)
-FROM (SELECT ack_deadline, set_config('synchronous_commit', 'off', true) FROM pgmq.queues WHERE id = $1) q,
-     unnest($2::uuid[], $3::uuid[]) AS a(id, token)
+WITH q AS (SELECT ack_deadline, set_config('synchronous_commit', 'off', true) FROM pgmq.queues WHERE id = $1),
+a AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS a(id, token)),
+locked AS (
+    SELECT m.ctid AS tid FROM pgmq.messages m, a
+    WHERE m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
+    FOR UPDATE OF m SKIP LOCKED
+), extended AS (
+    UPDATE pgmq.messages m SET available_at = greatest(m.available_at, now() + q.ack_deadline)
+    FROM q, locked
+    WHERE m.ctid = locked.tid
+    RETURNING m.id, m.cancel_requested
+)
+SELECT e.id, e.cancel_requested FROM extended e
+UNION ALL
+SELECT m.id, m.cancel_requested FROM pgmq.messages m, a
 WHERE m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
-RETURNING m.id, m.cancel_requested";
+  AND NOT EXISTS (SELECT 1 FROM extended e WHERE e.id = m.id)";
 
 async fn beat(leases: &QueueLeases, pool: &Pool) -> Result<()> {
     let held = leases.snapshot();
@@ -475,9 +491,10 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
     }
 }
 
-/// Runs an ack or nack statement, again if PostgreSQL aborted it to break a deadlock: the heartbeat
-/// locks the rows of every held message of a queue while acks and nacks delete or update some of them,
-/// in another order. The aborted statement changed nothing, so running it again is safe.
+/// Runs an ack or nack statement, again if PostgreSQL aborted it to break a deadlock. Heartbeats never
+/// wait for row locks, but a `cancel` or the housekeeping statement locks many rows of a queue in its
+/// own order while acks and nacks delete or update some of them. The aborted statement changed
+/// nothing, so running it again is safe.
 async fn query_retrying_deadlocks(
     conn: &deadpool_postgres::Client,
     stmt: &tokio_postgres::Statement,

@@ -48,21 +48,32 @@ const CLAIM_TAIL: &str = "
     RETURNING m.id, m.lease_token, m.delivery_attempts, m.body, m.attributes, m.sent_at, m.last_error,
               m.dead_letter_attempts, picked.became_available, m.seq
 )
-SELECT c.*, true AS queue_exists, NULL::bigint AS wake_ms FROM claimed c
+SELECT c.*, true AS queue_exists, NULL::bigint AS wake_ms, false AS due_locked FROM claimed c
 UNION ALL
 SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::timestamptz, NULL::text,
        NULL::integer, NULL::timestamptz, NULL::bigint,
        EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1),
        (SELECT ceil(extract(epoch FROM w.available_at - now()) * 1000)::bigint
         FROM pgmq.messages w WHERE w.queue_id = $1 AND w.available_at > now()
-        ORDER BY w.available_at LIMIT 1)
+        ORDER BY w.available_at LIMIT 1),
+       EXISTS (SELECT 1 FROM pgmq.messages m
+               WHERE m.queue_id = $1 AND m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested";
+/// Closes the "due but locked" test of the idle row (after the filter, when there is one).
+const CLAIM_END: &str = ")
 WHERE NOT EXISTS (SELECT 1 FROM claimed)";
 
 const RESOLVE: &str =
     "SELECT id, (extract(epoch FROM ack_deadline) * 1000)::bigint FROM pgmq.queues WHERE name = $1";
 
 /// Claimed messages, or none plus (queue exists, milliseconds until the next row falls due).
-type Claim = (Vec<Message>, bool, Option<i64>);
+/// "Due but locked" means a ready row was skipped because another transaction held its lock (another
+/// claim, an ack, a heartbeat that lost a race): nothing may announce it, so the receiver looks again
+/// soon (see [`LOCKED_RETRY_MAX`]) rather than sleeping until the next NOTIFY.
+type Claim = (Vec<Message>, bool, Option<i64>, bool);
+
+/// The longest a receiver waits before re-reading when it found ready rows locked by others; it
+/// starts at 1 ms and doubles while that persists.
+const LOCKED_RETRY_MAX: Duration = Duration::from_millis(250);
 
 /// Filter parameters: immutable for the receiver's life, shared with its claim tasks.
 type Params = Arc<Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>>;
@@ -97,11 +108,16 @@ impl Receiver {
     pub(crate) fn new(queue: Queue, options: ReceiveOptions) -> Result<Receiver> {
         let mut claim_sql = String::from(CLAIM_HEAD);
         let mut params = SqlParams::starting_at(3);
+        let mut filter_sql = String::new();
         if let Some(filter) = &options.filter {
-            claim_sql.push_str(" AND ");
-            filter.write_sql(&mut claim_sql, &mut params)?;
+            filter_sql.push_str(" AND ");
+            filter.write_sql(&mut filter_sql, &mut params)?;
         }
+        // The filter twice: for the claim, and for the "due but locked" test (same parameters).
+        claim_sql.push_str(&filter_sql);
         claim_sql.push_str(CLAIM_TAIL);
+        claim_sql.push_str(&filter_sql);
+        claim_sql.push_str(CLAIM_END);
         Ok(Receiver {
             queue,
             claim_sql,
@@ -145,6 +161,7 @@ impl Receiver {
             return Ok(self.buffer.drain(..).collect());
         }
         let shutdown = self.queue.client.inner.shutdown.clone();
+        let mut locked_retry = Duration::from_millis(1);
         loop {
             if self.closed || shutdown.is_cancelled() {
                 return Err(Error::Closed);
@@ -179,7 +196,7 @@ impl Receiver {
             }
             self.subscription.as_mut().unwrap().drain();
 
-            let (messages, exists, wait_ms) = self.claim(resolved, permits).await?;
+            let (messages, exists, wait_ms, due_locked) = self.claim(resolved, permits).await?;
             if !messages.is_empty() {
                 return Ok(messages);
             }
@@ -188,7 +205,13 @@ impl Receiver {
                 self.subscription = None;
                 continue;
             }
-            let wait = wait_ms.map_or(self.poll_interval, |ms| duration_from_ms(ms).min(self.poll_interval));
+            let mut wait = wait_ms.map_or(self.poll_interval, |ms| duration_from_ms(ms).min(self.poll_interval));
+            if due_locked {
+                wait = wait.min(locked_retry);
+                locked_retry = (locked_retry * 2).min(LOCKED_RETRY_MAX);
+            } else {
+                locked_retry = Duration::from_millis(1);
+            }
             let sub = self.subscription.as_mut().unwrap();
             tokio::select! {
                 _ = shutdown.cancelled() => return Err(Error::Closed),
@@ -249,7 +272,7 @@ impl Receiver {
             drop(conn);
             if let [idle] = rows.as_slice() {
                 if idle.get::<_, Option<Uuid>>(0).is_none() {
-                    return Ok((Vec::new(), idle.get(10), idle.get(11)));
+                    return Ok((Vec::new(), idle.get(10), idle.get(11), idle.get(12)));
                 }
             }
             let leases = client.leases_for(resolved.id, resolved.ack_deadline);
@@ -278,7 +301,7 @@ impl Receiver {
                     Message::new(parts, held, leases.clone(), client.inner.clone())
                 })
                 .collect();
-            Ok::<_, Error>((messages, true, None))
+            Ok::<_, Error>((messages, true, None, false))
         });
         task.await.map_err(|e| Error::Database(format!("claim task failed: {e}")))?
     }

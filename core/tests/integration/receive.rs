@@ -348,3 +348,42 @@ async fn message_redelivered_to_the_same_receiver_keeps_its_lease_kept() {
     }
     client.close().await;
 }
+
+/// A ready row that a claim skips because another transaction holds its lock (here a plain
+/// `SELECT ... FOR UPDATE`, which announces nothing when it ends) is looked at again within milliseconds,
+/// not after the 30 s safety net. Found through the Node suite: a heartbeat that lost a race with a
+/// release kept the released row locked for a moment, and the next receiver slept for its poll interval.
+#[tokio::test]
+async fn a_ready_message_locked_by_another_transaction_is_claimed_once_the_lock_is_gone() {
+    let app = unique_app("due-locked");
+    let client = quiet_client(&app).await;
+    let queue = new_queue(&client, "due-locked").await;
+    let sent = queue.send("locked for a moment", &SendOptions::default()).await.unwrap();
+
+    let mut locker = raw().await;
+    let watcher = raw().await;
+    let tx = locker.transaction().await.unwrap();
+    let id = sent.id();
+    tx.execute("SELECT 1 FROM pgmq.messages WHERE id = $1 FOR UPDATE", &[&id]).await.unwrap();
+
+    let since = std::time::SystemTime::now();
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    let receiving = tokio::spawn(async move {
+        let msg = rx.next().await.unwrap();
+        (msg.id(), Instant::now(), rx, msg)
+    });
+    // The receiver has claimed (and skipped the locked row) before the lock goes.
+    assert!(ran_since(&watcher, &app, RECEIVER_IDLE_SQL, since, Duration::from_secs(5)).await);
+    assert!(!receiving.is_finished());
+    tx.commit().await.unwrap();
+    let unlocked = Instant::now();
+
+    let (got, at, _rx, msg) = tokio::time::timeout(Duration::from_secs(5), receiving)
+        .await
+        .expect("claimed within 5 s of the lock's end (the poll interval is 30 s)")
+        .unwrap();
+    assert_eq!(got, sent.id());
+    assert!(at - unlocked < Duration::from_secs(1), "claimed {:?} after the lock ended", at - unlocked);
+    msg.ack().await.unwrap();
+    client.close().await;
+}
