@@ -282,9 +282,12 @@ impl Client {
     }
 
     /// Stops the background tasks and closes the connections. Waiting receivers and completion waiters
-    /// return [`Error::Closed`]. Pending acks and releases already handed to the client are flushed first.
+    /// return [`Error::Closed`]. Pending acks and releases already handed to the client are flushed first,
+    /// and so are the notifications of its sends and acks: a process that sends or acks and then closes
+    /// its client wakes the waiters elsewhere at once.
     pub async fn close(&self) {
         self.inner.committer.flush().await;
+        self.inner.notifier.flush().await;
         self.inner.shutdown.cancel();
         self.inner.pool.close();
     }

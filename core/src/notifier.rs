@@ -54,6 +54,14 @@ impl Notifier {
         let _ = self.tx.send(Request { notes, done: None });
     }
 
+    /// Waits until every notification queued before this call has been sent (or has failed).
+    pub(crate) async fn flush(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Request { notes: Vec::new(), done: Some(done) }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Sends these notifications and waits until they are committed.
     #[allow(dead_code)]
     pub(crate) async fn notify(&self, notes: Vec<(String, String)>) -> Result<()> {
@@ -81,6 +89,9 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Request>) {
             }
         }
         let result = async {
+            if channels.is_empty() {
+                return Ok(()); // only flushes waiting
+            }
             let conn = pool.get().await?;
             let stmt = conn.prepare_cached(NOTIFY).await?;
             conn.execute(&stmt, &[&channels, &payloads]).await?;

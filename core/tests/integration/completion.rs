@@ -213,3 +213,76 @@ async fn waiter_whose_listen_connection_is_killed_still_learns_the_outcome_promp
     let outcome = timeout(Duration::from_secs(2), waiter).await.expect("waiter not woken within 2 s");
     assert_eq!(outcome.unwrap().unwrap(), Outcome::Completed);
 }
+
+/// Runs `work` with a client of its own on a runtime of its own that is shut down as soon as `work`
+/// (which closes the client) returns, as when a short-lived process exits after `close()`.
+fn in_short_lived_process<T: Send + 'static>(
+    work: impl FnOnce(pgmq_core::Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>> + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let out = rt.block_on(async move { work(client().await).await });
+        rt.shutdown_background();
+        out
+    })
+}
+
+/// A process that sends (or acks) and closes its client at once still wakes the waiters of other
+/// clients through NOTIFY: `close()` sends the notifications it had queued before it closes the pool.
+/// (Found by the cross-language tests: a short-lived Node sender's notification was dropped with the
+/// process, and the Python receiver slept until its 30 s safety net.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_right_after_a_send_or_an_ack_still_notifies_other_clients() {
+    let app = unique_app("close-flush");
+    let waiting = quiet_client(&app).await;
+    let watcher = raw().await;
+    let name = unique("close-flush");
+    waiting.create_queue(&name, &QueueOptions::default()).await.unwrap();
+    let queue = waiting.queue(&name).unwrap();
+
+    for round in 0..5 {
+        // A receiver in the long-lived client, asleep on NOTIFY (poll interval 30 s); the sender sends,
+        // closes and is gone.
+        let since = SystemTime::now();
+        let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+        let receiving = tokio::spawn(async move { (rx.next().await.unwrap(), Instant::now()) });
+        assert!(ran_since(&watcher, &app, RECEIVER_IDLE_SQL, since, FIVE_S).await);
+        let n = name.clone();
+        let sender = in_short_lived_process(move |c| {
+            Box::pin(async move {
+                let sent = c.queue(&n).unwrap().send(format!("{round}"), &SendOptions::default()).await.unwrap();
+                c.close().await;
+                (sent.id(), Instant::now())
+            })
+        });
+        let (sent_id, closed) = tokio::task::spawn_blocking(move || sender.join().unwrap()).await.unwrap();
+        let (msg, at) = timeout(FIVE_S, receiving).await.expect("woken by the closed sender's NOTIFY").unwrap();
+        assert_eq!(msg.id(), sent_id);
+        assert!(at - closed < Duration::from_secs(2), "round {round}: woken {:?} after close", at - closed);
+        msg.ack().await.unwrap();
+
+        // The reverse: the outcome's waiter is in the long-lived client, the acker acks, closes, is gone.
+        let sent = queue.send(format!("ack {round}"), &SendOptions::default()).await.unwrap();
+        let since = SystemTime::now();
+        let completion = queue.completion(&[sent.id()]).await.unwrap();
+        let waiter = tokio::spawn(async move { (completion.wait().await.unwrap(), Instant::now()) });
+        assert!(ran_since(&watcher, &app, COMPLETION_CHECK_SQL, since, FIVE_S).await);
+        let n = name.clone();
+        let acker = in_short_lived_process(move |c| {
+            Box::pin(async move {
+                let mut rx = c.queue(&n).unwrap().receiver(ReceiveOptions::default()).unwrap();
+                let msg = rx.next().await.unwrap();
+                msg.ack().await.unwrap();
+                drop(rx);
+                c.close().await;
+                (msg.id(), Instant::now())
+            })
+        });
+        let (acked_id, closed) = tokio::task::spawn_blocking(move || acker.join().unwrap()).await.unwrap();
+        assert_eq!(acked_id, sent.id());
+        let (outcomes, at) = timeout(FIVE_S, waiter).await.expect("woken by the closed acker's NOTIFY").unwrap();
+        assert_eq!(outcomes[&sent.id()], Outcome::Completed);
+        assert!(at - closed < Duration::from_secs(2), "round {round}: completion {:?} after close", at - closed);
+    }
+    waiting.close().await;
+}
