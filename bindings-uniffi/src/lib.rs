@@ -1,3 +1,67 @@
-//! Placeholder crate: the uniffi binding over `pgmq-core` arrives with its own issue.
+//! pgmq for Kotlin and Swift: the uniffi layer over `pgmq-core` (proc-macros, no UDL).
+//!
+//! Everything here converts types; the queue lives in the core. Async exports are polled on tokio
+//! (`async_runtime = "tokio"`), and each one runs its work as a task on this library's own
+//! multi-threaded runtime ([`run`]), which also runs every client's background tasks. Dropping the
+//! foreign future (a cancelled Kotlin coroutine) aborts that task, and the core's cancel-safety then
+//! releases whatever it had leased.
 
-pub use pgmq_core as core;
+mod client;
+mod error;
+mod message;
+mod queue;
+mod types;
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+pub use client::Client;
+pub use error::PgmqError;
+pub use message::{Lease, Message, Receiver};
+pub use queue::{Queue, SentBatch, SentMessage};
+pub use types::{
+    AttributeValue, ClientOptions, DeadLetterQueueOptions, Filter, NackOptions, Outcome, OutgoingMessage,
+    QueueOptions, QueueStats, ReceiveOptions, SendOptions,
+};
+
+uniffi::setup_scaffolding!();
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pgmq")
+            .enable_all()
+            .build()
+            .expect("the pgmq runtime starts")
+    })
+}
+
+/// Aborts the task when the awaiting future is dropped (the caller was cancelled).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `work` on the library's runtime and waits for it; cancelling the wait cancels the work.
+pub(crate) async fn run<T, F>(work: F) -> Result<T, PgmqError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, PgmqError>> + Send + 'static,
+{
+    let mut task = AbortOnDrop(runtime().spawn(work));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) => Err(PgmqError::Closed { reason: format!("task ended: {e}") }),
+    }
+}
+
+/// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
+#[uniffi::export]
+pub fn dlq_name(name: String) -> String {
+    pgmq_core::dlq_name(&name)
+}

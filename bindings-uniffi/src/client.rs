@@ -1,0 +1,113 @@
+//! `Client`: connect, migrate, create / delete queues, open a queue, close.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::PgmqError;
+use crate::queue::Queue;
+use crate::run;
+use crate::types::{ClientOptions, QueueOptions};
+
+/// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by
+/// every waiter. Close it with `close()` (Kotlin: `use {}`), or let it go when unreferenced.
+#[derive(uniffi::Object)]
+pub struct Client {
+    inner: pgmq_core::Client,
+}
+
+fn queue_options(o: &QueueOptions) -> pgmq_core::QueueOptions {
+    let dlq = o.create_dead_letter_queue.then(|| match &o.dead_letter_queue {
+        Some(d) => pgmq_core::DeadLetterOptions {
+            ack_deadline: Duration::from_millis(d.ack_deadline_ms),
+            max_delivery_attempts: d.max_delivery_attempts,
+            retention_period: Duration::from_millis(d.retention_period_ms),
+        },
+        None => pgmq_core::DeadLetterOptions::default(),
+    });
+    pgmq_core::QueueOptions::default()
+        .ack_deadline(Duration::from_millis(o.ack_deadline_ms))
+        .max_delivery_attempts(o.max_delivery_attempts)
+        .retention_period(Duration::from_millis(o.retention_period_ms))
+        .dead_letter_queue(dlq)
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Client {
+    /// Connects (`postgres://user@host:port/db` or `host=... user=...`); the pool's first connection and
+    /// the LISTEN connection are opened now. `Connection` if the server cannot be reached.
+    #[uniffi::constructor(default(options = None))]
+    pub async fn connect(dsn: String, options: Option<ClientOptions>) -> Result<Arc<Client>, PgmqError> {
+        run(async move {
+            let mut opts = pgmq_core::ClientOptions::default();
+            if let Some(o) = options {
+                if let Some(listen) = o.listen_dsn {
+                    opts = opts.listen_dsn(listen);
+                }
+                opts = opts
+                    .pool_size(o.pool_size as usize)
+                    .connect_timeout(Duration::from_millis(o.connect_timeout_ms.max(1)));
+            }
+            let inner = pgmq_core::Client::connect_with(&dsn, opts).await?;
+            Ok(Arc::new(Client { inner }))
+        })
+        .await
+    }
+
+    /// Creates or upgrades the `pgmq` schema; returns its version.
+    pub async fn migrate(&self) -> Result<i32, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.migrate().await?) }).await
+    }
+
+    /// Creates a queue (and its DLQ unless `createDeadLetterQueue` is false); false if it exists.
+    pub async fn create_queue(&self, name: String, options: QueueOptions) -> Result<bool, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.create_queue(&name, &queue_options(&options)).await?) }).await
+    }
+
+    /// Deletes a queue, its DLQ and their messages; false if there was none.
+    pub async fn delete_queue(&self, name: String) -> Result<bool, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.delete_queue(&name).await?) }).await
+    }
+
+    /// A handle on a queue (the name is checked now; the queue need not exist yet).
+    pub fn queue(&self, name: String) -> Result<Arc<Queue>, PgmqError> {
+        Ok(Arc::new(Queue::new(self.inner.queue(&name)?)))
+    }
+
+    /// Closes the client: receivers return `null`, pending waits fail with `Closed`, connections close
+    /// (Kotlin: `shutdown()`, since `close()` is `AutoCloseable`'s, which closes it too).
+    pub async fn close(&self) {
+        let inner = self.inner.clone();
+        let _ = run(async move {
+            inner.close().await;
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Whether `close()` was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+/// Freed by the foreign side (Kotlin `close()` / `use {}`, Swift `deinit`): close the client gracefully
+/// (flush acks and notifications), waiting at most 5 s so a foreign `close()` returns promptly.
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.inner.is_closed() {
+            return;
+        }
+        let inner = self.inner.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        crate::runtime().spawn(async move {
+            inner.close().await;
+            let _ = tx.send(());
+        });
+        if tokio::runtime::Handle::try_current().is_err() {
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! One error type with the core's stable codes as cases (Kotlin: `PgmqException.QueueNotFound`, ...;
+//! Swift: `PgmqError.QueueNotFound`). The text field is `reason`: a field named `message` would clash
+//! with Kotlin's `Throwable.message`.
+
+/// Every failure pgmq reports, by the core's stable code.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum PgmqError {
+    /// The queue name is invalid (empty, too long, characters outside `[a-zA-Z0-9_-]`, or `dlq@` on create).
+    #[error("{reason}")]
+    InvalidQueueName {
+        /// What is wrong.
+        reason: String,
+    },
+    /// An option has a value the queue cannot accept.
+    #[error("{reason}")]
+    InvalidOption {
+        /// What is wrong.
+        reason: String,
+    },
+    /// There is no queue of that name.
+    #[error("{reason}")]
+    QueueNotFound {
+        /// Which queue.
+        reason: String,
+    },
+    /// The lease was lost (expired and redelivered, or the message is gone); nothing changed.
+    #[error("{reason}")]
+    LeaseLost {
+        /// Which message.
+        reason: String,
+    },
+    /// The message was already acked, nacked or released by this handle.
+    #[error("{reason}")]
+    AlreadyFinished {
+        /// Which message.
+        reason: String,
+    },
+    /// The message was sent without tracking, so its outcome cannot be awaited.
+    #[error("{reason}")]
+    NotTracked {
+        /// Which message.
+        reason: String,
+    },
+    /// The id is neither queued nor has an outcome recorded.
+    #[error("{reason}")]
+    MessageNotFound {
+        /// Which message.
+        reason: String,
+    },
+    /// The `pgmq` schema is missing or outdated: call `migrate()`.
+    #[error("{reason}")]
+    SchemaMissing {
+        /// Details.
+        reason: String,
+    },
+    /// PostgreSQL could not be reached; retrying is safe.
+    #[error("{reason}")]
+    Connection {
+        /// Details.
+        reason: String,
+    },
+    /// PostgreSQL reported an error.
+    #[error("{reason}")]
+    Database {
+        /// Details.
+        reason: String,
+    },
+    /// The client (or receiver) was closed.
+    #[error("{reason}")]
+    Closed {
+        /// Details.
+        reason: String,
+    },
+}
+
+impl From<pgmq_core::Error> for PgmqError {
+    fn from(e: pgmq_core::Error) -> Self {
+        use pgmq_core::Error as E;
+        let reason = e.to_string();
+        match e {
+            E::InvalidQueueName { .. } => PgmqError::InvalidQueueName { reason },
+            E::InvalidOption(_) => PgmqError::InvalidOption { reason },
+            E::QueueNotFound(_) => PgmqError::QueueNotFound { reason },
+            E::LeaseLost(_) => PgmqError::LeaseLost { reason },
+            E::AlreadyFinished(_) => PgmqError::AlreadyFinished { reason },
+            E::NotTracked(_) => PgmqError::NotTracked { reason },
+            E::MessageNotFound(_) => PgmqError::MessageNotFound { reason },
+            E::SchemaMissing(_) => PgmqError::SchemaMissing { reason },
+            E::Connection(_) => PgmqError::Connection { reason },
+            E::Closed => PgmqError::Closed { reason },
+            // Database and anything the core adds later.
+            _ => PgmqError::Database { reason },
+        }
+    }
+}
+
+impl PgmqError {
+    /// An `InvalidOption` error.
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        PgmqError::InvalidOption { reason: reason.into() }
+    }
+}

@@ -1,0 +1,223 @@
+//! `Receiver` (leases messages), `Message` (a delivered message's content) and `Lease` (ack / nack /
+//! extend / release, cancellation) behind it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::PgmqError;
+use crate::run;
+use crate::types::{from_core_attributes, AttributeValue, NackOptions};
+
+/// A message leased to this worker. Finish it through `lease` (Kotlin and Swift add `msg.ack()`,
+/// `msg.nack()` on top). While the lease is held the core extends it in the background.
+#[derive(uniffi::Record)]
+pub struct Message {
+    /// The message id (a time-ordered UUID).
+    pub id: String,
+    /// The payload.
+    pub body: Vec<u8>,
+    /// Its attributes (empty when none).
+    pub attributes: HashMap<String, AttributeValue>,
+    /// 1 on the first delivery, +1 for every redelivery.
+    pub delivery_attempt: u32,
+    /// When it was sent.
+    pub sent_at: SystemTime,
+    /// The error given to the last failed attempt.
+    pub last_error: Option<String>,
+    /// In a DLQ: the attempts it used in its original queue.
+    pub dead_letter_attempts: Option<u32>,
+    /// The lease.
+    pub lease: Arc<Lease>,
+}
+
+fn deliver(mut m: pgmq_core::Message) -> Message {
+    Message {
+        id: m.id().to_string(),
+        body: m.take_body(),
+        attributes: from_core_attributes(m.attributes()),
+        delivery_attempt: m.delivery_attempt(),
+        sent_at: m.sent_at(),
+        last_error: m.last_error().map(str::to_owned),
+        dead_letter_attempts: m.dead_letter_attempts(),
+        lease: Arc::new(Lease { id: m.id(), message: Mutex::new(Some(Arc::new(m))) }),
+    }
+}
+
+/// The lease on one delivered message. Dropping it unfinished releases the message for redelivery.
+#[derive(uniffi::Object)]
+pub struct Lease {
+    id: pgmq_core::Uuid,
+    /// `None` once released; dropping the last reference to an unfinished core message releases it.
+    message: Mutex<Option<Arc<pgmq_core::Message>>>,
+}
+
+impl Lease {
+    fn message(&self) -> Result<Arc<pgmq_core::Message>, PgmqError> {
+        self.message
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| pgmq_core::Error::AlreadyFinished(self.id).into())
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Lease {
+    /// Completes the message. Acking a message cancelled while held succeeds and changes nothing.
+    /// `AlreadyFinished` if already acked, nacked or released; `LeaseLost` if the lease was lost.
+    pub async fn ack(&self) -> Result<(), PgmqError> {
+        let message = self.message()?;
+        run(async move { Ok(message.ack().await?) }).await
+    }
+
+    /// Fails this delivery: redelivered after `delayMs` (or the queue's backoff, or at once), or
+    /// dead-lettered on the last attempt, keeping `error`.
+    #[uniffi::method(default(options = None))]
+    pub async fn nack(&self, options: Option<NackOptions>) -> Result<(), PgmqError> {
+        let message = self.message()?;
+        let options = options.unwrap_or(NackOptions { delay_ms: None, error: None });
+        let core = pgmq_core::NackOptions { delay: options.delay_ms.map(Duration::from_millis), error: options.error };
+        run(async move { Ok(message.nack(core).await?) }).await
+    }
+
+    /// Extends the lease to `ms` from now (the heartbeat keeps extending it afterwards).
+    pub async fn extend(&self, ms: u64) -> Result<(), PgmqError> {
+        let message = self.message()?;
+        run(async move { Ok(message.extend(Duration::from_millis(ms)).await?) }).await
+    }
+
+    /// Hands the message back unfinished for prompt redelivery (counts as an attempt). Does nothing
+    /// once finished.
+    pub fn release(&self) {
+        drop(self.message.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+
+    /// Whether this handle can no longer ack or nack (finished, released or lost).
+    pub fn is_finished(&self) -> bool {
+        self.message().map_or(true, |m| m.is_finished())
+    }
+
+    /// Whether `queue.cancel()` was called on the message while held.
+    pub fn is_cancelled(&self) -> bool {
+        self.message().is_ok_and(|m| m.is_cancelled())
+    }
+
+    /// Returns when the message is cancelled while held (true), or once it is finished or released
+    /// (false). Cancel the caller to stop waiting.
+    pub async fn cancelled(&self) -> bool {
+        let Ok(message) = self.message() else { return false };
+        run(async move {
+            tokio::select! {
+                _ = message.cancelled() => Ok(true),
+                _ = finished(&message) => Ok(false),
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// Resolves once the message is finished (checked on the lease's heartbeat-free path: a short poll of
+/// local state, no database access).
+async fn finished(message: &pgmq_core::Message) {
+    while !message.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Leases messages from one queue, at most `batchSize` unfinished at a time.
+#[derive(uniffi::Object)]
+pub struct Receiver {
+    inner: Arc<tokio::sync::Mutex<pgmq_core::Receiver>>,
+    closed: CancellationToken,
+}
+
+impl Receiver {
+    pub(crate) fn new(inner: pgmq_core::Receiver) -> Receiver {
+        Receiver { inner: Arc::new(tokio::sync::Mutex::new(inner)), closed: CancellationToken::new() }
+    }
+
+    async fn batch(&self) -> Result<Option<Vec<pgmq_core::Message>>, PgmqError> {
+        let (inner, closed) = (self.inner.clone(), self.closed.clone());
+        run(async move {
+            let mut receiver = tokio::select! {
+                _ = closed.cancelled() => return Ok(None),
+                r = inner.lock() => r,
+            };
+            let batch = tokio::select! {
+                _ = closed.cancelled() => return Ok(None),
+                b = receiver.next_batch() => b,
+            };
+            if closed.is_cancelled() {
+                receiver.close();
+                return Ok(None);
+            }
+            match batch {
+                Ok(messages) => Ok(Some(messages)),
+                Err(pgmq_core::Error::Closed) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Receiver {
+    /// Suspends until a message is leased; `null` once the receiver or its client is closed.
+    /// Cancelling the caller releases what the claim had leased. With `batchSize` > 1 the rest of a
+    /// claim is kept for the next calls.
+    pub async fn next(&self) -> Result<Option<Message>, PgmqError> {
+        // One message per call: the core receiver's own buffer keeps the rest of a claim.
+        let (inner, closed) = (self.inner.clone(), self.closed.clone());
+        run(async move {
+            let mut receiver = tokio::select! {
+                _ = closed.cancelled() => return Ok(None),
+                r = inner.lock() => r,
+            };
+            let next = tokio::select! {
+                _ = closed.cancelled() => return Ok(None),
+                m = receiver.next() => m,
+            };
+            if closed.is_cancelled() {
+                receiver.close();
+                return Ok(None);
+            }
+            match next {
+                Ok(m) => Ok(Some(deliver(m))),
+                Err(pgmq_core::Error::Closed) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    /// Suspends until at least one message is leased and returns every message of that claim (empty
+    /// once the receiver or its client is closed).
+    pub async fn next_batch(&self) -> Result<Vec<Message>, PgmqError> {
+        Ok(self.batch().await?.map(|b| b.into_iter().map(deliver).collect()).unwrap_or_default())
+    }
+
+    /// Stops receiving: a pending `next()` returns `null` and what it had leased is released
+    /// (Kotlin: `stop()`, since `close()` is `AutoCloseable`'s).
+    pub fn close(&self) {
+        self.closed.cancel();
+        if let Ok(mut receiver) = self.inner.try_lock() {
+            receiver.close();
+        }
+    }
+
+    /// Whether `close()` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+}
