@@ -12,13 +12,13 @@ LOGS := target/test-logs
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all build python node demo test test-suites bench clean
+.PHONY: all build python node kotlin swift demo test test-suites bench clean
 
 all: build
 
 # The Python and Node bindings are built by maturin and @napi-rs/cli (below), not by cargo: they are
 # loaded by their interpreters, not run as Rust test binaries.
-build: python node
+build: python node kotlin
 	$(CARGO) build --workspace --all-targets --exclude pgmq-python --exclude pgmq-node
 
 # The development virtualenv: maturin, pytest, anyio, mypy (pinned).
@@ -53,6 +53,41 @@ $(NODE_ADDON_STAMP): $(NODE_DEPS) node_modules/.stamp
 	  --package-json-path package.json --output-dir bindings-node --js native.cjs --dts native.d.ts
 	@mkdir -p $(dir $@) && touch $@
 
+# Kotlin/Swift: pgmq-uniffi (debug build: tests load it through JNA), the sources uniffi-bindgen generates
+# from it (target/uniffi/kotlin, target/uniffi/swift), and the Kotlin library jar: the generated code
+# plus the hand-written extras in bindings-uniffi/kotlin/src. kotlinc comes from the npm package
+# kotlin-compiler (pinned in package-lock.json, with kotlinx-coroutines); JNA from Debian's libjna-java,
+# installed here when missing and running as root.
+UNIFFI_LIB := target/debug/libpgmq_uniffi.$(if $(filter Darwin,$(shell uname -s)),dylib,so)
+UNIFFI_DEPS := $(shell find core/src core/migrations bindings-uniffi/src -type f) \
+	Cargo.toml Cargo.lock core/Cargo.toml bindings-uniffi/Cargo.toml bindings-uniffi/uniffi.toml
+KOTLINC := node_modules/kotlin-compiler/bin/kotlinc
+JNA_JAR ?= /usr/share/java/jna.jar
+KOTLIN_CP := $(JNA_JAR):node_modules/kotlin-compiler/lib/kotlinx-coroutines-core-jvm.jar
+KOTLIN_JAR := target/uniffi/pgmq.jar
+
+$(JNA_JAR):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q libjna-java >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libjna-java >/dev/null; }; \
+	else echo "JNA is missing: install Debian's libjna-java (or set JNA_JAR=/path/to/jna.jar)"; exit 1; fi
+
+$(UNIFFI_LIB) target/debug/uniffi-bindgen: $(UNIFFI_DEPS)
+	$(CARGO) build -p pgmq-uniffi --lib --bins
+	@touch $(UNIFFI_LIB)
+
+target/uniffi/.generated: $(UNIFFI_LIB) target/debug/uniffi-bindgen
+	rm -rf target/uniffi/kotlin target/uniffi/swift
+	target/debug/uniffi-bindgen generate --no-format --library $(UNIFFI_LIB) --language kotlin --out-dir target/uniffi/kotlin
+	target/debug/uniffi-bindgen generate --no-format --library $(UNIFFI_LIB) --language swift --out-dir target/uniffi/swift
+	@touch $@
+
+swift: target/uniffi/.generated
+
+$(KOTLIN_JAR): target/uniffi/.generated $(shell find bindings-uniffi/kotlin/src -name '*.kt' 2>/dev/null) | node_modules/.stamp $(JNA_JAR)
+	$(KOTLINC) -nowarn -classpath $(KOTLIN_CP) -d $@ target/uniffi/kotlin $(wildcard bindings-uniffi/kotlin/src)
+
+kotlin: $(KOTLIN_JAR)
+
 demo: python
 	$(PY) -m pgmq demo
 
@@ -69,6 +104,8 @@ test-suites:
 	$(CARGO) test -p pgmq-core --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest bindings-python/tests 2>&1 | tee $(LOGS)/python.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	npm test 2>&1 | tee $(LOGS)/node.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	bindings-uniffi/kotlin/run-tests.sh 2>&1 | tee $(LOGS)/kotlin.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	bindings-uniffi/swift/run-tests.sh 2>&1 | tee $(LOGS)/swift.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest tests/interop 2>&1 | tee $(LOGS)/interop.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 

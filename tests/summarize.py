@@ -5,7 +5,8 @@ Usage: python3 tests/summarize.py LOGFILE...
 
 Prints one line, `tests: N passed, M failed`, summed over all files, and exits 0
 only if M == 0 and N > 0. Understands cargo test, cargo nextest, pytest,
-node --test (TAP and spec reporters) and plain `[word:] N passed, M failed` lines.
+node --test (TAP and spec reporters), plain `[word:] N passed, M failed` lines, and
+`word: skipped ...` lines of a suite that cannot run here (counted as nothing).
 A missing file, or one without any recognised line, counts as 1 failed.
 """
 import re
@@ -26,6 +27,8 @@ SUMMARY = re.compile(
     r"(?:\s+in\s+[\d.]+s(?:\s+\([\d:.]+\))?)?\s*=*$"
 )
 FAILED_WORDS = ("failed", "error", "errors", "timed out")
+# A whole suite that cannot run on this machine says so in one line: "swift: skipped (no swift ...)".
+SKIPPED_SUITE = re.compile(r"^[\w.-]+: skipped\b")
 
 
 def count_items(text):
@@ -57,6 +60,8 @@ def summarize(path):
                 p, fl = (n, 0) if m[1] == "pass" else (0, n)  # cancelled = failed
             elif m := SUMMARY.match(line):
                 p, fl = count_items(m[1])
+            elif SKIPPED_SUITE.match(line):
+                p, fl = 0, 0
             else:
                 continue
             recognised = True

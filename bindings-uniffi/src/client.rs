@@ -72,8 +72,9 @@ impl Client {
     }
 
     /// A handle on a queue (the name is checked now; the queue need not exist yet).
-    pub fn queue(&self, name: String) -> Result<Arc<Queue>, PgmqError> {
-        Ok(Arc::new(Queue::new(self.inner.queue(&name)?)))
+    pub fn queue(self: Arc<Self>, name: String) -> Result<Arc<Queue>, PgmqError> {
+        let queue = self.inner.queue(&name)?;
+        Ok(Arc::new(Queue::new(queue, self)))
     }
 
     /// Closes the client: receivers return `null`, pending waits fail with `Closed`, connections close
@@ -87,27 +88,39 @@ impl Client {
         .await;
     }
 
+    /// Closes the client like `close()`, blocking the calling thread until done (at most 5 s): for
+    /// `Closeable`-style cleanup in non-async code (Kotlin's `use {}` in io.pgmq calls it).
+    pub fn shutdown_blocking(&self) {
+        close_and_wait(&self.inner);
+    }
+
     /// Whether `close()` was called.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
 }
 
-/// Freed by the foreign side (Kotlin `close()` / `use {}`, Swift `deinit`): close the client gracefully
-/// (flush acks and notifications), waiting at most 5 s so a foreign `close()` returns promptly.
+/// Freed once nothing refers to it any more (its queues, receivers, messages and sent-message handles
+/// each keep it alive; Kotlin `close()` / `use {}` and Swift `deinit` drop the caller's reference): close
+/// the client gracefully (flush acks and notifications), waiting at most 5 s.
 impl Drop for Client {
     fn drop(&mut self) {
-        if self.inner.is_closed() {
-            return;
-        }
-        let inner = self.inner.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        crate::runtime().spawn(async move {
-            inner.close().await;
-            let _ = tx.send(());
-        });
-        if tokio::runtime::Handle::try_current().is_err() {
-            let _ = rx.recv_timeout(Duration::from_secs(5));
-        }
+        close_and_wait(&self.inner);
+    }
+}
+
+/// Closes gracefully on the library's runtime; waits at most 5 s unless called from a runtime thread.
+fn close_and_wait(client: &pgmq_core::Client) {
+    if client.is_closed() {
+        return;
+    }
+    let inner = client.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    crate::runtime().spawn(async move {
+        inner.close().await;
+        let _ = tx.send(());
+    });
+    if tokio::runtime::Handle::try_current().is_err() {
+        let _ = rx.recv_timeout(Duration::from_secs(5));
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::client::Client;
 use crate::error::PgmqError;
 use crate::run;
 use crate::types::{from_core_attributes, AttributeValue, NackOptions};
@@ -33,7 +34,7 @@ pub struct Message {
     pub lease: Arc<Lease>,
 }
 
-fn deliver(mut m: pgmq_core::Message) -> Message {
+fn deliver(mut m: pgmq_core::Message, client: &Arc<Client>) -> Message {
     Message {
         id: m.id().to_string(),
         body: m.take_body(),
@@ -42,7 +43,12 @@ fn deliver(mut m: pgmq_core::Message) -> Message {
         sent_at: m.sent_at(),
         last_error: m.last_error().map(str::to_owned),
         dead_letter_attempts: m.dead_letter_attempts(),
-        lease: Arc::new(Lease { id: m.id(), message: Mutex::new(Some(Arc::new(m))) }),
+        lease: Arc::new(Lease {
+            id: m.id(),
+            message: Mutex::new(Some(Arc::new(m))),
+            done: CancellationToken::new(),
+            _client: client.clone(),
+        }),
     }
 }
 
@@ -52,6 +58,24 @@ pub struct Lease {
     id: pgmq_core::Uuid,
     /// `None` once released; dropping the last reference to an unfinished core message releases it.
     message: Mutex<Option<Arc<pgmq_core::Message>>>,
+    /// Cancelled once the message is finished or released: ends `cancelled()` waits, which then drop
+    /// their reference to the message.
+    done: CancellationToken,
+    _client: Arc<Client>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.done.cancel();
+    }
+}
+
+/// Ends `cancelled()` waits once the message is finished (a connection error leaves it held).
+fn settled(result: Result<(), pgmq_core::Error>, done: &CancellationToken) -> Result<(), PgmqError> {
+    if !matches!(result, Err(pgmq_core::Error::Connection(_) | pgmq_core::Error::Database(_))) {
+        done.cancel();
+    }
+    Ok(result?)
 }
 
 impl Lease {
@@ -70,7 +94,8 @@ impl Lease {
     /// `AlreadyFinished` if already acked, nacked or released; `LeaseLost` if the lease was lost.
     pub async fn ack(&self) -> Result<(), PgmqError> {
         let message = self.message()?;
-        run(async move { Ok(message.ack().await?) }).await
+        let done = self.done.clone();
+        run(async move { settled(message.ack().await, &done) }).await
     }
 
     /// Fails this delivery: redelivered after `delayMs` (or the queue's backoff, or at once), or
@@ -80,7 +105,8 @@ impl Lease {
         let message = self.message()?;
         let options = options.unwrap_or(NackOptions { delay_ms: None, error: None });
         let core = pgmq_core::NackOptions { delay: options.delay_ms.map(Duration::from_millis), error: options.error };
-        run(async move { Ok(message.nack(core).await?) }).await
+        let done = self.done.clone();
+        run(async move { settled(message.nack(core).await, &done) }).await
     }
 
     /// Extends the lease to `ms` from now (the heartbeat keeps extending it afterwards).
@@ -92,6 +118,7 @@ impl Lease {
     /// Hands the message back unfinished for prompt redelivery (counts as an attempt). Does nothing
     /// once finished.
     pub fn release(&self) {
+        self.done.cancel();
         drop(self.message.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 
@@ -109,22 +136,16 @@ impl Lease {
     /// (false). Cancel the caller to stop waiting.
     pub async fn cancelled(&self) -> bool {
         let Ok(message) = self.message() else { return false };
+        let done = self.done.clone();
         run(async move {
             tokio::select! {
+                biased;
                 _ = message.cancelled() => Ok(true),
-                _ = finished(&message) => Ok(false),
+                _ = done.cancelled() => Ok(false),
             }
         })
         .await
         .unwrap_or(false)
-    }
-}
-
-/// Resolves once the message is finished (checked on the lease's heartbeat-free path: a short poll of
-/// local state, no database access).
-async fn finished(message: &pgmq_core::Message) {
-    while !message.is_finished() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -133,11 +154,12 @@ async fn finished(message: &pgmq_core::Message) {
 pub struct Receiver {
     inner: Arc<tokio::sync::Mutex<pgmq_core::Receiver>>,
     closed: CancellationToken,
+    client: Arc<Client>,
 }
 
 impl Receiver {
-    pub(crate) fn new(inner: pgmq_core::Receiver) -> Receiver {
-        Receiver { inner: Arc::new(tokio::sync::Mutex::new(inner)), closed: CancellationToken::new() }
+    pub(crate) fn new(inner: pgmq_core::Receiver, client: Arc<Client>) -> Receiver {
+        Receiver { inner: Arc::new(tokio::sync::Mutex::new(inner)), closed: CancellationToken::new(), client }
     }
 
     async fn batch(&self) -> Result<Option<Vec<pgmq_core::Message>>, PgmqError> {
@@ -178,7 +200,7 @@ impl Receiver {
     /// claim is kept for the next calls.
     pub async fn next(&self) -> Result<Option<Message>, PgmqError> {
         // One message per call: the core receiver's own buffer keeps the rest of a claim.
-        let (inner, closed) = (self.inner.clone(), self.closed.clone());
+        let (inner, closed, client) = (self.inner.clone(), self.closed.clone(), self.client.clone());
         run(async move {
             let mut receiver = tokio::select! {
                 _ = closed.cancelled() => return Ok(None),
@@ -193,7 +215,7 @@ impl Receiver {
                 return Ok(None);
             }
             match next {
-                Ok(m) => Ok(Some(deliver(m))),
+                Ok(m) => Ok(Some(deliver(m, &client))),
                 Err(pgmq_core::Error::Closed) => Ok(None),
                 Err(e) => Err(e.into()),
             }
@@ -204,7 +226,8 @@ impl Receiver {
     /// Suspends until at least one message is leased and returns every message of that claim (empty
     /// once the receiver or its client is closed).
     pub async fn next_batch(&self) -> Result<Vec<Message>, PgmqError> {
-        Ok(self.batch().await?.map(|b| b.into_iter().map(deliver).collect()).unwrap_or_default())
+        let batch = self.batch().await?.unwrap_or_default();
+        Ok(batch.into_iter().map(|m| deliver(m, &self.client)).collect())
     }
 
     /// Stops receiving: a pending `next()` returns `null` and what it had leased is released

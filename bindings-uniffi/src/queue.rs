@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::client::Client;
 use crate::error::PgmqError;
 use crate::message::Receiver;
 use crate::run;
@@ -14,11 +15,13 @@ use crate::types::{
 #[derive(uniffi::Object)]
 pub struct Queue {
     inner: pgmq_core::Queue,
+    /// Keeps the client open while this queue (or what it hands out) is in use.
+    client: Arc<Client>,
 }
 
 impl Queue {
-    pub(crate) fn new(inner: pgmq_core::Queue) -> Queue {
-        Queue { inner }
+    pub(crate) fn new(inner: pgmq_core::Queue, client: Arc<Client>) -> Queue {
+        Queue { inner, client }
     }
 }
 
@@ -36,7 +39,7 @@ impl Queue {
     /// Sends one message (with `options.attributes`); returns once it is durable.
     #[uniffi::method(default(options = None))]
     pub async fn send(&self, body: Vec<u8>, options: Option<SendOptions>) -> Result<Arc<SentMessage>, PgmqError> {
-        let queue = self.inner.clone();
+        let (queue, client) = (self.inner.clone(), self.client.clone());
         run(async move {
             let (send, attributes) = match options {
                 Some(o) => (o.to_core(), to_core_attributes(o.attributes)),
@@ -44,7 +47,7 @@ impl Queue {
             };
             let message = pgmq_core::OutgoingMessage { body, attributes };
             let sent = queue.send(message, &send).await?;
-            Ok(Arc::new(SentMessage { id: sent.id().to_string(), inner: sent.into_completion() }))
+            Ok(Arc::new(SentMessage { id: sent.id().to_string(), inner: sent.into_completion(), _client: client }))
         })
         .await
     }
@@ -56,7 +59,7 @@ impl Queue {
         messages: Vec<OutgoingMessage>,
         options: Option<SendOptions>,
     ) -> Result<Arc<SentBatch>, PgmqError> {
-        let queue = self.inner.clone();
+        let (queue, client) = (self.inner.clone(), self.client.clone());
         run(async move {
             let send = options.map(|o| o.to_core()).unwrap_or_default();
             let messages = messages
@@ -64,7 +67,7 @@ impl Queue {
                 .map(|m| pgmq_core::OutgoingMessage { body: m.body, attributes: to_core_attributes(m.attributes) })
                 .collect();
             let completion = queue.send_batch(messages, &send).await?;
-            Ok(Arc::new(SentBatch { inner: completion }))
+            Ok(Arc::new(SentBatch { inner: completion, _client: client }))
         })
         .await
     }
@@ -76,7 +79,7 @@ impl Queue {
             Some(o) => o.to_core()?,
             None => pgmq_core::ReceiveOptions::default(),
         };
-        Ok(Arc::new(Receiver::new(self.inner.receiver(options)?)))
+        Ok(Arc::new(Receiver::new(self.inner.receiver(options)?, self.client.clone())))
     }
 
     /// Cancels messages: a queued or scheduled one is removed and never delivered (guaranteed); a held
@@ -112,6 +115,7 @@ impl Queue {
 pub struct SentMessage {
     id: String,
     inner: pgmq_core::Completion,
+    _client: Arc<Client>,
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -137,6 +141,7 @@ impl SentMessage {
 #[derive(uniffi::Object)]
 pub struct SentBatch {
     inner: pgmq_core::Completion,
+    _client: Arc<Client>,
 }
 
 #[uniffi::export(async_runtime = "tokio")]

@@ -1,0 +1,336 @@
+// Client lifecycle, queue management and every error class.
+package io.pgmq.tests
+
+import io.pgmq.*
+import kotlinx.coroutines.*
+import java.util.UUID
+
+val clientTests = suite {
+    test("connect with default options, migrate twice returns the same version") {
+        val c = connect()
+        val v1 = c.migrate()
+        val v2 = c.migrate()
+        assertTrue(v1 >= 1, "schema version >= 1, got $v1")
+        assertEquals(v1, v2, "migrating twice is a no-op")
+        assertEquals(false, c.isClosed(), "isClosed() before shutdown")
+        c.shutdown()
+    }
+
+    test("connect with listenDsn, poolSize and connectTimeoutMs gives a working client") {
+        val c = connect(ClientOptions(listenDsn = dsn, poolSize = 2u, connectTimeoutMs = 5_000uL))
+        val name = unique("opts")
+        deleteAfter(name)
+        assertTrue(c.createQueue(name, QueueOptions()), "createQueue")
+        val q = c.queue(name)
+        val sent = q.send(bytes("x"))
+        val r = q.receiver()
+        val m = r.nextWithin()
+        assertEquals(sent.id(), m.id, "received id")
+        m.ack()
+        assertEquals(Outcome.COMPLETED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
+        c.shutdown()
+    }
+
+    test("client.use {} closes the client: its pending receiver returns null, later sends fail with Closed") {
+        val name = unique("use")
+        val c = Client.connect(dsn)
+        c.use {
+            assertTrue(it.createQueue(name, QueueOptions()), "createQueue")
+        }
+        deleteAfter(name)
+        // A second client, closed by `use` while one of its receivers waits.
+        val c2 = Client.connect(dsn)
+        val (q, pending) = c2.use {
+            val q = it.queue(name)
+            q.send("sent inside use")
+            val r = q.receiver(ReceiveOptions(filter = attr("never").exists()))
+            q to async(Dispatchers.Default) { r.next() }
+        }
+        assertEquals(null, withTimeout(FIVE_S) { pending.await() }, "pending next() after close")
+        val e = assertThrows<PgmqException.Closed>("send through a queue of a closed client") { q.send(bytes("late")) }
+        assertEquals("closed", e.code, "code")
+        // The message sent inside `use` is durable and reaches another client.
+        val m = client.queue(name).receiver().nextWithin()
+        assertEquals("sent inside use", m.text, "body")
+        m.ack()
+    }
+
+    test("a queue keeps working after its Client object is no longer referenced and collected (GC)") {
+        // The README and client.rs: close a client with close()/use {}, "or let it go when unreferenced".
+        // A Queue obtained from it still references it, so it must not be closed under the queue.
+        val name = newQueue("gc").name()
+        val (q, ref) = queueOfUnreferencedClient(dsn, name)
+        var collected = false
+        for (i in 0 until 40) {
+            System.gc()
+            delay(50)
+            if (ref.get() == null) {
+                collected = true
+                break
+            }
+        }
+        if (!collected) {
+            println("    (the JVM did not collect the Client object: nothing to check)")
+            return@test
+        }
+        delay(500) // the cleaner thread frees the native handle
+        val sent = try {
+            q.send(bytes("after gc"))
+        } catch (e: PgmqException) {
+            fail("send through a queue whose Client object was collected: $e")
+        }
+        val m = client.queue(name).receiver().nextWithin()
+        assertEquals(sent.id(), m.id, "id")
+        m.ack()
+    }
+
+    test("shutdown(): isClosed() turns true, a waiting receiver gets null, sends fail with Closed") {
+        val c = connect()
+        val name = unique("shut")
+        deleteAfter(name)
+        c.createQueue(name, QueueOptions())
+        val q = c.queue(name)
+        val r = q.receiver()
+        val pending = async(Dispatchers.Default) { r.next() }
+        c.shutdown()
+        assertEquals(true, c.isClosed(), "isClosed() after shutdown")
+        assertEquals(null, withTimeout(FIVE_S) { pending.await() }, "pending next() after shutdown")
+        assertEquals(null, withTimeout(FIVE_S) { r.next() }, "next() after shutdown")
+        assertThrows<PgmqException.Closed>("send after shutdown") { q.send(bytes("x")) }
+        assertThrows<PgmqException.Closed>("createQueue after shutdown") { c.createQueue(unique("x"), QueueOptions()) }
+    }
+
+    test("createQueue returns true then false; deleteQueue true then false; the name can be created again") {
+        val name = unique("cq")
+        deleteAfter(name)
+        assertEquals(true, client.createQueue(name, QueueOptions()), "first create")
+        assertEquals(false, client.createQueue(name, QueueOptions()), "second create")
+        assertEquals(true, client.deleteQueue(name), "first delete")
+        assertEquals(false, client.deleteQueue(name), "second delete")
+        assertEquals(true, client.createQueue(name, QueueOptions()), "create again")
+        assertEquals(false, client.deleteQueue(unique("never")), "delete of an unknown queue")
+    }
+
+    test("deleteQueue removes the queue, its messages and its DLQ") {
+        val q = newQueue("del")
+        val name = q.name()
+        q.send(bytes("a"))
+        client.queue(dlqName(name)).stats() // the DLQ exists
+        assertTrue(client.deleteQueue(name), "deleteQueue")
+        assertThrows<PgmqException.QueueNotFound>("stats of the deleted queue") { q.stats() }
+        assertThrows<PgmqException.QueueNotFound>("stats of its DLQ") { client.queue(dlqName(name)).stats() }
+        assertTrue(client.createQueue(name, QueueOptions()), "recreate")
+        assertEquals(0uL, q.stats().messages, "recreated queue is empty")
+    }
+
+    test("dlqName prefixes dlq@ and queue.name() is the name") {
+        assertEquals("dlq@orders", dlqName("orders"))
+        assertEquals("orders-1", client.queue("orders-1").name())
+    }
+
+    test("createDeadLetterQueue = false: no DLQ; an exhausted message is dropped as DEAD_LETTERED") {
+        val q = newQueue("nodlq", QueueOptions(maxDeliveryAttempts = 1u, createDeadLetterQueue = false))
+        assertThrows<PgmqException.QueueNotFound>("stats of the DLQ") { client.queue(dlqName(q.name())).stats() }
+        val sent = q.send(bytes("doomed"))
+        val r = q.receiver()
+        r.nextWithin().nack(error = "no")
+        assertEquals(Outcome.DEAD_LETTERED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
+        assertEquals(QueueStats(0uL, 0uL, 0uL, 0uL, 0uL), q.stats(), "stats")
+        r.assertNothingWithin(QUIET_MS, "dropped message")
+    }
+
+    test("max delivery attempts of the queue and of its DLQ (deadLetterQueue options) are applied") {
+        val q = newQueue(
+            "dlqopts",
+            QueueOptions(
+                maxDeliveryAttempts = 2u,
+                deadLetterQueue = DeadLetterQueueOptions(ackDeadlineMs = 2_000uL, maxDeliveryAttempts = 1u),
+            ),
+        )
+        val sent = q.send(bytes("p"))
+        val r = q.receiver()
+        r.nextWithin().nack(error = "first")
+        val second = r.nextWithin()
+        assertEquals(2u, second.deliveryAttempt, "second delivery")
+        second.nack(error = "second")
+        assertEquals(Outcome.DEAD_LETTERED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
+        val dlq = client.queue(dlqName(q.name()))
+        val dm = dlq.receiver().nextWithin(what = "the message in the DLQ")
+        assertEquals(2u, dm.deadLetterAttempts, "deadLetterAttempts")
+        assertEquals("second", dm.lastError, "lastError carried into the DLQ")
+        dm.nack(error = "dlq once")
+        // One attempt in the DLQ: the nack drops it.
+        eventually("DLQ empty") { dlq.stats().messages == 0uL }
+        assertEquals(0uL, q.stats().deadLettered, "deadLettered of the queue")
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors
+
+    test("InvalidQueueName from queue(), createQueue() (empty, bad characters, dlq@) and deleteQueue()") {
+        for (bad in listOf("", "has space", "semi;colon", "x".repeat(200))) {
+            val e = assertThrows<PgmqException.InvalidQueueName>("queue(\"$bad\")") { client.queue(bad) }
+            assertEquals("invalid_queue_name", e.code, "code")
+            assertTrue(e.reason.isNotEmpty(), "reason is set")
+        }
+        assertThrows<PgmqException.InvalidQueueName>("createQueue(\"a b\")") { client.createQueue("a b", QueueOptions()) }
+        assertThrows<PgmqException.InvalidQueueName>("createQueue(dlq@)") { client.createQueue(dlqName(unique("d")), QueueOptions()) }
+        assertThrows<PgmqException.InvalidQueueName>("deleteQueue(\"a b\")") { client.deleteQueue("a b") }
+    }
+
+    test("InvalidOption: ackDeadlineMs 500, maxDeliveryAttempts 0, DLQ ackDeadlineMs 500, nothing created") {
+        val name = unique("inv")
+        deleteAfter(name)
+        val cases = listOf(
+            "ackDeadlineMs = 500" to QueueOptions(ackDeadlineMs = 500uL),
+            "maxDeliveryAttempts = 0" to QueueOptions(maxDeliveryAttempts = 0u),
+            "retentionPeriodMs = 0" to QueueOptions(retentionPeriodMs = 0uL),
+            "DLQ ackDeadlineMs = 500" to QueueOptions(deadLetterQueue = DeadLetterQueueOptions(ackDeadlineMs = 500uL)),
+            "DLQ maxDeliveryAttempts = 0" to QueueOptions(deadLetterQueue = DeadLetterQueueOptions(maxDeliveryAttempts = 0u)),
+        )
+        for ((what, options) in cases) {
+            val e = assertThrows<PgmqException.InvalidOption>(what) { client.createQueue(name, options) }
+            assertEquals("invalid_option", e.code, "code")
+        }
+        assertThrows<PgmqException.QueueNotFound>("nothing was created") { client.queue(name).stats() }
+    }
+
+    test("InvalidOption: batchSize 0, pollIntervalMs 0, poolSize 0, delay with scheduleAt, NaN attribute, bad id") {
+        val q = newQueue("inv2")
+        assertThrows<PgmqException.InvalidOption>("batchSize = 0") { q.receiver(ReceiveOptions(batchSize = 0u)) }
+        assertThrows<PgmqException.InvalidOption>("pollIntervalMs = 0") { q.receiver(ReceiveOptions(pollIntervalMs = 0uL)) }
+        assertThrows<PgmqException.InvalidOption>("poolSize = 0") { Client.connect(dsn, ClientOptions(poolSize = 0u)).close() }
+        assertThrows<PgmqException.InvalidOption>("delayMs and scheduleAt") {
+            q.send(bytes("x"), SendOptions(delayMs = 10uL, scheduleAt = java.time.Instant.now()))
+        }
+        assertThrows<PgmqException.InvalidOption>("NaN attribute") {
+            q.send(bytes("x"), SendOptions(attributes = mapOf("f" to AttributeValue.Float(Double.NaN))))
+        }
+        assertThrows<PgmqException.InvalidOption>("cancel(\"not-a-uuid\")") { q.cancel(listOf("not-a-uuid")) }
+        assertThrows<PgmqException.InvalidOption>("waitForCompletion(\"nope\")") { q.waitForCompletion(listOf("nope")) }
+        assertEquals(0uL, q.stats().messages, "nothing was written")
+    }
+
+    test("QueueNotFound: send, sendBatch, stats, cancel on an unknown queue") {
+        val q = client.queue(unique("missing"))
+        val e = assertThrows<PgmqException.QueueNotFound>("send") { q.send(bytes("x")) }
+        assertEquals("queue_not_found", e.code, "code")
+        assertThrows<PgmqException.QueueNotFound>("sendBatch") { q.sendBatch(listOf(OutgoingMessage(bytes("x")))) }
+        assertThrows<PgmqException.QueueNotFound>("stats") { q.stats() }
+        assertThrows<PgmqException.QueueNotFound>("cancel") { q.cancel(listOf(UUID.randomUUID().toString())) }
+    }
+
+    test("AlreadyFinished: ack twice, nack after ack, ack after release") {
+        val q = newQueue("fin")
+        q.sendBatch(listOf(OutgoingMessage(bytes("a")), OutgoingMessage(bytes("b"))))
+        val r = q.receiver()
+        val a = r.nextWithin()
+        a.ack()
+        val e = assertThrows<PgmqException.AlreadyFinished>("second ack") { a.ack() }
+        assertEquals("already_finished", e.code, "code")
+        assertThrows<PgmqException.AlreadyFinished>("nack after ack") { a.nack() }
+        assertThrows<PgmqException.AlreadyFinished>("extend after ack") { a.extend(5_000uL) }
+        val b = r.nextWithin()
+        b.release()
+        assertTrue(b.isFinished, "released message isFinished")
+        assertThrows<PgmqException.AlreadyFinished>("ack after release") { b.ack() }
+    }
+
+    test("NotTracked: completed() of a message sent with track = false; the message is still delivered") {
+        val q = newQueue("untracked")
+        val sent = q.send(bytes("fire and forget"), SendOptions(track = false))
+        val e = assertThrows<PgmqException.NotTracked>("completed()") { sent.completed() }
+        assertEquals("not_tracked", e.code, "code")
+        val m = q.receiver().nextWithin()
+        assertEquals(sent.id(), m.id, "id")
+        m.ack()
+        val b = q.sendBatch(listOf(OutgoingMessage(bytes("x"))), SendOptions(track = false))
+        assertThrows<PgmqException.NotTracked>("batch completed()") { b.completed() }
+    }
+
+    test("MessageNotFound: waitForCompletion of an unknown id") {
+        val q = newQueue("mnf")
+        val e = assertThrows<PgmqException.MessageNotFound>("waitForCompletion") {
+            q.waitForCompletion(listOf(UUID.randomUUID().toString()))
+        }
+        assertEquals("message_not_found", e.code, "code")
+    }
+
+    test("LeaseLost: ack of a message whose queue was deleted while it was held") {
+        val q = newQueue("lost")
+        q.send(bytes("x"))
+        val m = q.receiver().nextWithin()
+        assertTrue(client.deleteQueue(q.name()), "deleteQueue")
+        val e = assertThrows<PgmqException.LeaseLost>("ack") { m.ack() }
+        assertEquals("lease_lost", e.code, "code")
+    }
+
+    test("Connection: unreachable port fails fast; connectTimeoutMs bounds the wait") {
+        val start = System.nanoTime()
+        val e = assertThrows<PgmqException.Connection>("connect to port 1") {
+            Client.connect("postgres://postgres@127.0.0.1:1/postgres", ClientOptions(connectTimeoutMs = 1_000uL)).close()
+        }
+        assertEquals("connection", e.code, "code")
+        assertTrue(elapsedMs(start) < FIVE_S, "refused connect took ${elapsedMs(start)} ms")
+        // A blackholed address (or an unreachable network): either way Connection, within the timeout.
+        val start2 = System.nanoTime()
+        assertThrows<PgmqException.Connection>("connect to 10.255.255.1 with connectTimeoutMs = 300") {
+            Client.connect("postgres://postgres@10.255.255.1:5432/postgres", ClientOptions(connectTimeoutMs = 300uL)).close()
+        }
+        assertTrue(elapsedMs(start2) < 3_000, "short connect timeout took ${elapsedMs(start2)} ms")
+        assertThrows<PgmqException.Connection>("unreachable listenDsn") {
+            Client.connect(dsn, ClientOptions(listenDsn = "postgres://postgres@127.0.0.1:1/postgres", connectTimeoutMs = 1_000uL)).close()
+        }
+    }
+
+    test("SchemaMissing: a database without the pgmq schema (created with psql, skipped without it)") {
+        val psql = (listOfNotNull(System.getenv("PGMQ_PG_BIN")) + System.getenv("PATH").orEmpty().split(':'))
+            .map { "$it/psql" }
+            .firstOrNull { java.io.File(it).canExecute() }
+        if (psql == null || !dsn.startsWith("postgres")) {
+            println("    (no psql or no URL DSN: only the code of a constructed SchemaMissing is checked)")
+            assertEquals("schema_missing", PgmqException.SchemaMissing("x").code)
+            return@test
+        }
+        val db = "kt_nomigrate_" + UUID.randomUUID().toString().replace("-", "").take(8)
+        fun sql(statement: String) {
+            val p = ProcessBuilder(psql, dsn, "-q", "-c", statement).redirectErrorStream(true).start()
+            val out = p.inputStream.bufferedReader().readText()
+            assertEquals(0, p.waitFor(), "psql -c '$statement': $out")
+        }
+        withContext(Dispatchers.IO) { sql("CREATE DATABASE $db") }
+        try {
+            val otherDsn = dsn.replace(Regex("/[^/?]*(\\?|$)"), "/$db$1")
+            Client.connect(otherDsn).use { c ->
+                val e = assertThrows<PgmqException.SchemaMissing>("createQueue without migrate") { c.createQueue("q", QueueOptions()) }
+                assertEquals("schema_missing", e.code, "code")
+                assertThrows<PgmqException.SchemaMissing>("send without migrate") { c.queue("q").send(bytes("x")) }
+            }
+        } finally {
+            withContext(Dispatchers.IO + NonCancellable) { sql("DROP DATABASE IF EXISTS $db WITH (FORCE)") }
+        }
+    }
+
+    test("code of every PgmqException subclass is the core's stable code") {
+        val all = listOf(
+            PgmqException.QueueNotFound("r") to "queue_not_found",
+            PgmqException.InvalidQueueName("r") to "invalid_queue_name",
+            PgmqException.InvalidOption("r") to "invalid_option",
+            PgmqException.LeaseLost("r") to "lease_lost",
+            PgmqException.AlreadyFinished("r") to "already_finished",
+            PgmqException.NotTracked("r") to "not_tracked",
+            PgmqException.MessageNotFound("r") to "message_not_found",
+            PgmqException.SchemaMissing("r") to "schema_missing",
+            PgmqException.Connection("r") to "connection",
+            PgmqException.Database("r") to "database",
+            PgmqException.Closed("r") to "closed",
+        )
+        for ((e, code) in all) assertEquals(code, e.code, e::class.simpleName ?: "")
+    }
+}
+
+/** A queue handle of a client that nothing else references (and a weak reference to that client). */
+private suspend fun queueOfUnreferencedClient(dsn: String, name: String): Pair<Queue, java.lang.ref.WeakReference<Client>> {
+    val c = Client.connect(dsn)
+    return c.queue(name) to java.lang.ref.WeakReference(c)
+}

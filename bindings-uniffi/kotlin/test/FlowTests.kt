@@ -1,0 +1,188 @@
+// The hand-written layer (bindings-uniffi/kotlin/src/io/pgmq/Extras.kt): Queue.messages() as a Flow,
+// the attribute and filter builders.
+package io.pgmq.tests
+
+import io.pgmq.*
+import kotlinx.coroutines.*
+import kotlinx.coroutines.flow.*
+
+val flowTests = suite {
+    test("a message taken out of the flow unfinished (first()) is released when collection ends") {
+        val q = newQueue("flowfirst")
+        val sent = q.send("x")
+        val m = withTimeout(FIVE_S) { q.messages().first() }
+        assertTrue(m.isFinished, "released")
+        assertThrows<PgmqException.AlreadyFinished>("ack after the flow ended") { m.ack() }
+        val again = q.receiver().nextWithin()
+        assertEquals(sent.id(), again.id, "redelivered")
+        again.ack()
+    }
+
+    test("messages() emits every message in send order; acked in the collector, all complete") {
+        val q = newQueue("flow")
+        val batch = q.sendBatch(listOf(outgoing("a"), outgoing("b"), outgoing("c")))
+        val got = withTimeout(FIVE_S) { q.messages().take(3).onEach { it.ack() }.toList() }
+        assertEquals(listOf("a", "b", "c"), got.map { it.text }, "bodies")
+        assertEquals(batch.ids().associateWith { Outcome.COMPLETED }, withTimeout(FIVE_S) { batch.completed() }, "outcomes")
+        q.awaitNothingLeased("after the flow")
+    }
+
+    test("messages() is cold: each collection has its own receiver") {
+        val q = newQueue("cold")
+        q.sendBatch(listOf(outgoing("a"), outgoing("b")))
+        val flow = q.messages()
+        val first = withTimeout(FIVE_S) { flow.onEach { it.ack() }.first() }
+        val second = withTimeout(FIVE_S) { flow.onEach { it.ack() }.first() }
+        assertEquals(listOf("a", "b"), listOf(first.text, second.text), "bodies")
+        q.awaitNothingLeased("after two collections")
+        assertEquals(0uL, q.stats().messages, "both acked")
+    }
+
+    test("messages(): a message left unfinished is released when the next one is requested") {
+        val q = newQueue("flowrel")
+        val batch = q.sendBatch(listOf(outgoing("a"), outgoing("b")))
+        val (a, b) = batch.ids()
+        val seen = mutableListOf<Message>()
+        withTimeout(FIVE_S) {
+            q.messages().take(3).collect { m ->
+                if (seen.isNotEmpty()) assertTrue(seen[0].isFinished, "the first message was released before the next emission")
+                seen += m
+                if (seen.size > 1) m.ack()
+            }
+        }
+        assertEquals(listOf(a, a, b).sorted(), seen.map { it.id }.sorted(), "deliveries")
+        val redelivered = seen.drop(1).first { it.id == a }
+        assertEquals(2u, redelivered.deliveryAttempt, "the released message came back as attempt 2")
+        assertEquals(batch.ids().associateWith { Outcome.COMPLETED }, withTimeout(FIVE_S) { batch.completed() }, "outcomes")
+    }
+
+    test("cancelling the collecting coroutine releases the held message; it is delivered to another receiver") {
+        val q = newQueue("flowcancel")
+        val sent = q.send("held by the collector")
+        val holding = CompletableDeferred<Message>()
+        val job = launch(Dispatchers.Default) {
+            q.messages().collect { m ->
+                holding.complete(m)
+                awaitCancellation()
+            }
+        }
+        val held = withTimeout(FIVE_S) { holding.await() }
+        assertEquals(1uL, q.stats().leased, "leased while held")
+        job.cancelAndJoin()
+        assertTrue(held.isFinished, "released on cancellation")
+        q.awaitNothingLeased("after cancelAndJoin")
+        val m = q.receiver().nextWithin()
+        assertEquals(sent.id(), m.id, "id")
+        assertEquals(2u, m.deliveryAttempt, "deliveryAttempt")
+        m.ack()
+    }
+
+    test("cancelling a collector waiting for the first message leaves nothing leased") {
+        val q = newQueue("flowwait")
+        val job = launch(Dispatchers.Default) { q.messages().collect { fail("nothing was sent") } }
+        delay(100)
+        job.cancelAndJoin()
+        val sent = q.send("after")
+        q.awaitNothingLeased("after cancelAndJoin")
+        val m = q.receiver().nextWithin()
+        assertEquals(sent.id(), m.id, "id")
+        m.ack()
+    }
+
+    test("an exception in the collector propagates and releases the message") {
+        val q = newQueue("flowexc")
+        val sent = q.send("x")
+        val e = assertThrows<IllegalStateException>("collect") {
+            withTimeout(FIVE_S) { q.messages().collect { error("handler failed") } }
+        }
+        assertEquals("handler failed", e.message, "message")
+        q.awaitNothingLeased("after the exception")
+        val m = q.receiver().nextWithin()
+        assertEquals(sent.id(), m.id, "id")
+        m.ack()
+    }
+
+    test("messages(batchSize = 3) ended after one message releases the two prefetched ones") {
+        val q = newQueue("flowbatch")
+        q.sendBatch(listOf(outgoing("a"), outgoing("b"), outgoing("c")))
+        val first = withTimeout(FIVE_S) { q.messages(ReceiveOptions(batchSize = 3u)).onEach { it.ack() }.first() }
+        assertEquals("a", first.text, "first")
+        q.awaitNothingLeased("after first()")
+        val r = q.receiver(ReceiveOptions(batchSize = 3u))
+        val rest = mutableListOf<Message>()
+        while (rest.size < 2) rest += withTimeout(FIVE_S) { r.nextBatch() }
+        assertEquals(listOf("b", "c"), rest.map { it.text }.sorted(), "the prefetched two")
+        rest.forEach { it.ack() }
+    }
+
+    test("messages() with a filter, nack(delayMs, error) and extend() through the Message shortcuts") {
+        val q = newQueue("flowfilter")
+        q.send("blue", SendOptions(attributes = attributes("color" to "blue")))
+        val red = q.send("red", SendOptions(attributes = attributes("color" to "red")))
+        val got = mutableListOf<Message>()
+        withTimeout(FIVE_S) {
+            q.messages(ReceiveOptions(filter = attr("color") eq "red")).take(2).collect { m ->
+                got += m
+                if (m.deliveryAttempt == 1u) {
+                    m.extend(5_000uL)
+                    m.nack(delayMs = 10uL, error = "once more")
+                } else {
+                    m.ack()
+                }
+            }
+        }
+        assertEquals(listOf(red.id(), red.id()), got.map { it.id }, "only the red message, twice")
+        assertEquals("once more", got[1].lastError, "lastError")
+        assertEquals(1uL, q.stats().messages, "the blue one is left")
+    }
+
+    test("messages() completes when the client is closed") {
+        val c = connect()
+        val q = newQueue("flowclose")
+        val collected = async(Dispatchers.Default) { c.queue(q.name()).messages().toList() }
+        delay(100)
+        c.shutdown()
+        assertEquals(emptyList<Message>(), withTimeout(FIVE_S) { collected.await() }, "the flow completed empty")
+    }
+
+    test("attributeValue / attributes / raw convert Kotlin values") {
+        assertEquals(AttributeValue.Null, attributeValue(null))
+        assertEquals(AttributeValue.Bool(true), attributeValue(true))
+        assertEquals(AttributeValue.Int(3), attributeValue(3))
+        assertEquals(AttributeValue.Int(3), attributeValue(3L))
+        assertEquals(AttributeValue.Int(3), attributeValue(3.toShort()))
+        assertEquals(AttributeValue.Float(2.5), attributeValue(2.5))
+        assertEquals(AttributeValue.Float(2.5), attributeValue(2.5f))
+        assertEquals(AttributeValue.Text("s"), attributeValue("s"))
+        assertEquals(AttributeValue.Text("s"), attributeValue(AttributeValue.Text("s")))
+        assertThrows<IllegalArgumentException>("a list") { attributeValue(listOf(1)) }
+        assertEquals(
+            mapOf("a" to AttributeValue.Int(1), "b" to AttributeValue.Null, "c" to AttributeValue.Text("x")),
+            attributes("a" to 1, "b" to null, "c" to "x"),
+        )
+        assertEquals(listOf(null, true, 3L, 2.5, "s"), listOf(null, true, 3L, 2.5, "s").map { attributeValue(it).raw })
+        val o = outgoing("body", "k" to 1)
+        assertEquals("body", o.body.decodeToString())
+        assertEquals(mapOf("k" to AttributeValue.Int(1)), o.attributes)
+    }
+
+    test("attr() builders make the generated Filter values; and / or nest left to right") {
+        assertEquals(Filter.Eq("c", AttributeValue.Text("red")), attr("c") eq "red")
+        assertEquals(Filter.Ne("c", AttributeValue.Null), attr("c") ne null)
+        assertEquals(Filter.Lt("n", AttributeValue.Int(1)), attr("n") lt 1)
+        assertEquals(Filter.Gt("n", AttributeValue.Float(1.5)), attr("n") gt 1.5)
+        assertEquals(Filter.Le("n", AttributeValue.Int(2)), attr("n") le 2L)
+        assertEquals(Filter.Ge("b", AttributeValue.Bool(false)), attr("b") ge false)
+        assertEquals(Filter.IsLike("c", "r%"), attr("c") like "r%")
+        assertEquals(Filter.IsNotLike("c", "r%"), attr("c") notLike "r%")
+        assertEquals(Filter.IsNull("c"), attr("c").isNull())
+        assertEquals(Filter.IsNotNull("c"), attr("c").isNotNull())
+        assertEquals(Filter.Exists("c"), attr("c").exists())
+        assertEquals(Filter.DoesNotExist("c"), attr("c").doesNotExist())
+        val a = attr("a").exists()
+        val b = attr("b").exists()
+        val c = attr("c").exists()
+        assertEquals(Filter.Or(Filter.And(a, b), c), a and b or c)
+        assertEquals(Filter.And(a, Filter.Or(b, c)), a and (b or c))
+    }
+}

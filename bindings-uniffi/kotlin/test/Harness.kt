@@ -1,0 +1,123 @@
+// A small test harness (no JUnit, no Gradle): suites are lists of named suspend tests, each run with a
+// time bound against the PostgreSQL of DATABASE_URL, each on queues of its own (deleted afterwards).
+// Waits are bounded: on an event (withTimeout around the awaited call) or, where there is no event to
+// wait on (counts changed by another worker or by housekeeping), `eventually` re-reads every 20 ms.
+package io.pgmq.tests
+
+import io.pgmq.*
+import kotlinx.coroutines.*
+import java.util.UUID
+
+/** How long a waited-for event may take before the test fails. */
+const val FIVE_S = 5_000L
+
+/** How long a receiver that must get nothing is watched. */
+const val QUIET_MS = 300L
+
+class TestCase(val name: String, val timeoutMs: Long, val body: suspend TestContext.() -> Unit)
+
+class Suite {
+    val tests = mutableListOf<TestCase>()
+
+    fun test(name: String, timeoutMs: Long = 30_000, body: suspend TestContext.() -> Unit) {
+        tests += TestCase(name, timeoutMs, body)
+    }
+}
+
+fun suite(build: Suite.() -> Unit): List<TestCase> = Suite().apply(build).tests
+
+/**
+ * What a test gets: the DSN, a shared migrated client, queues of its own, and a coroutine scope (the
+ * test's `coroutineScope {}`: `launch` / `async` in a test are its children).
+ */
+class TestContext(val dsn: String, val client: Client) : CoroutineScope {
+    internal lateinit var scope: CoroutineScope
+    override val coroutineContext get() = scope.coroutineContext
+    private val created = mutableListOf<String>()
+    private val closeables = mutableListOf<AutoCloseable>()
+
+    /** Creates a queue named `prefix-<random>` (deleted after the test) and returns its handle. */
+    suspend fun newQueue(prefix: String, options: QueueOptions = QueueOptions()): Queue {
+        val name = unique(prefix)
+        assertTrue(client.createQueue(name, options), "createQueue($name) returns true")
+        created += name
+        return client.queue(name)
+    }
+
+    /** Deletes [name] after the test. */
+    fun deleteAfter(name: String) {
+        created += name
+    }
+
+    /** A client of the test's own, closed after the test if it is still open. */
+    suspend fun connect(options: ClientOptions? = null): Client =
+        Client.connect(dsn, options).also { closeables += it }
+
+    internal suspend fun cleanup() {
+        for (c in closeables.asReversed()) runCatching { c.close() }
+        for (name in created) runCatching { client.deleteQueue(name) }
+    }
+}
+
+class AssertionFailed(message: String) : AssertionError(message)
+
+fun fail(message: String): Nothing = throw AssertionFailed(message)
+
+fun assertTrue(condition: Boolean, what: String) {
+    if (!condition) fail(what)
+}
+
+fun <T> assertEquals(expected: T, actual: T, what: String = "") {
+    if (expected != actual) fail("${if (what.isEmpty()) "" else "$what: "}expected <$expected>, got <$actual>")
+}
+
+/** Runs [block] and returns the exception of type [E] it throws; fails if it returns or throws another. */
+suspend inline fun <reified E : Throwable> assertThrows(what: String, block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        if (e is CancellationException) throw e
+        fail("$what: expected ${E::class.simpleName}, got $e")
+    }
+    fail("$what: expected ${E::class.simpleName}, nothing was thrown")
+}
+
+/** A queue name of its own for one test (prefix + 12 random hex digits). */
+fun unique(prefix: String): String = "kt-$prefix-" + UUID.randomUUID().toString().replace("-", "").take(12)
+
+fun Long.ms(): String = "$this ms"
+
+/** Milliseconds since [startNanos] (from System.nanoTime()). */
+fun elapsedMs(startNanos: Long): Long = (System.nanoTime() - startNanos) / 1_000_000
+
+fun median(samples: List<Long>): Long = samples.sorted()[samples.size / 2]
+
+/** Re-runs [check] every 20 ms until it returns true; fails after [limitMs]. */
+suspend fun eventually(what: String, limitMs: Long = FIVE_S, check: suspend () -> Boolean) {
+    val start = System.nanoTime()
+    while (!check()) {
+        if (elapsedMs(start) >= limitMs) fail("$what: still not true after $limitMs ms")
+        delay(20)
+    }
+}
+
+/** The next message, which must arrive within [limitMs]. */
+suspend fun Receiver.nextWithin(limitMs: Long = FIVE_S, what: String = "a message"): Message =
+    withTimeoutOrNull(limitMs) { next() ?: fail("$what: next() returned null (receiver closed)") }
+        ?: fail("$what: nothing delivered within $limitMs ms")
+
+/** Watches the receiver for [limitMs]; fails (releasing it) if it delivers anything. */
+suspend fun Receiver.assertNothingWithin(limitMs: Long, what: String) {
+    val m = withTimeoutOrNull(limitMs) { next() }
+    if (m != null) {
+        m.lease.release()
+        fail("$what: message ${m.id} (attempt ${m.deliveryAttempt}) was delivered")
+    }
+}
+
+/** Waits until the queue holds no leased message. */
+suspend fun Queue.awaitNothingLeased(what: String, limitMs: Long = FIVE_S) =
+    eventually("$what: stats().leased == 0", limitMs) { stats().leased == 0uL }
+
+fun bytes(s: String): ByteArray = s.encodeToByteArray()

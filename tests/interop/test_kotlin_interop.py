@@ -1,0 +1,246 @@
+"""One queue shared by the Python and the Kotlin binding (uniffi, on the JVM) on one PostgreSQL: what one
+language sends, the other receives and acks (or nacks), and the sender's completion learns it; bodies
+and attributes cross intact.
+
+The Kotlin side is tests/interop/kotlin/InteropPeer.kt, compiled once per session against
+target/uniffi/pgmq.jar (`make kotlin`) and run with `java` as a child process that reports each step as
+a JSON line on stdout, like the Node children of test_interop.py. Skipped only when that jar is missing.
+
+    PGMQ_PG_FAST=1 tests/with-postgres.sh .venv/bin/python -m pytest tests/interop -q
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+import anyio
+import pytest
+from anyio import wait_all_tasks_blocked
+
+import pgmq
+from node_children import INTEROP_DIR, REPO_DIR, NodeProcess
+
+pytestmark = pytest.mark.anyio
+
+# How long one cross-process step may take (the JVM's start and the connect included where it starts).
+STEP = 15.0
+START = 30.0
+
+PGMQ_JAR = REPO_DIR / "target" / "uniffi" / "pgmq.jar"
+KOTLIN_HOME = REPO_DIR / "node_modules" / "kotlin-compiler"
+JNA_JAR = Path(os.environ.get("JNA_JAR", "/usr/share/java/jna.jar"))
+PEER_SOURCE = INTEROP_DIR / "kotlin" / "InteropPeer.kt"
+
+# Every byte value, and attributes of every type the two languages share (integers are 64-bit in both).
+BINARY = bytes(range(256))
+ATTRIBUTES: Dict[str, Union[str, int, float, bool, None]] = {
+    "string": 'text ✓ ünïcödé 日本 "quoted" \\ and\nnewline',
+    "empty": "",
+    "int": 42,
+    "big": 2**63 - 1,
+    "negative": -(2**60),
+    "float": 2.5,
+    "true": True,
+    "false": False,
+    "none": None,
+}
+# What InteropPeer.kt's sender attaches (its ATTRIBUTES).
+KOTLIN_ATTRIBUTES: Dict[str, Union[str, int, float, bool, None]] = {
+    "lang": 'kotlin ✓ ünïcödé 日本 "quoted" \\ back\nslash',
+    "empty": "",
+    "int": 42,
+    "big": 2**63 - 1,
+    "negative": -(2**60),
+    "float": -2.5,
+    "true": True,
+    "false": False,
+    "none": None,
+}
+
+
+def python_types(attributes: Dict[str, Any]) -> Dict[str, type]:
+    return {k: type(v) for k, v in attributes.items()}
+
+
+@pytest.fixture(scope="session")
+def kotlin_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """InteropPeer.kt compiled (once per session); the classpath that runs it."""
+    if not PGMQ_JAR.exists():
+        pytest.skip(f"{PGMQ_JAR.relative_to(REPO_DIR)} is missing: run `make kotlin` first")
+    kotlinc = KOTLIN_HOME / "bin" / "kotlinc"
+    for path, what in [(kotlinc, "kotlinc (npm ci)"), (JNA_JAR, "JNA (Debian's libjna-java)")]:
+        if not path.exists():
+            pytest.fail(f"{what} is missing: {path}")
+    libs = [PGMQ_JAR, JNA_JAR, KOTLIN_HOME / "lib" / "kotlinx-coroutines-core-jvm.jar"]
+    peer_jar = tmp_path_factory.mktemp("kotlin") / "interop-peer.jar"
+    compiled = subprocess.run(
+        [str(kotlinc), "-nowarn", "-classpath", os.pathsep.join(map(str, libs)), "-d", str(peer_jar), str(PEER_SOURCE)],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if compiled.returncode != 0:
+        pytest.fail(f"compiling {PEER_SOURCE.name} failed ({compiled.returncode}):\n{compiled.stdout}{compiled.stderr}")
+    return os.pathsep.join(map(str, [peer_jar, *libs, KOTLIN_HOME / "lib" / "kotlin-stdlib.jar"]))
+
+
+class KotlinRunner:
+    """Starts InteropPeer (``worker`` or ``sender``) with DATABASE_URL set: ``async with run(*args) as p``."""
+
+    def __init__(self, classpath: str, dsn: str, tmp_path: Path) -> None:
+        java_home = os.environ.get("JAVA_HOME")
+        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+        if java is None:
+            pytest.fail("java is not on PATH (nor in $JAVA_HOME): the Kotlin peer runs on the JVM")
+        self._java = java
+        self._classpath = classpath
+        self._dsn = dsn
+        self._tmp = tmp_path
+        self._started = 0
+
+    def __call__(self, *args: str) -> "_Running":
+        self._started += 1
+        return _Running(self, list(args), self._tmp / f"kotlin-{args[0]}-{self._started}.stderr")
+
+
+class _Running:
+    def __init__(self, runner: KotlinRunner, args: List[str], stderr_path: Path) -> None:
+        self._runner = runner
+        self._args = args
+        self._stderr_path = stderr_path
+        self._child: Optional[NodeProcess] = None
+
+    async def __aenter__(self) -> NodeProcess:
+        env = dict(os.environ)
+        env["DATABASE_URL"] = self._runner._dsn
+        command = [
+            self._runner._java,
+            f"-Djna.library.path={REPO_DIR / 'target' / 'debug'}",
+            "-cp",
+            self._runner._classpath,
+            "InteropPeerKt",
+            *self._args,
+        ]
+        with open(self._stderr_path, "wb") as stderr:
+            process = await anyio.open_process(
+                command, cwd=REPO_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+            )
+        self._child = NodeProcess(process, self._stderr_path, f"kotlin {' '.join(self._args[:1])}")
+        return self._child
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._child is not None
+        process = self._child.process
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                try:
+                    process.kill()
+                except ProcessLookupError:
+                    pass  # it had exited, not reaped yet
+            await process.aclose()
+
+
+@pytest.fixture
+def run_kotlin(kotlin_classpath: str, migrated: str, tmp_path: Path) -> KotlinRunner:
+    return KotlinRunner(kotlin_classpath, migrated, tmp_path)
+
+
+async def test_python_sends_a_kotlin_worker_acks_and_the_python_completion_resolves_completed(
+    client: pgmq.Client, queue_name: str, run_kotlin: KotlinRunner
+) -> None:
+    outcomes: Dict[Any, pgmq.Outcome] = {}
+
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        async with run_kotlin("worker", queue_name, "--hold") as worker:
+            await worker.expect("ready", timeout=START)  # the JVM started, connected, made its receiver
+            async with queue.send(pgmq.OutgoingMessage(BINARY, attributes=ATTRIBUTES)) as completion:
+                (sent_id,) = completion.ids
+                async with anyio.create_task_group() as tg:
+
+                    async def wait_for_outcome() -> None:
+                        with anyio.fail_after(STEP):
+                            outcomes.update(await completion())
+
+                    tg.start_soon(wait_for_outcome)
+                    received = await worker.expect("received")
+                    # Kotlin holds the message: it is leased, and the completion is still waiting.
+                    stats = await queue.get_statistics()
+                    await wait_all_tasks_blocked()
+                    assert not outcomes, f"completed before the Kotlin worker acked: {outcomes}"
+                    await worker.send_line("ack")
+                    acked = await worker.expect("acked")
+            await worker.send_line("close")
+            await worker.expect("done")
+            await worker.assert_exits_cleanly()
+        after = await queue.get_statistics()
+
+    assert received["id"] == str(sent_id)
+    assert bytes.fromhex(received["bodyHex"]) == BINARY
+    assert received["attributes"] == ATTRIBUTES
+    assert python_types(received["attributes"]) == python_types(ATTRIBUTES)
+    assert received["deliveryAttempt"] == 1
+    assert received["lastError"] is None
+    assert (stats.messages, stats.leased) == (1, 1), f"while Kotlin held it: {stats}"
+    assert acked["id"] == str(sent_id)
+    assert outcomes == {sent_id: pgmq.Outcome.COMPLETED}
+    assert (after.messages, after.leased, after.dead_lettered) == (0, 0, 0), after
+
+
+async def test_kotlin_sends_and_awaits_completed_a_python_worker_acks(
+    client: pgmq.Client, queue_name: str, run_kotlin: KotlinRunner
+) -> None:
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        async with queue.receive() as stream:
+            async with run_kotlin("sender", queue_name, BINARY.hex()) as sender:
+                sent = await sender.expect("sent", timeout=START)
+                with anyio.fail_after(STEP):
+                    handle = await stream.receive()
+                async with handle.acquire() as message:  # a clean exit acks
+                    got_id, body, attributes = str(message.id), message.body, dict(message.attributes)
+                    attempt = message.delivery_attempt
+                completed = await sender.expect("completed")
+                await sender.assert_exits_cleanly()
+        # The durable record agrees with what Kotlin was told.
+        async with queue.wait_for_completion(message.id) as handle_of_record:
+            with anyio.fail_after(STEP):
+                recorded = await handle_of_record()
+        after = await queue.get_statistics()
+
+    assert got_id == sent["id"]
+    assert isinstance(body, bytes) and body == BINARY
+    assert attributes == KOTLIN_ATTRIBUTES
+    assert python_types(attributes) == python_types(KOTLIN_ATTRIBUTES)
+    assert attempt == 1
+    assert completed == {"event": "completed", "id": sent["id"], "outcome": "completed"}
+    assert recorded == {message.id: pgmq.Outcome.COMPLETED}
+    assert (after.messages, after.leased, after.dead_lettered) == (0, 0, 0), after
+
+
+async def test_a_kotlin_nack_redelivers_to_python_with_its_error(
+    client: pgmq.Client, queue_name: str, run_kotlin: KotlinRunner
+) -> None:
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        async with queue.send(b"try me") as completion:
+            async with run_kotlin("worker", queue_name, "--nack", "kotlin says: not now") as worker:
+                received = await worker.expect("received", timeout=START)
+                nacked = await worker.expect("nacked")
+                await worker.expect("done")
+                await worker.assert_exits_cleanly()
+            async with queue.receive() as stream:
+                with anyio.fail_after(STEP):
+                    handle = await stream.receive()
+                async with handle.acquire() as message:
+                    redelivered = (str(message.id), message.body, message.delivery_attempt, message.last_error)
+            with anyio.fail_after(STEP):
+                outcomes = await completion()
+
+    (sent_id,) = completion.ids
+    assert received["id"] == nacked["id"] == str(sent_id)
+    assert received["deliveryAttempt"] == 1
+    assert redelivered == (str(sent_id), b"try me", 2, "kotlin says: not now")
+    assert outcomes == {sent_id: pgmq.Outcome.COMPLETED}
