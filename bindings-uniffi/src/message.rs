@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use pgmq_core::SharedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
@@ -152,44 +153,19 @@ impl Lease {
 /// Leases messages from one queue, at most `batchSize` unfinished at a time.
 #[derive(uniffi::Object)]
 pub struct Receiver {
-    inner: Arc<tokio::sync::Mutex<pgmq_core::Receiver>>,
-    closed: CancellationToken,
+    inner: SharedReceiver,
     client: Arc<Client>,
 }
 
 impl Receiver {
     pub(crate) fn new(inner: pgmq_core::Receiver, client: Arc<Client>) -> Receiver {
-        Receiver { inner: Arc::new(tokio::sync::Mutex::new(inner)), closed: CancellationToken::new(), client }
-    }
-
-    async fn batch(&self) -> Result<Option<Vec<pgmq_core::Message>>, PgmqError> {
-        let (inner, closed) = (self.inner.clone(), self.closed.clone());
-        run(async move {
-            let mut receiver = tokio::select! {
-                _ = closed.cancelled() => return Ok(None),
-                r = inner.lock() => r,
-            };
-            let batch = tokio::select! {
-                _ = closed.cancelled() => return Ok(None),
-                b = receiver.next_batch() => b,
-            };
-            if closed.is_cancelled() {
-                receiver.close();
-                return Ok(None);
-            }
-            match batch {
-                Ok(messages) => Ok(Some(messages)),
-                Err(pgmq_core::Error::Closed) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await
+        Receiver { inner: SharedReceiver::new(inner), client }
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.closed.cancel();
+        self.inner.close();
     }
 }
 
@@ -199,48 +175,29 @@ impl Receiver {
     /// Cancelling the caller releases what the claim had leased. With `batchSize` > 1 the rest of a
     /// claim is kept for the next calls.
     pub async fn next(&self) -> Result<Option<Message>, PgmqError> {
-        // One message per call: the core receiver's own buffer keeps the rest of a claim.
-        let (inner, closed, client) = (self.inner.clone(), self.closed.clone(), self.client.clone());
-        run(async move {
-            let mut receiver = tokio::select! {
-                _ = closed.cancelled() => return Ok(None),
-                r = inner.lock() => r,
-            };
-            let next = tokio::select! {
-                _ = closed.cancelled() => return Ok(None),
-                m = receiver.next() => m,
-            };
-            if closed.is_cancelled() {
-                receiver.close();
-                return Ok(None);
-            }
-            match next {
-                Ok(m) => Ok(Some(deliver(m, &client))),
-                Err(pgmq_core::Error::Closed) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await
+        let (inner, client) = (self.inner.clone(), self.client.clone());
+        run(async move { Ok(inner.next().await?.map(|m| deliver(m, &client))) }).await
     }
 
     /// Suspends until at least one message is leased and returns every message of that claim (empty
     /// once the receiver or its client is closed).
     pub async fn next_batch(&self) -> Result<Vec<Message>, PgmqError> {
-        let batch = self.batch().await?.unwrap_or_default();
-        Ok(batch.into_iter().map(|m| deliver(m, &self.client)).collect())
+        let (inner, client) = (self.inner.clone(), self.client.clone());
+        run(async move {
+            let batch = inner.next_batch().await?.unwrap_or_default();
+            Ok(batch.into_iter().map(|m| deliver(m, &client)).collect())
+        })
+        .await
     }
 
     /// Stops receiving: a pending `next()` returns `null` and what it had leased is released
     /// (Kotlin: `stop()`, since `close()` is `AutoCloseable`'s).
     pub fn close(&self) {
-        self.closed.cancel();
-        if let Ok(mut receiver) = self.inner.try_lock() {
-            receiver.close();
-        }
+        self.inner.close();
     }
 
     /// Whether `close()` was called.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+        self.inner.is_closed()
     }
 }

@@ -58,7 +58,7 @@ pub use options::{
     ReceiveOptions, SendOptions, DLQ_PREFIX, MAX_QUEUE_NAME_LEN,
 };
 pub use queue::Queue;
-pub use receiver::Receiver;
+pub use receiver::{Receiver, SharedReceiver};
 pub use uuid::Uuid;
 
 /// The README's Rust examples, compiled and run as doctests (against `DATABASE_URL`).

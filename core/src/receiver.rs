@@ -316,3 +316,76 @@ impl std::fmt::Debug for Receiver {
             .finish_non_exhaustive()
     }
 }
+
+/// A [`Receiver`] shared between tasks, as the language bindings hold one: any number of callers may
+/// wait in [`SharedReceiver::next_batch`] (one claims at a time, the others queue up), and
+/// [`SharedReceiver::close`], callable from anywhere without waiting, ends every pending and later call
+/// with `Ok(None)`, releasing what a pending claim had leased.
+#[derive(Clone)]
+pub struct SharedReceiver {
+    inner: Arc<tokio::sync::Mutex<Receiver>>,
+    closed: tokio_util::sync::CancellationToken,
+}
+
+impl SharedReceiver {
+    /// Shares `receiver`.
+    pub fn new(receiver: Receiver) -> SharedReceiver {
+        SharedReceiver {
+            inner: Arc::new(tokio::sync::Mutex::new(receiver)),
+            closed: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Like [`Receiver::next_batch`], but `Ok(None)` once this receiver or its client is closed.
+    pub async fn next_batch(&self) -> Result<Option<Vec<Message>>> {
+        self.with(|r| Box::pin(r.next_batch())).await
+    }
+
+    /// Like [`Receiver::next`], but `Ok(None)` once this receiver or its client is closed.
+    pub async fn next(&self) -> Result<Option<Message>> {
+        self.with(|r| Box::pin(r.next())).await
+    }
+
+    async fn with<T>(
+        &self,
+        call: impl for<'a> FnOnce(&'a mut Receiver) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'a>>,
+    ) -> Result<Option<T>> {
+        let mut receiver = tokio::select! {
+            _ = self.closed.cancelled() => return Ok(None),
+            r = self.inner.lock() => r,
+        };
+        let result = tokio::select! {
+            // Dropping the receiver's call releases whatever its claim had leased.
+            _ = self.closed.cancelled() => return Ok(None),
+            r = call(&mut receiver) => r,
+        };
+        if self.closed.is_cancelled() {
+            receiver.close();
+            return Ok(None); // what was just leased is dropped, hence released
+        }
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::Closed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops receiving: pending and later calls return `Ok(None)`; messages already returned stay valid.
+    pub fn close(&self) {
+        self.closed.cancel();
+        if let Ok(mut receiver) = self.inner.try_lock() {
+            receiver.close();
+        }
+    }
+
+    /// Whether [`SharedReceiver::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+}
+
+impl std::fmt::Debug for SharedReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedReceiver").field("closed", &self.is_closed()).finish_non_exhaustive()
+    }
+}

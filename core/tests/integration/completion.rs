@@ -235,6 +235,10 @@ fn in_short_lived_process<T: Send + 'static>(
 async fn closing_right_after_a_send_or_an_ack_still_notifies_other_clients() {
     let app = unique_app("close-flush");
     let waiting = quiet_client(&app).await;
+    // Completion waits in a client of their own, which runs nothing else: its last statement is the
+    // waiter's check (the other client's notifier would otherwise reuse the connection).
+    let completer_app = unique_app("close-flush-wait");
+    let completer = quiet_client(&completer_app).await;
     let watcher = raw().await;
     let name = unique("close-flush");
     waiting.create_queue(&name, &QueueOptions::default()).await.unwrap();
@@ -243,10 +247,13 @@ async fn closing_right_after_a_send_or_an_ack_still_notifies_other_clients() {
     for round in 0..5 {
         // A receiver in the long-lived client, asleep on NOTIFY (poll interval 30 s); the sender sends,
         // closes and is gone.
+        // (A receiving client per round: its connections have run nothing but claims when it is watched.)
+        let receiver_app = unique_app("close-flush-rx");
+        let receiving_client = quiet_client(&receiver_app).await;
         let since = SystemTime::now();
-        let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+        let mut rx = receiving_client.queue(&name).unwrap().receiver(ReceiveOptions::default()).unwrap();
         let receiving = tokio::spawn(async move { (rx.next().await.unwrap(), Instant::now()) });
-        assert!(ran_since(&watcher, &app, RECEIVER_IDLE_SQL, since, FIVE_S).await);
+        assert!(ran_since(&watcher, &receiver_app, RECEIVER_IDLE_SQL, since, FIVE_S).await);
         let n = name.clone();
         let sender = in_short_lived_process(move |c| {
             Box::pin(async move {
@@ -260,13 +267,14 @@ async fn closing_right_after_a_send_or_an_ack_still_notifies_other_clients() {
         assert_eq!(msg.id(), sent_id);
         assert!(at - closed < Duration::from_secs(2), "round {round}: woken {:?} after close", at - closed);
         msg.ack().await.unwrap();
+        receiving_client.close().await;
 
         // The reverse: the outcome's waiter is in the long-lived client, the acker acks, closes, is gone.
         let sent = queue.send(format!("ack {round}"), &SendOptions::default()).await.unwrap();
         let since = SystemTime::now();
-        let completion = queue.completion(&[sent.id()]).await.unwrap();
+        let completion = completer.queue(&name).unwrap().completion(&[sent.id()]).await.unwrap();
         let waiter = tokio::spawn(async move { (completion.wait().await.unwrap(), Instant::now()) });
-        assert!(ran_since(&watcher, &app, COMPLETION_CHECK_SQL, since, FIVE_S).await);
+        assert!(ran_since(&watcher, &completer_app, COMPLETION_CHECK_SQL, since, FIVE_S).await);
         let n = name.clone();
         let acker = in_short_lived_process(move |c| {
             Box::pin(async move {
@@ -284,5 +292,6 @@ async fn closing_right_after_a_send_or_an_ack_still_notifies_other_clients() {
         assert_eq!(outcomes[&sent.id()], Outcome::Completed);
         assert!(at - closed < Duration::from_secs(2), "round {round}: completion {:?} after close", at - closed);
     }
+    completer.close().await;
     waiting.close().await;
 }
