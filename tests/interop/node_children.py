@@ -95,32 +95,35 @@ class NodeRunner:
         self._tmp = tmp_path
         self._started = 0
 
-    def __call__(self, script: str, *args: str) -> "_Running":
+    def __call__(self, script: str, *args: str) -> "RunningChild":
         self._started += 1
-        return _Running(self, script, list(args), self._tmp / f"{Path(script).stem}-{self._started}.stderr")
+        return RunningChild(
+            [self._node, str(INTEROP_DIR / script), *args],
+            self._dsn,
+            self._tmp / f"{Path(script).stem}-{self._started}.stderr",
+            f"node {script}",
+        )
 
 
-class _Running:
-    def __init__(self, runner: NodeRunner, script: str, args: List[str], stderr_path: Path) -> None:
-        self._runner = runner
-        self._script = script
-        self._args = args
+class RunningChild:
+    """``async with``: starts ``command`` (a peer of this suite, in any language) from the repository root
+    with DATABASE_URL set, gives its :class:`NodeProcess` (JSON events on stdout), and kills it on exit."""
+
+    def __init__(self, command: List[str], dsn: str, stderr_path: Path, what: str) -> None:
+        self._command = command
+        self._dsn = dsn
         self._stderr_path = stderr_path
+        self._what = what
         self._child: Optional[NodeProcess] = None
 
     async def __aenter__(self) -> NodeProcess:
         env = dict(os.environ)
-        env["DATABASE_URL"] = self._runner._dsn
+        env["DATABASE_URL"] = self._dsn
         with open(self._stderr_path, "wb") as stderr:
             process = await anyio.open_process(
-                [self._runner._node, str(INTEROP_DIR / self._script), *self._args],
-                cwd=REPO_DIR,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
+                self._command, cwd=REPO_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
             )
-        self._child = NodeProcess(process, self._stderr_path, f"node {self._script}")
+        self._child = NodeProcess(process, self._stderr_path, self._what)
         return self._child
 
     async def __aexit__(self, *exc: object) -> None:

@@ -15,14 +15,14 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Union
 
 import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 
 import pgmq
-from node_children import INTEROP_DIR, REPO_DIR, NodeProcess
+from node_children import INTEROP_DIR, REPO_DIR, RunningChild
 
 pytestmark = pytest.mark.anyio
 
@@ -103,46 +103,19 @@ class KotlinRunner:
         self._tmp = tmp_path
         self._started = 0
 
-    def __call__(self, *args: str) -> "_Running":
+    def __call__(self, *args: str) -> RunningChild:
         self._started += 1
-        return _Running(self, list(args), self._tmp / f"kotlin-{args[0]}-{self._started}.stderr")
-
-
-class _Running:
-    def __init__(self, runner: KotlinRunner, args: List[str], stderr_path: Path) -> None:
-        self._runner = runner
-        self._args = args
-        self._stderr_path = stderr_path
-        self._child: Optional[NodeProcess] = None
-
-    async def __aenter__(self) -> NodeProcess:
-        env = dict(os.environ)
-        env["DATABASE_URL"] = self._runner._dsn
         command = [
-            self._runner._java,
+            self._java,
             f"-Djna.library.path={REPO_DIR / 'target' / 'debug'}",
             "-cp",
-            self._runner._classpath,
+            self._classpath,
             "InteropPeerKt",
-            *self._args,
+            *args,
         ]
-        with open(self._stderr_path, "wb") as stderr:
-            process = await anyio.open_process(
-                command, cwd=REPO_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
-            )
-        self._child = NodeProcess(process, self._stderr_path, f"kotlin {' '.join(self._args[:1])}")
-        return self._child
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._child is not None
-        process = self._child.process
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                try:
-                    process.kill()
-                except ProcessLookupError:
-                    pass  # it had exited, not reaped yet
-            await process.aclose()
+        return RunningChild(
+            command, self._dsn, self._tmp / f"kotlin-{args[0]}-{self._started}.stderr", f"kotlin {args[0]}"
+        )
 
 
 @pytest.fixture
