@@ -3,6 +3,8 @@
 #               throwaway PostgreSQL (or $DATABASE_URL)
 #   make test   build everything and run every test suite; ends with `tests: N passed, N failed`
 #   make bench  throughput and latency beside the raw-SQL ceiling of the same cluster
+#   make chaos  the chaos checker: random workload + injected faults, then every message's fate checked
+#   make soak   10 minutes of steady load with faults; fails if the queue tables grow without bound
 # Every target starts (and always removes) its own PostgreSQL cluster unless DATABASE_URL is set.
 
 SHELL := /bin/bash
@@ -107,6 +109,7 @@ test-suites:
 	bindings-uniffi/kotlin/run-tests.sh 2>&1 | tee $(LOGS)/kotlin.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	bindings-uniffi/swift/run-tests.sh 2>&1 | tee $(LOGS)/swift.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest tests/interop 2>&1 | tee $(LOGS)/interop.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	target/debug/pgmq-chaos --messages 10000 2>&1 | tee $(LOGS)/chaos.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
 # Rust first, then Python and Node on the same cluster: their rows are printed beside the Rust figures
@@ -114,6 +117,47 @@ test-suites:
 bench: python node
 	$(CARGO) build --release -p pgmq-core --example bench
 	$(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
+
+# The peer benchmark (README "Performance"): the harness in ../shared/bench-peers runs pgmq's Python and
+# Node packages (tests/bench_contender.py, .mjs) beside procrastinate, graphile-worker, pg-boss and
+# Tembo's PGMQ (tests/bench-contenders.json) on its own throwaway cluster, and prints the tables. It
+# installs the peers and writes its results under BENCH_HOME (set here so that it never writes into
+# the shared folder, even as root). Knobs pass through: PEERS="pgmq-python pg-boss+notify", REPS=1,
+# SKIP_CEILING=1.
+BENCH_PEERS ?= ../shared/bench-peers
+BENCH_HOME ?= $(abspath target/bench-peers)
+.PHONY: bench-peers
+bench-peers: python node
+	BENCH_HOME=$(BENCH_HOME) CONTENDERS=$(abspath tests/bench-contenders.json) $(BENCH_PEERS)/run-peers.sh
+
+# Fuzzing, not part of `make test`: each cargo-fuzz target in fuzz/ (filters -> SQL, attributes -> JSON,
+# DSNs, names and options) for FUZZ_SECONDS (default 60) on the nightly toolchain; cargo-fuzz is
+# installed when missing. A crash stops it and is saved under fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := filter_sql attributes dsn_options
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+# The chaos checker (chaos/; README "Chaos and soak"): a seeded random workload of Rust, Python and Node
+# worker processes while faults are injected (SIGKILL/SIGSTOP of workers holding leases,
+# pg_terminate_backend of LISTEN and work connections, pg_ctl restart), then every message's fate is
+# checked. Default 100,000 messages (2.5-3.5 minutes here); `make test` runs 10,000. Reproduce a run with
+# CHAOS_ARGS="--seed S"; other options: --messages N, --rate R, --workers RUST,PYTHON,NODE, --no-faults.
+# `make soak`: 10 minutes of steady load with the same faults, sampling table sizes and dead tuples every
+# 10 s; fails if the queue tables grow without bound. It runs with default durability (fsync on).
+CHAOS_ARGS ?=
+.PHONY: chaos soak
+chaos: python node
+	$(CARGO) build -p pgmq-chaos --bins
+	PGMQ_PG_FAST=1 $(WITH_PG) target/debug/pgmq-chaos $(CHAOS_ARGS)
+soak: python node
+	$(CARGO) build -p pgmq-chaos --bins
+	$(WITH_PG) target/debug/pgmq-chaos --soak --duration 600 $(CHAOS_ARGS)
 
 clean:
 	$(CARGO) clean

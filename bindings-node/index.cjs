@@ -35,6 +35,7 @@ const SchemaMissingError = errorClass('SchemaMissingError', 'schema_missing')
 const ConnectionError = errorClass('ConnectionError', 'connection')
 const DatabaseError = errorClass('DatabaseError', 'database')
 const ClientClosedError = errorClass('ClientClosedError', 'closed')
+const InternalError = errorClass('InternalError', 'internal')
 
 const ERROR_CLASSES = {
   invalid_queue_name: InvalidQueueNameError,
@@ -48,6 +49,7 @@ const ERROR_CLASSES = {
   connection: ConnectionError,
   database: DatabaseError,
   closed: ClientClosedError,
+  internal: InternalError,
 }
 
 const CODED = /^\[pgmq:([a-z_]+)\] /
@@ -60,6 +62,9 @@ function typed(err) {
       const Cls = ERROR_CLASSES[m[1]] || PgmqError
       return new Cls(err.message.slice(m[0].length), m[1])
     }
+    // Not one of pgmq's errors but a failure of the addon itself: a panic that napi caught (every
+    // export catches them) or a napi call that failed. A bug, not a crash.
+    if (err.code === 'GenericFailure') return new InternalError(err.message, 'internal', { cause: err })
   }
   return err
 }
@@ -213,27 +218,60 @@ const Outcome = Object.freeze({
 })
 
 const FILTER_TREE = Symbol('pgmq.filterTree')
+const FILTER_DEPTH = Symbol('pgmq.filterDepth')
 
 /** A condition on message attributes; combine with `and` / `or`. */
 class Filter {
-  constructor(tree) {
+  constructor(tree, depth = 1) {
     if (tree === undefined || tree === null || typeof tree.op !== 'string') {
       throw new TypeError('a Filter is made with Attribute(key), not constructed directly')
     }
     this[FILTER_TREE] = tree
+    this[FILTER_DEPTH] = depth
   }
 
   and(other) {
-    return new Filter({ op: 'and', left: this[FILTER_TREE], right: treeOf(other, 'and()') })
+    return this.#join('and', other)
   }
 
   or(other) {
-    return new Filter({ op: 'or', left: this[FILTER_TREE], right: treeOf(other, 'or()') })
+    return this.#join('or', other)
+  }
+
+  // The core refuses filters nested deeper than MAX_FILTER_DEPTH; refusing them here also keeps the
+  // addon from walking (recursively) a tree deep enough to exhaust the native stack.
+  #join(op, other) {
+    const right = treeOf(other, `${op}()`)
+    const depth = Math.max(this[FILTER_DEPTH], other[FILTER_DEPTH]) + 1
+    if (depth > native.MAX_FILTER_DEPTH) {
+      throw new RangeError(`filters may nest at most ${native.MAX_FILTER_DEPTH} levels deep`)
+    }
+    return new Filter({ op, left: this[FILTER_TREE], right }, depth)
   }
 
   toJSON() {
     return this[FILTER_TREE]
   }
+}
+
+/**
+ * The filter tree in postfix order: leaves, and `{ op: 'and' | 'or' }` combining the two entries before
+ * it. Walked without recursion, and flat when it crosses to the addon (which rebuilds it with a stack):
+ * napi refuses JSON nested deeper than 128 levels, the core allows MAX_FILTER_DEPTH.
+ */
+function postfix(tree) {
+  const out = []
+  const todo = [tree]
+  while (todo.length > 0) {
+    const node = todo.pop()
+    if (node.op === 'and' || node.op === 'or') {
+      out.push({ op: node.op })
+      todo.push(node.left, node.right)
+    } else {
+      out.push(node)
+    }
+  }
+  return out.reverse()
 }
 
 function treeOf(f, what) {
@@ -609,7 +647,7 @@ class Queue {
 
   #receiver(o, batchSize) {
     let filter
-    if (o.filter !== undefined && o.filter !== null) filter = treeOf(o.filter, 'filter')
+    if (o.filter !== undefined && o.filter !== null) filter = postfix(treeOf(o.filter, 'filter'))
     const pollIntervalMs = optionalMs(o.pollIntervalMs, 'pollIntervalMs')
     return callSync(() => this.#native.receiver({ batchSize, filter, pollIntervalMs }))
   }
@@ -794,4 +832,11 @@ module.exports = {
   ConnectionError,
   DatabaseError,
   ClientClosedError,
+  InternalError,
 }
+
+// Test hook, not API (hidden: not enumerable, not typed): makes the addon panic in a synchronous call or
+// in a task on its runtime (`inRuntime`), so tests can prove a panic becomes an InternalError.
+Object.defineProperty(module.exports, '_panicForTests', {
+  value: (inRuntime) => (inRuntime ? call(native.panicForTestsAsync()) : callSync(() => native.panicForTests())),
+})

@@ -55,6 +55,7 @@ export type ErrorCode =
   | 'database'
   | 'closed'
   | 'cancelled'
+  | 'internal'
 
 /** Base class of every error pgmq raises itself. */
 export declare class PgmqError extends Error {
@@ -82,8 +83,10 @@ export declare class ConnectionError extends PgmqError {}
 export declare class DatabaseError extends PgmqError {}
 /** The client was closed. */
 export declare class ClientClosedError extends PgmqError {}
+/** A bug in pgmq: a panic in its Rust core (or a failure of the native addon), caught and reported instead of crashing the process. The operation did not complete; whether it took effect is unknown. The process and other clients keep working. */
+export declare class InternalError extends PgmqError {}
 
-/** A condition on message attributes, made with {@link Attribute}. */
+/** A condition on message attributes, made with {@link Attribute}. `and` / `or` nest at most 100 levels deep (a `RangeError` beyond; combine long lists pairwise). */
 export declare class Filter {
   private constructor()
   /** Both conditions hold. */

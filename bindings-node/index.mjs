@@ -25,6 +25,7 @@ export const {
   ConnectionError,
   DatabaseError,
   ClientClosedError,
+  InternalError,
 } = pgmq
 
 export default pgmq

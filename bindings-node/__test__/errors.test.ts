@@ -21,6 +21,7 @@ import {
   ConnectionError,
   DatabaseError,
   ClientClosedError,
+  InternalError,
   type Message,
   type MessageStream,
   type Queue,
@@ -115,6 +116,7 @@ describe('error classes', () => {
       [ConnectionError, 'connection'],
       [DatabaseError, 'database'],
       [ClientClosedError, 'closed'],
+      [InternalError, 'internal'],
     ]
     for (const [cls, code] of classes) {
       const Cls = cls as unknown as new (message: string, code?: string) => PgmqError

@@ -68,6 +68,7 @@ test('the package exports the documented names', () => {
     'ConnectionError',
     'DatabaseError',
     'ClientClosedError',
+    'InternalError',
   ]
   for (const name of names) assert.ok((pgmq as Record<string, unknown>)[name] !== undefined, name)
   for (const name of names.filter((n) => n.endsWith('Error') && n !== 'PgmqError')) {

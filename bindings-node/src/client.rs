@@ -166,7 +166,7 @@ impl NativeClient {
     }
 
     /// A handle on a queue by name (checked for syntax only; nothing is read).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn queue(&self, name: String) -> Result<NativeQueue> {
         Ok(NativeQueue::new(self.inner.queue(&name).napi()?))
     }
@@ -179,7 +179,7 @@ impl NativeClient {
     }
 
     /// Whether `close()` was called.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn closed(&self) -> bool {
         self.inner.is_closed()
     }

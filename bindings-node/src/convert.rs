@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use napi::bindgen_prelude::*;
-use pgmq_core::{Attribute, AttributeValue, Attributes, Filter, Uuid};
+use pgmq_core::{Attribute, AttributeValue, Attributes, Filter, Uuid, MAX_FILTER_DEPTH};
 use serde_json::Value;
 
 use crate::error::invalid_option;
@@ -110,10 +110,34 @@ fn key(node: &Value) -> Result<String> {
     field(node, "key")?.as_str().map(str::to_owned).ok_or_else(|| invalid_option("filter key must be a string"))
 }
 
-/// The filter tree built by the JS `Attribute` class: `{op, key, value | pattern}` leaves and
-/// `{op: 'and' | 'or', left, right}` nodes.
-pub(crate) fn filter(node: &Value) -> Result<Filter> {
-    let op = field(node, "op")?.as_str().unwrap_or_default();
+/// The filter built by the JS `Attribute` class, in postfix order: `{op, key, value | pattern}` leaves
+/// and `{op: 'and' | 'or'}` combining the two filters before it. Rebuilt with a stack, never recursion,
+/// and refused past [`MAX_FILTER_DEPTH`] before a deeper one is built (whose drop would recurse).
+pub(crate) fn filter(nodes: &Value) -> Result<Filter> {
+    let malformed = || invalid_option("malformed filter");
+    let nodes = nodes.as_array().ok_or_else(malformed)?;
+    let mut stack: Vec<(Filter, usize)> = Vec::new();
+    for node in nodes {
+        let op = field(node, "op")?.as_str().unwrap_or_default();
+        let built = if op == "and" || op == "or" {
+            let ((b, db), (a, da)) = stack.pop().zip(stack.pop()).ok_or_else(malformed)?;
+            let depth = da.max(db) + 1;
+            if depth > MAX_FILTER_DEPTH {
+                return Err(invalid_option(format!("filters may nest at most {MAX_FILTER_DEPTH} levels deep")));
+            }
+            (if op == "and" { a.and(b) } else { a.or(b) }, depth)
+        } else {
+            (leaf(node, op)?, 1)
+        };
+        stack.push(built);
+    }
+    match (stack.pop(), stack.is_empty()) {
+        (Some((f, _)), true) => Ok(f),
+        _ => Err(malformed()),
+    }
+}
+
+fn leaf(node: &Value, op: &str) -> Result<Filter> {
     let attr = || key(node).map(Attribute::new);
     Ok(match op {
         "eq" | "ne" | "lt" | "gt" | "le" | "ge" => {
@@ -143,8 +167,6 @@ pub(crate) fn filter(node: &Value) -> Result<Filter> {
                 attr()?.is_not_like(pattern)
             }
         }
-        "and" => filter(field(node, "left")?)?.and(filter(field(node, "right")?)?),
-        "or" => filter(field(node, "left")?)?.or(filter(field(node, "right")?)?),
         other => return Err(invalid_option(format!("unknown filter operation {other:?}"))),
     })
 }

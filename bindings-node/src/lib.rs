@@ -6,7 +6,10 @@
 //! tasks (LISTEN connection, heartbeats, ack batching).
 //!
 //! Errors cross as JS `Error`s whose message starts with `[pgmq:<code>] `, `<code>` being the core's
-//! stable [`pgmq_core::Error::code`]; the JS layer turns them into `PgmqError` subclasses.
+//! stable [`pgmq_core::Error::code`]; the JS layer turns them into `PgmqError` subclasses. A panic never
+//! crosses: every synchronous export is `#[napi(catch_unwind)]` and napi catches the panics of async
+//! ones; either way the JS error has no `[pgmq:...]` prefix, and the JS layer makes it an
+//! `InternalError` (code `internal`).
 
 mod client;
 mod convert;
@@ -17,8 +20,33 @@ mod receiver;
 
 use napi_derive::napi;
 
-/// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
+#[napi_derive::module_init] // EXPERIMENT
+fn init_runtime_experiment() { // EXPERIMENT
+    if let Some(n) = std::env::var("PGMQ_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) { // EXPERIMENT
+        napi::bindgen_prelude::create_custom_tokio_runtime(tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build().unwrap()); // EXPERIMENT
+    } // EXPERIMENT
+} // EXPERIMENT
+
+/// How deeply `and` / `or` may nest in one filter ([`pgmq_core::MAX_FILTER_DEPTH`]).
 #[napi]
+pub const MAX_FILTER_DEPTH: u32 = pgmq_core::MAX_FILTER_DEPTH as u32;
+
+/// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
+#[napi(catch_unwind)]
 pub fn get_dlq_name(name: String) -> String {
     pgmq_core::dlq_name(&name)
+}
+
+/// Test hook, not API: panics in this call, so tests can prove a panic becomes an `InternalError`
+/// (`#[napi(catch_unwind)]`, as on every synchronous export) and the process goes on.
+#[napi(catch_unwind)]
+pub fn panic_for_tests() {
+    panic!("pgmq test hook: a panic in a synchronous call");
+}
+
+/// Test hook, not API: panics in a task on the runtime; the promise rejects (napi catches panics of
+/// async exports) and the JS layer makes that an `InternalError`.
+#[napi]
+pub async fn panic_for_tests_async() -> napi::Result<()> {
+    panic!("pgmq test hook: a panic in a task on the runtime");
 }

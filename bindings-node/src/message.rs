@@ -126,7 +126,7 @@ impl NativeLeases {
     /// Acks the messages at `indices` (handed to the core together, so they commit in one statement).
     /// Resolves to one entry per index: `null` for success, else the error (`[pgmq:<code>] text`).
     /// The leases are taken now, so a `release` right after this call cannot undo it.
-    #[napi(ts_return_type = "Promise<Array<string | null>>")]
+    #[napi(ts_return_type = "Promise<Array<string | null>>", catch_unwind)]
     pub fn ack<'env>(&self, env: &'env Env, indices: Vec<u32>) -> Result<PromiseRaw<'env, Vec<Option<String>>>> {
         let mut work = Vec::with_capacity(indices.len());
         for i in indices {
@@ -148,7 +148,7 @@ impl NativeLeases {
 
     /// Fails the delivery of message `index`: redelivered after `delayMs` (default: the queue's
     /// backoff, or at once) or dead-lettered on the last attempt, keeping `error`. Taken now.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn nack<'env>(
         &self,
         env: &'env Env,
@@ -176,7 +176,7 @@ impl NativeLeases {
 
     /// Hands message `index` back unfinished, for prompt redelivery (this counts as an attempt).
     /// Does nothing if it was finished or already released.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn release(&self, index: u32) {
         if let Some(slot) = self.slots.get(index as usize) {
             slot.release();
@@ -184,7 +184,7 @@ impl NativeLeases {
     }
 
     /// Releases messages `start..` (those a stream had not handed out yet).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn release_from(&self, start: u32) {
         for slot in self.slots.iter().skip(start as usize) {
             slot.release();
@@ -192,20 +192,20 @@ impl NativeLeases {
     }
 
     /// Whether `queue.cancel()` was called on message `index` while held.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cancelled(&self, index: u32) -> bool {
         self.message(index).is_ok_and(|m| m.is_cancelled())
     }
 
     /// Whether message `index` can no longer be acked or nacked (finished, released or lost).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finished(&self, index: u32) -> bool {
         self.message(index).map_or(true, |m| m.is_finished())
     }
 
     /// Calls `callback()` once if message `index` is cancelled while held. The watch ends when the
     /// message is finished or released, and never keeps the process alive.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn watch_cancelled(
         &self,
         index: u32,

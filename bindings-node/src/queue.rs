@@ -27,7 +27,7 @@ pub struct NativeSendOptions {
 pub struct NativeReceiveOptions {
     /// Most messages held at once, leased in one statement (default 1).
     pub batch_size: Option<f64>,
-    /// A filter tree built by `Attribute`.
+    /// A filter built by `Attribute`, in postfix order (see [`crate::convert::filter`]).
     pub filter: Option<Value>,
     /// Safety-net re-read while idle, ms (default 30 s).
     pub poll_interval_ms: Option<f64>,
@@ -83,7 +83,7 @@ impl NativeQueue {
 #[napi]
 impl NativeQueue {
     /// The queue's name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn name(&self) -> String {
         self.inner.name().to_owned()
     }
@@ -120,7 +120,7 @@ impl NativeQueue {
     }
 
     /// A receiver (nothing is read until its first `nextBatch`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn receiver(&self, options: Option<NativeReceiveOptions>) -> Result<NativeReceiver> {
         let mut opts = ReceiveOptions::default();
         if let Some(o) = options {
@@ -176,13 +176,13 @@ pub struct NativeCompletion {
 #[napi]
 impl NativeCompletion {
     /// The ids, in send order.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn ids(&self) -> Vec<String> {
         self.inner.ids().iter().map(ToString::to_string).collect()
     }
 
     /// Whether the outcomes are recorded.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn tracked(&self) -> bool {
         self.inner.is_tracked()
     }

@@ -30,13 +30,13 @@ impl NativeReceiver {
 
     /// Stops receiving: a pending `nextBatch` resolves to `null`, and leases it had taken are
     /// released. Messages already delivered stay valid.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
     }
 
     /// Whether `close()` was called.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn closed(&self) -> bool {
         self.inner.is_closed()
     }

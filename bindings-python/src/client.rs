@@ -4,7 +4,7 @@ use pgmq_core::{ClientOptions, DeadLetterOptions, QueueOptions};
 use pyo3::prelude::*;
 
 use crate::convert::{count, duration};
-use crate::error::ToPyResult;
+use crate::error::{guard, ToPyResult};
 use crate::queue::Queue;
 use crate::runtime::{future_into_py, Owner};
 
@@ -97,7 +97,7 @@ impl Client {
     /// A handle on queue `name` (nothing is read; `InvalidQueueName` for a malformed name).
     fn queue(&self, py: Python<'_>, name: &str) -> PyResult<Queue> {
         self.owner.check()?;
-        Ok(Queue::new(self.inner.queue(name).to_py(py)?, self.owner))
+        guard(py, || Ok(Queue::new(self.inner.queue(name).to_py(py)?, self.owner)))
     }
 
     /// Flushes pending acks, stops the background tasks and closes the connections. Waiting receivers

@@ -24,6 +24,7 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Connection(_) => "ConnectionError",
         Error::Database(_) => "DatabaseError",
         Error::Closed => "ClientClosed",
+        Error::Internal(_) => "InternalError",
         _ => "PgmqError",
     };
     new_error(py, class, &e.to_string(), e.code())
@@ -32,6 +33,14 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
 /// `ClientClosed` with a message of its own (runtime shut down, object inherited across fork()).
 pub(crate) fn client_closed(message: &str) -> PyErr {
     Python::attach(|py| new_error(py, "ClientClosed", message, Error::Closed.code()))
+}
+
+/// Runs a synchronous call into the core with panics caught: a panic becomes `InternalError` (a
+/// `PgmqError`). Left alone, pyo3 would raise its `PanicException`, a `BaseException` that
+/// `except Exception` does not catch. Async calls are covered by [`crate::runtime::future_into_py`].
+pub(crate) fn guard<T>(py: Python<'_>, call: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .unwrap_or_else(|panic| Err(to_py(py, Error::from_panic(&*panic))))
 }
 
 /// `InvalidOption` for an argument the binding checks itself.

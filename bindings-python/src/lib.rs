@@ -23,12 +23,29 @@ fn dlq_name(name: &str) -> String {
     pgmq_core::dlq_name(name)
 }
 
+/// Test hook, not API: panics, in this call (`in_runtime=False`) or in a task on the runtime (`True`:
+/// returns an awaitable), so tests can prove a panic surfaces as `pgmq.InternalError`.
+#[pyfunction]
+#[pyo3(name = "_panic_for_tests")]
+fn panic_for_tests(py: Python<'_>, in_runtime: bool) -> PyResult<Bound<'_, PyAny>> {
+    if in_runtime {
+        runtime::future_into_py(py, runtime::Owner::current()?, async {
+            panic!("pgmq test hook: a panic in a task on the runtime");
+            #[allow(unreachable_code)]
+            Ok(())
+        })
+    } else {
+        error::guard(py, || panic!("pgmq test hook: a panic in a synchronous call"))
+    }
+}
+
 #[pymodule]
 fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     m.add_function(wrap_pyfunction!(dlq_name, m)?)?;
     m.add_function(wrap_pyfunction!(message::ack_all, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(panic_for_tests, m)?)?;
     m.add_class::<client::Client>()?;
     m.add_class::<queue::Queue>()?;
     m.add_class::<queue::QueueStatistics>()?;

@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::convert::{attributes_to_py, datetime_to_py, duration};
-use crate::error::ToPyResult;
+use crate::error::{guard, ToPyResult};
 use crate::runtime::{self, detached_future_into_py, future_into_py, Owner};
 
 /// A message leased to this worker. While it is held (not acked, nacked or released) the core extends
@@ -146,8 +146,11 @@ impl Message {
 
     /// Hands an unfinished message back for prompt redelivery (this counts as an attempt). Does
     /// nothing if it was finished or already released.
-    fn release(&self) {
-        drop(self.take_lease());
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        guard(py, || {
+            drop(self.take_lease());
+            Ok(())
+        })
     }
 
     /// Calls `callback()` on the event loop's thread if the message is cancelled while held, until the

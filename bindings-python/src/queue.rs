@@ -7,7 +7,7 @@ use pyo3::types::{PyBytes, PyList};
 
 use crate::completion::Completion;
 use crate::convert::{attributes, duration, instant};
-use crate::error::ToPyResult;
+use crate::error::{guard, ToPyResult};
 use crate::filter::Filter;
 use crate::receiver::Receiver;
 use crate::runtime::{future_into_py, Owner};
@@ -115,8 +115,7 @@ impl Queue {
         if let Some(filter) = filter {
             options = options.filter(filter.inner.clone());
         }
-        let receiver = self.inner.receiver(options).to_py(py)?;
-        Ok(Receiver::new(receiver, self.owner))
+        guard(py, || Ok(Receiver::new(self.inner.receiver(options).to_py(py)?, self.owner)))
     }
 
     /// Cancels messages; resolves to the ids that existed (unknown ids are no error).

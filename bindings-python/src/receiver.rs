@@ -4,6 +4,7 @@
 use pgmq_core::{Error, SharedReceiver};
 use pyo3::prelude::*;
 
+use crate::error::guard;
 use crate::message::Message;
 use crate::runtime::{future_into_py, Owner};
 
@@ -36,8 +37,11 @@ impl Receiver {
 
     /// Stops receiving: a pending `next_batch` fails with `ClientClosed`, leases it had taken are
     /// released. Messages already handed out stay valid.
-    fn close(&self) {
-        self.inner.close();
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        guard(py, || {
+            self.inner.close();
+            Ok(())
+        })
     }
 
     /// Whether `close()` was called.

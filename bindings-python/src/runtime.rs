@@ -22,10 +22,12 @@ use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{intern, IntoPyObjectExt};
@@ -65,7 +67,9 @@ pub(crate) fn handle() -> PyResult<Handle> {
         // them forever, so leak it.
         std::mem::forget(old);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread(); // EXPERIMENT
+    if let Some(n) = std::env::var("PGMQ_WORKER_THREADS").ok().and_then(|v| v.parse().ok()) { builder.worker_threads(n); } // EXPERIMENT
+    let runtime = builder
         .thread_name("pgmq-tokio")
         .enable_all()
         .build()
@@ -150,13 +154,19 @@ where
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?;
     let target = py_future.clone().unbind();
     let task = runtime.spawn(async move {
-        let result = Mapped(fut.await);
+        let result = Mapped(caught(fut).await);
         bridge.push(Ready::Result(target, Box::new(move |py| result.into_py_any(py))));
     });
     if cancellable {
         py_future.call_method1(intern!(py, "add_done_callback"), (AbortOnCancel { task: task.abort_handle() },))?;
     }
     Ok(py_future)
+}
+
+/// The future's result, or `Error::Internal` if it panicked: the awaiting Python code gets a
+/// `pgmq.InternalError` instead of waiting forever on a task that died.
+async fn caught<T>(fut: impl Future<Output = pgmq_core::Result<T>>) -> pgmq_core::Result<T> {
+    AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|panic| Err(pgmq_core::Error::from_panic(&*panic)))
 }
 
 /// Runs a core future that yields one result per asyncio future in `targets` (created by the caller on
@@ -169,8 +179,15 @@ where
     owner.check()?;
     let runtime = handle()?;
     let bridge = bridge_for(&running_loop(py)?)?;
+    let n = targets.len();
     runtime.spawn(async move {
-        let results = fut.await;
+        let results = match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(results) => results,
+            Err(panic) => {
+                let e = pgmq_core::Error::from_panic(&*panic);
+                (0..n).map(|_| Err(e.clone())).collect()
+            }
+        };
         for (target, result) in targets.into_iter().zip(results) {
             let result = Mapped(result);
             bridge.push(Ready::Result(target, Box::new(move |py| result.into_py_any(py))));

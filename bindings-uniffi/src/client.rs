@@ -73,8 +73,10 @@ impl Client {
 
     /// A handle on a queue (the name is checked now; the queue need not exist yet).
     pub fn queue(self: Arc<Self>, name: String) -> Result<Arc<Queue>, PgmqError> {
-        let queue = self.inner.queue(&name)?;
-        Ok(Arc::new(Queue::new(queue, self)))
+        crate::guard(|| {
+            let queue = self.inner.queue(&name)?;
+            Ok(Arc::new(Queue::new(queue, self)))
+        })
     }
 
     /// Closes the client: receivers return `null`, pending waits fail with `Closed`, connections close

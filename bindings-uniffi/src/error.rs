@@ -71,6 +71,13 @@ pub enum PgmqError {
         /// Details.
         reason: String,
     },
+    /// A bug in pgmq: a panic, caught and reported instead of crashing the process. The operation did
+    /// not complete; whether it took effect is unknown. The process and other clients keep working.
+    #[error("{reason}")]
+    Internal {
+        /// The panic's message.
+        reason: String,
+    },
 }
 
 impl From<pgmq_core::Error> for PgmqError {
@@ -88,6 +95,7 @@ impl From<pgmq_core::Error> for PgmqError {
             E::SchemaMissing(_) => PgmqError::SchemaMissing { reason },
             E::Connection(_) => PgmqError::Connection { reason },
             E::Closed => PgmqError::Closed { reason },
+            E::Internal(_) => PgmqError::Internal { reason },
             // Database and anything the core adds later.
             _ => PgmqError::Database { reason },
         }

@@ -13,6 +13,7 @@ mod queue;
 mod types;
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::OnceLock;
 
 pub use client::Client;
@@ -47,7 +48,8 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Runs `work` on the library's runtime and waits for it; cancelling the wait cancels the work.
+/// Runs `work` on the library's runtime and waits for it; cancelling the wait cancels the work. A panic
+/// in it is `PgmqError::Internal`.
 pub(crate) async fn run<T, F>(work: F) -> Result<T, PgmqError>
 where
     T: Send + 'static,
@@ -56,12 +58,43 @@ where
     let mut task = AbortOnDrop(runtime().spawn(work));
     match (&mut task.0).await {
         Ok(result) => result,
+        Err(e) if e.is_panic() => Err(pgmq_core::Error::from_panic(&*e.into_panic()).into()),
         Err(e) => Err(PgmqError::Closed { reason: format!("task ended: {e}") }),
     }
+}
+
+/// Runs the body of a synchronous export that returns a `PgmqError`, a panic becoming
+/// `PgmqError::Internal`. (Any other panic is caught by uniffi itself: Kotlin's `InternalException`,
+/// Swift's `UniffiInternalError`; it never crosses the FFI.)
+pub(crate) fn guard<T>(body: impl FnOnce() -> Result<T, PgmqError>) -> Result<T, PgmqError> {
+    std::panic::catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|panic| Err(pgmq_core::Error::from_panic(&*panic).into()))
 }
 
 /// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
 #[uniffi::export]
 pub fn dlq_name(name: String) -> String {
     pgmq_core::dlq_name(&name)
+}
+
+/// Test hook, not API: panics, inside [`guard`] (`guarded`: `PgmqError.Internal`) or not (uniffi's
+/// `InternalException`), so tests can prove a panic never crashes the process.
+#[uniffi::export]
+pub fn panic_for_tests(guarded: bool) -> Result<(), PgmqError> {
+    if guarded {
+        guard(|| panic!("pgmq test hook: a panic in a synchronous call"))
+    } else {
+        panic!("pgmq test hook: a panic uniffi catches")
+    }
+}
+
+/// Test hook, not API: panics in a task on the library's runtime (`PgmqError.Internal`).
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn panic_for_tests_async() -> Result<(), PgmqError> {
+    run(async {
+        panic!("pgmq test hook: a panic in a task on the runtime");
+        #[allow(unreachable_code)]
+        Ok(())
+    })
+    .await
 }

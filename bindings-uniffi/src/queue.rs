@@ -75,11 +75,13 @@ impl Queue {
     /// A receiver (nothing is read until its first `next()`).
     #[uniffi::method(default(options = None))]
     pub fn receiver(&self, options: Option<ReceiveOptions>) -> Result<Arc<Receiver>, PgmqError> {
-        let options = match options {
-            Some(o) => o.to_core()?,
-            None => pgmq_core::ReceiveOptions::default(),
-        };
-        Ok(Arc::new(Receiver::new(self.inner.receiver(options)?, self.client.clone())))
+        crate::guard(|| {
+            let options = match options {
+                Some(o) => o.to_core()?,
+                None => pgmq_core::ReceiveOptions::default(),
+            };
+            Ok(Arc::new(Receiver::new(self.inner.receiver(options)?, self.client.clone())))
+        })
     }
 
     /// Cancels messages: a queued or scheduled one is removed and never delivered (guaranteed); a held

@@ -56,6 +56,7 @@ func kind(of error: PgmqError) -> String {
     case .Connection: return "Connection"
     case .Database: return "Database"
     case .Closed: return "Closed"
+    case .Internal: return "Internal"
     }
 }
 

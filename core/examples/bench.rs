@@ -3,8 +3,12 @@
 //! `target/bench/summary.jsonl`.
 //!
 //! Figures: send_one (8 concurrent senders), send_batch (1,000 per call), receive_ack (8 workers, batch
-//! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples).
-//! Sizes scale with `PGMQ_BENCH_SCALE` (default 1.0).
+//! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), many_queues_p50/p99
+//! (1,000 queues with one idle receiver each on ONE client: send to a random queue -> its receiver
+//! wakes, 1,000 samples), many_queues_subscribe (time until those 1,000 receivers are all subscribed
+//! and asleep), many_queues_listen_conns / many_queues_pool_conns (that client's backends in
+//! pg_stat_activity meanwhile; their "ceiling" is the bound: 1 LISTEN connection, `pool_size` work
+//! connections). Sizes scale with `PGMQ_BENCH_SCALE` (default 1.0), except the 1,000 queues.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,10 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use pgmq_core::{Client, ClientOptions, OutgoingMessage, QueueOptions, ReceiveOptions, SendOptions};
+use pgmq_core::{Client, ClientOptions, OutgoingMessage, QueueOptions, ReceiveOptions, SendOptions, Uuid};
 use tokio_postgres::NoTls;
 
 const PAYLOAD: &[u8] = br#"{"job":"resize","id":123456,"size":"large"}"#;
+/// Queues (one idle receiver each, all on one client) of the many_queues figures.
+const MANY_QUEUES: usize = 1_000;
+/// The pool of that client (the default).
+const MANY_QUEUES_POOL: usize = 10;
 
 struct Figure {
     name: &'static str,
@@ -51,6 +59,11 @@ async fn fresh_queue(client: &Client, name: &str) -> pgmq_core::Queue {
     client.delete_queue(name).await.unwrap();
     client.create_queue(name, &QueueOptions::default().dead_letter_queue(None)).await.unwrap();
     client.queue(name).unwrap()
+}
+
+/// A random index below `n`.
+fn random_below(n: usize) -> usize {
+    (Uuid::new_v4().as_u128() % n as u128) as usize
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -129,8 +142,10 @@ async fn ceiling_receive_ack(dsn: &str, total: usize) -> f64 {
 }
 
 /// NOTIFY-woken claim in raw SQL: INSERT + NOTIFY commits on one connection; another, LISTENing,
-/// wakes and claims with DELETE ... SKIP LOCKED LIMIT 1. Same shape as pgmq's path.
-async fn ceiling_latency(dsn: &str, samples: usize) -> (f64, f64) {
+/// wakes and claims with DELETE ... SKIP LOCKED LIMIT 1. Same shape as pgmq's path. With `channels` > 1
+/// the listening connection LISTENs on that many channels and each sample notifies a random one.
+/// Returns p50, p99 and how long the LISTENs took (ms).
+async fn ceiling_latency(dsn: &str, samples: usize, channels: usize) -> (f64, f64, f64) {
     use futures_util::StreamExt;
     reset_raw_table(dsn).await;
     let (listener, mut conn) = tokio_postgres::connect(dsn, NoTls).await.unwrap();
@@ -143,7 +158,10 @@ async fn ceiling_latency(dsn: &str, samples: usize) -> (f64, f64) {
             }
         }
     });
-    listener.batch_execute("LISTEN bench_raw").await.unwrap();
+    let names: Vec<String> = (0..channels).map(|i| format!("bench_raw_{i}")).collect();
+    let listening = Instant::now();
+    listener.batch_execute(&names.iter().map(|n| format!("LISTEN {n};")).collect::<String>()).await.unwrap();
+    let listen_ms = listening.elapsed().as_secs_f64() * 1e3;
     let worker = raw(dsn).await;
     let sender = raw(dsn).await;
     let claim = worker
@@ -154,13 +172,14 @@ async fn ceiling_latency(dsn: &str, samples: usize) -> (f64, f64) {
         .await
         .unwrap();
     let send = sender
-        .prepare("WITH i AS (INSERT INTO bench_raw (payload) VALUES ($1) RETURNING 1) SELECT pg_notify('bench_raw', '') FROM i")
+        .prepare("WITH i AS (INSERT INTO bench_raw (payload) VALUES ($1) RETURNING 1) SELECT pg_notify($2, '') FROM i")
         .await
         .unwrap();
     let mut lat = Vec::with_capacity(samples);
     for _ in 0..samples {
+        let channel = &names[random_below(channels)];
         let t0 = Instant::now();
-        let (_, ()) = tokio::join!(async { sender.execute(&send, &[&PAYLOAD]).await.unwrap() }, async {
+        let (_, ()) = tokio::join!(async { sender.execute(&send, &[&PAYLOAD, channel]).await.unwrap() }, async {
             rx.recv().await.unwrap();
             let rows = worker.query(&claim, &[]).await.unwrap();
             assert_eq!(rows.len(), 1);
@@ -169,7 +188,7 @@ async fn ceiling_latency(dsn: &str, samples: usize) -> (f64, f64) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+    (percentile(&lat, 0.5), percentile(&lat, 0.99), listen_ms)
 }
 
 // ---- pgmq ----
@@ -257,6 +276,91 @@ async fn pgmq_latency(client: &Client, samples: usize) -> (f64, f64) {
     (percentile(&lat, 0.5), percentile(&lat, 0.99))
 }
 
+struct ManyQueues {
+    p50: f64,
+    p99: f64,
+    /// Until every receiver was subscribed and asleep (ms).
+    subscribe_ms: f64,
+    listen_conns: usize,
+    pool_conns: usize,
+}
+
+/// `MANY_QUEUES` queues, one idle receiver each, all on ONE client of its own (pool `MANY_QUEUES_POOL`,
+/// named in pg_stat_activity); `client` sends to random queues one at a time. Latency is send -> the
+/// receiver's `next()` returning.
+async fn pgmq_many_queues(client: &Client, dsn: &str, samples: usize) -> ManyQueues {
+    let app = format!("pgmq_bench_many_{}", std::process::id());
+    let app_dsn = if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
+        format!("{dsn}{}application_name={app}", if dsn.contains('?') { '&' } else { '?' })
+    } else {
+        format!("{dsn} application_name={app}")
+    };
+    let receiving =
+        Client::connect_with(&app_dsn, ClientOptions::default().pool_size(MANY_QUEUES_POOL)).await.unwrap();
+    let names: Vec<String> = (0..MANY_QUEUES).map(|i| format!("bench-many-{i}")).collect();
+    let mut queues = Vec::with_capacity(MANY_QUEUES);
+    for chunk in names.chunks(50) {
+        queues.extend(join_all(chunk.iter().map(|name| fresh_queue(client, name))).await);
+    }
+
+    let (tx, mut woke) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let started = Instant::now();
+    let workers: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut receiver = receiving.queue(name).unwrap().receiver(ReceiveOptions::default()).unwrap();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok(message) = receiver.next().await else { return };
+                    let _ = tx.send((i, Instant::now()));
+                    message.ack().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    while receiving.listener_waiting_count() < MANY_QUEUES {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let subscribe_ms = started.elapsed().as_secs_f64() * 1e3;
+
+    let listener = receiving.listener_backend_pid().await.unwrap();
+    let backends = raw(dsn)
+        .await
+        .query("SELECT pid, query FROM pg_stat_activity WHERE application_name = $1", &[&app])
+        .await
+        .unwrap();
+    let listen_conns = backends
+        .iter()
+        .filter(|r| r.get::<_, i32>(0) == listener || r.get::<_, String>(1).to_uppercase().starts_with("LISTEN"))
+        .count();
+    let pool_conns = backends.len() - listen_conns;
+    let channels = receiving.listener_server_channels().await.unwrap().len();
+    assert_eq!(channels, MANY_QUEUES, "the LISTEN connection should listen on one channel per queue");
+
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let i = random_below(MANY_QUEUES);
+        let t0 = Instant::now();
+        queues[i].send(PAYLOAD.to_vec(), &SendOptions::default().track(false)).await.unwrap();
+        let (got, at) = woke.recv().await.unwrap();
+        assert_eq!(got, i, "the wrong receiver woke");
+        lat.push(at.duration_since(t0).as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for w in &workers {
+        w.abort();
+    }
+    join_all(workers).await;
+    receiving.close().await;
+    for chunk in names.chunks(50) {
+        join_all(chunk.iter().map(|name| client.delete_queue(name))).await;
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    ManyQueues { p50: percentile(&lat, 0.5), p99: percentile(&lat, 0.99), subscribe_ms, listen_conns, pool_conns }
+}
+
 #[tokio::main]
 async fn main() {
     let dsn = std::env::var("DATABASE_URL").expect("set DATABASE_URL (make bench does)");
@@ -292,10 +396,22 @@ async fn main() {
     }
     if want("latency") {
         eprintln!("bench: latency ({n_lat} samples)...");
-        let (c50, c99) = ceiling_latency(&dsn, n_lat).await;
+        let (c50, c99, _) = ceiling_latency(&dsn, n_lat, 1).await;
         let (p50, p99) = pgmq_latency(&client, n_lat).await;
         figures.push(Figure { name: "latency_p50", value: p50, unit: "ms", ceiling: c50 });
         figures.push(Figure { name: "latency_p99", value: p99, unit: "ms", ceiling: c99 });
+    }
+    if want("many_queues") {
+        eprintln!("bench: many_queues ({MANY_QUEUES} queues with idle receivers on one client, {n_lat} samples)...");
+        let (c50, c99, c_listen) = ceiling_latency(&dsn, n_lat, MANY_QUEUES).await;
+        let m = pgmq_many_queues(&client, &dsn, n_lat).await;
+        figures.push(Figure { name: "many_queues_p50", value: m.p50, unit: "ms", ceiling: c50 });
+        figures.push(Figure { name: "many_queues_p99", value: m.p99, unit: "ms", ceiling: c99 });
+        figures.push(Figure { name: "many_queues_subscribe", value: m.subscribe_ms, unit: "ms", ceiling: c_listen });
+        let (listen, pool) = (m.listen_conns as f64, m.pool_conns as f64);
+        figures.push(Figure { name: "many_queues_listen_conns", value: listen, unit: "conns", ceiling: 1.0 });
+        let bound = MANY_QUEUES_POOL as f64;
+        figures.push(Figure { name: "many_queues_pool_conns", value: pool, unit: "conns", ceiling: bound });
     }
 
     for q in ["bench-send-one", "bench-send-batch", "bench-receive-ack", "bench-latency"] {
@@ -307,6 +423,11 @@ async fn main() {
     println!("| figure | pgmq (rust) | raw SQL ceiling | pgmq / ceiling |");
     println!("|---|---:|---:|---:|");
     for f in &figures {
+        if f.unit == "conns" {
+            // A count against its bound, not against a ceiling.
+            println!("| {} | {} {} | at most {} | |", f.name, f.value, f.unit, f.ceiling);
+            continue;
+        }
         let ratio = if f.unit == "ms" { f.ceiling / f.value } else { f.value / f.ceiling };
         println!("| {} | {:.2} {} | {:.2} {} | {:.0}% |", f.name, f.value, f.unit, f.ceiling, f.unit, ratio * 100.0);
     }

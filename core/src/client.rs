@@ -55,7 +55,7 @@ impl Drop for ClientInner {
     }
 }
 
-fn parse_dsn(dsn: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
+pub(crate) fn parse_dsn(dsn: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
     let mut config = tokio_postgres::Config::from_str(dsn)
         .map_err(|e| Error::invalid_option(format!("invalid DSN: {e}")))?;
     if config.get_connect_timeout().is_none() {
@@ -301,6 +301,25 @@ impl Client {
     #[doc(hidden)]
     pub async fn listener_backend_pid(&self) -> Option<i32> {
         self.inner.listener.backend_pid().await
+    }
+
+    /// The channels this client's waiters are subscribed to (diagnostics, for tests and benchmarks).
+    #[doc(hidden)]
+    pub fn listener_channel_count(&self) -> usize {
+        self.inner.listener.channel_count()
+    }
+
+    /// How many waiters (idle receivers, completion waiters, lease keepers) are asleep on the LISTEN
+    /// connection right now (diagnostics: tells a test or benchmark that its receivers are all idle).
+    #[doc(hidden)]
+    pub fn listener_waiting_count(&self) -> usize {
+        self.inner.listener.waiting_count()
+    }
+
+    /// The channels the server reports the LISTEN connection listening on, if connected (diagnostics).
+    #[doc(hidden)]
+    pub async fn listener_server_channels(&self) -> Option<Vec<String>> {
+        self.inner.listener.server_channels().await
     }
 
     pub(crate) fn leases_for(&self, queue_id: i64, ack_deadline: Duration) -> Arc<QueueLeases> {

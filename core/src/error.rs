@@ -51,6 +51,11 @@ pub enum Error {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+    /// A bug in pgmq: a panic, caught where it would have crossed into another language (or out of a
+    /// background task) and reported instead of crashing the process. The operation did not complete;
+    /// whether it had already taken effect is unknown. The process, and other clients, keep working.
+    #[error("internal error (a bug in pgmq, please report it): {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -68,7 +73,22 @@ impl Error {
             Error::Connection(_) => "connection",
             Error::Database(_) => "database",
             Error::Closed => "closed",
+            Error::Internal(_) => "internal",
         }
+    }
+
+    /// The [`Error::Internal`] for a caught panic, carrying the panic's message. For the bindings, which
+    /// catch panics (`std::panic::catch_unwind`, a panicked task's `JoinError::into_panic`) at the
+    /// language boundary.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let text = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic without a message".to_owned()
+        };
+        Error::Internal(text)
     }
 
     pub(crate) fn invalid_option(msg: impl Into<String>) -> Self {

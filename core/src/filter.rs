@@ -5,8 +5,8 @@ use std::ops::{BitAnd, BitOr};
 
 use tokio_postgres::types::ToSql;
 
-use crate::error::Result;
-use crate::options::{check_no_nul, AttributeValue};
+use crate::error::{Error, Result};
+use crate::options::{check_no_nul, AttributeValue, JsonText};
 
 /// A comparison of one attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,11 +137,38 @@ impl Filter {
 
     /// Appends this filter as a SQL boolean expression over `m.attributes`, pushing its parameters.
     /// Only operators and `$n` placeholders are written; the text of keys and values never is.
+    ///
+    /// [`Error::InvalidOption`] for what PostgreSQL would reject only when the statement runs: NUL
+    /// characters, a `LIKE` pattern ending in an escape character, non-finite numbers, more parameters
+    /// than a statement can bind, or nesting deeper than [`MAX_FILTER_DEPTH`].
     pub(crate) fn write_sql(&self, sql: &mut String, params: &mut SqlParams) -> Result<()> {
+        self.write_sql_at(sql, params, 1)
+    }
+
+    /// The recursive part, kept to a small stack frame: a leaf is written by [`Filter::write_leaf`].
+    fn write_sql_at(&self, sql: &mut String, params: &mut SqlParams, depth: usize) -> Result<()> {
+        if depth > MAX_FILTER_DEPTH {
+            return Err(Error::invalid_option(format!("filters may nest at most {MAX_FILTER_DEPTH} levels deep")));
+        }
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                sql.push('(');
+                a.write_sql_at(sql, params, depth + 1)?;
+                sql.push_str(if matches!(self, Filter::And(..)) { " AND " } else { " OR " });
+                b.write_sql_at(sql, params, depth + 1)?;
+                sql.push(')');
+                Ok(())
+            }
+            leaf => leaf.write_leaf(sql, params),
+        }
+    }
+
+    #[inline(never)]
+    fn write_leaf(&self, sql: &mut String, params: &mut SqlParams) -> Result<()> {
         match self {
             Filter::Compare { key, op, value } => {
                 let k = params.text(key)?;
-                let v = params.json(value.to_json()?);
+                let v = params.json(value.to_json()?)?;
                 let op = match op {
                     Comparison::Eq => {
                         sql.push_str(&format!("(m.attributes -> {k}) = {v}"));
@@ -169,6 +196,10 @@ impl Filter {
                 sql.push_str(&format!("(m.attributes ? {k} AND (m.attributes -> {k}) <> 'null'::jsonb)"));
             }
             Filter::Like { key, pattern, negated } => {
+                // PostgreSQL fails the whole statement on a pattern ending in a lone escape character.
+                if pattern.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1 {
+                    return Err(Error::invalid_option("a LIKE pattern must not end with an unescaped backslash"));
+                }
                 let k = params.text(key)?;
                 let p = params.text(pattern)?;
                 let not = if *negated { "NOT " } else { "" };
@@ -184,14 +215,7 @@ impl Filter {
                 let k = params.text(key)?;
                 sql.push_str(&format!("(NOT m.attributes ? {k})"));
             }
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                let joiner = if matches!(self, Filter::And(..)) { " AND " } else { " OR " };
-                sql.push('(');
-                a.write_sql(sql, params)?;
-                sql.push_str(joiner);
-                b.write_sql(sql, params)?;
-                sql.push(')');
-            }
+            Filter::And(..) | Filter::Or(..) => unreachable!("written by write_sql_at"),
         }
         Ok(())
     }
@@ -211,6 +235,15 @@ impl BitOr for Filter {
     }
 }
 
+/// How deeply `and` / `or` may nest in one filter (a chain `a & b & c ...` nests one level per `&`;
+/// combine long lists pairwise to stay shallow). Deeper filters are [`Error::InvalidOption`]. The bound
+/// keeps every step that walks a filter recursively (here, in PostgreSQL's parser, and in the bindings'
+/// conversions, some on threads with small stacks, such as a JVM's 1 MiB) far from the end of its stack.
+pub const MAX_FILTER_DEPTH: usize = 100;
+
+/// The most parameters one PostgreSQL statement can bind.
+const MAX_PARAMS: usize = u16::MAX as usize;
+
 /// The parameters of a statement under construction, numbered from a starting index.
 pub(crate) struct SqlParams {
     next: usize,
@@ -221,17 +254,23 @@ impl SqlParams {
     pub(crate) fn starting_at(first: usize) -> Self {
         SqlParams { next: first, values: Vec::new() }
     }
-    fn push(&mut self, v: Box<dyn ToSql + Sync + Send>, cast: &str) -> String {
+    fn push(&mut self, v: Box<dyn ToSql + Sync + Send>, cast: &str) -> Result<String> {
+        if self.next > MAX_PARAMS {
+            return Err(Error::invalid_option(format!(
+                "a filter may hold at most {} keys, values and patterns",
+                MAX_PARAMS - 2
+            )));
+        }
         self.values.push(v);
         let placeholder = format!("${}::{cast}", self.next);
         self.next += 1;
-        placeholder
+        Ok(placeholder)
     }
     fn text(&mut self, s: &str) -> Result<String> {
         check_no_nul(s, "filter text")?;
-        Ok(self.push(Box::new(s.to_owned()), "text"))
+        self.push(Box::new(s.to_owned()), "text")
     }
-    fn json(&mut self, v: serde_json::Value) -> String {
+    fn json(&mut self, v: JsonText) -> Result<String> {
         self.push(Box::new(v), "jsonb")
     }
 }
@@ -251,6 +290,95 @@ mod tests {
         assert!(!sql.contains(evil), "{sql}");
         assert_eq!(params.values.len(), 6);
         assert!(sql.contains("$3::text") && sql.contains("$8::jsonb"), "{sql}");
+    }
+
+    /// Text that would break out of a quoted literal, end a statement or open a comment if it were ever
+    /// pasted into SQL.
+    const HOSTILE: &[&str] = &[
+        "x'); DROP TABLE pgmq.messages; --",
+        "'",
+        "''",
+        "\"",
+        ";",
+        "$$",
+        "$1",
+        "$tag$ SELECT 1 $tag$",
+        "--",
+        "/*",
+        "*/",
+        "\\\\",
+        "\n\r\t",
+        "é ü 中文 🎉",
+        "\u{202e}\u{fffd}\u{feff}",
+        "E'\\x00'",
+        "attributes ? 'a'",
+        "",
+    ];
+
+    /// Every filter shape over one key, with `text` as its key, compared value and pattern.
+    fn every_shape(text: &str) -> Vec<Filter> {
+        let a = || Attribute::new(text);
+        vec![
+            a().eq(text),
+            a().ne(text),
+            a().lt(text),
+            a().gt(text),
+            a().le(text),
+            a().ge(text),
+            a().eq(1.5),
+            a().is_null(),
+            a().is_not_null(),
+            a().is_like(text),
+            a().is_not_like(text),
+            a().exists(),
+            a().does_not_exist(),
+            a().eq(text) & (a().is_like(text) | a().does_not_exist()),
+        ]
+    }
+
+    fn compile(f: &Filter) -> Result<(String, usize)> {
+        let mut sql = String::new();
+        let mut params = SqlParams::starting_at(3);
+        f.write_sql(&mut sql, &mut params)?;
+        Ok((sql, params.values.len()))
+    }
+
+    #[test]
+    fn hostile_keys_values_and_patterns_only_ever_become_placeholders() {
+        let skeletons: Vec<(String, usize)> = every_shape("x").iter().map(|f| compile(f).unwrap()).collect();
+        for text in HOSTILE {
+            for (f, skeleton) in every_shape(text).iter().zip(&skeletons) {
+                let (sql, n) = compile(f).unwrap_or_else(|e| panic!("{text:?} in {f:?}: {e}"));
+                // The statement is the same whatever the text: it cannot contain any of it.
+                assert_eq!(&(sql.clone(), n), skeleton, "{text:?} changed the SQL of {f:?}");
+                assert!(sql.is_ascii() && !sql.contains(';') && !sql.contains("--") && !sql.contains("/*"), "{sql}");
+            }
+        }
+    }
+
+    #[test]
+    fn like_pattern_ending_in_a_lone_escape_is_rejected_before_any_statement() {
+        for bad in ["\\", "abc\\", "a\\\\\\"] {
+            let err = compile(&Attribute::new("k").is_like(bad)).unwrap_err();
+            assert_eq!(err.code(), "invalid_option", "{bad:?}");
+        }
+        for good in ["\\\\", "a\\%", "a\\\\\\_b", "100\\%"] {
+            compile(&Attribute::new("k").is_not_like(good)).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn too_deep_or_too_many_parameters_is_rejected_not_a_crash() {
+        let chain = |n: usize| (1..n).fold(Attribute::new("a").exists(), |f, _| f & Attribute::new("a").exists());
+        compile(&chain(MAX_FILTER_DEPTH)).expect("a chain of MAX_FILTER_DEPTH conditions compiles");
+        assert_eq!(compile(&chain(MAX_FILTER_DEPTH + 1)).unwrap_err().code(), "invalid_option");
+
+        // 2^15 comparisons of 2 parameters each, balanced (depth 16): more than a statement can bind.
+        let mut level: Vec<Filter> = (0..1 << 15).map(|i| Attribute::new("k").eq(i)).collect();
+        while level.len() > 1 {
+            level = level.chunks(2).map(|p| p[0].clone() & p[1].clone()).collect();
+        }
+        assert_eq!(compile(&level[0]).unwrap_err().code(), "invalid_option");
     }
 
     #[test]

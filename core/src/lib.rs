@@ -37,6 +37,8 @@ mod client;
 mod completion;
 mod error;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod lease;
 mod listener;
 mod message;
@@ -49,13 +51,13 @@ mod receiver;
 pub use client::Client;
 pub use completion::{Completion, SentMessage};
 pub use error::{Error, Result};
-pub use filter::{Attribute, Comparison, Filter};
+pub use filter::{Attribute, Comparison, Filter, MAX_FILTER_DEPTH};
 pub use message::Message;
 pub use migrate::LATEST_VERSION;
 pub use options::{
     dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
     DeadLetterOptions, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueStats,
-    ReceiveOptions, SendOptions, DLQ_PREFIX, MAX_QUEUE_NAME_LEN,
+    ReceiveOptions, SendOptions, DLQ_PREFIX, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES,
 };
 pub use queue::Queue;
 pub use receiver::{Receiver, SharedReceiver};

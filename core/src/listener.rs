@@ -7,6 +7,7 @@
 //! sent while it was down are lost and the waiters must re-read the tables.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub(crate) struct Inner {
     /// Serialises LISTEN/UNLISTEN so a subscribe racing an unsubscribe of the same channel cannot leave
     /// the server not listening while the map says it is.
     commands: tokio::sync::Mutex<()>,
+    /// Waiters asleep in [`Subscription::recv`] right now (diagnostics: "every receiver is idle").
+    waiting: AtomicUsize,
     shutdown: CancellationToken,
     rt: tokio::runtime::Handle,
 }
@@ -66,6 +69,7 @@ pub(crate) struct Subscription {
 impl Subscription {
     /// The next wake-up. Never returns while nothing happens.
     pub(crate) async fn recv(&mut self) -> Wake {
+        let _asleep = Asleep::new(&self.inner.waiting);
         match self.rx.recv().await {
             Ok(w) => w,
             Err(broadcast::error::RecvError::Lagged(_)) => Wake::Reset,
@@ -76,6 +80,22 @@ impl Subscription {
     /// Discards wake-ups already queued (the caller is about to re-read anyway).
     pub(crate) fn drain(&mut self) {
         while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = self.rx.try_recv() {}
+    }
+}
+
+/// Counts a waiter asleep in [`Subscription::recv`] for as long as that future lives.
+struct Asleep<'a>(&'a AtomicUsize);
+
+impl<'a> Asleep<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Asleep(count)
+    }
+}
+
+impl Drop for Asleep<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -119,6 +139,7 @@ impl Listener {
             config,
             state: Mutex::new(State::default()),
             commands: tokio::sync::Mutex::new(()),
+            waiting: AtomicUsize::new(0),
             shutdown,
             rt: tokio::runtime::Handle::current(),
         });
@@ -160,9 +181,21 @@ impl Listener {
     }
 
     /// The number of channels currently subscribed (for tests and diagnostics).
-    #[allow(dead_code)]
     pub(crate) fn channel_count(&self) -> usize {
         self.inner.state.lock().unwrap().channels.len()
+    }
+
+    /// The number of waiters asleep on a subscription right now (for tests and diagnostics).
+    pub(crate) fn waiting_count(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// The channels the server says the LISTEN connection is listening on (`pg_listening_channels()`),
+    /// while connected (for tests and diagnostics).
+    pub(crate) async fn server_channels(&self) -> Option<Vec<String>> {
+        let client = self.inner.state.lock().unwrap().client.clone()?;
+        let rows = client.query("SELECT pg_listening_channels()", &[]).await.ok()?;
+        Some(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// The server process id of the LISTEN connection, while connected (for tests that kill it).

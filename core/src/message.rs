@@ -163,7 +163,8 @@ impl Message {
             held: self.held.clone(),
             leases: self.leases.clone(),
             delay_us,
-            error: options.error,
+            // PostgreSQL text cannot hold NUL; rejecting it would fail every nack batched with this one.
+            error: options.error.map(|e| if e.contains('\0') { e.replace('\0', "\u{FFFD}") } else { e }),
             done: Some(tx),
         });
         rx.await.map_err(|_| Error::Closed)?.map(|_: NackResult| ())

@@ -5,11 +5,13 @@ use crate::error::Result;
 
 /// The embedded migrations, in the order they apply. `migrations_match_the_directory` (a test) keeps this
 /// list in step with `core/migrations/`.
-pub(crate) const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "0001_init.sql", include_str!("../migrations/0001_init.sql"))];
+pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "0001_init.sql", include_str!("../migrations/0001_init.sql")),
+    (2, "0002_lock_rows_before_finishing.sql", include_str!("../migrations/0002_lock_rows_before_finishing.sql")),
+];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 1;
+pub const LATEST_VERSION: i32 = 2;
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;

@@ -99,7 +99,8 @@ impl Default for DeadLetterOptions {
     }
 }
 
-/// How a queue behaves. Fixed when the queue is created.
+/// How a queue behaves. Fixed when the queue is created. Durations are stored to the microsecond
+/// (a finer part is dropped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueOptions {
     /// How long a delivered message stays leased to its worker without a heartbeat. While a
@@ -169,6 +170,9 @@ impl QueueOptions {
             if b.max < b.base {
                 return Err(Error::invalid_option("backoff max must be >= backoff base"));
             }
+            if b.max > MAX_INTERVAL {
+                return Err(Error::invalid_option("backoff max is too long (max 100 years)"));
+            }
         }
         Ok(())
     }
@@ -220,19 +224,34 @@ pub enum AttributeValue {
 }
 
 impl AttributeValue {
-    pub(crate) fn to_json(&self) -> Result<serde_json::Value> {
-        Ok(match self {
-            AttributeValue::Null => serde_json::Value::Null,
-            AttributeValue::Bool(b) => (*b).into(),
-            AttributeValue::Int(i) => (*i).into(),
-            AttributeValue::Float(f) => serde_json::Number::from_f64(*f)
-                .map(serde_json::Value::Number)
-                .ok_or_else(|| Error::invalid_option(format!("attribute value {f} is not a finite number")))?,
+    /// This value as JSON text, bound as a `jsonb` parameter.
+    pub(crate) fn to_json(&self) -> Result<JsonText> {
+        let mut out = String::new();
+        self.write_json(&mut out)?;
+        Ok(JsonText(out))
+    }
+
+    /// Appends this value as JSON. A float with an integral value is written as its exact decimal with
+    /// a `.0` (`4611686018427387904.0`): PostgreSQL's `numeric` keeps what it is given, and the shortest
+    /// form serde_json writes (`4.611686018427388e18`) would be stored as a different number, read
+    /// back as an integer.
+    fn write_json(&self, out: &mut String) -> Result<()> {
+        use std::fmt::Write;
+        match self {
+            AttributeValue::Null => out.push_str("null"),
+            AttributeValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            AttributeValue::Int(i) => write!(out, "{i}").expect("writing to a String"),
+            AttributeValue::Float(f) if !f.is_finite() => {
+                return Err(Error::invalid_option(format!("attribute value {f} is not a finite number")))
+            }
+            AttributeValue::Float(f) if f.fract() == 0.0 => write!(out, "{f:.1}").expect("writing to a String"),
+            AttributeValue::Float(f) => out.push_str(&serde_json::Number::from_f64(*f).expect("finite").to_string()),
             AttributeValue::String(s) => {
                 check_no_nul(s, "attribute value")?;
-                serde_json::Value::String(s.clone())
+                out.push_str(&serde_json::Value::from(s.as_str()).to_string());
             }
-        })
+        }
+        Ok(())
     }
 
     pub(crate) fn from_json(v: &serde_json::Value) -> AttributeValue {
@@ -291,13 +310,42 @@ pub(crate) fn check_no_nul(s: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn attributes_to_json(attrs: &Attributes) -> Result<serde_json::Value> {
-    let mut map = serde_json::Map::with_capacity(attrs.len());
-    for (k, v) in attrs {
+/// Attributes as a JSON object, bound as a `jsonb` parameter. [`Error::InvalidOption`] for NUL characters
+/// and non-finite numbers, which PostgreSQL's `jsonb` cannot hold.
+pub(crate) fn attributes_to_json(attrs: &Attributes) -> Result<JsonText> {
+    let mut out = String::from("{");
+    for (i, (k, v)) in attrs.iter().enumerate() {
         check_no_nul(k, "attribute key")?;
-        map.insert(k.clone(), v.to_json()?);
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(k.as_str()).to_string());
+        out.push(':');
+        v.write_json(&mut out)?;
     }
-    Ok(serde_json::Value::Object(map))
+    out.push('}');
+    Ok(JsonText(out))
+}
+
+/// JSON text that pgmq wrote, bound as a `json` or `jsonb` parameter as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct JsonText(pub(crate) String);
+
+impl tokio_postgres::types::ToSql for JsonText {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == tokio_postgres::types::Type::JSONB {
+            out.extend_from_slice(&[1]); // jsonb's binary format: a version byte, then the text
+        }
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    tokio_postgres::types::accepts!(JSON, JSONB);
+    tokio_postgres::types::to_sql_checked!();
 }
 
 pub(crate) fn attributes_from_json(v: &serde_json::Value) -> Attributes {
@@ -433,7 +481,8 @@ impl ReceiveOptions {
 pub struct NackOptions {
     /// Make it available again after this delay. `None`: the queue's backoff policy, or at once.
     pub delay: Option<Duration>,
-    /// Why it failed; kept with the message and carried into the DLQ.
+    /// Why it failed; kept with the message and carried into the DLQ. NUL characters, which
+    /// PostgreSQL text cannot hold, are stored as U+FFFD.
     pub error: Option<String>,
 }
 
@@ -507,6 +556,10 @@ pub struct QueueInfo {
     /// The name of its DLQ, if it has one.
     pub dead_letter_queue: Option<String>,
 }
+
+/// The most bytes of bodies and attributes (as JSON) that one send or send_batch carries: PostgreSQL
+/// holds no value larger than 1 GiB, and a batch travels as one array per column.
+pub const MAX_SEND_BYTES: usize = 1_000_000_000;
 
 /// The longest queue name (not counting the `dlq@` prefix of dead-letter queues).
 pub const MAX_QUEUE_NAME_LEN: usize = 48;

@@ -8,7 +8,9 @@ use uuid::Uuid;
 use crate::client::Client;
 use crate::completion::{Completion, SentMessage};
 use crate::error::{Error, Result};
-use crate::options::{attributes_to_json, micros, OutgoingMessage, QueueStats, ReceiveOptions, SendOptions};
+use crate::options::{
+    attributes_to_json, micros, OutgoingMessage, QueueStats, ReceiveOptions, SendOptions, MAX_SEND_BYTES,
+};
 use crate::receiver::Receiver;
 
 /// A handle on one queue of a [`Client`]. Cheap to clone.
@@ -73,7 +75,8 @@ impl Queue {
     /// They become available in list order, after any message sent before them.
     ///
     /// Errors: [`Error::QueueNotFound`] (nothing written), [`Error::InvalidOption`] for both `delay` and
-    /// `schedule_at`, a NaN attribute or NUL characters in attributes (nothing written).
+    /// `schedule_at`, a NaN attribute, NUL characters in attributes, or more than [`MAX_SEND_BYTES`] of
+    /// bodies and attributes (nothing written).
     pub async fn send_batch(&self, messages: Vec<OutgoingMessage>, options: &SendOptions) -> Result<Completion> {
         if options.delay.is_some() && options.schedule_at.is_some() {
             return Err(Error::invalid_option("give either delay or schedule_at, not both"));
@@ -83,10 +86,18 @@ impl Queue {
         let mut ids = Vec::with_capacity(n);
         let mut attributes = Vec::with_capacity(n);
         let mut bodies = Vec::with_capacity(n);
+        let mut bytes = 0usize;
         for m in messages {
             ids.push(Uuid::now_v7());
             // No attributes travel as NULL: cheaper to send and to parse than '{}'.
-            attributes.push(if m.attributes.is_empty() { None } else { Some(attributes_to_json(&m.attributes)?) });
+            let json = if m.attributes.is_empty() { None } else { Some(attributes_to_json(&m.attributes)?) };
+            bytes = bytes.saturating_add(m.body.len()).saturating_add(json.as_ref().map_or(0, |j| j.0.len()));
+            if bytes > MAX_SEND_BYTES {
+                return Err(Error::invalid_option(format!(
+                    "one send carries at most {MAX_SEND_BYTES} bytes of bodies and attributes"
+                )));
+            }
+            attributes.push(json);
             bodies.push(m.body);
         }
         let conn = self.client.inner.pool.get().await?;

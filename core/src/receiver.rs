@@ -303,7 +303,8 @@ impl Receiver {
                 .collect();
             Ok::<_, Error>((messages, true, None, false))
         });
-        task.await.map_err(|e| Error::Database(format!("claim task failed: {e}")))?
+        // A JoinError is a panic (a bug: reported as one) or the runtime shutting down.
+        task.await.map_err(|e| if e.is_panic() { Error::from_panic(&*e.into_panic()) } else { Error::Closed })?
     }
 }
 

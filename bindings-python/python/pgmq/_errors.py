@@ -19,6 +19,7 @@ __all__ = [
     "ConnectionError",
     "DatabaseError",
     "ClientClosed",
+    "InternalError",
 ]
 
 
@@ -105,3 +106,11 @@ class ClientClosed(PgmqError):
     the parent of a forked process)."""
 
     code = "closed"
+
+
+class InternalError(PgmqError):
+    """A bug in pgmq: a panic in its Rust core, caught and raised here instead of crashing the process
+    (or, inside an awaitable, instead of leaving it pending forever). The operation did not complete;
+    whether it had taken effect is unknown. The interpreter and other pgmq objects keep working."""
+
+    code = "internal"

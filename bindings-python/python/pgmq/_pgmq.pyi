@@ -24,6 +24,7 @@ __all__ = [
     "connect",
     "dlq_name",
     "_shutdown",
+    "_panic_for_tests",
     "__version__",
 ]
 
@@ -34,6 +35,8 @@ def connect(dsn: str, *, listen_dsn: Optional[str] = None, pool_size: int = 10) 
 def dlq_name(name: str) -> str: ...
 def ack_all(messages: list[Message], futures: list[Future[None]]) -> None: ...
 def _shutdown() -> None: ...
+def _panic_for_tests(in_runtime: bool) -> Future[None]:
+    """Test hook, not API: panics (now, or in a task when ``in_runtime``); raises ``InternalError``."""
 @final
 class Client:
     @property

@@ -324,6 +324,7 @@ val clientTests = suite {
             PgmqException.Connection("r") to "connection",
             PgmqException.Database("r") to "database",
             PgmqException.Closed("r") to "closed",
+            PgmqException.Internal("r") to "internal",
         )
         for ((e, code) in all) assertEquals(code, e.code, e::class.simpleName ?: "")
     }

@@ -5,6 +5,7 @@
 mod common;
 
 mod cancel;
+mod cancel_races;
 mod completion;
 mod connection;
 mod dead_letter;
@@ -12,6 +13,7 @@ mod filters;
 mod leases;
 mod listener;
 mod load;
+mod many_queues;
 mod queues;
 mod receive;
 mod send;

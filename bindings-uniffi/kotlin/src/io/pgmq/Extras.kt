@@ -87,7 +87,8 @@ fun Queue.messages(options: ReceiveOptions = ReceiveOptions()): Flow<Message> = 
 /**
  * The core's stable snake_case code of this error: `queue_not_found`, `invalid_queue_name`,
  * `invalid_option`, `lease_lost`, `already_finished`, `not_tracked`, `message_not_found`,
- * `schema_missing`, `connection`, `database` or `closed` (the same codes as Python's and Node's).
+ * `schema_missing`, `connection`, `database`, `closed` or `internal` (the same codes as Python's and
+ * Node's).
  */
 val PgmqException.code: String
     get() = when (this) {
@@ -102,6 +103,7 @@ val PgmqException.code: String
         is PgmqException.Connection -> "connection"
         is PgmqException.Database -> "database"
         is PgmqException.Closed -> "closed"
+        is PgmqException.Internal -> "internal"
     }
 
 // ---------------------------------------------------------------------------------------------------
@@ -166,11 +168,33 @@ class AttributeKey(val key: String) {
 /** The attribute [key], to build a filter: `attr("color") eq "red"`. */
 fun attr(key: String): AttributeKey = AttributeKey(key)
 
-/** Both filters hold. */
-infix fun Filter.and(other: Filter): Filter = Filter.And(this, other)
+/**
+ * How deeply `and` / `or` may nest in one filter (a chain `a and b and c ...` nests one level per `and`;
+ * combine long lists pairwise). The core refuses deeper filters (`InvalidOption`), and a filter far deeper
+ * would exhaust the native stack while crossing to Rust: [and] and [or] refuse to build one.
+ */
+const val MAX_FILTER_DEPTH = 100
 
-/** Either filter holds. */
-infix fun Filter.or(other: Filter): Filter = Filter.Or(this, other)
+/** Both filters hold. `IllegalArgumentException` if that nests deeper than [MAX_FILTER_DEPTH]. */
+infix fun Filter.and(other: Filter): Filter = Filter.And(this, other).also(::checkDepth)
+
+/** Either filter holds. `IllegalArgumentException` if that nests deeper than [MAX_FILTER_DEPTH]. */
+infix fun Filter.or(other: Filter): Filter = Filter.Or(this, other).also(::checkDepth)
+
+/** Walks [filter] without recursion, stopping as soon as it is known to be too deep. */
+private fun checkDepth(filter: Filter) {
+    val todo = ArrayDeque<Pair<Filter, Int>>()
+    todo.addLast(filter to 1)
+    while (todo.isNotEmpty()) {
+        val (f, depth) = todo.removeLast()
+        require(depth <= MAX_FILTER_DEPTH) { "filters may nest at most $MAX_FILTER_DEPTH levels deep" }
+        when (f) {
+            is Filter.And -> { todo.addLast(f.left to depth + 1); todo.addLast(f.right to depth + 1) }
+            is Filter.Or -> { todo.addLast(f.left to depth + 1); todo.addLast(f.right to depth + 1) }
+            else -> {}
+        }
+    }
+}
 
 /**
  * Runs [block] with this client, then closes the client (flushing its acks and notifications), also when

@@ -1,0 +1,69 @@
+//! The pure steps that turn user input into SQL text, bound parameters and options, for the fuzz
+//! targets in `fuzz/` and the property tests. Not part of the API: hidden, and free to change.
+
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::filter::{Filter, SqlParams};
+use crate::options::{attributes_from_json, attributes_to_json, micros, Attributes, QueueOptions, ReceiveOptions};
+
+/// The longest duration an option may have (100 years): longer ones are [`crate::Error::InvalidOption`].
+pub const MAX_INTERVAL: Duration = crate::options::MAX_INTERVAL;
+
+/// A filter compiled the way a receiver compiles it into its claim statement.
+#[derive(Debug, Clone)]
+pub struct CompiledFilter {
+    /// The SQL boolean expression: operators and `$n::type` placeholders only.
+    pub sql: String,
+    /// The bound parameters, in placeholder order (`$3` first), as `Debug` text.
+    pub params: Vec<String>,
+}
+
+/// Compiles `filter` as [`crate::Queue::receiver`] does (parameters numbered from `$3`).
+pub fn compile_filter(filter: &Filter) -> Result<CompiledFilter> {
+    let mut sql = String::new();
+    let mut params = SqlParams::starting_at(3);
+    filter.write_sql(&mut sql, &mut params)?;
+    Ok(CompiledFilter { sql, params: params.values.iter().map(|p| format!("{p:?}")).collect() })
+}
+
+/// The JSON text a send binds for these attributes.
+pub fn encode_attributes(attributes: &Attributes) -> Result<String> {
+    Ok(attributes_to_json(attributes)?.0)
+}
+
+/// The attributes a receiver makes of the JSON text PostgreSQL returns. `None` if it is not JSON.
+pub fn decode_attributes(json: &str) -> Option<Attributes> {
+    serde_json::from_str(json).ok().map(|v| attributes_from_json(&v))
+}
+
+/// Parses a DSN as [`crate::Client::connect`] does, without connecting.
+pub fn parse_dsn(dsn: &str) -> Result<()> {
+    crate::client::parse_dsn(dsn, Duration::from_secs(10)).map(drop)
+}
+
+/// The checks [`crate::Client::create_queue`] makes before writing, including the conversion of
+/// every duration to the microseconds it stores.
+pub fn validate_queue_options(options: &QueueOptions) -> Result<()> {
+    options.validate()?;
+    micros(options.ack_deadline, "ack deadline")?;
+    micros(options.retention_period, "retention period")?;
+    if let Some(dlq) = &options.dead_letter_queue {
+        micros(dlq.ack_deadline, "ack deadline")?;
+        micros(dlq.retention_period, "retention period")?;
+    }
+    if let Some(b) = &options.backoff {
+        micros(b.base, "backoff base")?;
+        micros(b.max, "backoff max")?;
+    }
+    Ok(())
+}
+
+/// The checks [`crate::Queue::receiver`] makes, including compiling its filter.
+pub fn validate_receive_options(options: &ReceiveOptions) -> Result<()> {
+    options.validate()?;
+    if let Some(filter) = &options.filter {
+        compile_filter(filter)?;
+    }
+    Ok(())
+}
