@@ -20,13 +20,6 @@ mod receiver;
 
 use napi_derive::napi;
 
-#[napi_derive::module_init] // EXPERIMENT
-fn init_runtime_experiment() { // EXPERIMENT
-    if let Some(n) = std::env::var("PGMQ_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) { // EXPERIMENT
-        napi::bindgen_prelude::create_custom_tokio_runtime(tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build().unwrap()); // EXPERIMENT
-    } // EXPERIMENT
-} // EXPERIMENT
-
 /// How deeply `and` / `or` may nest in one filter ([`pgmq_core::MAX_FILTER_DEPTH`]).
 #[napi]
 pub const MAX_FILTER_DEPTH: u32 = pgmq_core::MAX_FILTER_DEPTH as u32;

@@ -67,9 +67,7 @@ pub(crate) fn handle() -> PyResult<Handle> {
         // them forever, so leak it.
         std::mem::forget(old);
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread(); // EXPERIMENT
-    if let Some(n) = std::env::var("PGMQ_WORKER_THREADS").ok().and_then(|v| v.parse().ok()) { builder.worker_threads(n); } // EXPERIMENT
-    let runtime = builder
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("pgmq-tokio")
         .enable_all()
         .build()
