@@ -12,9 +12,10 @@
 // writes the outcome record a sender can wait on):
 // - enqueue: `await queue.send(body)` per job, sequentially; bulk: `await queue.sendBatch(bodies)`, one
 //   statement per call.
-// - process: `queue.process(handler, { concurrency: C })`: at most C messages leased and in flight, claims
-//   of up to the free capacity in one statement, the acks of one event-loop turn committed together (the
-//   library's own batching). Every handler runs (it decodes the JSON payload) and every message is acked.
+// - process: `queue.process(handler, { concurrency: C })`: at most C handlers run at once; a claim leases up
+//   to the free capacity in one statement; a message frees its slot when its ack is handed to the library,
+//   which commits the acks of one event-loop turn together in the background (the library's own batching).
+//   Every handler runs (it decodes the JSON payload) and every message is acked.
 // - latency: the same worker, idle; t0 before `await queue.send(body)`, t1 at the start of the handler.
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
@@ -128,8 +129,9 @@ function info() {
     name: 'pgmq (this repo, Node)', version, driver: `Rust core (tokio-postgres) via napi-rs, node ${process.version}`,
     notes: 'connect(dsn) defaults (pool of 10 + 1 LISTEN connection); send() per job / sendBatch(1000 bodies) ' +
       'per call, tracked (default); process: queue.process(handler, { concurrency: ' + conc + ' }) (at most ' +
-      'C leased; claims up to the free capacity in one statement; acks of one event-loop turn committed ' +
-      'together); latency: same worker idle on LISTEN/NOTIFY',
+      'C handlers at once; a claim takes up to the free capacity in one statement; a message frees its slot ' +
+      'when its ack is handed over, and the acks of one event-loop turn commit together in the background); ' +
+      'latency: same worker idle on LISTEN/NOTIFY',
   }
 }
 

@@ -13,11 +13,13 @@ every send also writes the outcome record a sender can wait on):
 
 - enqueue: ``await queue.send(body)`` per job, sequentially; bulk: ``await queue.send(*bodies)``,
   one statement per call.
-- process: one ``queue.receive(batch_size=C)`` stream consumed by C tasks, each
-  ``async for handle in stream: async with handle.acquire() as message: handler(message)``. The stream
-  never holds more than C unfinished messages (so at most C jobs are in flight), claims up to its free
-  capacity in one statement, and the acks of one event-loop turn are committed together: that batching
-  is the library's own. Every handler runs (it decodes the JSON payload) and every message is acked.
+- process: one ``queue.receive(batch_size=C)`` stream, and a task per message that runs
+  ``async with handle.acquire() as message: handler(message)`` (what Node's ``queue.process(handler,
+  { concurrency: C })`` does). The stream holds at most C unfinished messages, so at most C handlers run
+  at once; it claims up to its free capacity in one statement. A message stops counting once its ack is
+  handed to the library, which commits the acks of one event-loop turn together in the background (its
+  task waits for that commit: a lost lease would raise there). Every handler runs (it decodes the JSON
+  payload) and every message is acked.
 - latency: the same worker, idle; t0 before ``await queue.send(body)``, t1 at the start of the
   ``acquire()`` block.
 """
@@ -30,7 +32,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Set
 
 import pgmq
 
@@ -64,16 +66,24 @@ async def cmd_enqueue(a: argparse.Namespace) -> Dict[str, Any]:
 
 
 async def worker(queue: pgmq.Queue, concurrency: int, handler: Callable[[pgmq.Message], None]) -> None:
-    """The worker a user would write: one stream leasing up to `concurrency` messages, consumed by
-    `concurrency` tasks. Runs until cancelled."""
+    """The worker a user would write: one stream leasing up to `concurrency` messages and a task per
+    message, so at most `concurrency` handlers run at once. Runs until cancelled."""
+
+    async def run(handle: pgmq.MessageHandle) -> None:
+        async with handle.acquire() as message:  # clean exit: ack
+            handler(message)
+
+    running: Set["asyncio.Task[None]"] = set()
     async with queue.receive(batch_size=concurrency) as stream:
-
-        async def consume() -> None:
+        try:
             async for handle in stream:
-                async with handle.acquire() as message:  # clean exit: ack
-                    handler(message)
-
-        await asyncio.gather(*(consume() for _ in range(concurrency)))
+                task = asyncio.ensure_future(run(handle))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
 
 async def stop(task: "asyncio.Task[None]") -> None:
@@ -136,8 +146,9 @@ def info() -> Dict[str, Any]:
         "driver": f"Rust core (tokio-postgres) via pyo3, CPython {sys.version.split()[0]}",
         "notes": "pgmq.connect(dsn) defaults (pool of 10 + 1 LISTEN connection); send() per job / "
         "send(*1000 bodies) per call, track=True (default); process: one receive(batch_size=C) stream "
-        "shared by C tasks, async with handle.acquire() per message (at most C leased; claims up to "
-        "the free capacity in one statement; acks of one event-loop turn committed together); "
+        "and a task per message running async with handle.acquire() (at most C handlers at once; a "
+        "claim takes up to the free capacity in one statement; a message frees its slot when its ack "
+        "is handed over, and the acks of one event-loop turn commit together in the background); "
         "latency: same worker idle on LISTEN/NOTIFY",
     }
 

@@ -28,7 +28,8 @@ pub(crate) struct Held {
     state: AtomicU8,
     pub(crate) lost: AtomicBool,
     pub(crate) cancelled: watch::Sender<bool>,
-    /// The receiver's capacity slot, returned when the message is finished or dropped.
+    /// The receiver's capacity slot, returned when the committer takes the message's ack or nack (before
+    /// that statement commits), or when the message is dropped.
     slot: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
@@ -364,6 +365,13 @@ async fn commit_loop(pool: Pool, notifier: Notifier, mut rx: mpsc::UnboundedRece
                 Ok(op) => batch.push(op),
                 Err(_) => break,
             }
+        }
+        // The workers are done with these messages: give their receivers' slots back now, all together,
+        // so that a receiver claims its next batch while this one commits rather than after the commit's
+        // round trip and WAL flush. A statement that fails on a connection error leaves its message held
+        // (the holder may retry) without a slot.
+        for op in &batch {
+            op_held(op).release_slot();
         }
         // Batches run concurrently, and each nack statement makes its messages available at its own
         // now(): chain the batches holding nacks (and releases) so they take effect in the order they were

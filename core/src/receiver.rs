@@ -87,7 +87,9 @@ struct Resolved {
 /// Leases messages from one queue, at most `batch_size` at a time.
 ///
 /// A receiver never holds more than `batch_size` unfinished messages (no hidden prefetch): when that many
-/// are out, [`Receiver::next`] waits until one is finished or dropped. While the queue is idle it sleeps
+/// are out, [`Receiver::next`] waits until one is finished or dropped. A message counts as finished once
+/// its ack or nack is handed to the client's committer, which commits it in the background together with
+/// others: the next claim does not wait for that commit. While the queue is idle it sleeps
 /// on NOTIFY, the next scheduled message and the next lease expiry, with a slow safety-net re-read
 /// (`poll_interval`); it never polls faster. A queue that does not exist yet is waited for.
 pub struct Receiver {

@@ -25,14 +25,20 @@ class CompletionHandle:
     raise :class:`pgmq.HandleError` (code ``not_tracked``).
     """
 
-    __slots__ = ("_native", "_poll_interval", "ids")
-
-    ids: Tuple[UUID, ...]
+    __slots__ = ("_native", "_poll_interval", "_ids")
 
     def __init__(self, native: _pgmq.Completion, poll_interval: Optional[float] = None) -> None:
         self._native = native
         self._poll_interval = poll_interval
-        self.ids = native.ids
+        self._ids: Optional[Tuple[UUID, ...]] = None
+
+    @property
+    def ids(self) -> Tuple[UUID, ...]:
+        """The messages' ids, in the order they were sent. Made on first use: a ``UUID`` object costs
+        about a microsecond, which a bulk send that never looks at its ids should not pay."""
+        if self._ids is None:
+            self._ids = self._native.ids
+        return self._ids
 
     async def wait(self) -> Dict[UUID, Outcome]:
         outcomes = await self._native.wait(self._poll_interval)

@@ -132,6 +132,33 @@ async fn receiver_holds_at_most_batch_size_messages() {
 }
 
 #[tokio::test]
+async fn the_next_claim_does_not_wait_for_the_ack_to_commit() {
+    let client = client().await;
+    let queue = new_queue(&client, "ack-overlap").await;
+    let batch: Vec<OutgoingMessage> = (0..2).map(|i| OutgoingMessage::new(format!("{i}"))).collect();
+    queue.send_batch(batch, &SendOptions::default()).await.unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default().batch_size(1)).unwrap();
+    let first = next(&mut rx).await;
+
+    // Hold the first message's row so that its ack cannot commit yet.
+    let mut locker = raw().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.execute("SELECT 1 FROM pgmq.messages WHERE id = $1 FOR UPDATE", &[&first.id()]).await.unwrap();
+    let ack = tokio::spawn(async move { first.ack().await });
+
+    // The ack was handed over: its slot is free, and the receiver leases the second message meanwhile.
+    let second = next(&mut rx).await;
+    assert_eq!(body(&second), "1");
+    assert!(!ack.is_finished(), "the ack is still waiting for the row lock");
+
+    tx.rollback().await.unwrap();
+    tokio::time::timeout(WAIT, ack).await.expect("the ack commits once the row is free").unwrap().unwrap();
+    second.ack().await.unwrap();
+    assert_eq!(queue.stats().await.unwrap().messages, 0);
+    client.close().await;
+}
+
+#[tokio::test]
 async fn delivery_attempt_starts_at_one_and_increments_on_each_nack() {
     let client = client().await;
     let queue = new_queue(&client, "attempts").await;
