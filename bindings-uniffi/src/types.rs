@@ -1,10 +1,12 @@
-//! Records and enums crossing the boundary, and their conversion to the core's types. Durations are
-//! milliseconds (`ULong`), instants `java.time.Instant` / `Date`, ids strings (UUIDs).
+//! Records, enums and the `Filter` object crossing the boundary, and their conversion to the core's
+//! types. Durations are milliseconds (`ULong`), instants `java.time.Instant` / `Date`, ids strings (UUIDs).
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pgmq_core::{AttributeValue as CoreValue, Attributes};
+use pgmq_core::{Attribute, AttributeValue as CoreValue, Attributes};
 
 use crate::error::PgmqError;
 
@@ -156,132 +158,141 @@ impl SendOptions {
     }
 }
 
-/// A condition on message attributes, built with the constructors of this enum.
-#[derive(Debug, Clone, uniffi::Enum)]
-pub enum Filter {
-    /// `key == value` (same type).
-    Eq {
-        /// Attribute key.
-        key: String,
-        /// Compared value.
-        value: AttributeValue,
-    },
-    /// Present and `key != value`.
-    Ne {
-        /// Attribute key.
-        key: String,
-        /// Compared value.
-        value: AttributeValue,
-    },
-    /// `key < value` (numbers numerically, strings textually).
-    Lt {
-        /// Attribute key.
-        key: String,
-        /// Compared value.
-        value: AttributeValue,
-    },
-    /// `key > value`.
-    Gt {
-        /// Attribute key.
-        key: String,
-        /// Compared value.
-        value: AttributeValue,
-    },
-    /// `key <= value`.
-    Le {
-        /// Attribute key.
-        key: String,
-        /// Compared value.
-        value: AttributeValue,
-    },
-    /// `key >= value`.
-    Ge {
-        /// Attribute key.
-        key: String,
-        /// Compared value.
-        value: AttributeValue,
-    },
-    /// Present and null.
-    IsNull {
-        /// Attribute key.
-        key: String,
-    },
-    /// Present and not null.
-    IsNotNull {
-        /// Attribute key.
-        key: String,
-    },
-    /// A string matching a SQL LIKE pattern.
-    IsLike {
-        /// Attribute key.
-        key: String,
-        /// The pattern (`%`, `_`).
-        pattern: String,
-    },
-    /// A string not matching a SQL LIKE pattern.
-    IsNotLike {
-        /// Attribute key.
-        key: String,
-        /// The pattern.
-        pattern: String,
-    },
-    /// Present.
-    Exists {
-        /// Attribute key.
-        key: String,
-    },
-    /// Absent.
-    DoesNotExist {
-        /// Attribute key.
-        key: String,
-    },
-    /// Both hold.
-    And {
-        /// One condition.
-        left: Box<Filter>,
-        /// The other.
-        right: Box<Filter>,
-    },
-    /// Either holds.
-    Or {
-        /// One condition.
-        left: Box<Filter>,
-        /// The other.
-        right: Box<Filter>,
-    },
-}
+/// A condition on message attributes, made by this object's constructors (`eq`, `ne`, `lt`, `gt`, `le`,
+/// `ge`, `isNull`, `isNotNull`, `isLike`, `isNotLike`, `exists`, `doesNotExist`) and combined by `and` /
+/// `or`, which refuse (`InvalidOption`) to nest deeper than `MAX_FILTER_DEPTH` (100) levels. Opaque: a
+/// filter crosses to Rust as a handle, never as a tree, so building or passing one never recurses, and
+/// none is deeper than the core accepts. Two filters are equal when their conditions are; the text of
+/// one is its Rust `Debug` form.
+#[derive(PartialEq, Hash, uniffi::Object)]
+#[uniffi::export(Debug, Eq, Hash)]
+pub struct Filter(pgmq_core::Filter);
 
-impl From<Filter> for pgmq_core::Filter {
-    fn from(f: Filter) -> Self {
-        use pgmq_core::Attribute as A;
-        match f {
-            Filter::Eq { key, value } => A::new(key).eq(CoreValue::from(value)),
-            Filter::Ne { key, value } => A::new(key).ne(CoreValue::from(value)),
-            Filter::Lt { key, value } => A::new(key).lt(CoreValue::from(value)),
-            Filter::Gt { key, value } => A::new(key).gt(CoreValue::from(value)),
-            Filter::Le { key, value } => A::new(key).le(CoreValue::from(value)),
-            Filter::Ge { key, value } => A::new(key).ge(CoreValue::from(value)),
-            Filter::IsNull { key } => A::new(key).is_null(),
-            Filter::IsNotNull { key } => A::new(key).is_not_null(),
-            Filter::IsLike { key, pattern } => A::new(key).is_like(pattern),
-            Filter::IsNotLike { key, pattern } => A::new(key).is_not_like(pattern),
-            Filter::Exists { key } => A::new(key).exists(),
-            Filter::DoesNotExist { key } => A::new(key).does_not_exist(),
-            Filter::And { left, right } => pgmq_core::Filter::from(*left).and((*right).into()),
-            Filter::Or { left, right } => pgmq_core::Filter::from(*left).or((*right).into()),
-        }
+/// The core filter's form, e.g. `And(Exists("a"), Compare { key: "n", op: Gt, value: Int(3) })`.
+impl fmt::Debug for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
-/// How a receiver leases messages.
-#[derive(Debug, Clone, uniffi::Record)]
+impl Filter {
+    fn leaf(f: pgmq_core::Filter) -> Arc<Self> {
+        Arc::new(Filter(f))
+    }
+
+    /// The core's filter (a copy: the handle may be shared and used again).
+    pub(crate) fn to_core(&self) -> pgmq_core::Filter {
+        self.0.clone()
+    }
+}
+
+#[uniffi::export]
+impl Filter {
+    /// `key == value` (same type).
+    #[uniffi::constructor]
+    pub fn eq(key: String, value: AttributeValue) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).eq(CoreValue::from(value)))
+    }
+
+    /// Present and `key != value`.
+    #[uniffi::constructor]
+    pub fn ne(key: String, value: AttributeValue) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).ne(CoreValue::from(value)))
+    }
+
+    /// `key < value` (numbers numerically, strings textually).
+    #[uniffi::constructor]
+    pub fn lt(key: String, value: AttributeValue) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).lt(CoreValue::from(value)))
+    }
+
+    /// `key > value`.
+    #[uniffi::constructor]
+    pub fn gt(key: String, value: AttributeValue) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).gt(CoreValue::from(value)))
+    }
+
+    /// `key <= value`.
+    #[uniffi::constructor]
+    pub fn le(key: String, value: AttributeValue) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).le(CoreValue::from(value)))
+    }
+
+    /// `key >= value`.
+    #[uniffi::constructor]
+    pub fn ge(key: String, value: AttributeValue) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).ge(CoreValue::from(value)))
+    }
+
+    /// Present and null.
+    #[uniffi::constructor]
+    pub fn is_null(key: String) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).is_null())
+    }
+
+    /// Present and not null.
+    #[uniffi::constructor]
+    pub fn is_not_null(key: String) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).is_not_null())
+    }
+
+    /// A string matching the SQL `LIKE` pattern (`%`, `_`).
+    #[uniffi::constructor]
+    pub fn is_like(key: String, pattern: String) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).is_like(pattern))
+    }
+
+    /// A string not matching the SQL `LIKE` pattern.
+    #[uniffi::constructor]
+    pub fn is_not_like(key: String, pattern: String) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).is_not_like(pattern))
+    }
+
+    /// Present, whatever its value.
+    #[uniffi::constructor]
+    pub fn exists(key: String) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).exists())
+    }
+
+    /// Absent.
+    #[uniffi::constructor]
+    pub fn does_not_exist(key: String) -> Arc<Self> {
+        Self::leaf(Attribute::new(key).does_not_exist())
+    }
+
+    /// Both hold. `InvalidOption` if the result would nest deeper than `MAX_FILTER_DEPTH` (100) levels
+    /// (a chain `a and b and c ...` nests one level per `and`: combine long lists pairwise).
+    #[uniffi::constructor]
+    pub fn and(left: Arc<Filter>, right: Arc<Filter>) -> Result<Arc<Self>, PgmqError> {
+        crate::guard(|| Ok(Arc::new(Filter(left.to_core().checked_and(right.to_core())?))))
+    }
+
+    /// Either holds. `InvalidOption` if the result would nest deeper than `MAX_FILTER_DEPTH` (100)
+    /// levels.
+    #[uniffi::constructor]
+    pub fn or(left: Arc<Filter>, right: Arc<Filter>) -> Result<Arc<Self>, PgmqError> {
+        crate::guard(|| Ok(Arc::new(Filter(left.to_core().checked_or(right.to_core())?))))
+    }
+}
+
+/// How deeply `and` / `or` may nest in one filter: the core's `MAX_FILTER_DEPTH` (100).
+#[uniffi::export]
+pub fn max_filter_depth() -> u32 {
+    pgmq_core::MAX_FILTER_DEPTH as u32
+}
+
+/// How a receiver leases messages. Two are equal when their settings and their filters' conditions are.
+// Eq and Hash are exported because uniffi derives Swift's `Equatable` / `Hashable` only for records
+// without objects (and this one holds a `Filter`).
+#[derive(Debug, Clone, PartialEq, Hash, uniffi::Record)]
+#[uniffi::export(Eq, Hash)]
 pub struct ReceiveOptions {
     /// Most messages held at once, leased in one statement (>= 1).
     #[uniffi(default = 1)]
     pub batch_size: u32,
     /// Only messages whose attributes match.
     #[uniffi(default = None)]
-    pub filter: Option<Filter>,
+    pub filter: Option<Arc<Filter>>,
     /// Safety-net re-read while idle, ms (NOTIFY does the real waking).
     #[uniffi(default = 30000)]
     pub poll_interval_ms: u64,
@@ -293,7 +304,7 @@ impl ReceiveOptions {
             .batch_size(pgmq_core::ReceiveOptions::checked_batch_size(self.batch_size.into())?)
             .poll_interval(Duration::from_millis(self.poll_interval_ms));
         if let Some(f) = &self.filter {
-            o = o.filter(f.clone().into());
+            o = o.filter(f.to_core());
         }
         Ok(o)
     }
@@ -365,4 +376,63 @@ pub(crate) fn uuids(ids: &[String]) -> Result<Vec<pgmq_core::Uuid>, PgmqError> {
     ids.iter()
         .map(|id| pgmq_core::Uuid::parse_str(id).map_err(|_| PgmqError::invalid(format!("{id:?} is not a message id (a UUID)"))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf() -> Arc<Filter> {
+        Filter::exists("a".into())
+    }
+
+    #[test]
+    fn and_or_build_up_to_max_filter_depth_and_refuse_one_more() {
+        let mut chain = leaf();
+        for level in 2..=pgmq_core::MAX_FILTER_DEPTH {
+            chain = if level % 2 == 0 { Filter::and(chain, leaf()) } else { Filter::or(leaf(), chain) }.unwrap();
+            assert_eq!(chain.0.depth(), level);
+        }
+        for refused in [Filter::and(chain.clone(), leaf()), Filter::or(leaf(), chain.clone())] {
+            match refused {
+                Err(PgmqError::InvalidOption { reason }) => {
+                    assert!(reason.contains("at most 100 levels"), "{reason}")
+                }
+                other => panic!("expected InvalidOption, got {other:?}"),
+            }
+        }
+        let options = ReceiveOptions { batch_size: 1, filter: Some(chain.clone()), poll_interval_ms: 1000 };
+        options.to_core().expect("a filter of MAX_FILTER_DEPTH levels is accepted");
+
+        // The deepest filter one can hold is dropped on a small stack (the JVM's cleaner thread, a
+        // Swift thread): its drop recurses once per level.
+        let handle = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || drop((chain, options)));
+        handle.unwrap().join().expect("dropping a MAX_FILTER_DEPTH filter on a 64 KiB stack");
+    }
+
+    #[test]
+    fn constructors_make_the_core_conditions() {
+        use pgmq_core::Attribute as A;
+        let v = || AttributeValue::Int { value: 3 };
+        let cases = [
+            (Filter::eq("k".into(), v()), A::new("k").eq(3)),
+            (Filter::ne("k".into(), v()), A::new("k").ne(3)),
+            (Filter::lt("k".into(), v()), A::new("k").lt(3)),
+            (Filter::gt("k".into(), v()), A::new("k").gt(3)),
+            (Filter::le("k".into(), v()), A::new("k").le(3)),
+            (Filter::ge("k".into(), v()), A::new("k").ge(3)),
+            (Filter::is_null("k".into()), A::new("k").is_null()),
+            (Filter::is_not_null("k".into()), A::new("k").is_not_null()),
+            (Filter::is_like("k".into(), "p%".into()), A::new("k").is_like("p%")),
+            (Filter::is_not_like("k".into(), "p%".into()), A::new("k").is_not_like("p%")),
+            (Filter::exists("k".into()), A::new("k").exists()),
+            (Filter::does_not_exist("k".into()), A::new("k").does_not_exist()),
+        ];
+        for (made, core) in cases {
+            assert_eq!(made.to_core(), core);
+        }
+        let either = Filter::or(leaf(), Filter::is_null("b".into())).unwrap();
+        let both = Filter::and(Filter::exists("a".into()), either).unwrap();
+        assert_eq!(both.to_core(), A::new("a").exists() & (A::new("a").exists() | A::new("b").is_null()));
+    }
 }

@@ -582,9 +582,15 @@ func testFilter(_ ctx: TestContext) async throws {
     _ = try await queue.send(
         body: Data("low".utf8),
         options: SendOptions(attributes: ["kind": .text(value: "alert"), "priority": .int(value: 1)]))
-    let filter = Filter.and(
+    let filter = try Filter.and(
         left: .eq(key: "kind", value: .text(value: "alert")),
         right: .ge(key: "priority", value: .int(value: 5)))
+    try checkEqual(
+        filter,
+        try Filter.and(left: Filter.eq(key: "kind", value: .text(value: "alert")),
+                       right: Filter.ge(key: "priority", value: .int(value: 5))),
+        "equal filters")
+    try check(Set([filter, Filter.exists(key: "kind")]).count == 2, "filters are Hashable")
     let receiver = try queue.receiver(options: ReceiveOptions(filter: filter))
     defer { receiver.close() }
     let message = try await receive(receiver)
@@ -592,6 +598,44 @@ func testFilter(_ ctx: TestContext) async throws {
     try await message.lease.ack()
     let stats = try await queue.stats()
     try checkEqual(stats.messages, UInt64(2), "the messages the filter left")
+}
+
+/// `Filter.and` / `Filter.or` refuse (`PgmqError.InvalidOption`) to nest deeper than `maxFilterDepth()`:
+/// 10,000 attempts, the first refused at level 101, and the process goes on with the 100-level filter.
+func testDeepFilter(_ ctx: TestContext) async throws {
+    try checkEqual(maxFilterDepth(), UInt32(100), "maxFilterDepth()")
+    let leaf = Filter.exists(key: "a")
+    var filter = leaf
+    var level = 1
+    var firstRefused = 0
+    var refused = 0
+    for attempt in 2...10_000 {
+        do {
+            if attempt % 2 == 0 {
+                filter = try Filter.and(left: filter, right: leaf)
+            } else {
+                filter = try Filter.or(left: leaf, right: filter)
+            }
+            level = attempt
+        } catch PgmqError.InvalidOption(let reason) {
+            if firstRefused == 0 {
+                firstRefused = attempt
+                try check(reason.contains("at most 100 levels"), "the reason names the limit: \(reason)")
+            }
+            refused += 1
+        }
+    }
+    try checkEqual(firstRefused, 101, "the level first refused")
+    try checkEqual(level, 100, "the deepest filter built")
+    try checkEqual(refused, 10_000 - 100, "every deeper attempt refused")
+
+    let queue = try await ctx.freshQueue()
+    _ = try await queue.send(body: Data("deep".utf8), options: SendOptions(attributes: ["a": .bool(value: true)]))
+    let receiver = try queue.receiver(options: ReceiveOptions(filter: filter))
+    defer { receiver.close() }
+    let message = try await receive(receiver)
+    try checkEqual(text(message.body), "deep", "the body")
+    try await message.lease.ack()
 }
 
 /// The error cases the queue reports.
@@ -631,6 +675,7 @@ func allTests() -> [(String, TestBody)] {
         ("client.close() ends pending receivers", testClientCloseEndsReceivers),
         ("a batch is consumed with no duplicates", testBatchConsumedWithoutDuplicates),
         ("filters pick messages by attribute", testFilter),
+        ("Filter.and / Filter.or refuse level 101 of 10,000", testDeepFilter),
         ("errors", testErrors),
     ]
 }

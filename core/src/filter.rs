@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::options::{check_no_nul, AttributeValue, JsonText};
 
 /// A comparison of one attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Comparison {
     /// `=`
     Eq,
@@ -29,7 +29,7 @@ pub enum Comparison {
 ///
 /// Numbers compare numerically and strings textually; an ordering comparison between values of
 /// different JSON types (a string and a number) is false.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Filter {
     /// The attribute compares to the value (exists, same type for orderings).
     Compare {
@@ -133,6 +133,38 @@ impl Filter {
     /// This or `other`.
     pub fn or(self, other: Filter) -> Filter {
         Filter::Or(Box::new(self), Box::new(other))
+    }
+
+    /// How many levels this filter nests: 1 for a condition on one attribute, and each `and` / `or` one
+    /// more than the deeper of its two sides (a chain `a & b & c` is 3). A filter may be at most
+    /// [`MAX_FILTER_DEPTH`] deep. Computed without recursion, so any filter can be measured, however
+    /// deep.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut todo = vec![(self, 1)];
+        while let Some((f, depth)) = todo.pop() {
+            deepest = deepest.max(depth);
+            if let Filter::And(a, b) | Filter::Or(a, b) = f {
+                todo.push((a, depth + 1));
+                todo.push((b, depth + 1));
+            }
+        }
+        deepest
+    }
+
+    /// Both this and `other`, or [`Error::InvalidOption`] if the result would nest deeper than
+    /// [`MAX_FILTER_DEPTH`]: for callers (the bindings) that must never hold a filter deeper than
+    /// the limit, since walking and dropping one recurses.
+    pub fn checked_and(self, other: Filter) -> Result<Filter> {
+        check_combined_depth(&self, &other)?;
+        Ok(self.and(other))
+    }
+
+    /// This or `other`, or [`Error::InvalidOption`] if the result would nest deeper than
+    /// [`MAX_FILTER_DEPTH`] (see [`Filter::checked_and`]).
+    pub fn checked_or(self, other: Filter) -> Result<Filter> {
+        check_combined_depth(&self, &other)?;
+        Ok(self.or(other))
     }
 
     /// Appends this filter as a SQL boolean expression over `m.attributes`, pushing its parameters.
@@ -240,6 +272,18 @@ impl BitOr for Filter {
 /// keeps every step that walks a filter recursively (here, in PostgreSQL's parser, and in the bindings'
 /// conversions, some on threads with small stacks, such as a JVM's 1 MiB) far from the end of its stack.
 pub const MAX_FILTER_DEPTH: usize = 100;
+
+/// Whether `a` and `b` combined by one `and` / `or` nest at most [`MAX_FILTER_DEPTH`] levels.
+fn check_combined_depth(a: &Filter, b: &Filter) -> Result<()> {
+    let depth = a.depth().max(b.depth()) + 1;
+    if depth > MAX_FILTER_DEPTH {
+        return Err(Error::invalid_option(format!(
+            "filters may nest at most {MAX_FILTER_DEPTH} levels deep (MAX_FILTER_DEPTH); this and / or would \
+             nest {depth} levels: combine long lists pairwise"
+        )));
+    }
+    Ok(())
+}
 
 /// The most parameters one PostgreSQL statement can bind.
 const MAX_PARAMS: usize = u16::MAX as usize;
@@ -379,6 +423,54 @@ mod tests {
             level = level.chunks(2).map(|p| p[0].clone() & p[1].clone()).collect();
         }
         assert_eq!(compile(&level[0]).unwrap_err().code(), "invalid_option");
+    }
+
+    #[test]
+    fn depth_counts_levels_and_checked_combinators_stop_at_the_limit() {
+        let leaf = || Attribute::new("a").exists();
+        assert_eq!(leaf().depth(), 1);
+        assert_eq!((leaf() & leaf()).depth(), 2);
+        assert_eq!((leaf() | (leaf() & (leaf() | leaf()))).depth(), 4);
+        assert_eq!(((leaf() & leaf()) | leaf()).depth(), 3);
+
+        // A chain built with checked_and / checked_or reaches MAX_FILTER_DEPTH, compiles, and goes no further.
+        let mut chain = leaf();
+        for level in 2..=MAX_FILTER_DEPTH {
+            chain = if level % 2 == 0 { chain.checked_and(leaf()) } else { chain.checked_or(leaf()) }.unwrap();
+            assert_eq!(chain.depth(), level);
+        }
+        compile(&chain).expect("MAX_FILTER_DEPTH levels compile");
+        for err in [chain.clone().checked_and(leaf()), leaf().checked_or(chain.clone())] {
+            let err = err.unwrap_err();
+            assert_eq!(err.code(), "invalid_option");
+            assert!(err.to_string().contains(&format!("at most {MAX_FILTER_DEPTH} levels")), "{err}");
+        }
+        // Two sides of MAX_FILTER_DEPTH - 1 make exactly MAX_FILTER_DEPTH.
+        let below = |n: usize| (1..n).fold(leaf(), |f, _| f & leaf());
+        let widest = below(MAX_FILTER_DEPTH - 1).checked_or(below(MAX_FILTER_DEPTH - 1)).unwrap();
+        assert_eq!(widest.depth(), MAX_FILTER_DEPTH);
+
+        // depth() itself does not recurse: a filter far deeper than the limit is measured (and then taken
+        // apart without recursion, as its drop would overflow the stack).
+        let mut deep = leaf();
+        for _ in 1..100_000 {
+            deep = deep & leaf();
+        }
+        assert_eq!(deep.depth(), 100_000);
+        while let Filter::And(a, _) = deep {
+            deep = *a;
+        }
+    }
+
+    #[test]
+    fn equal_filters_hash_alike() {
+        use std::hash::{BuildHasher, RandomState};
+        let h = RandomState::new();
+        let a = Attribute::new("x").eq(0.0) & Attribute::new("y").is_like("a%");
+        let b = Attribute::new("x").eq(-0.0) & Attribute::new("y").is_like("a%");
+        assert_eq!(a, b);
+        assert_eq!(h.hash_one(&a), h.hash_one(&b));
+        assert_ne!(h.hash_one(Attribute::new("x").eq(1)), h.hash_one(Attribute::new("x").eq(1.0)));
     }
 
     #[test]

@@ -269,6 +269,20 @@ impl AttributeValue {
     }
 }
 
+/// Consistent with `==`: `0.0` and `-0.0`, which are equal, hash alike.
+impl std::hash::Hash for AttributeValue {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            AttributeValue::Null => {}
+            AttributeValue::Bool(b) => b.hash(state),
+            AttributeValue::Int(i) => i.hash(state),
+            AttributeValue::Float(f) => (if *f == 0.0 { 0.0f64 } else { *f }).to_bits().hash(state),
+            AttributeValue::String(s) => s.hash(state),
+        }
+    }
+}
+
 impl From<&str> for AttributeValue {
     fn from(v: &str) -> Self {
         AttributeValue::String(v.to_owned())

@@ -166,23 +166,37 @@ val flowTests = suite {
         assertEquals(mapOf("k" to AttributeValue.Int(1)), o.attributes)
     }
 
-    test("attr() builders make the generated Filter values; and / or nest left to right") {
-        assertEquals(Filter.Eq("c", AttributeValue.Text("red")), attr("c") eq "red")
-        assertEquals(Filter.Ne("c", AttributeValue.Null), attr("c") ne null)
-        assertEquals(Filter.Lt("n", AttributeValue.Int(1)), attr("n") lt 1)
-        assertEquals(Filter.Gt("n", AttributeValue.Float(1.5)), attr("n") gt 1.5)
-        assertEquals(Filter.Le("n", AttributeValue.Int(2)), attr("n") le 2L)
-        assertEquals(Filter.Ge("b", AttributeValue.Bool(false)), attr("b") ge false)
-        assertEquals(Filter.IsLike("c", "r%"), attr("c") like "r%")
-        assertEquals(Filter.IsNotLike("c", "r%"), attr("c") notLike "r%")
-        assertEquals(Filter.IsNull("c"), attr("c").isNull())
-        assertEquals(Filter.IsNotNull("c"), attr("c").isNotNull())
-        assertEquals(Filter.Exists("c"), attr("c").exists())
-        assertEquals(Filter.DoesNotExist("c"), attr("c").doesNotExist())
+    test("attr() builders call the Filter constructors; and / or nest left to right; equality, hashCode, toString") {
+        assertEquals(Filter.eq("c", AttributeValue.Text("red")), attr("c") eq "red")
+        assertEquals(Filter.ne("c", AttributeValue.Null), attr("c") ne null)
+        assertEquals(Filter.lt("n", AttributeValue.Int(1)), attr("n") lt 1)
+        assertEquals(Filter.gt("n", AttributeValue.Float(1.5)), attr("n") gt 1.5)
+        assertEquals(Filter.le("n", AttributeValue.Int(2)), attr("n") le 2L)
+        assertEquals(Filter.ge("b", AttributeValue.Bool(false)), attr("b") ge false)
+        assertEquals(Filter.isLike("c", "r%"), attr("c") like "r%")
+        assertEquals(Filter.isNotLike("c", "r%"), attr("c") notLike "r%")
+        assertEquals(Filter.isNull("c"), attr("c").isNull())
+        assertEquals(Filter.isNotNull("c"), attr("c").isNotNull())
+        assertEquals(Filter.exists("c"), attr("c").exists())
+        assertEquals(Filter.doesNotExist("c"), attr("c").doesNotExist())
         val a = attr("a").exists()
         val b = attr("b").exists()
         val c = attr("c").exists()
-        assertEquals(Filter.Or(Filter.And(a, b), c), a and b or c)
-        assertEquals(Filter.And(a, Filter.Or(b, c)), a and (b or c))
+        assertEquals(Filter.or(Filter.and(a, b), c), a and b or c)
+        assertEquals(Filter.and(a, Filter.or(b, c)), a and (b or c))
+        assertTrue(a and b or c != a and (b or c), "different nesting is a different filter")
+        assertTrue(attr("n") eq 1 != attr("n") eq 1.0, "an Int is not a Float")
+        assertEquals((attr("x") eq 0.0).hashCode(), (attr("x") eq -0.0).hashCode(), "equal filters hash alike")
+        assertEquals(setOf(a and b), setOf(attr("a").exists() and attr("b").exists()), "sets of filters")
+        assertEquals(
+            "And(Exists(\"a\"), Compare { key: \"n\", op: Gt, value: Int(3) })",
+            (a and (attr("n") gt 3)).toString(),
+            "toString",
+        )
+        assertEquals(
+            ReceiveOptions(filter = attr("a") eq 1),
+            ReceiveOptions(filter = attr("a") eq 1),
+            "ReceiveOptions with equal filters",
+        )
     }
 }

@@ -5,6 +5,7 @@
 package io.pgmq.tests
 
 import io.pgmq.*
+import kotlinx.coroutines.withTimeout
 
 private val HOSTILE = listOf("x'); DROP TABLE pgmq.messages; --", "'", "\"", ";", "$$", "\$1", "--", "/*", "\\\\", "é 中文 🎉", "")
 
@@ -67,19 +68,63 @@ val robustnessTests = suite {
         }
     }
 
-    test("filters nest up to 100 levels (deeper: InvalidOption, or IllegalArgumentException from and/or)") {
+    test("filters nest up to 100 levels: used as a filter; and / or one level more is InvalidOption") {
+        assertEquals(100, MAX_FILTER_DEPTH, "MAX_FILTER_DEPTH")
         val q = newQueue("deep")
         q.send(bytes("deep"), SendOptions(attributes = attributes("a" to 1)))
+        q.send(bytes("other"), SendOptions(attributes = attributes("a" to 2)))
         var chain: Filter = attr("a") eq 1
         repeat(99) { chain = chain and attr("a").exists() }
-        val m = q.receiver(ReceiveOptions(filter = chain)).nextWithin()
-        assertEquals("deep", m.text, "body")
+        val r = q.receiver(ReceiveOptions(batchSize = 10u, filter = chain))
+        val got = withTimeout(FIVE_S) { r.nextBatch() }
+        assertEquals(listOf("deep"), got.map { it.text }, "what the 100-level filter leased")
+        got.forEach { it.ack() }
+        r.stop()
+        for ((what, build) in listOf<Pair<String, () -> Filter>>(
+            "chain and x" to { chain and attr("a").exists() },
+            "x or chain" to { attr("a").exists() or chain },
+            "Filter.and(chain, chain)" to { Filter.and(chain, chain) },
+            "Filter.or(x, chain)" to { Filter.or(attr("a").exists(), chain) },
+        )) {
+            val e = assertThrows<PgmqException.InvalidOption>(what) { build() }
+            assertTrue("at most 100 levels" in e.reason, "$what: reason names the limit: ${e.reason}")
+        }
+        // The refused combinations left the chain usable.
+        q.send(bytes("deep2"), SendOptions(attributes = attributes("a" to 1)))
+        val again = q.receiver(ReceiveOptions(filter = chain)).nextWithin()
+        assertEquals("deep2", again.text, "the chain, used again")
+        again.ack()
+    }
+
+    test("a filter 10,000 levels deep with the raw Filter.and / Filter.or: InvalidOption at level 101, the JVM goes on") {
+        val leaf = Filter.exists("a")
+        var filter = leaf
+        var level = 1
+        var firstRefused = 0
+        var refused = 0
+        for (attempt in 2..10_000) {
+            try {
+                filter = if (attempt % 2 == 0) Filter.and(filter, leaf) else Filter.or(leaf, filter)
+                level = attempt
+            } catch (e: PgmqException.InvalidOption) {
+                if (firstRefused == 0) {
+                    firstRefused = attempt
+                    assertTrue("at most 100 levels" in e.reason, "reason names the limit: ${e.reason}")
+                    assertEquals("invalid_option", e.code, "code")
+                }
+                refused++
+            }
+        }
+        assertEquals(101, firstRefused, "the level first refused")
+        assertEquals(100, level, "the deepest filter built")
+        assertEquals(10_000 - 100, refused, "every deeper attempt refused")
+        // Still alive, and the deepest filter works.
+        val q = newQueue("deepraw")
+        q.send(bytes("x"), SendOptions(attributes = attributes("a" to true)))
+        val m = q.receiver(ReceiveOptions(filter = filter)).nextWithin()
+        assertEquals("x", m.text, "body")
         m.ack()
-        assertThrows<IllegalArgumentException>("and() past 100 levels") { chain and attr("a").exists() }
-        assertThrows<IllegalArgumentException>("or() past 100 levels") { attr("a").exists() or chain }
-        // Built with the generated constructors, a filter skips that check: the core refuses it.
-        val raw = Filter.And(chain, attr("a").exists())
-        assertThrows<PgmqException.InvalidOption>("101 levels") { q.receiver(ReceiveOptions(filter = raw)) }
+        System.gc() // the Cleaner drops the refused and intermediate filters (each at most 100 deep)
     }
 
     test("names, keys, values and filters with quotes, \$\$ and unicode: refused, or stored verbatim") {

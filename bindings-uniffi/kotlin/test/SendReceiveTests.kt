@@ -153,7 +153,10 @@ val sendReceiveTests = suite {
             (attr("color") eq "red" and (attr("size") gt 5)) to setOf("red10"),
             (attr("color") eq "blue" or attr("color").isNull()) to setOf("blue5", "nullcolor"),
             (attr("rush") eq true or (attr("size") lt 2 and attr("color").isNull())) to setOf("red10", "nullcolor"),
-            Filter.Eq("size", AttributeValue.Int(3)) to setOf("red3"),
+            Filter.eq("size", AttributeValue.Int(3)) to setOf("red3"),
+            // The raw constructors: "blue" matches %e% too, but neither has rush nor is size <= 3.0.
+            Filter.and(Filter.isLike("color", "%e%"), Filter.or(Filter.exists("rush"), Filter.le("size", AttributeValue.Float(3.0)))) to
+                setOf("red3", "red10"),
         )
         for ((filter, expected) in cases) {
             val q = newQueue("flt", QueueOptions(createDeadLetterQueue = false))

@@ -149,20 +149,20 @@ fun outgoing(body: String, vararg attributes: Pair<String, Any?>): OutgoingMessa
 // ---------------------------------------------------------------------------------------------------
 // Filters: `attr("color") eq "red" and (attr("size") gt 3 or attr("rush").exists())`
 
-/** Builds [Filter]s on one attribute key; start with [attr]. */
+/** Builds [Filter]s on one attribute key with the [Filter] constructors; start with [attr]. */
 class AttributeKey(val key: String) {
-    infix fun eq(value: Any?): Filter = Filter.Eq(key, attributeValue(value))
-    infix fun ne(value: Any?): Filter = Filter.Ne(key, attributeValue(value))
-    infix fun lt(value: Any?): Filter = Filter.Lt(key, attributeValue(value))
-    infix fun gt(value: Any?): Filter = Filter.Gt(key, attributeValue(value))
-    infix fun le(value: Any?): Filter = Filter.Le(key, attributeValue(value))
-    infix fun ge(value: Any?): Filter = Filter.Ge(key, attributeValue(value))
-    infix fun like(pattern: String): Filter = Filter.IsLike(key, pattern)
-    infix fun notLike(pattern: String): Filter = Filter.IsNotLike(key, pattern)
-    fun isNull(): Filter = Filter.IsNull(key)
-    fun isNotNull(): Filter = Filter.IsNotNull(key)
-    fun exists(): Filter = Filter.Exists(key)
-    fun doesNotExist(): Filter = Filter.DoesNotExist(key)
+    infix fun eq(value: Any?): Filter = Filter.eq(key, attributeValue(value))
+    infix fun ne(value: Any?): Filter = Filter.ne(key, attributeValue(value))
+    infix fun lt(value: Any?): Filter = Filter.lt(key, attributeValue(value))
+    infix fun gt(value: Any?): Filter = Filter.gt(key, attributeValue(value))
+    infix fun le(value: Any?): Filter = Filter.le(key, attributeValue(value))
+    infix fun ge(value: Any?): Filter = Filter.ge(key, attributeValue(value))
+    infix fun like(pattern: String): Filter = Filter.isLike(key, pattern)
+    infix fun notLike(pattern: String): Filter = Filter.isNotLike(key, pattern)
+    fun isNull(): Filter = Filter.isNull(key)
+    fun isNotNull(): Filter = Filter.isNotNull(key)
+    fun exists(): Filter = Filter.exists(key)
+    fun doesNotExist(): Filter = Filter.doesNotExist(key)
 }
 
 /** The attribute [key], to build a filter: `attr("color") eq "red"`. */
@@ -170,31 +170,16 @@ fun attr(key: String): AttributeKey = AttributeKey(key)
 
 /**
  * How deeply `and` / `or` may nest in one filter (a chain `a and b and c ...` nests one level per `and`;
- * combine long lists pairwise). The core refuses deeper filters (`InvalidOption`), and a filter far deeper
- * would exhaust the native stack while crossing to Rust: [and] and [or] refuse to build one.
+ * combine long lists pairwise): the core's limit, 100. `Filter.and` / `Filter.or` refuse to build a deeper
+ * filter (`PgmqException.InvalidOption`).
  */
-const val MAX_FILTER_DEPTH = 100
+val MAX_FILTER_DEPTH: Int get() = maxFilterDepth().toInt()
 
-/** Both filters hold. `IllegalArgumentException` if that nests deeper than [MAX_FILTER_DEPTH]. */
-infix fun Filter.and(other: Filter): Filter = Filter.And(this, other).also(::checkDepth)
+/** Both filters hold: `Filter.and(this, other)`, `PgmqException.InvalidOption` past [MAX_FILTER_DEPTH] levels. */
+infix fun Filter.and(other: Filter): Filter = Filter.and(this, other)
 
-/** Either filter holds. `IllegalArgumentException` if that nests deeper than [MAX_FILTER_DEPTH]. */
-infix fun Filter.or(other: Filter): Filter = Filter.Or(this, other).also(::checkDepth)
-
-/** Walks [filter] without recursion, stopping as soon as it is known to be too deep. */
-private fun checkDepth(filter: Filter) {
-    val todo = ArrayDeque<Pair<Filter, Int>>()
-    todo.addLast(filter to 1)
-    while (todo.isNotEmpty()) {
-        val (f, depth) = todo.removeLast()
-        require(depth <= MAX_FILTER_DEPTH) { "filters may nest at most $MAX_FILTER_DEPTH levels deep" }
-        when (f) {
-            is Filter.And -> { todo.addLast(f.left to depth + 1); todo.addLast(f.right to depth + 1) }
-            is Filter.Or -> { todo.addLast(f.left to depth + 1); todo.addLast(f.right to depth + 1) }
-            else -> {}
-        }
-    }
-}
+/** Either filter holds: `Filter.or(this, other)`, `PgmqException.InvalidOption` past [MAX_FILTER_DEPTH] levels. */
+infix fun Filter.or(other: Filter): Filter = Filter.or(this, other)
 
 /**
  * Runs [block] with this client, then closes the client (flushing its acks and notifications), also when
