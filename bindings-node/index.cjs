@@ -620,7 +620,7 @@ class Queue {
     const o = options(opts, 'send options')
     const b = body(message, 'message body')
     const attrs = attributes(o.attributes, 'attributes')
-    const completion = await call(this.#native.send(b, attrs, sendOptions(o)))
+    const completion = await call(callSync(() => this.#native.send(b, attrs, sendOptions(o))))
     return new SentMessage(completion)
   }
 
@@ -630,18 +630,22 @@ class Queue {
     }
     const o = options(opts, 'sendBatch options')
     const bodies = new Array(messages.length)
-    const attrs = new Array(messages.length)
+    // null unless some message has attributes: 1,000 nulls would each cross into Rust for nothing.
+    let attrs = null
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]
       if (isPlainObject(m)) {
         bodies[i] = body(m.body, `messages[${i}].body`)
-        attrs[i] = attributes(m.attributes, `messages[${i}].attributes`)
+        const a = attributes(m.attributes, `messages[${i}].attributes`)
+        if (a !== null) {
+          if (attrs === null) attrs = new Array(messages.length).fill(null)
+          attrs[i] = a
+        }
       } else {
         bodies[i] = body(m, `messages[${i}]`)
-        attrs[i] = null
       }
     }
-    const completion = await call(this.#native.sendBatch(bodies, attrs, sendOptions(o)))
+    const completion = await call(callSync(() => this.#native.sendBatch(bodies, attrs, sendOptions(o))))
     return new SentBatch(completion)
   }
 

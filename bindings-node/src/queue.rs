@@ -89,34 +89,47 @@ impl NativeQueue {
     }
 
     /// Sends one message; resolves once it is durable.
-    #[napi]
-    pub async fn send(
+    ///
+    /// The body is copied here, on the JS thread: a `Buffer` kept into the async part would be released
+    /// from a tokio thread, which napi does through a thread-safe call back to the JS thread per buffer.
+    #[napi(ts_return_type = "Promise<NativeCompletion>", catch_unwind)]
+    pub fn send<'env>(
         &self,
-        body: Buffer,
+        env: &'env Env,
+        body: BufferSlice,
         attrs: Option<Value>,
         options: Option<NativeSendOptions>,
-    ) -> Result<NativeCompletion> {
+    ) -> Result<PromiseRaw<'env, NativeCompletion>> {
         let options = send_options(options)?;
         let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())? };
-        let sent = self.inner.send(message, &options).await.napi()?;
-        Ok(NativeCompletion { inner: sent.into_completion() })
+        let queue = self.inner.clone();
+        env.spawn_future(async move {
+            let sent = queue.send(message, &options).await.napi()?;
+            Ok(NativeCompletion { inner: sent.into_completion() })
+        })
     }
 
-    /// Sends messages in one statement (all or none); `attrs[i]` belongs to `bodies[i]` (null: none).
-    #[napi]
-    pub async fn send_batch(
+    /// Sends messages in one statement (all or none); `attrs[i]` belongs to `bodies[i]` (`attrs` null, or
+    /// `attrs[i]` null: none). The bodies are copied on the JS thread (see `send`).
+    #[napi(ts_return_type = "Promise<NativeCompletion>", catch_unwind)]
+    pub fn send_batch<'env>(
         &self,
-        bodies: Vec<Buffer>,
-        attrs: Vec<Value>,
+        env: &'env Env,
+        bodies: Vec<BufferSlice>,
+        attrs: Option<Vec<Value>>,
         options: Option<NativeSendOptions>,
-    ) -> Result<NativeCompletion> {
+    ) -> Result<PromiseRaw<'env, NativeCompletion>> {
         let options = send_options(options)?;
+        let attrs = attrs.unwrap_or_default();
         let mut messages = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
             messages.push(OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.get(i))? });
         }
-        let completion = self.inner.send_batch(messages, &options).await.napi()?;
-        Ok(NativeCompletion { inner: completion })
+        let queue = self.inner.clone();
+        env.spawn_future(async move {
+            let completion = queue.send_batch(messages, &options).await.napi()?;
+            Ok(NativeCompletion { inner: completion })
+        })
     }
 
     /// A receiver (nothing is read until its first `nextBatch`).

@@ -22,7 +22,8 @@ pub struct Queue {
 
 /// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so a concurrent
 /// delete_queue waits for it, then deletes these rows too), in list order (the identity column `seq` breaks ties in
-/// availability). Returns no row when the queue does not exist, and then nothing was inserted. The NOTIFY
+/// availability). Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
+/// CTE runs to completion whether or not it is read, so `ins` needs no RETURNING). The NOTIFY
 /// follows from the client's notifier, coalesced with other sends (see `notifier.rs`).
 const SEND: &str = "
 WITH q AS (SELECT id FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
@@ -32,9 +33,8 @@ ins AS (
     SELECT q.id, u.id, at.t, $2, coalesce(u.attributes, '{}'), u.body
     FROM q, at, unnest($5::uuid[], $6::jsonb[], $7::bytea[]) WITH ORDINALITY AS u(id, attributes, body, ord)
     ORDER BY u.ord
-    RETURNING 1
 )
-SELECT q.id, (SELECT count(*) FROM ins) FROM q";
+SELECT q.id FROM q";
 
 /// Counts by state in one pass over the queue's rows (index `messages_ready`).
 const STATS: &str = "
