@@ -310,8 +310,8 @@ export declare class SentMessage {
 /** The handle of a batch of sent messages. */
 export declare class SentBatch {
   private constructor()
-  /** The ids, in the order the messages were given. */
-  readonly ids: string[]
+  /** The ids, in the order the messages were given (made on first use). */
+  get ids(): string[]
   /** Whether the outcomes are recorded. */
   get tracked(): boolean
   /** Resolves to `{ [id]: outcome }` once every message has an outcome. */
