@@ -5,6 +5,7 @@ use pgmq_core::AttributeValue;
 use pyo3::prelude::*;
 
 use crate::convert::attribute_value;
+use crate::error::ToPyResult;
 
 /// Starts a condition on one message attribute.
 #[pyclass(frozen, module = "pgmq._pgmq")]
@@ -100,12 +101,15 @@ impl Attribute {
 
 #[pymethods]
 impl Filter {
-    fn __and__(&self, other: &Filter) -> Filter {
-        Filter { inner: self.inner.clone() & other.inner.clone() }
+    /// Both; `pgmq.InvalidOption` past `MAX_FILTER_DEPTH` levels (as in every binding: a filter is
+    /// never built deeper than it can be used, cloned or dropped).
+    fn __and__(&self, py: Python<'_>, other: &Filter) -> PyResult<Filter> {
+        Ok(Filter { inner: self.inner.clone().checked_and(other.inner.clone()).to_py(py)? })
     }
 
-    fn __or__(&self, other: &Filter) -> Filter {
-        Filter { inner: self.inner.clone() | other.inner.clone() }
+    /// Either; `pgmq.InvalidOption` past `MAX_FILTER_DEPTH` levels.
+    fn __or__(&self, py: Python<'_>, other: &Filter) -> PyResult<Filter> {
+        Ok(Filter { inner: self.inner.clone().checked_or(other.inner.clone()).to_py(py)? })
     }
 
     fn __repr__(&self) -> String {

@@ -211,13 +211,20 @@ async def test_unusable_filters_raise_invalid_option_when_receiving_starts(
 async def test_a_filter_nested_deeper_than_the_limit_raises_invalid_option(client: pgmq.Client) -> None:
     name = unique("deep-filter")
     await pgmq.create_queue(name, client)
-    deep = pgmq.Attribute("a").exists()
-    for _ in range(600):
-        deep = deep & pgmq.Attribute("a").exists()
+    leaf = pgmq.Attribute("a").exists()
+    deep = leaf
+    for _ in range(99):  # 100 levels: the most a filter may nest
+        deep = deep & leaf
+    with pytest.raises(pgmq.InvalidOption, match="at most 100 levels"):
+        _ = deep & leaf
+    with pytest.raises(pgmq.InvalidOption, match="at most 100 levels"):
+        _ = leaf | deep
     async with pgmq.connect_to_queue(name, client) as queue:
-        with pytest.raises(pgmq.InvalidOption):
-            async with queue.receive(filter=deep):
-                pass
+        await queue.send(pgmq.OutgoingMessage(b"x", attributes={"a": 1}))
+        async with queue.receive(filter=deep) as stream:
+            with anyio.fail_after(FIVE_S):
+                async with (await stream.__anext__()).acquire() as message:
+                    assert message.body == b"x"
 
 
 # ---- hostile text is stored verbatim ----

@@ -190,7 +190,8 @@ class Attribute:
 
 @final
 class Filter:
-    """A condition on message attributes; combine with `&` (and) and `|` (or)."""
+    """A condition on message attributes; combine with `&` (and) and `|` (or). Combining raises
+    `pgmq.InvalidOption` instead of nesting deeper than 100 levels (the core's MAX_FILTER_DEPTH)."""
 
     def __and__(self, other: Filter, /) -> Filter: ...
     def __or__(self, other: Filter, /) -> Filter: ...
