@@ -7,26 +7,56 @@
 
 use std::time::Duration;
 
-use pgmq_core::{NackOptions, Outcome, QueueOptions, ReceiveOptions, SendOptions};
+use pgmq_core::{
+    Client, Message, NackOptions, Outcome, Queue, QueueOptions, ReceiveOptions, Receiver, SendOptions, SentMessage,
+};
 use tokio::time::timeout;
 
 use crate::common::*;
+
+/// One message, sent to a new queue (`prefix`, `options`) and leased: (client, queue, its name, sent,
+/// receiver, lease).
+async fn held_message(prefix: &str, options: QueueOptions) -> (Client, Queue, String, SentMessage, Receiver, Message) {
+    let client = client().await;
+    let name = unique(prefix);
+    client.create_queue(&name, &options).await.unwrap();
+    let queue = client.queue(&name).unwrap();
+    let sent = queue.send(b"x".to_vec(), &SendOptions::default()).await.unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    let msg = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    (client, queue, name, sent, rx, msg)
+}
+
+/// Waits until some backend is blocked on a lock held by backend `holder` (an event, not a sleep).
+async fn until_blocked_by(holder: i32) {
+    let watcher = raw().await;
+    let blocked = eventually(FIVE_S, || async {
+        let n: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND $1 = ANY(pg_blocking_pids(pid))",
+                &[&holder],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n > 0
+    })
+    .await;
+    assert!(blocked, "nothing waited for backend {holder}'s row lock");
+}
 
 const FIVE_S: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn cancel_committed_during_a_last_attempt_nack_stays_cancelled() {
     // Arrange: one attempt only, so the nack of the first delivery is the one that dead-letters.
-    let client = client().await;
-    let name = unique("cancel-race-nack");
-    client.create_queue(&name, &QueueOptions::default().max_delivery_attempts(1)).await.unwrap();
-    let queue = client.queue(&name).unwrap();
-    let sent = queue.send(b"x".to_vec(), &SendOptions::default()).await.unwrap();
-    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
-    let msg = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    let (_client, queue, name, sent, _rx, msg) =
+        held_message("cancel-race-nack", QueueOptions::default().max_delivery_attempts(1)).await;
     // A cancel in a transaction that stays open while the nack runs.
     let mut other = raw().await;
     let tx = other.transaction().await.unwrap();
+    let holder: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     let found = tx
         .query(
             "SELECT c.id FROM pgmq.queues q, pgmq.cancel(q.id, ARRAY[$2::uuid]) c WHERE q.name = $1",
@@ -38,7 +68,7 @@ async fn cancel_committed_during_a_last_attempt_nack_stays_cancelled() {
 
     // Act: nack (it waits for the cancel's row lock), then commit the cancel.
     let nack = tokio::spawn(async move { msg.nack(NackOptions { delay: None, error: Some("failed".into()) }).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_blocked_by(holder).await;
     tx.commit().await.unwrap();
     let nacked = timeout(FIVE_S, nack).await.unwrap().unwrap();
 
@@ -52,15 +82,10 @@ async fn cancel_committed_during_a_last_attempt_nack_stays_cancelled() {
 #[tokio::test]
 async fn cancel_waiting_for_a_retrying_nack_still_finds_and_cancels_the_message() {
     // Arrange: a held message whose nack (a retry: attempts left) runs in a transaction left open.
-    let client = client().await;
-    let name = unique("cancel-race-retry");
-    client.create_queue(&name, &QueueOptions::default()).await.unwrap();
-    let queue = client.queue(&name).unwrap();
-    let sent = queue.send(b"x".to_vec(), &SendOptions::default()).await.unwrap();
-    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
-    let msg = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    let (_client, queue, name, sent, mut rx, msg) = held_message("cancel-race-retry", QueueOptions::default()).await;
     let mut other = raw().await;
     let tx = other.transaction().await.unwrap();
+    let holder: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     let retried = tx
         .query(
             "SELECT n.result FROM pgmq.queues q,
@@ -76,7 +101,7 @@ async fn cancel_waiting_for_a_retrying_nack_still_finds_and_cancels_the_message(
     let canceller = queue.clone();
     let id = sent.id();
     let cancel = tokio::spawn(async move { canceller.cancel(&[id]).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_blocked_by(holder).await;
     tx.commit().await.unwrap();
     let found = timeout(FIVE_S, cancel).await.unwrap().unwrap().unwrap();
 
