@@ -8,10 +8,11 @@ use crate::error::Result;
 pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "0001_init.sql", include_str!("../migrations/0001_init.sql")),
     (2, "0002_lock_rows_before_finishing.sql", include_str!("../migrations/0002_lock_rows_before_finishing.sql")),
+    (3, "0003_tie_break_by_id.sql", include_str!("../migrations/0003_tie_break_by_id.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 2;
+pub const LATEST_VERSION: i32 = 3;
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;

@@ -21,8 +21,9 @@ pub struct Queue {
 }
 
 /// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so a concurrent
-/// delete_queue waits for it, then deletes these rows too), in list order (the identity column `seq` breaks ties in
-/// availability). Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
+/// delete_queue waits for it, then deletes these rows too). The rows share one `available_at`; their ids,
+/// UUIDv7 made in list order, keep that order for the claim (migration 0003), so the insert needs no sort.
+/// Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
 /// CTE runs to completion whether or not it is read, so `ins` needs no RETURNING). The NOTIFY
 /// follows from the client's notifier, coalesced with other sends (see `notifier.rs`).
 const SEND: &str = "
@@ -31,8 +32,7 @@ at AS (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interv
 ins AS (
     INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
     SELECT q.id, u.id, at.t, $2, coalesce(u.attributes, '{}'), u.body
-    FROM q, at, unnest($5::uuid[], $6::jsonb[], $7::bytea[]) WITH ORDINALITY AS u(id, attributes, body, ord)
-    ORDER BY u.ord
+    FROM q, at, unnest($5::uuid[], $6::jsonb[], $7::bytea[]) AS u(id, attributes, body)
 )
 SELECT q.id FROM q";
 

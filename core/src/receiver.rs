@@ -16,15 +16,15 @@ use crate::message::{Message, MessageParts};
 use crate::options::{attributes_from_json, ReceiveOptions};
 use crate::queue::{duration_from_ms, Queue};
 
-/// Leases the oldest available messages: FIFO by the time they became available, ties broken by send
-/// order (`seq`). One statement claims, sets the lease expiry, counts the attempt and marks a last
+/// Leases the oldest available messages: FIFO by the time they became available, ties broken by the
+/// id (a UUIDv7: send order within a batch and within one process). One statement claims, sets the lease expiry, counts the attempt and marks a last
 /// attempt. When it claims nothing it returns one row saying whether the queue exists and in how many
 /// milliseconds the next row becomes available (a scheduled message, a nack delay or a lease expiry),
 /// judged at the same `now()` as the claim, so nothing can fall due unseen between the two.
 /// The claim commits asynchronously (`synchronous_commit` off for this transaction only): a claim lost in
 /// a server crash just leaves the message ready again, which at-least-once delivery allows, and the
 /// worker's ack, which is durable, flushes the claim with it.
-/// Uses index `messages_ready` (queue_id, available_at, seq), then a TID scan: the rows are locked by
+/// Uses index `messages_ready` (queue_id, available_at, id), then a TID scan: the rows are locked by
 /// `picked` in the same statement, so their ctids cannot move.
 const CLAIM_HEAD: &str = "
 WITH q AS (SELECT ack_deadline, max_delivery_attempts, set_config('synchronous_commit', 'off', true)
@@ -34,7 +34,7 @@ picked AS (
     FROM pgmq.messages m
     WHERE m.queue_id = $1 AND m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested";
 const CLAIM_TAIL: &str = "
-    ORDER BY m.available_at, m.seq
+    ORDER BY m.available_at, m.id
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
 ), claimed AS (
@@ -46,12 +46,12 @@ const CLAIM_TAIL: &str = "
     FROM picked, q
     WHERE m.ctid = picked.tid
     RETURNING m.id, m.lease_token, m.delivery_attempts, m.body, m.attributes, m.sent_at, m.last_error,
-              m.dead_letter_attempts, picked.became_available, m.seq
+              m.dead_letter_attempts, picked.became_available
 )
 SELECT c.*, true AS queue_exists, NULL::bigint AS wake_ms, false AS due_locked FROM claimed c
 UNION ALL
 SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::timestamptz, NULL::text,
-       NULL::integer, NULL::timestamptz, NULL::bigint,
+       NULL::integer, NULL::timestamptz,
        EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1),
        (SELECT ceil(extract(epoch FROM w.available_at - now()) * 1000)::bigint
         FROM pgmq.messages w WHERE w.queue_id = $1 AND w.available_at > now()
@@ -274,11 +274,11 @@ impl Receiver {
             drop(conn);
             if let [idle] = rows.as_slice() {
                 if idle.get::<_, Option<Uuid>>(0).is_none() {
-                    return Ok((Vec::new(), idle.get(10), idle.get(11), idle.get(12)));
+                    return Ok((Vec::new(), idle.get(9), idle.get(10), idle.get(11)));
                 }
             }
             let leases = client.leases_for(resolved.id, resolved.ack_deadline);
-            let mut claimed: Vec<(SystemTime, i64, MessageParts, Uuid)> = rows
+            let mut claimed: Vec<(SystemTime, MessageParts, Uuid)> = rows
                 .into_iter()
                 .map(|r| {
                     let parts = MessageParts {
@@ -291,14 +291,14 @@ impl Receiver {
                         last_error: r.get(6),
                         dead_letter_attempts: r.get::<_, Option<i32>>(7).map(|n| n as u32),
                     };
-                    (r.get(8), r.get(9), parts, r.get(1))
+                    (r.get(8), parts, r.get(1))
                 })
                 .collect();
-            claimed.sort_by_key(|(at, seq, _, _)| (*at, *seq));
+            claimed.sort_by_key(|(at, parts, _)| (*at, parts.id));
             let mut permits = permits.into_iter();
             let messages = claimed
                 .into_iter()
-                .map(|(_, _, parts, token)| {
+                .map(|(_, parts, token)| {
                     let held = Held::new(parts.id, token, permits.next());
                     Message::new(parts, held, leases.clone(), client.inner.clone())
                 })

@@ -71,6 +71,88 @@ async fn two_clients_migrating_an_empty_database_at_once_both_succeed() {
 }
 
 #[tokio::test]
+async fn upgrading_to_version_3_keeps_the_backlog_its_order_and_its_dead_lettering() {
+    // A database at schema version 2 (before `seq` gave way to the id as the tie-break), holding three
+    // messages sent in one batch (one available_at, `seq` in list order), in a queue with a DLQ.
+    let db = fresh_database("pgmq_v2").await;
+    let (host, port, user) = server();
+    let (old, conn) = tokio_postgres::connect(&format!("host={host} port={port} user={user} dbname={db}"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    old.batch_execute(
+        "CREATE SCHEMA pgmq;
+         CREATE TABLE pgmq.schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                                              applied_at timestamptz NOT NULL DEFAULT now());",
+    )
+    .await
+    .unwrap();
+    old.batch_execute(include_str!("../../migrations/0001_init.sql")).await.unwrap();
+    old.batch_execute(include_str!("../../migrations/0002_lock_rows_before_finishing.sql")).await.unwrap();
+    old.batch_execute(
+        "INSERT INTO pgmq.schema_migrations (version, name)
+         VALUES (1, '0001_init.sql'), (2, '0002_lock_rows_before_finishing.sql');
+         INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period)
+         VALUES ('dlq@old', '30 s', 1, '7 days');
+         INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period, dlq_id, owns_dlq)
+         SELECT 'old', '30 s', 1, '7 days', id, true FROM pgmq.queues WHERE name = 'dlq@old';",
+    )
+    .await
+    .unwrap();
+    let ids: Vec<pgmq_core::Uuid> = (0..3).map(|_| pgmq_core::Uuid::now_v7()).collect();
+    let bodies: Vec<Vec<u8>> = (0..3).map(|i| format!("m{i}").into_bytes()).collect();
+    old.execute(
+        "INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, body)
+         SELECT (SELECT id FROM pgmq.queues WHERE name = 'old'), u.id, now() - interval '1 s', false, u.body
+         FROM unnest($1::uuid[], $2::bytea[]) WITH ORDINALITY AS u(id, body, ord) ORDER BY u.ord",
+        &[&ids, &bodies],
+    )
+    .await
+    .unwrap();
+
+    let client = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+    assert_eq!(client.migrate().await.unwrap(), LATEST_VERSION);
+    let seq: i64 = old
+        .query_one(
+            "SELECT count(*) FROM pg_attribute
+             WHERE attrelid = 'pgmq.messages'::regclass AND attname = 'seq' AND NOT attisdropped",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seq, 0, "the identity column is gone");
+
+    // The backlog is delivered in its old order, and a nack of a last attempt dead-letters it whole,
+    // with the nack's error (nack no longer lists the table's columns by position).
+    let queue = client.queue("old").unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default().batch_size(3)).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(tokio::time::timeout(WAIT, rx.next()).await.unwrap().unwrap());
+    }
+    let order: Vec<(pgmq_core::Uuid, Vec<u8>)> = got.iter().map(|m| (m.id(), m.body().to_vec())).collect();
+    assert_eq!(order, ids.iter().copied().zip(bodies.iter().cloned()).collect::<Vec<_>>());
+    let mut got = got.into_iter();
+    got.next().unwrap().nack(NackOptions { delay: None, error: Some("after the upgrade".into()) }).await.unwrap();
+    for m in got {
+        m.ack().await.unwrap();
+    }
+    drop(rx);
+    let mut dlq_rx = client.queue("dlq@old").unwrap().receiver(ReceiveOptions::default()).unwrap();
+    let dead = tokio::time::timeout(WAIT, dlq_rx.next()).await.unwrap().unwrap();
+    assert_eq!(
+        (dead.id(), dead.body(), dead.last_error(), dead.dead_letter_attempts()),
+        (ids[0], &b"m0"[..], Some("after the upgrade"), Some(1))
+    );
+    dead.ack().await.unwrap();
+    drop(dlq_rx);
+    client.close().await;
+    drop(old);
+    drop_database(&db).await;
+}
+
+#[tokio::test]
 async fn create_queue_returns_true_then_false_and_keeps_the_first_options() {
     let client = client().await;
     let name = unique("create-twice");

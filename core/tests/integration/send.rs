@@ -97,18 +97,25 @@ async fn message_ids_are_uuid_v7_and_increase_in_send_order() {
     ids.push(single.id());
     assert!(ids.iter().all(|id| id.get_version_num() == 7), "all UUIDv7");
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "strictly increasing in send order");
-    let stored: Vec<pgmq_core::Uuid> = raw()
+    // The claim's order (migration 0003: available_at, then id) is the list order, and each id holds its body.
+    let stored: Vec<(pgmq_core::Uuid, Vec<u8>)> = raw()
         .await
         .query(
-            "SELECT id FROM pgmq.messages WHERE queue_id = (SELECT id FROM pgmq.queues WHERE name = $1) ORDER BY seq",
+            "SELECT id, body FROM pgmq.messages WHERE queue_id = (SELECT id FROM pgmq.queues WHERE name = $1)
+             ORDER BY available_at, id",
             &[&queue.name()],
         )
         .await
         .unwrap()
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(stored, ids, "stored in list order under the returned ids");
+    let expected: Vec<(pgmq_core::Uuid, Vec<u8>)> = ids
+        .iter()
+        .zip((0..1000).map(|i| format!("{i}").into_bytes()).chain([b"after".to_vec()]))
+        .map(|(id, body)| (*id, body))
+        .collect();
+    assert_eq!(stored, expected, "stored in list order under the returned ids");
     client.close().await;
 }
 
