@@ -111,7 +111,7 @@ impl Client {
         let shutdown = CancellationToken::new();
         let listener = Listener::start(listen_config, shutdown.clone()).await?;
         let rt = tokio::runtime::Handle::current();
-        let notifier = Notifier::start(pool.clone(), &rt);
+        let notifier = Notifier::start(pool.clone(), listener.clone(), &rt);
         let committer = Committer::start(pool.clone(), notifier.clone(), &rt);
         rt.spawn(maintain(pool.clone(), options.maintenance_interval, shutdown.clone()));
 

@@ -198,6 +198,12 @@ impl Listener {
         Some(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    /// The LISTEN connection's client while it is connected, `None` while it reconnects. The notifier
+    /// sends its NOTIFYs on it, so announcing never takes a pool connection from the work.
+    pub(crate) fn connection(&self) -> Option<Arc<tokio_postgres::Client>> {
+        self.inner.state.lock().unwrap().client.clone()
+    }
+
     /// The server process id of the LISTEN connection, while connected (for tests that kill it).
     pub(crate) async fn backend_pid(&self) -> Option<i32> {
         let client = self.inner.state.lock().unwrap().client.clone()?;

@@ -7,14 +7,25 @@
 //! with `synchronous_commit` off notifies for all of them. Callers do not wait for it: a send returns as
 //! soon as it is durable (so its caller always learns of it before any worker does), and a notification
 //! lost to a crash in between only delays waiters until their next re-read — the table is the truth.
+//!
+//! The NOTIFYs go out on the client's LISTEN connection, which is otherwise idle between notifications
+//! (a session may notify channels it listens on; it then receives its own notifications like any other
+//! listener's). A pool connection is used only while that connection is down or when a NOTIFY on it
+//! fails: announcing never competes with sends, claims and acks for the pool, and a client sending in
+//! a loop keeps to one pool connection instead of opening a second one the first time a send overlaps the
+//! previous send's NOTIFY.
 
 use std::collections::HashSet;
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::listener::Listener;
 
 /// Most ids listed in one notification payload; beyond that the payload is `*` (re-check everything),
 /// keeping it far below PostgreSQL's 8000-byte limit.
@@ -43,9 +54,9 @@ SELECT pg_notify(n.channel, n.payload)
 FROM set_config('synchronous_commit', 'off', true), unnest($1::text[], $2::text[]) AS n(channel, payload)";
 
 impl Notifier {
-    pub(crate) fn start(pool: Pool, rt: &tokio::runtime::Handle) -> Notifier {
+    pub(crate) fn start(pool: Pool, listener: Listener, rt: &tokio::runtime::Handle) -> Notifier {
         let (tx, rx) = mpsc::unbounded_channel();
-        rt.spawn(run(pool, rx));
+        rt.spawn(run(pool, listener, rx));
         Notifier { tx }
     }
 
@@ -71,7 +82,30 @@ impl Notifier {
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Request>) {
+/// The NOTIFY statement prepared on one LISTEN connection (a reconnect brings a new one).
+type Prepared = Option<(Arc<tokio_postgres::Client>, Statement)>;
+
+/// Sends on the LISTEN connection, preparing the statement once per connection.
+async fn notify_on_listener(
+    conn: Arc<tokio_postgres::Client>,
+    prepared: &mut Prepared,
+    channels: &[String],
+    payloads: &[String],
+) -> Result<()> {
+    let stmt = match prepared {
+        Some((c, stmt)) if Arc::ptr_eq(c, &conn) => stmt.clone(),
+        _ => {
+            let stmt = conn.prepare(NOTIFY).await?;
+            *prepared = Some((conn.clone(), stmt.clone()));
+            stmt
+        }
+    };
+    conn.execute(&stmt, &[&channels, &payloads]).await?;
+    Ok(())
+}
+
+async fn run(pool: Pool, listener: Listener, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let mut prepared: Prepared = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 1000 {
@@ -91,6 +125,17 @@ async fn run(pool: Pool, mut rx: mpsc::UnboundedReceiver<Request>) {
         let result = async {
             if channels.is_empty() {
                 return Ok(()); // only flushes waiting
+            }
+            if let Some(conn) = listener.connection() {
+                match notify_on_listener(conn, &mut prepared, &channels, &payloads).await {
+                    Ok(()) => return Ok(()),
+                    // Most likely the connection is going down (the listener reconnects it): use the pool.
+                    // Should the failed NOTIFY have committed after all, a waiter wakes twice, which is harmless.
+                    Err(e) => {
+                        prepared = None;
+                        tracing::debug!("pgmq: notification on the LISTEN connection failed, using the pool: {e}");
+                    }
+                }
             }
             let conn = pool.get().await?;
             let stmt = conn.prepare_cached(NOTIFY).await?;

@@ -164,3 +164,55 @@ async fn send_batch_of_100_messages_sends_exactly_one_notification() {
     assert!(extra.is_err(), "a second notification for one batch: {extra:?}");
     assert_eq!(client.queue(&name).unwrap().stats().await.unwrap().ready, 100);
 }
+
+#[tokio::test]
+async fn notifications_go_out_on_the_listen_connection_so_a_send_loop_keeps_one_pool_connection() {
+    // Arrange: a quiet client (no housekeeping on the pool) and a plain connection LISTENing on the channel.
+    let app = unique_app("notify_conn");
+    let client = quiet_client(&app).await;
+    let raw = raw().await;
+    let name = unique("notify-conn");
+    client.create_queue(&name, &QueueOptions::default()).await.unwrap();
+    let channel = format!("pgmq_q_{}", queue_id_in(&raw, &name).await);
+    let (listening, mut connection) = tokio_postgres::connect(&dsn(), tokio_postgres::NoTls).await.unwrap();
+    let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = message {
+                if tx.send(n).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    listening.batch_execute(&format!("LISTEN {channel}")).await.unwrap();
+    let listen_pid = client.listener_backend_pid().await.expect("the LISTEN connection is up");
+
+    // Act: sends back to back, each announced while the next one starts.
+    let queue = client.queue(&name).unwrap();
+    for i in 0..30 {
+        let batch: Vec<OutgoingMessage> = (0..100).map(|j| OutgoingMessage::new(format!("{i}-{j}"))).collect();
+        queue.send_batch(batch, &SendOptions::default()).await.unwrap();
+    }
+    let first = timeout(FIVE_S, notifications.recv()).await.expect("no notification at all").unwrap();
+
+    // Assert: the NOTIFY came from the LISTEN connection's backend, and the sends never needed a second
+    // pool connection (before, the first send to overlap a NOTIFY opened one).
+    assert_eq!(first.process_id(), listen_pid);
+    let backends: i64 = raw
+        .query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", &[&app])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(backends, 2, "the LISTEN connection and one pool connection");
+
+    // And with the LISTEN connection gone, sends are still announced (from the pool, or from the
+    // connection once it is back).
+    kill_backend(&raw, listen_pid).await;
+    while timeout(Duration::from_millis(50), notifications.recv()).await.is_ok() {}
+    queue.send(b"after".to_vec(), &SendOptions::default()).await.unwrap();
+    let after = timeout(FIVE_S, notifications.recv()).await.expect("no notification after the kill").unwrap();
+    assert_eq!(after.channel(), channel);
+    client.close().await;
+}
