@@ -23,12 +23,13 @@ pub struct Queue {
 /// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so a concurrent
 /// delete_queue waits for it, then deletes these rows too). The rows share one `available_at`; their ids,
 /// UUIDv7 made in list order, keep that order for the claim (migration 0003), so the insert needs no sort.
+/// `at` is MATERIALIZED: inlined, the planner computed the availability time once per row.
 /// Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
 /// CTE runs to completion whether or not it is read, so `ins` needs no RETURNING). The NOTIFY
 /// follows from the client's notifier, coalesced with other sends (see `notifier.rs`).
 const SEND: &str = "
 WITH q AS (SELECT id FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
-at AS (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interval '1 microsecond') AS t),
+at AS MATERIALIZED (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interval '1 microsecond') AS t),
 ins AS (
     INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
     SELECT q.id, u.id, at.t, $2, coalesce(u.attributes, '{}'), u.body
