@@ -16,8 +16,8 @@
 //! previous send's NOTIFY.
 
 use std::collections::HashSet;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
@@ -82,6 +82,9 @@ impl Notifier {
     }
 }
 
+/// How long a NOTIFY on the LISTEN connection may take before the pool is used instead.
+const LISTENER_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The NOTIFY statement prepared on one LISTEN connection (a reconnect brings a new one).
 type Prepared = Option<(Arc<tokio_postgres::Client>, Statement)>;
 
@@ -100,7 +103,10 @@ async fn notify_on_listener(
             stmt
         }
     };
-    conn.execute(&stmt, &[&channels, &payloads]).await?;
+    // A half-open socket is noticed by the listener's ping within about 20 s; the pool need not wait that long.
+    tokio::time::timeout(LISTENER_NOTIFY_TIMEOUT, conn.execute(&stmt, &[&channels, &payloads]))
+        .await
+        .map_err(|_| Error::Connection("no answer on the LISTEN connection".into()))??;
     Ok(())
 }
 
