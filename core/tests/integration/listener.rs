@@ -12,6 +12,26 @@ use crate::common::*;
 
 const FIVE_S: Duration = Duration::from_secs(5);
 
+/// A plain connection LISTENing on `channel`, and the notifications it receives (keep the client alive).
+async fn listen_raw(
+    channel: &str,
+) -> (tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>) {
+    let (listening, mut connection) = tokio_postgres::connect(&dsn(), tokio_postgres::NoTls).await.unwrap();
+    let (tx, notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = message {
+                if tx.send(n).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    listening.batch_execute(&format!("LISTEN {channel}")).await.unwrap();
+    (listening, notifications)
+}
+
 #[tokio::test]
 async fn idle_receiver_gets_a_message_sent_after_its_listen_connection_was_killed_and_restored() {
     // Arrange: a receiver asleep on NOTIFY (safety-net re-read 30 s away).
@@ -138,19 +158,7 @@ async fn send_batch_of_100_messages_sends_exactly_one_notification() {
     let name = unique("listen-coalesce");
     client.create_queue(&name, &QueueOptions::default()).await.unwrap();
     let channel = format!("pgmq_q_{}", queue_id_in(&raw, &name).await);
-    let (listening, mut connection) = tokio_postgres::connect(&dsn(), tokio_postgres::NoTls).await.unwrap();
-    let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notification(n) = message {
-                if tx.send(n).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    listening.batch_execute(&format!("LISTEN {channel}")).await.unwrap();
+    let (_listening, mut notifications) = listen_raw(&channel).await;
 
     // Act
     let batch: Vec<OutgoingMessage> = (0..100).map(|i| OutgoingMessage::new(format!("m{i}"))).collect();
@@ -174,19 +182,7 @@ async fn notifications_go_out_on_the_listen_connection_so_a_send_loop_keeps_one_
     let name = unique("notify-conn");
     client.create_queue(&name, &QueueOptions::default()).await.unwrap();
     let channel = format!("pgmq_q_{}", queue_id_in(&raw, &name).await);
-    let (listening, mut connection) = tokio_postgres::connect(&dsn(), tokio_postgres::NoTls).await.unwrap();
-    let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notification(n) = message {
-                if tx.send(n).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    listening.batch_execute(&format!("LISTEN {channel}")).await.unwrap();
+    let (_listening, mut notifications) = listen_raw(&channel).await;
     let listen_pid = client.listener_backend_pid().await.expect("the LISTEN connection is up");
 
     // Act: sends back to back, each announced while the next one starts.
