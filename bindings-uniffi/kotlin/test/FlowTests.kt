@@ -79,8 +79,7 @@ val flowTests = suite {
 
     test("cancelling a collector waiting for the first message leaves nothing leased") {
         val q = newQueue("flowwait")
-        val job = launch(Dispatchers.Default) { q.messages().collect { fail("nothing was sent") } }
-        delay(100)
+        val job = client.startWaiter("collect") { launch(Dispatchers.Default) { q.messages().collect { fail("nothing was sent") } } }
         job.cancelAndJoin()
         val sent = q.send("after")
         q.awaitNothingLeased("after cancelAndJoin")
@@ -139,8 +138,7 @@ val flowTests = suite {
     test("messages() completes when the client is closed") {
         val c = connect()
         val q = newQueue("flowclose")
-        val collected = async(Dispatchers.Default) { c.queue(q.name()).messages().toList() }
-        delay(100)
+        val collected = c.startWaiter("messages()") { async(Dispatchers.Default) { c.queue(q.name()).messages().toList() } }
         c.shutdown()
         assertEquals(emptyList<Message>(), withTimeout(FIVE_S) { collected.await() }, "the flow completed empty")
     }
