@@ -193,7 +193,7 @@ impl Listener {
     /// The channels the server says the LISTEN connection is listening on (`pg_listening_channels()`),
     /// while connected (for tests and diagnostics).
     pub(crate) async fn server_channels(&self) -> Option<Vec<String>> {
-        let client = self.inner.state.lock().unwrap().client.clone()?;
+        let client = self.connection()?;
         let rows = client.query("SELECT pg_listening_channels()", &[]).await.ok()?;
         Some(rows.iter().map(|r| r.get(0)).collect())
     }
@@ -206,7 +206,7 @@ impl Listener {
 
     /// The server process id of the LISTEN connection, while connected (for tests that kill it).
     pub(crate) async fn backend_pid(&self) -> Option<i32> {
-        let client = self.inner.state.lock().unwrap().client.clone()?;
+        let client = self.connection()?;
         let row = client.query_one("SELECT pg_backend_pid()", &[]).await.ok()?;
         Some(row.get(0))
     }

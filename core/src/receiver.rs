@@ -17,10 +17,11 @@ use crate::options::{attributes_from_json, ReceiveOptions};
 use crate::queue::{duration_from_ms, Queue};
 
 /// Leases the oldest available messages: FIFO by the time they became available, ties broken by the
-/// id (a UUIDv7: send order within a batch and within one process). One statement claims, sets the lease expiry, counts the attempt and marks a last
-/// attempt. When it claims nothing it returns one row saying whether the queue exists and in how many
-/// milliseconds the next row becomes available (a scheduled message, a nack delay or a lease expiry),
-/// judged at the same `now()` as the claim, so nothing can fall due unseen between the two.
+/// id (a UUIDv7: send order within a batch and within one process). One statement claims, sets the lease
+/// expiry, counts the attempt and marks a last attempt. When it claims nothing it returns one row saying
+/// whether the queue exists and in how many milliseconds the next row becomes available (a scheduled
+/// message, a nack delay or a lease expiry), judged at the same `now()` as the claim, so nothing can fall
+/// due unseen between the two.
 /// The claim commits asynchronously (`synchronous_commit` off for this transaction only): a claim lost in
 /// a server crash just leaves the message ready again, which at-least-once delivery allows, and the
 /// worker's ack, which is durable, flushes the claim with it.
