@@ -100,13 +100,6 @@ impl Client {
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
-
-    /// How many waiters (receivers on an empty queue, completion waits) are asleep on the client's LISTEN
-    /// connection right now, each having re-read the table first: diagnostics, and tests that must act
-    /// only once a waiter can learn of it through NOTIFY alone.
-    pub fn listener_waiting_count(&self) -> u64 {
-        self.inner.listener_waiting_count() as u64
-    }
 }
 
 /// Freed once nothing refers to it any more (its queues, receivers, messages and sent-message handles

@@ -108,8 +108,9 @@ val deliveryTests = suite {
         val samples = mutableListOf<Long>()
         repeat(10) {
             val sent = q.send(bytes("ping"))
+            val waiter = async(Dispatchers.Default) { sent.completed() to System.nanoTime() }
             val m = r.nextWithin()
-            val waiter = client.startWaiter("completed()") { async(Dispatchers.Default) { sent.completed() to System.nanoTime() } }
+            delay(20) // let the waiter start waiting
             val start = System.nanoTime()
             m.ack()
             val (outcome, at) = withTimeout(FIVE_S) { waiter.await() }
@@ -127,9 +128,8 @@ val deliveryTests = suite {
             val q = newQueue("cnext")
             val r1 = q.receiver(ReceiveOptions(batchSize = if (round % 2 == 1) 3u else 1u))
             var got: List<Message> = emptyList()
-            val job = client.startWaiter("round $round: next()") {
-                launch(Dispatchers.Default) { got = if (round % 2 == 1) r1.nextBatch() else listOfNotNull(r1.next()) }
-            }
+            val job = launch(Dispatchers.Default) { got = if (round % 2 == 1) r1.nextBatch() else listOfNotNull(r1.next()) }
+            delay(50) // let next() start waiting
             val sent = if (round == 0) null else q.send(bytes("m$round"))
             if (round > 1) delay((round - 2) * 2L)
             job.cancelAndJoin()
@@ -147,7 +147,8 @@ val deliveryTests = suite {
     test("a coroutine suspended in sent.completed() cancelled with cancelAndJoin(): nothing leased, the message is delivered, completed() works again") {
         val q = newQueue("ccomp")
         val sent = q.send(bytes("x"))
-        val job = client.startWaiter("completed()") { launch(Dispatchers.Default) { sent.completed() } }
+        val job = launch(Dispatchers.Default) { sent.completed() }
+        delay(50)
         job.cancelAndJoin()
         assertTrue(job.isCancelled, "the waiter was cancelled")
         assertEquals(0uL, q.stats().leased, "leased")
@@ -179,7 +180,8 @@ val deliveryTests = suite {
     test("receiver.stop() makes a pending next() return null; later next() and nextBatch() return null / empty") {
         val q = newQueue("stop")
         val r = q.receiver()
-        val pending = client.startWaiter("next()") { async(Dispatchers.Default) { r.next() } }
+        val pending = async(Dispatchers.Default) { r.next() }
+        delay(50)
         assertEquals(false, r.isClosed(), "isClosed() before stop")
         r.stop()
         assertEquals(true, r.isClosed(), "isClosed() after stop")

@@ -79,7 +79,8 @@ val flowTests = suite {
 
     test("cancelling a collector waiting for the first message leaves nothing leased") {
         val q = newQueue("flowwait")
-        val job = client.startWaiter("collect") { launch(Dispatchers.Default) { q.messages().collect { fail("nothing was sent") } } }
+        val job = launch(Dispatchers.Default) { q.messages().collect { fail("nothing was sent") } }
+        delay(100)
         job.cancelAndJoin()
         val sent = q.send("after")
         q.awaitNothingLeased("after cancelAndJoin")
@@ -138,7 +139,8 @@ val flowTests = suite {
     test("messages() completes when the client is closed") {
         val c = connect()
         val q = newQueue("flowclose")
-        val collected = c.startWaiter("messages()") { async(Dispatchers.Default) { c.queue(q.name()).messages().toList() } }
+        val collected = async(Dispatchers.Default) { c.queue(q.name()).messages().toList() }
+        delay(100)
         c.shutdown()
         assertEquals(emptyList<Message>(), withTimeout(FIVE_S) { collected.await() }, "the flow completed empty")
     }

@@ -102,17 +102,6 @@ suspend fun eventually(what: String, limitMs: Long = FIVE_S, check: suspend () -
     }
 }
 
-/**
- * Starts a waiter with [start], then waits until one more waiter than before is asleep on this client's
- * LISTEN connection: it has re-read the table, so what the test does next can reach it through NOTIFY only.
- */
-suspend fun <T> Client.startWaiter(what: String, start: () -> T): T {
-    val before = listenerWaitingCount()
-    val started = start()
-    eventually("$what asleep on the LISTEN connection") { listenerWaitingCount() > before }
-    return started
-}
-
 /** The next message, which must arrive within [limitMs]. */
 suspend fun Receiver.nextWithin(limitMs: Long = FIVE_S, what: String = "a message"): Message =
     withTimeoutOrNull(limitMs) { next() ?: fail("$what: next() returned null (receiver closed)") }

@@ -267,7 +267,8 @@ val sendReceiveTests = suite {
         val name = unique("later")
         deleteAfter(name)
         val q = client.queue(name)
-        val pending = client.startWaiter("next() on a missing queue") { async(Dispatchers.Default) { q.receiver().next() } }
+        val pending = async(Dispatchers.Default) { q.receiver().next() }
+        delay(100)
         assertTrue(client.createQueue(name, QueueOptions()), "createQueue")
         val sent = q.send(bytes("first"))
         val m = withTimeout(FIVE_S) { pending.await() } ?: fail("null")
@@ -280,7 +281,8 @@ val sendReceiveTests = suite {
         val r = q.receiver()
         val samples = mutableListOf<Long>()
         repeat(5) {
-            val pending = client.startWaiter("next()") { async(Dispatchers.Default) { r.next() } }
+            val pending = async(Dispatchers.Default) { r.next() }
+            delay(50) // the receiver is idle, waiting
             val start = System.nanoTime()
             q.send(bytes("ping"))
             val m = withTimeout(FIVE_S) { pending.await() } ?: fail("null")
