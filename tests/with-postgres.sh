@@ -13,12 +13,28 @@
 # (pass -l: without it the server inherits the caller's stdout and a caller that
 # reads pg_ctl's output to EOF hangs.)
 # PGMQ_PG_FAST=1 turns off fsync/synchronous_commit/full_page_writes (tests only).
+#
+# PGMQ_PG_TLS=1 also starts a second throwaway cluster set up like a managed
+# TLS-only server (same binaries, own dir /tmp/pgmq-pgtls.XXXXXX, own port, same
+# cleanup): ssl=on with certificates made by tests/make-test-certs.sh, scram-sha-256
+# passwords, and pg_hba that rejects every non-TLS TCP connection. Exported for CMD:
+#   PGMQ_TLS_HOST=127.0.0.1, PGMQ_TLS_PORT
+#   PGMQ_TLS_USER=pgmq_tls, PGMQ_TLS_PASSWORD   superuser, password (scram) over TLS
+#   PGMQ_TLS_CERT_USER=pgmq_cert                 superuser, client certificate over TLS
+#   PGMQ_TLS_DIR   ca.crt (signed server.crt: CN=localhost, SAN DNS:localhost +
+#                  IP:127.0.0.1), other-ca.crt (unrelated CA), client.crt + client.key
+#                  (CN=pgmq_cert, PKCS#8 PEM key owned by the caller, 0600)
+#   PGMQ_TLS_URL   postgres://pgmq_tls:PASSWORD@localhost:PORT/postgres?sslmode=verify-full&sslrootcert=$PGMQ_TLS_DIR/ca.crt
+#   PGMQ_TLS_DATADIR, PGMQ_TLS_LOG   (restart it like the first one, with these)
+#   PGMQ_TLS_SOCKET_DIR   its unix socket: user postgres gets in there without TLS
+# Not started when DATABASE_URL is already set (CMD is just exec'd).
 set -uo pipefail
 
 [ $# -gt 0 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
 [ -n "${DATABASE_URL:-}" ] && exec "$@"
 
 die() { echo "with-postgres: $*" >&2; exit 1; }
+HARNESS_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")  # for make-test-certs.sh
 
 # --- server binaries: PATH first, else the newest /usr/lib/postgresql/N/bin.
 if command -v initdb >/dev/null && command -v pg_ctl >/dev/null && command -v postgres >/dev/null; then
@@ -53,16 +69,21 @@ as_pg() (
 TMP=$(mktemp -d /tmp/pgmq-pg.XXXXXX) || die "mktemp failed"
 DATA=$TMP/data
 LOG=$TMP/postgres.log
+TLS_TMP=  # set once the PGMQ_PG_TLS cluster's dir exists, so cleanup knows about it
 child=
 
-cleanup() {
-  if [ -f "$DATA/postmaster.pid" ]; then
-    # Immediate = no checkpoint; fine, the data is deleted right after.
-    if ! as_pg "$BIN/pg_ctl" stop -D "$DATA" -m immediate -w -t 20 >/dev/null 2>&1; then
-      pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null)
-      [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    fi
+stop_cluster() {  # DATADIR
+  local pid
+  [ -f "$1/postmaster.pid" ] || return 0
+  # Immediate = no checkpoint; fine, the data is deleted right after.
+  if ! as_pg "$BIN/pg_ctl" stop -D "$1" -m immediate -w -t 20 >/dev/null 2>&1; then
+    pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null)
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
   fi
+}
+cleanup() {
+  stop_cluster "$DATA"
+  if [ -n "$TLS_TMP" ]; then stop_cluster "$TLS_TMP/data"; rm -rf "$TLS_TMP"; fi
   rm -rf "$TMP"
 }
 descendants() { local c; for c in $(ps -o pid= --ppid "$1"); do echo "$c"; descendants "$c"; done; }
@@ -88,47 +109,123 @@ trap 'on_signal TERM 143' TERM
 as_pg "$BIN/initdb" -D "$DATA" -A trust -U postgres --encoding=UTF8 --locale=C --no-sync \
   >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
 
-{
-  echo "listen_addresses = '127.0.0.1'"
-  echo "unix_socket_directories = '$TMP'"
-  echo "max_connections = 300"
-  echo "shared_buffers = 128MB"
+fast_conf() {
   if [ "${PGMQ_PG_FAST:-}" = 1 ]; then
     echo "fsync = off"
     echo "synchronous_commit = off"
     echo "full_page_writes = off"
   fi
+}
+{
+  echo "listen_addresses = '127.0.0.1'"
+  echo "unix_socket_directories = '$TMP'"
+  echo "max_connections = 300"
+  echo "shared_buffers = 128MB"
+  fast_conf
 } >>"$DATA/postgresql.conf"
 
+# Starts the cluster in DATADIR on a free port and sets PORT. On failure prints
+# pg_ctl's output and the tail of LOG and returns 1.
 # The port is passed with -o (not in postgresql.conf) so a retry can change it;
 # pg_ctl records it in postmaster.opts, so `pg_ctl restart` keeps it.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-started=
-for _ in 1 2 3; do
-  PORT=$(free_port) || die "could not pick a free port"
-  if as_pg "$BIN/pg_ctl" start -D "$DATA" -l "$LOG" -w -t 30 -o "-p $PORT" >"$TMP/pg_ctl.out" 2>&1; then
-    started=1; break
-  fi
-  # Someone else grabbed the port between free_port and bind: try another one.
-  grep -qE 'could not bind|already in use|could not create any TCP/IP sockets' "$LOG" 2>/dev/null || break
-  echo "with-postgres: port $PORT was taken, retrying" >&2
-done
-if [ -z "$started" ]; then
-  cat "$TMP/pg_ctl.out" >&2; echo "--- tail of $LOG:" >&2; tail -n 30 "$LOG" >&2
-  die "postgres failed to start"
-fi
-
-if [ -n "$PG_ISREADY" ]; then
+start_cluster() {  # DATADIR LOG PG_CTL_OUT
+  local _
+  for _ in 1 2 3; do
+    PORT=$(free_port) || die "could not pick a free port"
+    as_pg "$BIN/pg_ctl" start -D "$1" -l "$2" -w -t 30 -o "-p $PORT" >"$3" 2>&1 && return 0
+    # Someone else grabbed the port between free_port and bind: try another one.
+    grep -qE 'could not bind|already in use|could not create any TCP/IP sockets' "$2" 2>/dev/null || break
+    echo "with-postgres: port $PORT was taken, retrying" >&2
+  done
+  cat "$3" >&2; echo "--- tail of $2:" >&2; tail -n 30 "$2" >&2
+  return 1
+}
+wait_ready() {  # HOST PORT LOG WHAT
+  local i
+  [ -n "$PG_ISREADY" ] || return 0
   for i in $(seq 60); do
-    "$PG_ISREADY" -q -h 127.0.0.1 -p "$PORT" -U postgres && break
-    [ "$i" = 60 ] && { tail -n 30 "$LOG" >&2; die "postgres not ready after 30s"; }
+    "$PG_ISREADY" -q -h "$1" -p "$2" -U postgres && return 0
+    [ "$i" = 60 ] && { tail -n 30 "$3" >&2; die "$4 not ready after 30s"; }
     sleep 0.5
   done
-fi
+}
+
+start_cluster "$DATA" "$LOG" "$TMP/pg_ctl.out" || die "postgres failed to start"
+wait_ready 127.0.0.1 "$PORT" "$LOG" postgres
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 export PGMQ_PG_DATADIR=$DATA PGMQ_PG_BIN=$BIN PGMQ_PG_RUNAS=$RUNAS PGMQ_PG_LOG=$LOG
 echo "postgres: throwaway cluster on 127.0.0.1:$PORT (PG $(cat "$DATA/PG_VERSION"))" >&2
+
+# --- PGMQ_PG_TLS=1: a second cluster that looks like a managed, TLS-only server,
+# so clients are tested against certificate verification, scram and client certs
+# (the first cluster is plain TCP + trust and cannot tell whether TLS is used).
+start_tls_cluster() {
+  # `local PORT`: start_cluster sets the caller's PORT, and the outer one is the first cluster's.
+  local psql certs data log pw ssl PORT
+  psql=$BIN/psql; [ -x "$psql" ] || psql=$(command -v psql) || die "PGMQ_PG_TLS=1 needs psql"
+  command -v openssl >/dev/null || die "PGMQ_PG_TLS=1 needs openssl"
+  TLS_TMP=$(mktemp -d /tmp/pgmq-pgtls.XXXXXX) || die "mktemp failed"
+  certs=$TLS_TMP/certs data=$TLS_TMP/data log=$TLS_TMP/postgres.log
+  [ "$RUNAS" = "$(id -un)" ] || chown "$RUNAS:" "$TLS_TMP" || die "cannot chown $TLS_TMP to $RUNAS"
+
+  # Certificates belong to the caller (the tests read client.key); only the
+  # server key goes to the server user: postgres refuses a key it does not own
+  # (or root's with 0640) or that others can read.
+  "$HARNESS_DIR/make-test-certs.sh" "$certs" >"$TLS_TMP/certs.log" 2>&1 ||
+    { cat "$TLS_TMP/certs.log" >&2; die "making the test certificates failed"; }
+  [ "$RUNAS" = "$(id -un)" ] || chown "$RUNAS:" "$certs/server.key" || die "cannot chown server.key to $RUNAS"
+
+  as_pg "$BIN/initdb" -D "$data" -A trust -U postgres --encoding=UTF8 --locale=C --no-sync \
+    >"$TLS_TMP/initdb.log" 2>&1 || { cat "$TLS_TMP/initdb.log" >&2; die "initdb (TLS cluster) failed"; }
+  {
+    echo "listen_addresses = '127.0.0.1'"
+    echo "unix_socket_directories = '$TLS_TMP'"
+    echo "max_connections = 100"
+    echo "ssl = on"
+    echo "ssl_cert_file = '$certs/server.crt'"
+    echo "ssl_key_file = '$certs/server.key'"
+    echo "ssl_ca_file = '$certs/ca.crt'"  # verifies client certificates (the cert line)
+    echo "password_encryption = 'scram-sha-256'"
+    fast_conf
+  } >>"$data/postgresql.conf"
+  # Only the harness itself gets in without TLS (unix socket, as postgres, to set
+  # up the roles); over TCP it is TLS or nothing.
+  cat >"$data/pg_hba.conf" <<'EOF'
+local all postgres trust
+hostssl all pgmq_cert 127.0.0.1/32 cert
+hostssl all all 127.0.0.1/32 scram-sha-256
+hostnossl all all 0.0.0.0/0 reject
+EOF
+
+  start_cluster "$data" "$log" "$TLS_TMP/pg_ctl.out" || die "TLS postgres failed to start"
+  # TCP would need a password or a certificate: ask over the unix socket.
+  wait_ready "$TLS_TMP" "$PORT" "$log" "TLS postgres"
+
+  # Alphanumeric so it needs no escaping in the URL or in SQL.
+  pw=$(head -c 600 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9' | head -c 20)
+  [ ${#pw} = 20 ] || die "could not make a password"
+  # Superusers: the tests run the migrations and read pg_stat_ssl.
+  "$psql" -X -q -v ON_ERROR_STOP=1 -h "$TLS_TMP" -p "$PORT" -U postgres -d postgres \
+    >"$TLS_TMP/roles.out" 2>&1 <<EOF || { cat "$TLS_TMP/roles.out" >&2; tail -n 30 "$log" >&2; die "creating the TLS roles failed"; }
+CREATE ROLE pgmq_tls LOGIN SUPERUSER PASSWORD '$pw';
+CREATE ROLE pgmq_cert LOGIN SUPERUSER;
+EOF
+
+  export PGMQ_TLS_HOST=127.0.0.1 PGMQ_TLS_PORT=$PORT PGMQ_TLS_USER=pgmq_tls PGMQ_TLS_PASSWORD=$pw
+  export PGMQ_TLS_CERT_USER=pgmq_cert PGMQ_TLS_DIR=$certs PGMQ_TLS_DATADIR=$data PGMQ_TLS_LOG=$log
+  export PGMQ_TLS_SOCKET_DIR=$TLS_TMP  # as postgres, no password, no TLS: for checks under the hood
+  export PGMQ_TLS_URL="postgres://pgmq_tls:$pw@localhost:$PORT/postgres?sslmode=verify-full&sslrootcert=$certs/ca.crt"
+
+  # One real client connection the way the tests make it (verify-full + scram), so
+  # a broken certificate or pg_hba shows up here and not as a puzzling test failure.
+  ssl=$("$psql" -X -At -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' "$PGMQ_TLS_URL" 2>&1)
+  [ "$ssl" = t ] || { echo "$ssl" >&2; tail -n 30 "$log" >&2; die "TLS postgres: test connection over TLS failed"; }
+
+  echo "postgres: TLS-only throwaway cluster on 127.0.0.1:$PORT (certs in $certs)" >&2
+}
+[ "${PGMQ_PG_TLS:-}" = 1 ] && start_tls_cluster
 
 # CMD runs in the background + `wait` because bash delays traps until a foreground
 # child exits, and we want INT/TERM handled at once. Background jobs would get

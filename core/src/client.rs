@@ -2,14 +2,13 @@
 //! and ack batcher shared by every receiver, and the housekeeping task.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::{Connector, PoolConnect};
 use crate::error::{Error, Result};
 use crate::lease::{Committer, QueueLeases};
 use crate::listener::Listener;
@@ -55,18 +54,6 @@ impl Drop for ClientInner {
     }
 }
 
-pub(crate) fn parse_dsn(dsn: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
-    let mut config = tokio_postgres::Config::from_str(dsn)
-        .map_err(|e| Error::invalid_option(format!("invalid DSN: {e}")))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(connect_timeout);
-    }
-    if config.get_application_name().is_none() {
-        config.application_name("pgmq");
-    }
-    Ok(config)
-}
-
 impl Client {
     /// Connects with default [`ClientOptions`]. `dsn` is a libpq URL (`postgres://user@host:port/db`) or
     /// a key=value string (`host=localhost user=postgres`).
@@ -86,30 +73,34 @@ impl Client {
         if options.maintenance_interval.is_zero() {
             return Err(Error::invalid_option("maintenance_interval must be positive"));
         }
-        let config = parse_dsn(dsn, options.connect_timeout)?;
-        let listen_config = match &options.listen_dsn {
-            Some(listen) => parse_dsn(listen, options.connect_timeout)?,
-            None => config.clone(),
+        let connector = Connector::new(dsn, &options.application_name, options.connect_timeout)?;
+        let listen_connector = match &options.listen_dsn {
+            Some(listen) => Connector::new(listen, &options.application_name, options.connect_timeout)?,
+            None => connector.clone(),
         };
-        let manager = Manager::from_config(
-            config,
-            NoTls,
+        // The LISTEN connection first: a failure to connect is reported with what went wrong on each
+        // host (the pool can only say it in tokio-postgres's words).
+        let shutdown = CancellationToken::new();
+        let listener = Listener::start(listen_connector, shutdown.clone()).await?;
+        let manager = Manager::from_connect(
+            tokio_postgres::Config::new(),
+            PoolConnect(connector),
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let pool = Pool::builder(manager)
             .max_size(options.pool_size)
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .create_timeout(Some(options.connect_timeout))
             .build()
             .map_err(|e| Error::invalid_option(format!("pool: {e}")))?;
         // Fail now, with a clear error, rather than on first use.
-        drop(pool.get().await.map_err(|e| match Error::from(e) {
-            Error::Database(m) => Error::Connection(m),
-            other => other,
-        })?);
+        if let Err(e) = pool.get().await {
+            shutdown.cancel();
+            return Err(match Error::from(e) {
+                Error::Database(m) => Error::Connection(m),
+                other => other,
+            });
+        }
 
-        let shutdown = CancellationToken::new();
-        let listener = Listener::start(listen_config, shutdown.clone()).await?;
         let rt = tokio::runtime::Handle::current();
         let notifier = Notifier::start(pool.clone(), listener.clone(), &rt);
         let committer = Committer::start(pool.clone(), notifier.clone(), &rt);

@@ -39,7 +39,7 @@ pub fn decode_attributes(json: &str) -> Option<Attributes> {
 
 /// Parses a DSN as [`crate::Client::connect`] does, without connecting.
 pub fn parse_dsn(dsn: &str) -> Result<()> {
-    crate::client::parse_dsn(dsn, Duration::from_secs(10)).map(drop)
+    crate::connect::Connector::new(dsn, "pgmq", Duration::from_secs(10)).map(drop)
 }
 
 /// The checks [`crate::Client::create_queue`] makes before writing, including the conversion of

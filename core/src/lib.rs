@@ -35,6 +35,8 @@
 
 mod client;
 mod completion;
+mod connect;
+mod dsn;
 mod error;
 mod filter;
 #[doc(hidden)]
@@ -47,9 +49,14 @@ mod notifier;
 mod options;
 mod queue;
 mod receiver;
+mod tls;
 
 pub use client::Client;
 pub use completion::{Completion, SentMessage};
+pub use connect::{
+    DEFAULT_KEEPALIVES_COUNT, DEFAULT_KEEPALIVES_IDLE, DEFAULT_KEEPALIVES_INTERVAL, DEFAULT_TCP_USER_TIMEOUT,
+};
+pub use dsn::{redact_dsn, SslMode};
 pub use error::{Error, Result};
 pub use filter::{Attribute, Comparison, Filter, MAX_FILTER_DEPTH};
 pub use message::Message;

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::{Connected, Connector};
 use crate::error::{Error, Result};
 
 /// What woke a waiter.
@@ -42,7 +43,7 @@ struct State {
 }
 
 pub(crate) struct Inner {
-    config: Config,
+    connector: Connector,
     state: Mutex<State>,
     /// Serialises LISTEN/UNLISTEN so a subscribe racing an unsubscribe of the same channel cannot leave
     /// the server not listening while the map says it is.
@@ -134,19 +135,16 @@ fn quote_ident(name: &str) -> String {
 impl Listener {
     /// Connects the LISTEN connection (failing fast if the server cannot be reached) and starts the task
     /// that drives it and reconnects it.
-    pub(crate) async fn start(config: Config, shutdown: CancellationToken) -> Result<Listener> {
+    pub(crate) async fn start(connector: Connector, shutdown: CancellationToken) -> Result<Listener> {
         let inner = Arc::new(Inner {
-            config,
+            connector,
             state: Mutex::new(State::default()),
             commands: tokio::sync::Mutex::new(()),
             waiting: AtomicUsize::new(0),
             shutdown,
             rt: tokio::runtime::Handle::current(),
         });
-        let first = connect(&inner.config).await.map_err(|e| match e {
-            Error::Database(m) => Error::Connection(m),
-            other => other,
-        })?;
+        let first = inner.connector.connect().await.map_err(Error::from)?;
         let task_inner = inner.clone();
         inner.rt.spawn(run(task_inner, first));
         Ok(Listener { inner })
@@ -212,20 +210,6 @@ impl Listener {
     }
 }
 
-/// Connects within the config's connect timeout. tokio-postgres applies that timeout to the socket
-/// connect only, so a server that accepts but never answers the startup would otherwise hang us forever.
-async fn connect(config: &Config) -> Result<Connected> {
-    match config.get_connect_timeout() {
-        Some(limit) => tokio::time::timeout(*limit, config.connect(NoTls))
-            .await
-            .map_err(|_| Error::Connection(format!("no answer from the server within {limit:?}")))?
-            .map_err(Error::from),
-        None => config.connect(NoTls).await.map_err(Error::from),
-    }
-}
-
-type Connected = (tokio_postgres::Client, tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>);
-
 /// Drives the connection; on loss, reconnects with backoff, re-LISTENs and wakes everyone.
 async fn run(inner: Arc<Inner>, first: Connected) {
     let mut next = Some(first);
@@ -236,12 +220,12 @@ async fn run(inner: Arc<Inner>, first: Connected) {
             None => {
                 let attempt = tokio::select! {
                     _ = inner.shutdown.cancelled() => return,
-                    r = connect(&inner.config) => r,
+                    r = inner.connector.connect() => r,
                 };
                 match attempt {
                     Ok(c) => c,
                     Err(e) => {
-                        tracing::warn!("pgmq listener: reconnect failed: {e}");
+                        tracing::warn!("pgmq listener: reconnect failed: {}", e.text);
                         tokio::select! {
                             _ = inner.shutdown.cancelled() => return,
                             _ = tokio::time::sleep(backoff) => {}
@@ -304,7 +288,7 @@ async fn run(inner: Arc<Inner>, first: Connected) {
 
 async fn drive(
     inner: Arc<Inner>,
-    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, crate::tls::TlsStream>,
     lost: CancellationToken,
 ) {
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 
-/// How a [`crate::Client`] connects.
-#[derive(Debug, Clone)]
+/// How a [`crate::Client`] connects. Its `Debug` output masks the password of `listen_dsn`.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
     /// A separate DSN for the one LISTEN connection (e.g. direct to PostgreSQL while work connections go
@@ -15,9 +15,13 @@ pub struct ClientOptions {
     pub listen_dsn: Option<String>,
     /// Maximum number of pooled work connections. Default 10; must be at least 1.
     pub pool_size: usize,
-    /// How long to wait for a connection to be established before failing with
-    /// [`Error::Connection`]. Default 10 s.
+    /// How long to wait for one host to accept a connection before trying the next host of the DSN
+    /// (or failing with [`Error::Connection`]), unless the DSN or `PGCONNECT_TIMEOUT` sets
+    /// `connect_timeout`. Default 10 s.
     pub connect_timeout: Duration,
+    /// The `application_name` operators see in `pg_stat_activity`, unless the DSN or `PGAPPNAME` sets
+    /// one. Default `pgmq-rust`; each binding sets its language (`pgmq-python`, `pgmq-node`, ...).
+    pub application_name: String,
     /// How often this client offers to run housekeeping (retention expiry, lapsed last attempts, outcome
     /// pruning). One client at a time does it, elected by an advisory lock. Default 1 s.
     pub maintenance_interval: Duration,
@@ -29,8 +33,21 @@ impl Default for ClientOptions {
             listen_dsn: None,
             pool_size: 10,
             connect_timeout: Duration::from_secs(10),
+            application_name: "pgmq-rust".to_owned(),
             maintenance_interval: Duration::from_secs(1),
         }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("listen_dsn", &self.listen_dsn.as_deref().map(crate::dsn::redact_dsn))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("application_name", &self.application_name)
+            .field("maintenance_interval", &self.maintenance_interval)
+            .finish()
     }
 }
 
@@ -48,6 +65,11 @@ impl ClientOptions {
     /// Sets [`ClientOptions::connect_timeout`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+    /// Sets [`ClientOptions::application_name`].
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = name.into();
         self
     }
     /// Sets [`ClientOptions::maintenance_interval`].

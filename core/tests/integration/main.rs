@@ -18,3 +18,4 @@ mod queues;
 mod receive;
 mod send;
 mod smoke;
+mod tls;
