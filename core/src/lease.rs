@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::listener::{Listener, Wake};
+use crate::listener::Listener;
 use crate::notifier::{id_payload, Notifier};
 
 const HELD: u8 = 0;
@@ -128,15 +128,6 @@ impl QueueLeases {
     fn snapshot(&self) -> Vec<Arc<Held>> {
         self.held.lock().unwrap().values().cloned().collect()
     }
-
-    fn signal_cancelled(&self, ids: &str) {
-        let map = self.held.lock().unwrap();
-        for id in ids.split(',') {
-            if let Some(h) = Uuid::parse_str(id).ok().and_then(|id| map.get(&id)) {
-                h.cancelled.send_replace(true);
-            }
-        }
-    }
 }
 
 /// Extends every held lease of one queue at a third of the ack deadline, and relays cancellations.
@@ -175,13 +166,12 @@ async fn keep(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = l.changed.notified() => {}
-            wake = sub.recv() => match wake {
-                Wake::Notify(ids) if &*ids != "*" => l.signal_cancelled(&ids),
-                _ => next_beat = Instant::now(),
-            },
+            // Any role can NOTIFY any channel: a notification only says "look now", and the beat
+            // reads cancel_requested from the table, so a forged one cancels nothing.
+            _ = sub.recv() => next_beat = Instant::now(),
             _ = tokio::time::sleep_until(next_beat) => {
                 next_beat = Instant::now() + interval;
-                if let Err(e) = beat(&l, &pool).await {
+                if let Err(e) = beat(&l, &pool, &listener).await {
                     tracing::warn!("pgmq heartbeat on queue {queue_id} failed: {e}");
                     next_beat = Instant::now() + interval.min(Duration::from_millis(500));
                 }
@@ -216,16 +206,23 @@ SELECT m.id, m.cancel_requested FROM pgmq.messages m, a
 WHERE m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
   AND NOT EXISTS (SELECT 1 FROM extended e WHERE e.id = m.id)";
 
-async fn beat(leases: &QueueLeases, pool: &Pool) -> Result<()> {
+async fn beat(leases: &QueueLeases, pool: &Pool, listener: &Listener) -> Result<()> {
     let held = leases.snapshot();
     if held.is_empty() {
         return Ok(());
     }
     let ids: Vec<Uuid> = held.iter().map(|h| h.id).collect();
     let tokens: Vec<Uuid> = held.iter().map(|h| h.token).collect();
-    let conn = pool.get().await?;
-    let stmt = conn.prepare_cached(HEARTBEAT).await?;
-    let rows = conn.query(&stmt, &[&leases.queue_id, &ids, &tokens]).await?;
+    let rows = match listener.connection() {
+        Some(conn) => match beat_on_listener(&conn, leases.queue_id, &ids, &tokens).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!("pgmq: heartbeat on the LISTEN connection failed, using the pool: {e}");
+                beat_on_pool(pool, leases.queue_id, &ids, &tokens).await?
+            }
+        },
+        None => beat_on_pool(pool, leases.queue_id, &ids, &tokens).await?,
+    };
     let mut alive: HashMap<Uuid, bool> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for h in held {
         match alive.remove(&h.id) {
@@ -243,6 +240,34 @@ async fn beat(leases: &QueueLeases, pool: &Pool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How long a heartbeat on the LISTEN connection may take before the pool is tried instead.
+const LISTENER_BEAT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Heartbeats go out on the client's LISTEN connection, which is idle between notifications: queued
+/// behind the work on a busy pool (1,000 sends waiting for one connection), a beat would arrive after
+/// the lease it renews had lapsed. One round trip (an unnamed statement with its parameter types).
+async fn beat_on_listener(
+    conn: &tokio_postgres::Client,
+    queue_id: i64,
+    ids: &[Uuid],
+    tokens: &[Uuid],
+) -> Result<Vec<tokio_postgres::Row>> {
+    use tokio_postgres::types::Type;
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] =
+        [(&queue_id, Type::INT8), (&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)];
+    let query = conn.query_typed(HEARTBEAT, &params);
+    tokio::time::timeout(LISTENER_BEAT_TIMEOUT, query)
+        .await
+        .map_err(|_| Error::Connection("no answer on the LISTEN connection".into()))?
+        .map_err(Error::from)
+}
+
+async fn beat_on_pool(pool: &Pool, queue_id: i64, ids: &[Uuid], tokens: &[Uuid]) -> Result<Vec<tokio_postgres::Row>> {
+    let conn = pool.get().await?;
+    let stmt = conn.prepare_cached(HEARTBEAT).await?;
+    Ok(conn.query(&stmt, &[&queue_id, &ids, &tokens]).await?)
 }
 
 /// Extends one lease now by `by`. Returns whether it was still held under this token.

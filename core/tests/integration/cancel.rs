@@ -193,3 +193,31 @@ async fn cancel_on_an_unknown_queue_fails_with_queue_not_found() {
     assert!(matches!(&result, Err(Error::QueueNotFound(n)) if *n == name), "{result:?}");
     assert_eq!(result.unwrap_err().code(), "queue_not_found");
 }
+
+#[tokio::test]
+async fn a_forged_cancel_notification_does_not_signal_the_holder() {
+    // Arrange: two held messages.
+    let client = client().await;
+    let name = unique("cancel-forged");
+    client.create_queue(&name, &QueueOptions::default()).await.unwrap();
+    let queue = client.queue(&name).unwrap();
+    queue.send_batch(vec![b"a".to_vec().into(), b"b".to_vec().into()], &SendOptions::default()).await.unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default().batch_size(2)).unwrap();
+    let mut held = timeout(FIVE_S, rx.next_batch()).await.unwrap().unwrap();
+    while held.len() < 2 {
+        held.extend(timeout(FIVE_S, rx.next_batch()).await.unwrap().unwrap());
+    }
+    let (b, a) = (held.pop().unwrap(), held.pop().unwrap());
+    let raw = raw().await;
+    let queue_id: i64 = raw.query_one("SELECT id FROM pgmq.queues WHERE name = $1", &[&name]).await.unwrap().get(0);
+
+    // Act: any role may NOTIFY the cancel channel with a's id; then b is cancelled for real, and its
+    // notification arrives after the forged one.
+    raw.execute("SELECT pg_notify($1, $2)", &[&format!("pgmq_x_{queue_id}"), &a.id().to_string()]).await.unwrap();
+    queue.cancel(&[b.id()]).await.unwrap();
+    timeout(FIVE_S, b.cancelled()).await.expect("the real cancel reaches its holder");
+
+    // Assert
+    assert!(!a.is_cancelled(), "a forged notification cancelled a message");
+    a.ack().await.unwrap();
+}

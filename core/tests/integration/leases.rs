@@ -516,3 +516,44 @@ async fn message_of_a_killed_worker_process_is_redelivered_once_its_lease_expire
     msg.ack().await.unwrap();
     assert_eq!(timeout(Duration::from_secs(5), sent.wait()).await.unwrap().unwrap(), Outcome::Completed);
 }
+
+#[tokio::test]
+async fn heartbeats_keep_a_lease_while_sends_saturate_a_one_connection_pool() {
+    let client = client_with(pgmq_core::ClientOptions::default().pool_size(1)).await;
+    let name = unique("starve");
+    client.create_queue(&name, &deadline(3)).await.unwrap();
+    let queue = client.queue(&name).unwrap();
+    queue.send(b"held".to_vec(), &SendOptions::default()).await.unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    let held = next_within(&mut rx, Duration::from_secs(5)).await;
+
+    // Another process's worker takes the message the moment its lease lapses.
+    let rival = crate::common::client().await;
+    let mut rival_rx = rival.queue(&name).unwrap().receiver(ReceiveOptions::default()).unwrap();
+    let stolen = tokio::spawn(async move { rival_rx.next().await.map(|m| m.id()) });
+
+    // Three deadlines of 1,000 concurrent sends (to another queue) queued on the one pool connection.
+    let flood_name = unique("flood");
+    client.create_queue(&flood_name, &QueueOptions::default()).await.unwrap();
+    let flood = client.queue(&flood_name).unwrap();
+    // 256 KiB each: a wave then takes 2-4 s here, longer than the deadline.
+    let body = vec![7u8; 256 * 1024];
+    let untracked = SendOptions::default().track(false);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(9) {
+        let sends = (0..1000).map(|_| flood.send(body.clone(), &untracked));
+        for sent in futures_util::future::join_all(sends).await {
+            sent.unwrap();
+        }
+        if stolen.is_finished() {
+            panic!("the held message was redelivered to another worker: {:?}", stolen.await);
+        }
+    }
+    let raw = raw().await;
+    let (_, attempts, live, _) = lease_row(&raw, held.id()).await;
+    assert_eq!((attempts, live), (1, true));
+    held.ack().await.expect("still ours");
+    stolen.abort();
+    client.delete_queue(&name).await.unwrap();
+    client.delete_queue(&flood_name).await.unwrap();
+}
