@@ -91,6 +91,12 @@ impl Error {
         Error::Internal(text)
     }
 
+    /// Whether trying again later may succeed: the connection broke or the server could not be reached
+    /// ([`Error::Connection`]). Receivers retry these by themselves.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Connection(_))
+    }
+
     pub(crate) fn invalid_option(msg: impl Into<String>) -> Self {
         Error::InvalidOption(msg.into())
     }

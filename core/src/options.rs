@@ -458,6 +458,22 @@ impl SendOptions {
     }
 }
 
+/// Called with an error a receiver recovered from (see [`ReceiveOptions::on_error`]).
+#[derive(Clone)]
+pub struct ErrorHandler(pub std::sync::Arc<dyn Fn(&Error) + Send + Sync>);
+
+impl std::fmt::Debug for ErrorHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErrorHandler(..)")
+    }
+}
+
+/// The first pause of a receiver after a connection error; it doubles up to
+/// [`RECONNECT_BACKOFF_MAX`], each pause scaled by a random factor in `[0.5, 1]`.
+pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// The longest pause of a receiver between attempts while the server is unreachable.
+pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
 /// How a [`crate::Receiver`] leases messages.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -469,11 +485,17 @@ pub struct ReceiveOptions {
     /// Safety-net re-read of the table while idle, in case a notification was lost. NOTIFY does the real
     /// waking. Default 30 s.
     pub poll_interval: Duration,
+    /// Told of each connection error the receiver recovered from. A receiver never ends on a
+    /// connection error (a dropped connection, `pg_terminate_backend`, a server restart): it logs it
+    /// (`tracing` warning), tells this handler, and tries again after a capped, jittered pause
+    /// ([`RECONNECT_BACKOFF_MIN`] doubling to [`RECONNECT_BACKOFF_MAX`]) until the server answers or the
+    /// receiver is closed. Other errors end the call as before.
+    pub on_error: Option<ErrorHandler>,
 }
 
 impl Default for ReceiveOptions {
     fn default() -> Self {
-        ReceiveOptions { batch_size: 1, filter: None, poll_interval: Duration::from_secs(30) }
+        ReceiveOptions { batch_size: 1, filter: None, poll_interval: Duration::from_secs(30), on_error: None }
     }
 }
 
@@ -486,6 +508,11 @@ impl ReceiveOptions {
     /// Sets [`ReceiveOptions::filter`].
     pub fn filter(mut self, filter: Filter) -> Self {
         self.filter = Some(filter);
+        self
+    }
+    /// Sets [`ReceiveOptions::on_error`].
+    pub fn on_error(mut self, handler: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(ErrorHandler(std::sync::Arc::new(handler)));
         self
     }
     /// Sets [`ReceiveOptions::poll_interval`].

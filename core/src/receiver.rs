@@ -13,7 +13,9 @@ use crate::filter::SqlParams;
 use crate::lease::Held;
 use crate::listener::{Subscription, Wake};
 use crate::message::{Message, MessageParts};
-use crate::options::{attributes_from_json, ReceiveOptions};
+use crate::options::{
+    attributes_from_json, ErrorHandler, ReceiveOptions, RECONNECT_BACKOFF_MAX, RECONNECT_BACKOFF_MIN,
+};
 use crate::queue::{duration_from_ms, Queue};
 
 /// Leases the oldest available messages: FIFO by the time they became available, ties broken by the
@@ -104,6 +106,7 @@ pub struct Receiver {
     resolved: Option<Resolved>,
     subscription: Option<Subscription>,
     queues_subscription: Option<Subscription>,
+    on_error: Option<ErrorHandler>,
     closed: bool,
 }
 
@@ -132,6 +135,7 @@ impl Receiver {
             resolved: None,
             subscription: None,
             queues_subscription: None,
+            on_error: options.on_error,
             closed: false,
         })
     }
@@ -144,8 +148,9 @@ impl Receiver {
     /// Waits for the next message and returns it leased to this worker.
     ///
     /// Cancel-safe: if the future is dropped, messages it had already leased are released at once.
-    /// Errors: [`Error::Closed`] after [`Receiver::close`] or when the client closes; connection errors
-    /// (the receiver stays usable and can be called again).
+    /// Errors: [`Error::Closed`] after [`Receiver::close`] or when the client closes. Connection errors
+    /// never end the call: the receiver reports them ([`ReceiveOptions::on_error`], a `tracing`
+    /// warning) and tries again with a capped, jittered backoff.
     pub async fn next(&mut self) -> Result<Message> {
         loop {
             if let Some(m) = self.buffer.pop_front() {
@@ -165,11 +170,20 @@ impl Receiver {
         }
         let shutdown = self.queue.client.inner.shutdown.clone();
         let mut locked_retry = Duration::from_millis(1);
+        let mut backoff = RECONNECT_BACKOFF_MIN;
         loop {
             if self.closed || shutdown.is_cancelled() {
                 return Err(Error::Closed);
             }
-            let Some(resolved) = self.resolve().await? else {
+            let resolved = match self.resolve().await {
+                Ok(r) => r,
+                Err(e) if e.is_transient() => {
+                    self.recover(&e, &mut backoff).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(resolved) = resolved else {
                 // The queue does not exist (yet): wait for any queue to be created.
                 let sub = self.queues_subscription.as_mut().expect("subscribed by resolve");
                 tokio::select! {
@@ -199,7 +213,15 @@ impl Receiver {
             }
             self.subscription.as_mut().unwrap().drain();
 
-            let (messages, exists, wait_ms, due_locked) = self.claim(resolved, permits).await?;
+            let (messages, exists, wait_ms, due_locked) = match self.claim(resolved, permits).await {
+                Ok(claim) => claim,
+                Err(e) if e.is_transient() => {
+                    self.recover(&e, &mut backoff).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            backoff = RECONNECT_BACKOFF_MIN;
             if !messages.is_empty() {
                 return Ok(messages);
             }
@@ -221,6 +243,32 @@ impl Receiver {
                 wake = sub.recv() => if let Wake::Reset = wake { tracing::trace!("receiver re-reads after reset") },
                 _ = tokio::time::sleep(wait + Duration::from_millis(1)) => {}
             }
+        }
+    }
+
+    /// Reports a connection error and pauses before the next attempt: `backoff` scaled by a random
+    /// factor in [0.5, 1] (so a restarted server is not met by every receiver at once), then doubled up
+    /// to the cap. [`Error::Closed`] if the receiver or the client closes meanwhile.
+    async fn recover(&mut self, error: &Error, backoff: &mut Duration) -> Result<()> {
+        tracing::warn!("pgmq receiver on {:?}: {error}; retrying in up to {:?}", &*self.queue.name, *backoff);
+        if let Some(handler) = &self.on_error {
+            let handler = handler.0.clone();
+            // A panicking handler must not take the receiver down with it.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(error))).is_err() {
+                tracing::error!("pgmq receiver: the on_error handler panicked");
+            }
+        }
+        // A claim that failed may have been cut off mid-flight: forget what it resolved, so the next
+        // attempt starts from the queue's name (it may have been deleted meanwhile).
+        self.resolved = None;
+        self.subscription = None;
+        let jitter = 0.5 + (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 2000.0;
+        let pause = backoff.mul_f64(jitter);
+        *backoff = (*backoff * 2).min(RECONNECT_BACKOFF_MAX);
+        let shutdown = self.queue.client.inner.shutdown.clone();
+        tokio::select! {
+            _ = shutdown.cancelled() => Err(Error::Closed),
+            _ = tokio::time::sleep(pause) => if self.closed { Err(Error::Closed) } else { Ok(()) },
         }
     }
 

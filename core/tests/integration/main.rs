@@ -16,6 +16,7 @@ mod load;
 mod many_queues;
 mod queues;
 mod receive;
+mod resilience;
 mod send;
 mod smoke;
 mod tls;
