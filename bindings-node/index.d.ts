@@ -358,5 +358,11 @@ export declare class Client implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-/** Connects to PostgreSQL (`postgres://user@host:port/db` or `host=... user=...`). Rejects with {@link ConnectionError} if the server cannot be reached. */
+/**
+ * Connects to PostgreSQL (`postgres://user@host:port/db` or `host=... user=...`, read as libpq reads it: the `PG*`
+ * environment variables and `~/.pgpass` fill what it leaves out, `''` takes everything from them; TLS with
+ * `sslmode=verify-full&sslrootcert=/path/to/ca.crt`). Its backends show `application_name` `pgmq-node` unless the DSN
+ * or `PGAPPNAME` names one. Rejects with {@link ConnectionError} if the server cannot be reached, its certificate is
+ * not trusted, or the login is refused; with {@link InvalidOptionError} for a malformed DSN. No error shows the password.
+ */
 export declare function connect(dsn: string, options?: ConnectOptions): Promise<Client>

@@ -126,7 +126,8 @@ impl NativeClient {
     /// Connects (the pool's first connection and the LISTEN connection are opened now).
     #[napi(factory)]
     pub async fn connect(dsn: String, options: Option<NativeConnectOptions>) -> Result<NativeClient> {
-        let mut opts = ClientOptions::default();
+        // Operators see the language in pg_stat_activity, unless the DSN or PGAPPNAME names the application.
+        let mut opts = ClientOptions::default().application_name("pgmq-node");
         if let Some(o) = options {
             if let Some(listen) = o.listen_dsn {
                 opts = opts.listen_dsn(listen);

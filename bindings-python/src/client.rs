@@ -26,8 +26,12 @@ pub(crate) fn connect(
     pool_size: i64,
 ) -> PyResult<Bound<'_, PyAny>> {
     let owner = Owner::current()?;
-    // The core rejects 0, so a negative size gets the same clear error.
-    let mut options = ClientOptions::default().pool_size(usize::try_from(pool_size).unwrap_or(0));
+    // The core rejects 0, so a negative size gets the same clear error. The application_name tells
+    // operators in pg_stat_activity which language's client a backend serves (unless the DSN or
+    // PGAPPNAME names the application).
+    let mut options = ClientOptions::default()
+        .application_name("pgmq-python")
+        .pool_size(usize::try_from(pool_size).unwrap_or(0));
     if let Some(listen_dsn) = listen_dsn {
         options = options.listen_dsn(listen_dsn);
     }

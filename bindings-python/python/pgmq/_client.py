@@ -91,11 +91,15 @@ def connect(dsn: str, *, listen_dsn: Optional[str] = None, pool_size: int = 10) 
     """Connects to PostgreSQL: ``async with pgmq.connect(dsn) as client`` or
     ``client = await pgmq.connect(dsn)``.
 
-    ``dsn`` is a libpq URL (``postgres://user@host:5432/db``) or key=value string. ``listen_dsn`` is a
-    separate DSN for the LISTEN connection (e.g. direct to PostgreSQL while ``dsn`` goes through a
-    transaction-pooling PgBouncer). ``pool_size`` is the number of work connections. Raises
-    :class:`pgmq.ConnectionError` if the server cannot be reached, :class:`pgmq.InvalidOption` for a
-    malformed DSN or a pool size under 1.
+    ``dsn`` is a libpq URL (``postgres://user@host:5432/db``) or key=value string, read as libpq reads
+    it: the ``PG*`` environment variables and ``~/.pgpass`` fill what it leaves out (``""`` takes
+    everything from them), ``sslmode=verify-full`` with ``sslrootcert=/path/to/ca.crt`` sets up TLS. The
+    backends show ``application_name`` ``pgmq-python`` unless the DSN or ``PGAPPNAME`` names one.
+    ``listen_dsn`` is a separate DSN for the LISTEN connection (e.g. direct to PostgreSQL while ``dsn``
+    goes through a transaction-pooling PgBouncer). ``pool_size`` is the number of work connections.
+    Raises :class:`pgmq.ConnectionError` if the server cannot be reached, its certificate is not
+    trusted or the login is refused, :class:`pgmq.InvalidOption` for a malformed DSN or a pool size
+    under 1. No error shows the password.
     """
     if not isinstance(dsn, str):
         raise TypeError(f"dsn must be a str, not {type(dsn).__name__}")
