@@ -19,6 +19,10 @@ use crate::options::{
 };
 use crate::queue::Queue;
 
+/// The longest a new client waits for its own test notification (see `Listener::probe`); one
+/// normally arrives within a millisecond.
+const LISTEN_PROBE_LIMIT: Duration = Duration::from_secs(5);
+
 /// A connection to one PostgreSQL database holding the `pgmq` schema.
 ///
 /// A client owns a pool of work connections, exactly one extra connection for LISTEN that every
@@ -99,6 +103,11 @@ impl Client {
                 Error::Database(m) => Error::Connection(m),
                 other => other,
             });
+        }
+        if let Err(e) = listener.probe(&pool, options.connect_timeout.min(LISTEN_PROBE_LIMIT)).await {
+            shutdown.cancel();
+            pool.close();
+            return Err(e);
         }
 
         let rt = tokio::runtime::Handle::current();

@@ -150,6 +150,31 @@ impl Listener {
         Ok(Listener { inner })
     }
 
+    /// Checks that notifications reach this connection: LISTENs on a fresh channel, NOTIFYs it from a
+    /// pool connection, and waits up to `limit` for it. Through a transaction-pooling PgBouncer the
+    /// LISTEN lands on a server connection that goes back to the pooler's pool, and nothing would ever
+    /// arrive: receivers would wake only on their safety-net re-read, 30 s apart. Better to refuse now.
+    pub(crate) async fn probe(&self, pool: &deadpool_postgres::Pool, limit: Duration) -> Result<()> {
+        let channel = format!("pgmq_probe_{}", uuid::Uuid::new_v4().simple());
+        let mut subscription = self.subscribe(channel.clone()).await;
+        {
+            let conn = pool.get().await?;
+            // A simple query: no prepared statement to leak through a pooler.
+            conn.simple_query(&format!("SELECT pg_catalog.pg_notify('{channel}', '')")).await?;
+        }
+        let arrived = tokio::time::timeout(limit, async {
+            while let Wake::Reset = subscription.recv().await {}
+        })
+        .await;
+        arrived.map_err(|_| {
+            Error::invalid_option(format!(
+                "notifications do not reach the LISTEN connection (none arrived within {limit:?}): it goes \
+                 through a transaction-pooling PgBouncer or another proxy that does not keep a session; give \
+                 listen_dsn a direct connection to PostgreSQL"
+            ))
+        })
+    }
+
     /// Subscribes to a channel. When this returns, the connection is LISTENing on it (or is down, in which
     /// case the reconnect will LISTEN and send [`Wake::Reset`]), so a read of the table made after this
     /// call cannot miss a change announced after that read.
