@@ -28,6 +28,14 @@
 #   PGMQ_TLS_DATADIR, PGMQ_TLS_LOG   (restart it like the first one, with these)
 #   PGMQ_TLS_SOCKET_DIR   its unix socket: user postgres gets in there without TLS
 # Not started when DATABASE_URL is already set (CMD is just exec'd).
+#
+# PGMQ_PG_PGBOUNCER=1 also starts the real PgBouncer (Debian's package `pgbouncer`;
+# installed with apt-get when missing and running as root) in transaction pooling
+# mode in front of the first cluster, with its files in $PGMQ_PG_DATADIR/../pgbouncer
+# (stopped before the cluster, same cleanup). Exported for CMD:
+#   PGMQ_PGBOUNCER_URL   postgres://postgres@127.0.0.1:PORT/postgres (trust, like DATABASE_URL)
+#   PGMQ_PGBOUNCER_PORT, PGMQ_PGBOUNCER_LOG, PGMQ_PGBOUNCER_INI
+#   admin console: psql -h 127.0.0.1 -p "$PGMQ_PGBOUNCER_PORT" -U postgres pgbouncer -c 'show pools'
 set -uo pipefail
 
 [ $# -gt 0 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
@@ -70,6 +78,7 @@ TMP=$(mktemp -d /tmp/pgmq-pg.XXXXXX) || die "mktemp failed"
 DATA=$TMP/data
 LOG=$TMP/postgres.log
 TLS_TMP=  # set once the PGMQ_PG_TLS cluster's dir exists, so cleanup knows about it
+PGB_DIR=  # set just before pgbouncer is launched, so cleanup knows about it
 child=
 
 stop_cluster() {  # DATADIR
@@ -81,7 +90,23 @@ stop_cluster() {  # DATADIR
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
   fi
 }
+# pgbouncer daemonizes (-d) and records its pid in PGB_DIR/pgbouncer.pid. SIGTERM is
+# an immediate shutdown in 1.18 (SIGINT would wait for clients' transactions); KILL after 5 s.
+stop_pgbouncer() {
+  local pid _
+  [ -n "$PGB_DIR" ] || return 0
+  # Launched but the daemon has not written its pid yet (INT/TERM during start-up): give it 2 s.
+  for _ in $(seq 20); do [ -s "$PGB_DIR/pgbouncer.pid" ] && break; sleep 0.1; done
+  pid=$(cat "$PGB_DIR/pgbouncer.pid" 2>/dev/null)
+  case $pid in ''|*[!0-9]*) return 0 ;; esac
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do  # zombies (stat Z) count as gone: pgbouncer is PID 1's child
+    ps -o stat= -p "$pid" | grep -qv '^Z' || return 0; sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+}
 cleanup() {
+  stop_pgbouncer
   stop_cluster "$DATA"
   if [ -n "$TLS_TMP" ]; then stop_cluster "$TLS_TMP/data"; rm -rf "$TLS_TMP"; fi
   rm -rf "$TMP"
@@ -226,6 +251,94 @@ EOF
   echo "postgres: TLS-only throwaway cluster on 127.0.0.1:$PORT (certs in $certs)" >&2
 }
 [ "${PGMQ_PG_TLS:-}" = 1 ] && start_tls_cluster
+
+# --- PGMQ_PG_PGBOUNCER=1: the real PgBouncer in transaction pooling mode in front of
+# the first cluster: consecutive transactions of one client may run on different
+# server connections, so session state (SET, advisory locks, LISTEN, prepared
+# statements by name, temp tables) does not survive a transaction.
+#
+# Installing Debian's package does not start its own service here (Docker's
+# /usr/sbin/policy-rc.d answers 101); on a host with systemd it may start the system
+# pgbouncer on 127.0.0.1:6432 with /etc/pgbouncer. That one is left alone: it is a
+# system service the admin may want, and ours uses its own free port, config and dirs.
+find_pgbouncer() { command -v pgbouncer || { [ -x /usr/sbin/pgbouncer ] && echo /usr/sbin/pgbouncer; }; }
+start_pgbouncer() {
+  local pgb psql ini log port out i _
+  pgb=$(find_pgbouncer)
+  if [ -z "$pgb" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "with-postgres: installing Debian's pgbouncer (apt-get)" >&2
+      apt-get install -y -q -o DPkg::Lock::Timeout=120 pgbouncer >"$TMP/apt.log" 2>&1 ||
+        { apt-get update -q -o DPkg::Lock::Timeout=120 >>"$TMP/apt.log" 2>&1 && apt-get install -y -q -o DPkg::Lock::Timeout=120 pgbouncer >>"$TMP/apt.log" 2>&1; } ||
+        { tail -n 30 "$TMP/apt.log" >&2; die "PGMQ_PG_PGBOUNCER=1: apt-get install pgbouncer failed"; }
+      pgb=$(find_pgbouncer)
+    fi
+    [ -n "$pgb" ] || die "PGMQ_PG_PGBOUNCER=1 needs pgbouncer: install Debian's pgbouncer (apt-get install pgbouncer)"
+  fi
+  psql=$BIN/psql; [ -x "$psql" ] || psql=$(command -v psql) || die "PGMQ_PG_PGBOUNCER=1 needs psql"
+
+  # Own dir (owned by RUNAS: it writes the log, pid and unix socket there); the
+  # config is readable by everybody, it holds no secret (trust, like the cluster).
+  mkdir "$TMP/pgbouncer" || die "mkdir $TMP/pgbouncer failed"
+  [ "$RUNAS" = "$(id -un)" ] || chown "$RUNAS:" "$TMP/pgbouncer" || die "cannot chown $TMP/pgbouncer to $RUNAS"
+  ini=$TMP/pgbouncer/pgbouncer.ini log=$TMP/pgbouncer/pgbouncer.log
+  # auth_type=trust still looks the user up in auth_file: postgres, no password.
+  echo '"postgres" ""' >"$TMP/pgbouncer/userlist.txt"
+  for i in 1 2 3; do
+    port=$(free_port) || die "could not pick a free port"
+    cat >"$ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$PORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir = $TMP/pgbouncer
+pool_mode = transaction
+auth_type = trust
+auth_file = $TMP/pgbouncer/userlist.txt
+admin_users = postgres
+stats_users = postgres
+default_pool_size = 20
+max_client_conn = 500
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options
+logfile = $log
+pidfile = $TMP/pgbouncer/pgbouncer.pid
+EOF
+    chmod 644 "$ini" "$TMP/pgbouncer/userlist.txt"
+    rm -f "$log" "$TMP/pgbouncer/pgbouncer.pid"
+    # pgbouncer refuses to run as root: as RUNAS, daemonized (-d: it writes the pid
+    # file, cleanup signals that pid; it is no child of CMD, so on_signal leaves it).
+    PGB_DIR=$TMP/pgbouncer
+    as_pg "$pgb" -d -q "$ini" >"$TMP/pgbouncer/start.out" 2>&1 ||
+      { cat "$TMP/pgbouncer/start.out" >&2; tail -n 30 "$log" >&2 2>/dev/null; die "pgbouncer failed to start"; }
+    # A port taken between free_port and its bind is only a WARNING for pgbouncer
+    # ("cannot listen on ...": it runs on with just the unix socket), and a client
+    # would reach whoever holds the port. So read the log up to "process up" first.
+    for _ in $(seq 100); do grep -q 'process up' "$log" 2>/dev/null && break; sleep 0.1; done
+    if grep -q "cannot listen on 127.0.0.1:$port" "$log" 2>/dev/null; then
+      stop_pgbouncer
+      [ "$i" -lt 3 ] || { tail -n 30 "$log" >&2; die "pgbouncer could not listen on a free port"; }
+      echo "with-postgres: port $port was taken, retrying (pgbouncer)" >&2; continue
+    fi
+    grep -q 'process up' "$log" 2>/dev/null ||
+      { echo "--- tail of $log:" >&2; tail -n 30 "$log" >&2 2>/dev/null; die "pgbouncer did not come up in 10s"; }
+    break
+  done
+  # Ready when a query goes through it to the cluster (about 10 s at most).
+  for i in $(seq 50); do
+    out=$(PGCONNECT_TIMEOUT=2 "$psql" -X -At -h 127.0.0.1 -p "$port" -U postgres -d postgres -c 'select 1' 2>&1) &&
+      [ "$out" = 1 ] && break
+    [ "$i" = 50 ] && { echo "$out" >&2; echo "--- tail of $log:" >&2; tail -n 30 "$log" >&2; die "pgbouncer: no query through it after 10s"; }
+    sleep 0.2
+  done
+
+  export PGMQ_PGBOUNCER_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  export PGMQ_PGBOUNCER_PORT=$port PGMQ_PGBOUNCER_LOG=$log PGMQ_PGBOUNCER_INI=$ini
+  echo "pgbouncer: transaction pooling on 127.0.0.1:$port in front of $PORT ($("$pgb" --version 2>/dev/null | head -n 1))" >&2
+}
+[ "${PGMQ_PG_PGBOUNCER:-}" = 1 ] && start_pgbouncer
 
 # CMD runs in the background + `wait` because bash delays traps until a foreground
 # child exits, and we want INT/TERM handled at once. Background jobs would get
