@@ -9,13 +9,20 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "0001_init.sql", include_str!("../migrations/0001_init.sql")),
     (2, "0002_lock_rows_before_finishing.sql", include_str!("../migrations/0002_lock_rows_before_finishing.sql")),
     (3, "0003_tie_break_by_id.sql", include_str!("../migrations/0003_tie_break_by_id.sql")),
+    (4, "0004_pin_search_path.sql", include_str!("../migrations/0004_pin_search_path.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 3;
+pub const LATEST_VERSION: i32 = 4;
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
+
+/// Whatever the role's search_path, names in the migrations resolve in pg_catalog (and the `pgmq.` they
+/// qualify), never in a schema someone else can create objects in (see 0004_pin_search_path.sql); pg_temp
+/// last, so that no temporary object shadows anything. Also makes the migrations create nothing outside
+/// `pgmq`: an unqualified CREATE fails.
+const PIN_SEARCH_PATH: &str = "SET LOCAL search_path = pg_catalog, pg_temp";
 
 const BOOTSTRAP: &str = "CREATE SCHEMA IF NOT EXISTS pgmq;
 CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
@@ -27,7 +34,8 @@ CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
 pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(PIN_SEARCH_PATH).await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute(BOOTSTRAP).await?;
     let current: i32 =
         tx.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?.get(0);
@@ -45,12 +53,14 @@ pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32
     let conn = pool.get().await?;
     // Two statements: PostgreSQL resolves every table a statement names when parsing it, so a single
     // CASE over a missing pgmq.schema_migrations fails instead of yielding 0.
-    let exists: bool =
-        conn.query_one("SELECT to_regclass('pgmq.schema_migrations') IS NOT NULL", &[]).await?.get(0);
+    let exists: bool = conn
+        .query_one("SELECT pg_catalog.to_regclass('pgmq.schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
     if !exists {
         return Ok(0);
     }
-    let row = conn.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?;
+    let row = conn.query_one("SELECT coalesce(pg_catalog.max(version), 0) FROM pgmq.schema_migrations", &[]).await?;
     Ok(row.get(0))
 }
 

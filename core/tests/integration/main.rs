@@ -10,6 +10,7 @@ mod completion;
 mod connection;
 mod dead_letter;
 mod filters;
+mod hostile_roles;
 mod leases;
 mod listener;
 mod load;
