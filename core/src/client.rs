@@ -55,6 +55,9 @@ impl Drop for ClientInner {
     }
 }
 
+/// A notification sent when the caller's transaction commits: (channel, payload).
+const NOTIFY_IN_TRANSACTION: &str = "SELECT pg_catalog.pg_notify($1::text, $2::text)";
+
 pub(crate) fn parse_dsn(dsn: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
     let mut config = tokio_postgres::Config::from_str(dsn)
         .map_err(|e| Error::invalid_option(format!("invalid DSN: {e}")))?;
@@ -154,8 +157,10 @@ impl Client {
             .query_opt(
                 "INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period,
                                           backoff_base, backoff_factor, backoff_max, backoff_jitter)
-                 VALUES ($1, $2::bigint * interval '1 microsecond', $3, $4::bigint * interval '1 microsecond',
-                         $5::bigint * interval '1 microsecond', $6::float8, $7::bigint * interval '1 microsecond', $8)
+                 VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
+                         $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond',
+                         $5::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $6::float8,
+                         $7::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $8)
                  ON CONFLICT (name) DO NOTHING
                  RETURNING id",
                 &[
@@ -179,7 +184,8 @@ impl Client {
                 .query_one(
                     "WITH ins AS (
                          INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period)
-                         VALUES ($1, $2::bigint * interval '1 microsecond', $3, $4::bigint * interval '1 microsecond')
+                         VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
+                                 $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
                          ON CONFLICT (name) DO NOTHING
                          RETURNING id)
                      SELECT id, true FROM ins
@@ -196,7 +202,7 @@ impl Client {
             tx.execute("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[&id, &dlq_id, &created])
                 .await?;
         }
-        tx.execute("SELECT pg_notify('pgmq_queues', $1)", &[&name]).await?;
+        tx.execute(NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -224,10 +230,10 @@ impl Client {
         tx.execute("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[&gone]).await?;
         tx.execute("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[&gone]).await?;
         for q in gone {
-            tx.execute("SELECT pg_notify('pgmq_q_' || $1::bigint, '')", &[&q]).await?;
-            tx.execute("SELECT pg_notify('pgmq_c_' || $1::bigint, '*')", &[&q]).await?;
+            tx.execute(NOTIFY_IN_TRANSACTION, &[&format!("pgmq_q_{q}"), &""]).await?;
+            tx.execute(NOTIFY_IN_TRANSACTION, &[&format!("pgmq_c_{q}"), &"*"]).await?;
         }
-        tx.execute("SELECT pg_notify('pgmq_queues', $1)", &[&name]).await?;
+        tx.execute(NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
