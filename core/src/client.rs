@@ -133,6 +133,10 @@ impl Client {
 
     /// Creates or upgrades the `pgmq` schema to [`migrate::LATEST_VERSION`]. Idempotent, and safe to run
     /// from several processes at once (an advisory lock serialises them). Returns the schema version.
+    ///
+    /// All or nothing, in one transaction. Fails with [`Error::Timeout`] when it waited 5 s for a lock on
+    /// one of pgmq's tables (a long transaction is using it; sends and claims queue behind the waiting
+    /// migration, so it does not wait longer): run it again later.
     pub async fn migrate(&self) -> Result<i32> {
         migrate::migrate(&self.inner.pool).await
     }

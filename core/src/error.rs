@@ -45,6 +45,12 @@ pub enum Error {
     /// The server could not be reached, refused the login, or the connection broke.
     #[error("connection error: {0}")]
     Connection(String),
+    /// The server did not answer in time: a lock wait hit `lock_timeout` (SQLSTATE 55P03; `migrate` sets
+    /// one of 5 s for its own transaction) or a statement hit `statement_timeout` (57014, when the server
+    /// says so in English; other cancellations stay [`Error::Database`]). The statement failed and its
+    /// transaction rolled back: nothing changed, and running it again later is safe.
+    #[error("timeout: {0}")]
+    Timeout(String),
     /// PostgreSQL reported an error that is not one of the above.
     #[error("database error: {0}")]
     Database(String),
@@ -71,6 +77,7 @@ impl Error {
             Error::MessageNotFound(_) => "message_not_found",
             Error::SchemaMissing(_) => "schema_missing",
             Error::Connection(_) => "connection",
+            Error::Timeout(_) => "timeout",
             Error::Database(_) => "database",
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
@@ -107,6 +114,13 @@ impl From<tokio_postgres::Error> for Error {
                 || *code == SqlState::UNDEFINED_FUNCTION
             {
                 return Error::SchemaMissing(text);
+            }
+            // 55P03: lock_timeout ran out (or a NOWAIT lock was refused, which pgmq never asks for);
+            // 57014: a cancelled statement, a timeout only when statement_timeout cancelled it.
+            if *code == SqlState::LOCK_NOT_AVAILABLE
+                || (*code == SqlState::QUERY_CANCELED && db.message().contains("statement timeout"))
+            {
+                return Error::Timeout(text);
             }
             // class 08: connection exception; 57P0x: the server is shutting down or terminated us
             if code.code().starts_with("08") || code.code().starts_with("57P0") {

@@ -1,7 +1,9 @@
 //! Schema migrations: numbered SQL files embedded in the binary, applied in order in one transaction
 //! under an advisory lock, so two processes migrating at once are safe and a second run does nothing.
 
-use crate::error::Result;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
 
 /// The embedded migrations, in the order they apply. `migrations_match_the_directory` (a test) keeps this
 /// list in step with `core/migrations/`.
@@ -17,6 +19,14 @@ pub const LATEST_VERSION: i32 = 4;
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
+
+/// How long `migrate` waits for any one table lock (PostgreSQL's `lock_timeout`, for its transaction
+/// only) before it gives up with [`Error::Timeout`], changing nothing. A migration that alters a table
+/// waits until every transaction using the table has ended, and while it waits every new statement on
+/// that table queues behind it: without a bound, one long-running transaction (a report, an idle session
+/// that read a message) would stall every send and claim for as long as it runs. With it, they stall for
+/// at most this long, and `migrate` can be run again later.
+const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whatever the role's search_path, names in the migrations resolve in pg_catalog (and the `pgmq.` they
 /// qualify), never in a schema someone else can create objects in (see 0004_pin_search_path.sql); pg_temp
@@ -35,7 +45,24 @@ pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
     tx.batch_execute(PIN_SEARCH_PATH).await?;
+    // The advisory lock first, and with no timeout: a second migrator waits here for the first to finish,
+    // however long it takes. Only then the bound on every other lock.
     tx.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis())).await?;
+    let current = apply(&tx).await.map_err(|e| match e {
+        Error::Timeout(m) => Error::Timeout(format!(
+            "migrate waited {}s for a lock that another transaction holds on pgmq's tables, and changed \
+             nothing; run it again once that transaction has ended ({m})",
+            MIGRATION_LOCK_TIMEOUT.as_secs()
+        )),
+        other => other,
+    })?;
+    tx.commit().await?;
+    Ok(current.max(LATEST_VERSION))
+}
+
+/// Applies the migrations the database lacks, in the caller's transaction; returns the version it had.
+async fn apply(tx: &deadpool_postgres::Transaction<'_>) -> Result<i32> {
     tx.batch_execute(BOOTSTRAP).await?;
     let current: i32 =
         tx.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?.get(0);
@@ -45,8 +72,7 @@ pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
             .await?;
         tracing::info!("pgmq: applied migration {version} ({name})");
     }
-    tx.commit().await?;
-    Ok(current.max(LATEST_VERSION))
+    Ok(current)
 }
 
 pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32> {

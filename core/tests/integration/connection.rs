@@ -265,6 +265,7 @@ async fn error_codes_are_the_documented_strings() {
         (Error::MessageNotFound(id), "message_not_found"),
         (Error::SchemaMissing("x".into()), "schema_missing"),
         (Error::Connection("x".into()), "connection"),
+        (Error::Timeout("x".into()), "timeout"),
         (Error::Database("x".into()), "database"),
         (Error::Closed, "closed"),
     ];

@@ -15,6 +15,7 @@ mod leases;
 mod listener;
 mod load;
 mod many_queues;
+mod migrations;
 mod queues;
 mod receive;
 mod send;
