@@ -136,7 +136,9 @@ impl Client {
     ///
     /// All or nothing, in one transaction. Fails with [`Error::Timeout`] when it waited 5 s for a lock on
     /// one of pgmq's tables (a long transaction is using it; sends and claims queue behind the waiting
-    /// migration, so it does not wait longer): run it again later.
+    /// migration, so it does not wait longer): run it again later. Fails with [`Error::SchemaConflict`],
+    /// before changing anything, when a `pgmq` schema exists that is not this library's (an extension's,
+    /// such as Tembo's pgmq, or one holding other objects); an empty one is adopted.
     pub async fn migrate(&self) -> Result<i32> {
         migrate::migrate(&self.inner.pool).await
     }

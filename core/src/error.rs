@@ -42,6 +42,12 @@ pub enum Error {
     /// The `pgmq` schema is missing or older than this library: run [`crate::Client::migrate`].
     #[error("the pgmq schema is missing or outdated ({0}); run migrate() first")]
     SchemaMissing(String),
+    /// [`crate::Client::migrate`] found a `pgmq` schema that is not this library's: it belongs to an
+    /// extension (Tembo's pgmq extension, which Supabase Queues enables, uses the same schema name), or it
+    /// holds objects but no `pgmq.schema_migrations` table. The message names the schema's owner and the
+    /// extension or objects, and what to do. Nothing was changed.
+    #[error("schema conflict: {0}")]
+    SchemaConflict(String),
     /// The server could not be reached, refused the login, or the connection broke.
     #[error("connection error: {0}")]
     Connection(String),
@@ -76,6 +82,7 @@ impl Error {
             Error::NotTracked(_) => "not_tracked",
             Error::MessageNotFound(_) => "message_not_found",
             Error::SchemaMissing(_) => "schema_missing",
+            Error::SchemaConflict(_) => "schema_conflict",
             Error::Connection(_) => "connection",
             Error::Timeout(_) => "timeout",
             Error::Database(_) => "database",

@@ -34,12 +34,28 @@ const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// `pgmq`: an unqualified CREATE fails.
 const PIN_SEARCH_PATH: &str = "SET LOCAL search_path = pg_catalog, pg_temp";
 
-const BOOTSTRAP: &str = "CREATE SCHEMA IF NOT EXISTS pgmq;
-CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
     version    integer PRIMARY KEY,
     name       text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );";
+
+/// What an existing `pgmq` schema holds: its owner, the extension it belongs to (Tembo's pgmq extension,
+/// which Supabase Queues enables, creates a schema of this name as its member), whether it has this
+/// library's version table, and the objects in it (the first few, extensions first, and how many).
+/// No row when there is no such schema. Runs under [`PIN_SEARCH_PATH`], so its names are pg_catalog's.
+const INSPECT_SCHEMA: &str = "
+SELECT pg_get_userbyid(n.nspowner),
+       (SELECT e.extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
+          AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'),
+       to_regclass('pgmq.schema_migrations') IS NOT NULL,
+       ARRAY(SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
+             WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n'
+             ORDER BY d.classid <> 'pg_extension'::regclass, 1 LIMIT 5),
+       (SELECT count(*) FROM pg_depend d
+        WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n')
+FROM pg_namespace n WHERE n.nspname = 'pgmq'";
 
 pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
     let mut conn = pool.get().await?;
@@ -63,7 +79,12 @@ pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
 
 /// Applies the migrations the database lacks, in the caller's transaction; returns the version it had.
 async fn apply(tx: &deadpool_postgres::Transaction<'_>) -> Result<i32> {
-    tx.batch_execute(BOOTSTRAP).await?;
+    // Not CREATE SCHEMA IF NOT EXISTS: that checks for CREATE on the database before it looks, and so
+    // fails for a role that may not create schemas even when a DBA created this one for it.
+    if !our_schema_exists(tx).await? {
+        tx.batch_execute("CREATE SCHEMA pgmq").await?;
+    }
+    tx.batch_execute(CREATE_VERSION_TABLE).await?;
     let current: i32 =
         tx.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?.get(0);
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
@@ -73,6 +94,41 @@ async fn apply(tx: &deadpool_postgres::Transaction<'_>) -> Result<i32> {
         tracing::info!("pgmq: applied migration {version} ({name})");
     }
     Ok(current)
+}
+
+/// Whether the `pgmq` schema exists; [`Error::SchemaConflict`] when it does but is not this library's:
+/// it belongs to an extension, or it holds objects but no `pgmq.schema_migrations`. Migrating would mix
+/// our tables and functions into someone else's (or fail halfway on a name both use). An empty schema,
+/// such as one a DBA created ahead of time for a role that may not create schemas, is adopted.
+async fn our_schema_exists(tx: &deadpool_postgres::Transaction<'_>) -> Result<bool> {
+    let Some(row) = tx.query_opt(INSPECT_SCHEMA, &[]).await? else {
+        return Ok(false);
+    };
+    let owner: String = row.get(0);
+    let extension: Option<String> = row.get(1);
+    let versioned: bool = row.get(2);
+    let objects: Vec<String> = row.get(3);
+    let count: i64 = row.get(4);
+    if let Some(extension) = extension {
+        return Err(Error::SchemaConflict(format!(
+            "the schema \"pgmq\" (owner {owner:?}) belongs to the extension {extension:?}, not to this \
+             library, which keeps its own tables under that name: use this library in another database (or \
+             drop the extension, with its data, if nothing uses it)"
+        )));
+    }
+    if !versioned && count > 0 {
+        let more = match count - objects.len() as i64 {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        return Err(Error::SchemaConflict(format!(
+            "the schema \"pgmq\" (owner {owner:?}) holds objects this library did not create ({}{more}) and \
+             no pgmq.schema_migrations table: use this library in another database, or move those objects out \
+             of the schema (an empty pgmq schema is adopted)",
+            objects.join(", ")
+        )));
+    }
+    Ok(true)
 }
 
 pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32> {

@@ -1,4 +1,5 @@
-//! Migrating a database in use: a bounded wait for locks (`lock_timeout`, `Error::Timeout`).
+//! Migrating a database in use: a bounded wait for locks (`lock_timeout`, `Error::Timeout`), and a
+//! `pgmq` schema that is not this library's (`Error::SchemaConflict`).
 
 use std::time::{Duration, Instant};
 
@@ -100,4 +101,93 @@ async fn sends_and_claims_queued_behind_a_waiting_migration_go_through_when_it_g
     drop(rx);
     client.close().await;
     drop_database(&db).await;
+}
+
+/// Runs `setup` (as the superuser) in a fresh database, then `migrate`, which must refuse with a schema
+/// conflict whose message contains every one of `named`, and leave no trace of pgmq.
+async fn assert_migrate_refuses(prefix: &str, setup: &str, named: &[&str]) {
+    let db = fresh_database(prefix).await;
+    connect(&db).await.batch_execute(setup).await.unwrap();
+    let client = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+
+    let err = timeout(WAIT, client.migrate()).await.unwrap().unwrap_err();
+
+    assert!(matches!(err, Error::SchemaConflict(_)), "{err:?}");
+    assert_eq!(err.code(), "schema_conflict");
+    for name in named {
+        assert!(err.to_string().contains(name), "{name:?} not in: {err}");
+    }
+    assert_eq!(client.schema_version().await.unwrap(), 0, "migrate created its version table");
+    let untouched: bool = connect(&db)
+        .await
+        .query_one("SELECT to_regclass('pgmq.queues') IS NULL AND to_regclass('pgmq.messages') IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(untouched, "migrate created tables in a schema that is not pgmq's");
+    client.close().await;
+    drop_database(&db).await;
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_pgmq_schema_holding_another_librarys_tables() {
+    // The tables of Tembo's pgmq (the extension's SQL, installed by hand as on a managed service).
+    let (_, _, superuser) = server();
+    assert_migrate_refuses(
+        "pgmq_tembo",
+        "CREATE SCHEMA pgmq;
+         CREATE TABLE pgmq.meta (queue_name varchar UNIQUE NOT NULL, is_partitioned boolean NOT NULL,
+                                 is_unlogged boolean NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE pgmq.q_jobs (msg_id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+                                   read_ct integer NOT NULL DEFAULT 0, vt timestamptz NOT NULL, message jsonb);",
+        &["table pgmq.meta", "table pgmq.q_jobs", &format!("owner {superuser:?}"), "another database"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_pgmq_schema_that_belongs_to_an_extension() {
+    // CREATE EXTENSION pgmq (Tembo's, as Supabase Queues enables it) creates the schema as a member of
+    // the extension; ALTER EXTENSION ... ADD SCHEMA makes the same dependency with an extension at hand.
+    assert_migrate_refuses(
+        "pgmq_ext_member",
+        "CREATE EXTENSION hstore; CREATE SCHEMA pgmq; ALTER EXTENSION hstore ADD SCHEMA pgmq;",
+        &["extension \"hstore\""],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_pgmq_schema_an_extension_was_installed_into() {
+    assert_migrate_refuses(
+        "pgmq_ext_inside",
+        "CREATE SCHEMA pgmq; CREATE EXTENSION citext SCHEMA pgmq;",
+        &["extension citext", "more"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_adopts_an_empty_pgmq_schema_created_for_a_role_that_may_not_create_schemas() {
+    // Arrange: a DBA created the schema for the application's role, which has no CREATE on the database.
+    let db = fresh_database("pgmq_adopt").await;
+    let app = unique("pgmq_app").replace('-', "_");
+    raw().await.batch_execute(&format!("CREATE ROLE {app} LOGIN")).await.unwrap();
+    connect(&db).await.batch_execute(&format!("CREATE SCHEMA pgmq AUTHORIZATION {app}")).await.unwrap();
+    let client = Client::connect(&kv_dsn(&db, &format!("user={app}"))).await.unwrap();
+
+    // Act
+    let version = timeout(WAIT, client.migrate()).await.unwrap().unwrap();
+
+    // Assert: migrated, and it works.
+    assert_eq!(version, LATEST_VERSION);
+    client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
+    let queue = client.queue("jobs").unwrap();
+    queue.send(b"x".to_vec(), &SendOptions::default()).await.unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    timeout(WAIT, rx.next()).await.unwrap().unwrap().ack().await.unwrap();
+    drop(rx);
+    client.close().await;
+    drop_database(&db).await;
+    raw().await.batch_execute(&format!("DROP ROLE {app}")).await.unwrap();
 }
