@@ -32,7 +32,11 @@ const MessageNotFoundError = errorClass('MessageNotFoundError', 'message_not_fou
 const LeaseLostError = errorClass('LeaseLostError', 'lease_lost')
 const HandleError = errorClass('HandleError', 'already_finished')
 const SchemaMissingError = errorClass('SchemaMissingError', 'schema_missing')
+const SchemaConflictError = errorClass('SchemaConflictError', 'schema_conflict')
 const ConnectionError = errorClass('ConnectionError', 'connection')
+// Not `TimeoutError`: that is the name of the DOMException an AbortSignal.timeout() aborts with, and
+// `err.name` should tell a pgmq timeout from a caller's own deadline.
+const PgmqTimeoutError = errorClass('PgmqTimeoutError', 'timeout')
 const DatabaseError = errorClass('DatabaseError', 'database')
 const ClientClosedError = errorClass('ClientClosedError', 'closed')
 const InternalError = errorClass('InternalError', 'internal')
@@ -46,7 +50,9 @@ const ERROR_CLASSES = {
   already_finished: HandleError,
   not_tracked: HandleError,
   schema_missing: SchemaMissingError,
+  schema_conflict: SchemaConflictError,
   connection: ConnectionError,
+  timeout: PgmqTimeoutError,
   database: DatabaseError,
   closed: ClientClosedError,
   internal: InternalError,
@@ -839,7 +845,9 @@ module.exports = {
   LeaseLostError,
   HandleError,
   SchemaMissingError,
+  SchemaConflictError,
   ConnectionError,
+  PgmqTimeoutError,
   DatabaseError,
   ClientClosedError,
   InternalError,

@@ -51,7 +51,9 @@ export type ErrorCode =
   | 'already_finished'
   | 'not_tracked'
   | 'schema_missing'
+  | 'schema_conflict'
   | 'connection'
+  | 'timeout'
   | 'database'
   | 'closed'
   | 'cancelled'
@@ -77,8 +79,12 @@ export declare class LeaseLostError extends PgmqError {}
 export declare class HandleError extends PgmqError {}
 /** The `pgmq` schema is missing or outdated: call `client.migrate()`. */
 export declare class SchemaMissingError extends PgmqError {}
+/** `client.migrate()` found a `pgmq` schema that is not pgmq's: it belongs to an extension (Tembo's pgmq extension, which Supabase Queues enables, uses the same schema name), or it holds objects but no `pgmq.schema_migrations` table. The message names the schema's owner and the extension or objects, and what to do. Nothing was changed. */
+export declare class SchemaConflictError extends PgmqError {}
 /** PostgreSQL could not be reached (connecting, or a connection broke). Retrying is safe. */
 export declare class ConnectionError extends PgmqError {}
+/** The server did not answer in time: a lock wait hit `lock_timeout` (`client.migrate()` sets 5 s for its own transaction) or a statement hit `statement_timeout`. Nothing changed; running it again later is safe. (Not named `TimeoutError`, the name of the DOMException an `AbortSignal.timeout()` aborts with.) */
+export declare class PgmqTimeoutError extends PgmqError {}
 /** PostgreSQL reported an error. */
 export declare class DatabaseError extends PgmqError {}
 /** The client was closed. */
@@ -342,7 +348,7 @@ export declare class Queue {
 /** A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by every waiter. */
 export declare class Client implements AsyncDisposable {
   private constructor()
-  /** Creates or upgrades the `pgmq` schema; resolves to its version. Safe to run from several processes at once. */
+  /** Creates or upgrades the `pgmq` schema; resolves to its version. Safe to run from several processes at once. Rejects with {@link PgmqTimeoutError} (nothing changed; run it again later) after waiting 5 s for a lock a long transaction holds on pgmq's tables, and with {@link SchemaConflictError} if a `pgmq` schema exists that is not pgmq's. */
   migrate(): Promise<number>
   /** Creates a queue (and, unless `deadLetterQueue: null`, its DLQ `dlq@<name>`); `false` if it already exists. */
   createQueue(name: string, options?: QueueOptions): Promise<boolean>

@@ -250,7 +250,10 @@ def test_exception_classes_form_the_documented_hierarchy() -> None:
         pgmq.InvalidOption,
         pgmq.LeaseLost,
         pgmq.HandleError,
+        pgmq.SchemaMissing,
+        pgmq.SchemaConflict,
         pgmq.ConnectionError,
+        pgmq.Timeout,
     ):
         assert issubclass(cls, pgmq.PgmqError), cls
     assert issubclass(pgmq.PgmqError, Exception)
@@ -258,6 +261,10 @@ def test_exception_classes_form_the_documented_hierarchy() -> None:
     assert issubclass(pgmq.InvalidQueueName, ValueError)
     assert issubclass(pgmq.InvalidOption, ValueError)
     assert issubclass(pgmq.HandleError, RuntimeError)
+    assert issubclass(pgmq.Timeout, TimeoutError)
+    timeout = pgmq.Timeout("migrate waited 5s", "timeout")
+    assert (str(timeout), timeout.code, timeout.args) == ("migrate waited 5s", "timeout", ("migrate waited 5s",))
+    assert pgmq.SchemaConflict("x").code == "schema_conflict"
 
 
 async def test_unknown_queue_raises_queue_not_found_a_lookup_error_with_its_code(client: pgmq.Client) -> None:

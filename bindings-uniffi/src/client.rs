@@ -53,7 +53,9 @@ impl Client {
         .await
     }
 
-    /// Creates or upgrades the `pgmq` schema; returns its version.
+    /// Creates or upgrades the `pgmq` schema; returns its version. `Timeout` (nothing changed; run it
+    /// again later) after waiting 5 s for a lock a long transaction holds on pgmq's tables;
+    /// `SchemaConflict` if a `pgmq` schema exists that is not pgmq's.
     pub async fn migrate(&self) -> Result<i32, PgmqError> {
         let inner = self.inner.clone();
         run(async move { Ok(inner.migrate().await?) }).await

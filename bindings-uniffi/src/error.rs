@@ -53,9 +53,24 @@ pub enum PgmqError {
         /// Details.
         reason: String,
     },
+    /// `migrate()` found a `pgmq` schema that is not pgmq's: it belongs to an extension (Tembo's pgmq,
+    /// which Supabase Queues enables, uses the same name), or it holds objects but no
+    /// `pgmq.schema_migrations`. Nothing was changed.
+    #[error("{reason}")]
+    SchemaConflict {
+        /// The schema's owner, the extension or objects, and what to do.
+        reason: String,
+    },
     /// PostgreSQL could not be reached; retrying is safe.
     #[error("{reason}")]
     Connection {
+        /// Details.
+        reason: String,
+    },
+    /// The server did not answer in time: a lock wait hit `lock_timeout` (`migrate()` sets 5 s) or a
+    /// statement hit `statement_timeout`. Nothing changed; running it again later is safe.
+    #[error("{reason}")]
+    Timeout {
         /// Details.
         reason: String,
     },
@@ -93,7 +108,9 @@ impl From<pgmq_core::Error> for PgmqError {
             E::NotTracked(_) => PgmqError::NotTracked { reason },
             E::MessageNotFound(_) => PgmqError::MessageNotFound { reason },
             E::SchemaMissing(_) => PgmqError::SchemaMissing { reason },
+            E::SchemaConflict(_) => PgmqError::SchemaConflict { reason },
             E::Connection(_) => PgmqError::Connection { reason },
+            E::Timeout(_) => PgmqError::Timeout { reason },
             E::Closed => PgmqError::Closed { reason },
             E::Internal(_) => PgmqError::Internal { reason },
             // Database and anything the core adds later.

@@ -58,6 +58,9 @@ impl Drop for ClientInner {
     }
 }
 
+/// A notification sent when the caller's transaction commits: (channel, payload).
+const NOTIFY_IN_TRANSACTION: &str = "SELECT pg_catalog.pg_notify($1::text, $2::text)";
+
 impl Client {
     /// Connects with default [`ClientOptions`]. `dsn` is a libpq URL (`postgres://user@host:port/db`) or
     /// a key=value string (`host=localhost user=postgres`).
@@ -130,6 +133,12 @@ impl Client {
 
     /// Creates or upgrades the `pgmq` schema to [`migrate::LATEST_VERSION`]. Idempotent, and safe to run
     /// from several processes at once (an advisory lock serialises them). Returns the schema version.
+    ///
+    /// All or nothing, in one transaction. Fails with [`Error::Timeout`] when it waited 5 s for a lock on
+    /// one of pgmq's tables (a long transaction is using it; sends and claims queue behind the waiting
+    /// migration, so it does not wait longer): run it again later. Fails with [`Error::SchemaConflict`],
+    /// before changing anything, when a `pgmq` schema exists that is not this library's (an extension's,
+    /// such as Tembo's pgmq, or one holding other objects); an empty one is adopted.
     pub async fn migrate(&self) -> Result<i32> {
         migrate::migrate(&self.inner.pool).await
     }
@@ -154,8 +163,10 @@ impl Client {
             .query_opt(
                 "INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period,
                                           backoff_base, backoff_factor, backoff_max, backoff_jitter)
-                 VALUES ($1, $2::bigint * interval '1 microsecond', $3, $4::bigint * interval '1 microsecond',
-                         $5::bigint * interval '1 microsecond', $6::float8, $7::bigint * interval '1 microsecond', $8)
+                 VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
+                         $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond',
+                         $5::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $6::float8,
+                         $7::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $8)
                  ON CONFLICT (name) DO NOTHING
                  RETURNING id",
                 &[
@@ -179,7 +190,8 @@ impl Client {
                 .query_one(
                     "WITH ins AS (
                          INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period)
-                         VALUES ($1, $2::bigint * interval '1 microsecond', $3, $4::bigint * interval '1 microsecond')
+                         VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
+                                 $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
                          ON CONFLICT (name) DO NOTHING
                          RETURNING id)
                      SELECT id, true FROM ins
@@ -196,7 +208,7 @@ impl Client {
             tx.execute("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[&id, &dlq_id, &created])
                 .await?;
         }
-        tx.execute("SELECT pg_notify('pgmq_queues', $1)", &[&name]).await?;
+        tx.execute(NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -224,10 +236,10 @@ impl Client {
         tx.execute("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[&gone]).await?;
         tx.execute("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[&gone]).await?;
         for q in gone {
-            tx.execute("SELECT pg_notify('pgmq_q_' || $1::bigint, '')", &[&q]).await?;
-            tx.execute("SELECT pg_notify('pgmq_c_' || $1::bigint, '*')", &[&q]).await?;
+            tx.execute(NOTIFY_IN_TRANSACTION, &[&format!("pgmq_q_{q}"), &""]).await?;
+            tx.execute(NOTIFY_IN_TRANSACTION, &[&format!("pgmq_c_{q}"), &"*"]).await?;
         }
-        tx.execute("SELECT pg_notify('pgmq_queues', $1)", &[&name]).await?;
+        tx.execute(NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
         tx.commit().await?;
         Ok(true)
     }

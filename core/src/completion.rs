@@ -17,7 +17,7 @@ use crate::options::Outcome;
 /// (indexes `outcomes_pkey` and `messages_pkey`).
 const CHECK: &str = "
 SELECT a.id, o.outcome, m.tracked
-FROM unnest($2::uuid[]) AS a(id)
+FROM pg_catalog.unnest($2::uuid[]) AS a(id)
 LEFT JOIN pgmq.outcomes o ON o.id = a.id
 LEFT JOIN pgmq.messages m ON m.queue_id = $1 AND m.id = a.id";
 

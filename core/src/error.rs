@@ -42,9 +42,21 @@ pub enum Error {
     /// The `pgmq` schema is missing or older than this library: run [`crate::Client::migrate`].
     #[error("the pgmq schema is missing or outdated ({0}); run migrate() first")]
     SchemaMissing(String),
+    /// [`crate::Client::migrate`] found a `pgmq` schema that is not this library's: it belongs to an
+    /// extension (Tembo's pgmq extension, which Supabase Queues enables, uses the same schema name), or it
+    /// holds objects but no `pgmq.schema_migrations` table. The message names the schema's owner and the
+    /// extension or objects, and what to do. Nothing was changed.
+    #[error("schema conflict: {0}")]
+    SchemaConflict(String),
     /// The server could not be reached, refused the login, or the connection broke.
     #[error("connection error: {0}")]
     Connection(String),
+    /// The server did not answer in time: a lock wait hit `lock_timeout` (SQLSTATE 55P03; `migrate` sets
+    /// one of 5 s for its own transaction) or a statement hit `statement_timeout` (57014, when the server
+    /// says so in English; other cancellations stay [`Error::Database`]). The statement failed and its
+    /// transaction rolled back: nothing changed, and running it again later is safe.
+    #[error("timeout: {0}")]
+    Timeout(String),
     /// PostgreSQL reported an error that is not one of the above.
     #[error("database error: {0}")]
     Database(String),
@@ -70,7 +82,9 @@ impl Error {
             Error::NotTracked(_) => "not_tracked",
             Error::MessageNotFound(_) => "message_not_found",
             Error::SchemaMissing(_) => "schema_missing",
+            Error::SchemaConflict(_) => "schema_conflict",
             Error::Connection(_) => "connection",
+            Error::Timeout(_) => "timeout",
             Error::Database(_) => "database",
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
@@ -113,6 +127,13 @@ impl From<tokio_postgres::Error> for Error {
                 || *code == SqlState::UNDEFINED_FUNCTION
             {
                 return Error::SchemaMissing(text);
+            }
+            // 55P03: lock_timeout ran out (or a NOWAIT lock was refused, which pgmq never asks for);
+            // 57014: a cancelled statement, a timeout only when statement_timeout cancelled it.
+            if *code == SqlState::LOCK_NOT_AVAILABLE
+                || (*code == SqlState::QUERY_CANCELED && db.message().contains("statement timeout"))
+            {
+                return Error::Timeout(text);
             }
             // class 08: connection exception; 57P0x: the server is shutting down or terminated us
             if code.code().starts_with("08") || code.code().starts_with("57P0") {

@@ -216,7 +216,8 @@ impl Filter {
                     Comparison::Ge => ">=",
                 };
                 sql.push_str(&format!(
-                    "(jsonb_typeof(m.attributes -> {k}) = jsonb_typeof({v}) AND (m.attributes -> {k}) {op} {v})"
+                    "(pg_catalog.jsonb_typeof(m.attributes -> {k}) = pg_catalog.jsonb_typeof({v}) \
+                     AND (m.attributes -> {k}) {op} {v})"
                 ));
             }
             Filter::IsNull(key) => {
@@ -236,7 +237,7 @@ impl Filter {
                 let p = params.text(pattern)?;
                 let not = if *negated { "NOT " } else { "" };
                 sql.push_str(&format!(
-                    "(jsonb_typeof(m.attributes -> {k}) = 'string' AND (m.attributes ->> {k}) {not}LIKE {p})"
+                    "(pg_catalog.jsonb_typeof(m.attributes -> {k}) = 'string' AND (m.attributes ->> {k}) {not}LIKE {p})"
                 ));
             }
             Filter::Exists(key) => {

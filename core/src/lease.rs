@@ -188,14 +188,15 @@ async fn keep(
 /// after a release and hide it from claims until this transaction ends, and could deadlock with an ack.
 /// Uses index `messages_pkey` (queue_id, id).
 const HEARTBEAT: &str = "
-WITH q AS (SELECT ack_deadline, set_config('synchronous_commit', 'off', true) FROM pgmq.queues WHERE id = $1),
-a AS (SELECT * FROM unnest($2::uuid[], $3::uuid[]) AS a(id, token)),
+WITH q AS (SELECT ack_deadline, pg_catalog.set_config('synchronous_commit', 'off', true)
+           FROM pgmq.queues WHERE id = $1),
+a AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[])) AS a(id, token)),
 locked AS (
     SELECT m.ctid AS tid FROM pgmq.messages m, a
     WHERE m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
     FOR UPDATE OF m SKIP LOCKED
 ), extended AS (
-    UPDATE pgmq.messages m SET available_at = greatest(m.available_at, now() + q.ack_deadline)
+    UPDATE pgmq.messages m SET available_at = greatest(m.available_at, pg_catalog.now() + q.ack_deadline)
     FROM q, locked
     WHERE m.ctid = locked.tid
     RETURNING m.id, m.cancel_requested
@@ -275,7 +276,8 @@ pub(crate) async fn extend(pool: &Pool, queue_id: i64, held: &Held, by: Duration
     let conn = pool.get().await?;
     let stmt = conn
         .prepare_cached(
-            "UPDATE pgmq.messages SET available_at = now() + $4::bigint * interval '1 microsecond'
+            "UPDATE pgmq.messages
+             SET available_at = pg_catalog.now() + ($4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
              WHERE queue_id = $1 AND id = $2 AND lease_token = $3",
         )
         .await?;

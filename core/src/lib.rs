@@ -33,6 +33,15 @@
 //! - **The table is the truth**: NOTIFY only wakes waiters, who re-read the tables; a lost notification
 //!   costs latency, never a message.
 
+// Every statement runs under the connecting role's search_path, which may reach a schema that others can
+// create objects in (`public`, "$user"): an operator or function there whose signature matches exactly
+// beats pg_catalog's polymorphic or coercing candidate. So SQL here calls functions as pg_catalog.f(...)
+// (pgmq's own as pgmq.f), and writes an operator whose operand types pg_catalog has no exact operator for
+// as OPERATOR(pg_catalog.op), in parentheses where it meets + or - (that form binds more loosely). Operators
+// on types pg_catalog matches exactly (uuid = uuid, jsonb -> text, timestamptz + interval) stay as they are:
+// pg_catalog, searched first, wins those. The functions in the schema pin their own search_path
+// (migrations/0004), and so does migrate for its transaction. tests/integration/hostile_roles.rs plants
+// such overloads and checks that nothing calls them.
 mod client;
 mod completion;
 mod connect;

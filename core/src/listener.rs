@@ -217,7 +217,7 @@ impl Listener {
     /// while connected (for tests and diagnostics).
     pub(crate) async fn server_channels(&self) -> Option<Vec<String>> {
         let client = self.connection()?;
-        let rows = client.query("SELECT pg_listening_channels()", &[]).await.ok()?;
+        let rows = client.query("SELECT pg_catalog.pg_listening_channels()", &[]).await.ok()?;
         Some(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -230,7 +230,7 @@ impl Listener {
     /// The server process id of the LISTEN connection, while connected (for tests that kill it).
     pub(crate) async fn backend_pid(&self) -> Option<i32> {
         let client = self.connection()?;
-        let row = client.query_one("SELECT pg_backend_pid()", &[]).await.ok()?;
+        let row = client.query_one("SELECT pg_catalog.pg_backend_pid()", &[]).await.ok()?;
         Some(row.get(0))
     }
 }

@@ -1,7 +1,9 @@
 //! Schema migrations: numbered SQL files embedded in the binary, applied in order in one transaction
 //! under an advisory lock, so two processes migrating at once are safe and a second run does nothing.
 
-use crate::error::Result;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
 
 /// The embedded migrations, in the order they apply. `migrations_match_the_directory` (a test) keeps this
 /// list in step with `core/migrations/`.
@@ -9,26 +11,80 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "0001_init.sql", include_str!("../migrations/0001_init.sql")),
     (2, "0002_lock_rows_before_finishing.sql", include_str!("../migrations/0002_lock_rows_before_finishing.sql")),
     (3, "0003_tie_break_by_id.sql", include_str!("../migrations/0003_tie_break_by_id.sql")),
+    (4, "0004_pin_search_path.sql", include_str!("../migrations/0004_pin_search_path.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 3;
+pub const LATEST_VERSION: i32 = 4;
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
 
-const BOOTSTRAP: &str = "CREATE SCHEMA IF NOT EXISTS pgmq;
-CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
+/// How long `migrate` waits for any one table lock (PostgreSQL's `lock_timeout`, for its transaction
+/// only) before it gives up with [`Error::Timeout`], changing nothing. A migration that alters a table
+/// waits until every transaction using the table has ended, and while it waits every new statement on
+/// that table queues behind it: without a bound, one long-running transaction (a report, an idle session
+/// that read a message) would stall every send and claim for as long as it runs. With it, they stall for
+/// at most this long, and `migrate` can be run again later.
+const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whatever the role's search_path, names in the migrations resolve in pg_catalog (and the `pgmq.` they
+/// qualify), never in a schema someone else can create objects in (see 0004_pin_search_path.sql); pg_temp
+/// last, so that no temporary object shadows anything. Also makes the migrations create nothing outside
+/// `pgmq`: an unqualified CREATE fails.
+const PIN_SEARCH_PATH: &str = "SET LOCAL search_path = pg_catalog, pg_temp";
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pgmq.schema_migrations (
     version    integer PRIMARY KEY,
     name       text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );";
 
+/// What an existing `pgmq` schema holds: its owner, the extension it belongs to (Tembo's pgmq extension,
+/// which Supabase Queues enables, creates a schema of this name as its member), whether it has this
+/// library's version table, and the objects in it (the first few, extensions first, and how many).
+/// No row when there is no such schema. Runs under [`PIN_SEARCH_PATH`], so its names are pg_catalog's.
+const INSPECT_SCHEMA: &str = "
+SELECT pg_get_userbyid(n.nspowner),
+       (SELECT e.extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
+          AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'),
+       to_regclass('pgmq.schema_migrations') IS NOT NULL,
+       ARRAY(SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
+             WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n'
+             ORDER BY d.classid <> 'pg_extension'::regclass, 1 LIMIT 5),
+       (SELECT count(*) FROM pg_depend d
+        WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n')
+FROM pg_namespace n WHERE n.nspname = 'pgmq'";
+
 pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-    tx.batch_execute(BOOTSTRAP).await?;
+    tx.batch_execute(PIN_SEARCH_PATH).await?;
+    // The advisory lock first, and with no timeout: a second migrator waits here for the first to finish,
+    // however long it takes. Only then the bound on every other lock.
+    tx.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis())).await?;
+    let current = apply(&tx).await.map_err(|e| match e {
+        Error::Timeout(m) => Error::Timeout(format!(
+            "migrate waited {}s for a lock that another transaction holds on pgmq's tables, and changed \
+             nothing; run it again once that transaction has ended ({m})",
+            MIGRATION_LOCK_TIMEOUT.as_secs()
+        )),
+        other => other,
+    })?;
+    tx.commit().await?;
+    Ok(current.max(LATEST_VERSION))
+}
+
+/// Applies the migrations the database lacks, in the caller's transaction; returns the version it had.
+async fn apply(tx: &deadpool_postgres::Transaction<'_>) -> Result<i32> {
+    // Not CREATE SCHEMA IF NOT EXISTS: that checks for CREATE on the database before it looks, and so
+    // fails for a role that may not create schemas even when a DBA created this one for it.
+    if !our_schema_exists(tx).await? {
+        tx.batch_execute("CREATE SCHEMA pgmq").await?;
+    }
+    tx.batch_execute(CREATE_VERSION_TABLE).await?;
     let current: i32 =
         tx.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?.get(0);
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
@@ -37,20 +93,56 @@ pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
             .await?;
         tracing::info!("pgmq: applied migration {version} ({name})");
     }
-    tx.commit().await?;
-    Ok(current.max(LATEST_VERSION))
+    Ok(current)
+}
+
+/// Whether the `pgmq` schema exists; [`Error::SchemaConflict`] when it does but is not this library's:
+/// it belongs to an extension, or it holds objects but no `pgmq.schema_migrations`. Migrating would mix
+/// our tables and functions into someone else's (or fail halfway on a name both use). An empty schema,
+/// such as one a DBA created ahead of time for a role that may not create schemas, is adopted.
+async fn our_schema_exists(tx: &deadpool_postgres::Transaction<'_>) -> Result<bool> {
+    let Some(row) = tx.query_opt(INSPECT_SCHEMA, &[]).await? else {
+        return Ok(false);
+    };
+    let owner: String = row.get(0);
+    let extension: Option<String> = row.get(1);
+    let versioned: bool = row.get(2);
+    let objects: Vec<String> = row.get(3);
+    let count: i64 = row.get(4);
+    if let Some(extension) = extension {
+        return Err(Error::SchemaConflict(format!(
+            "the schema \"pgmq\" (owner {owner:?}) belongs to the extension {extension:?}, not to this \
+             library, which keeps its own tables under that name: use this library in another database (or \
+             drop the extension, with its data, if nothing uses it)"
+        )));
+    }
+    if !versioned && count > 0 {
+        let more = match count - objects.len() as i64 {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        return Err(Error::SchemaConflict(format!(
+            "the schema \"pgmq\" (owner {owner:?}) holds objects this library did not create ({}{more}) and \
+             no pgmq.schema_migrations table: use this library in another database, or move those objects out \
+             of the schema (an empty pgmq schema is adopted)",
+            objects.join(", ")
+        )));
+    }
+    Ok(true)
 }
 
 pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32> {
     let conn = pool.get().await?;
     // Two statements: PostgreSQL resolves every table a statement names when parsing it, so a single
     // CASE over a missing pgmq.schema_migrations fails instead of yielding 0.
-    let exists: bool =
-        conn.query_one("SELECT to_regclass('pgmq.schema_migrations') IS NOT NULL", &[]).await?.get(0);
+    let exists: bool = conn
+        .query_one("SELECT pg_catalog.to_regclass('pgmq.schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
     if !exists {
         return Ok(0);
     }
-    let row = conn.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?;
+    let row = conn.query_one("SELECT coalesce(pg_catalog.max(version), 0) FROM pgmq.schema_migrations", &[]).await?;
     Ok(row.get(0))
 }
 

@@ -50,8 +50,9 @@ pub(crate) struct Notifier {
 }
 
 const NOTIFY: &str = "
-SELECT pg_notify(n.channel, n.payload)
-FROM set_config('synchronous_commit', 'off', true), unnest($1::text[], $2::text[]) AS n(channel, payload)";
+SELECT pg_catalog.pg_notify(n.channel, n.payload)
+FROM pg_catalog.set_config('synchronous_commit', 'off', true),
+     ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS n(channel, payload)";
 
 impl Notifier {
     pub(crate) fn start(pool: Pool, listener: Listener, rt: &tokio::runtime::Handle) -> Notifier {

@@ -29,21 +29,25 @@ pub struct Queue {
 /// follows from the client's notifier, coalesced with other sends (see `notifier.rs`).
 const SEND: &str = "
 WITH q AS (SELECT id FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
-at AS MATERIALIZED (SELECT coalesce($3::timestamptz, now() + coalesce($4::bigint, 0) * interval '1 microsecond') AS t),
+at AS MATERIALIZED (
+    SELECT coalesce($3::timestamptz,
+                    pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),
 ins AS (
     INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
     SELECT q.id, u.id, at.t, $2, coalesce(u.attributes, '{}'), u.body
-    FROM q, at, unnest($5::uuid[], $6::jsonb[], $7::bytea[]) AS u(id, attributes, body)
+    FROM q, at, ROWS FROM (pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::jsonb[]),
+                           pg_catalog.unnest($7::bytea[])) AS u(id, attributes, body)
 )
 SELECT q.id FROM q";
 
 /// Counts by state in one pass over the queue's rows (index `messages_ready`).
 const STATS: &str = "
-SELECT count(m.id),
-       count(m.id) FILTER (WHERE m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested),
-       count(m.id) FILTER (WHERE m.lease_token IS NULL AND m.available_at > now()),
-       count(m.id) FILTER (WHERE m.lease_token IS NOT NULL AND m.available_at > now()),
-       (SELECT count(*) FROM pgmq.messages d WHERE d.queue_id = q.dlq_id)
+SELECT pg_catalog.count(m.id),
+       pg_catalog.count(m.id) FILTER (WHERE m.available_at <= pg_catalog.now() AND NOT m.last_lease
+                                        AND NOT m.cancel_requested),
+       pg_catalog.count(m.id) FILTER (WHERE m.lease_token IS NULL AND m.available_at > pg_catalog.now()),
+       pg_catalog.count(m.id) FILTER (WHERE m.lease_token IS NOT NULL AND m.available_at > pg_catalog.now()),
+       (SELECT pg_catalog.count(*) FROM pgmq.messages d WHERE d.queue_id = q.dlq_id)
 FROM pgmq.queues q LEFT JOIN pgmq.messages m ON m.queue_id = q.id
 WHERE q.name = $1
 GROUP BY q.id";

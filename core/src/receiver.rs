@@ -30,20 +30,20 @@ use crate::queue::{duration_from_ms, Queue};
 /// Uses index `messages_ready` (queue_id, available_at, id), then a TID scan: the rows are locked by
 /// `picked` in the same statement, so their ctids cannot move.
 const CLAIM_HEAD: &str = "
-WITH q AS (SELECT ack_deadline, max_delivery_attempts, set_config('synchronous_commit', 'off', true)
+WITH q AS (SELECT ack_deadline, max_delivery_attempts, pg_catalog.set_config('synchronous_commit', 'off', true)
            FROM pgmq.queues WHERE id = $1),
 picked AS (
     SELECT m.ctid AS tid, m.available_at AS became_available
     FROM pgmq.messages m
-    WHERE m.queue_id = $1 AND m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested";
+    WHERE m.queue_id = $1 AND m.available_at <= pg_catalog.now() AND NOT m.last_lease AND NOT m.cancel_requested";
 const CLAIM_TAIL: &str = "
     ORDER BY m.available_at, m.id
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
 ), claimed AS (
     UPDATE pgmq.messages m
-    SET available_at = now() + q.ack_deadline,
-        lease_token = gen_random_uuid(),
+    SET available_at = pg_catalog.now() + q.ack_deadline,
+        lease_token = pg_catalog.gen_random_uuid(),
         delivery_attempts = m.delivery_attempts + 1,
         last_lease = m.delivery_attempts + 1 >= q.max_delivery_attempts
     FROM picked, q
@@ -56,17 +56,19 @@ UNION ALL
 SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::timestamptz, NULL::text,
        NULL::integer, NULL::timestamptz,
        EXISTS (SELECT 1 FROM pgmq.queues WHERE id = $1),
-       (SELECT ceil(extract(epoch FROM w.available_at - now()) * 1000)::bigint
-        FROM pgmq.messages w WHERE w.queue_id = $1 AND w.available_at > now()
+       (SELECT pg_catalog.ceil(extract(epoch FROM w.available_at - pg_catalog.now())
+                               OPERATOR(pg_catalog.*) 1000)::bigint
+        FROM pgmq.messages w WHERE w.queue_id = $1 AND w.available_at > pg_catalog.now()
         ORDER BY w.available_at LIMIT 1),
        EXISTS (SELECT 1 FROM pgmq.messages m
-               WHERE m.queue_id = $1 AND m.available_at <= now() AND NOT m.last_lease AND NOT m.cancel_requested";
+               WHERE m.queue_id = $1 AND m.available_at <= pg_catalog.now()
+                 AND NOT m.last_lease AND NOT m.cancel_requested";
 /// Closes the "due but locked" test of the idle row (after the filter, when there is one).
 const CLAIM_END: &str = ")
 WHERE NOT EXISTS (SELECT 1 FROM claimed)";
 
-const RESOLVE: &str =
-    "SELECT id, (extract(epoch FROM ack_deadline) * 1000)::bigint FROM pgmq.queues WHERE name = $1";
+const RESOLVE: &str = "
+SELECT id, (extract(epoch FROM ack_deadline) OPERATOR(pg_catalog.*) 1000)::bigint FROM pgmq.queues WHERE name = $1";
 
 /// Claimed messages, or none plus (queue exists, milliseconds until the next row falls due).
 /// "Due but locked" means a ready row was skipped because another transaction held its lock (another

@@ -46,7 +46,9 @@ from ._errors import (
     MessageNotFound,
     PgmqError,
     QueueNotFound,
+    SchemaConflict,
     SchemaMissing,
+    Timeout,
 )
 from ._queue import CompletionHandle, Queue, Sending, WaitingForCompletion
 from ._receive import Acquisition, MessageHandle, MessageHandleStream, Receiving
@@ -96,8 +98,10 @@ __all__ = [
     "QueueOptions",
     "QueueStatistics",
     "Receiving",
+    "SchemaConflict",
     "SchemaMissing",
     "Sending",
+    "Timeout",
     "WaitingForCompletion",
     "connect",
     "connect_to_queue",

@@ -115,7 +115,11 @@ def _native(client: Client) -> _pgmq.Client:
 
 
 async def migrate_to_latest_version(client: Client) -> None:
-    """Creates or upgrades the ``pgmq`` schema. Idempotent, and safe from many processes at once."""
+    """Creates or upgrades the ``pgmq`` schema. Idempotent, and safe from many processes at once.
+
+    Raises :class:`pgmq.Timeout` (nothing changed; run it again later) after waiting 5 s for a lock that
+    a long transaction holds on pgmq's tables, and :class:`pgmq.SchemaConflict` if a ``pgmq`` schema
+    exists that is not pgmq's (an extension's, or one holding other objects)."""
     await _native(client).migrate()
 
 

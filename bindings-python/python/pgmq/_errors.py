@@ -16,7 +16,9 @@ __all__ = [
     "LeaseLost",
     "HandleError",
     "SchemaMissing",
+    "SchemaConflict",
     "ConnectionError",
+    "Timeout",
     "DatabaseError",
     "ClientClosed",
     "InternalError",
@@ -89,10 +91,28 @@ class SchemaMissing(PgmqError):
     code = "schema_missing"
 
 
+class SchemaConflict(PgmqError):
+    """:func:`pgmq.migrate_to_latest_version` found a ``pgmq`` schema that is not pgmq's: it belongs to
+    an extension (Tembo's pgmq extension, which Supabase Queues enables, uses the same schema name), or it
+    holds objects but no ``pgmq.schema_migrations`` table. The message names the schema's owner and the
+    extension or objects, and what to do. Nothing was changed."""
+
+    code = "schema_conflict"
+
+
 class ConnectionError(PgmqError):  # noqa: A001 - pgmq.ConnectionError, as the API names it
     """The server could not be reached, refused the login, or the connection broke."""
 
     code = "connection"
+
+
+class Timeout(PgmqError, TimeoutError):
+    """The server did not answer in time: a lock wait hit ``lock_timeout`` (migrating sets 5 s for its
+    own transaction) or a statement hit ``statement_timeout``. The statement failed and its transaction
+    rolled back: nothing changed, and running it again later is safe. A :class:`TimeoutError` too, so
+    ``except TimeoutError`` catches it."""
+
+    code = "timeout"
 
 
 class DatabaseError(PgmqError):

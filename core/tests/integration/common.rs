@@ -89,6 +89,36 @@ pub async fn drop_database(name: &str) {
     raw().await.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.expect("drop database");
 }
 
+/// Creates a database holding the pgmq schema at `version` (the first `version` files of
+/// core/migrations, applied and recorded as `migrate` did at the time) and returns its name; drop it with
+/// [`drop_database`].
+pub async fn database_at_version(prefix: &str, version: usize) -> String {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let db = fresh_database(prefix).await;
+    let (conn, connection) = tokio_postgres::connect(&kv_dsn(&db, ""), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    conn.batch_execute(
+        "CREATE SCHEMA pgmq;
+         CREATE TABLE pgmq.schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                                              applied_at timestamptz NOT NULL DEFAULT now());",
+    )
+    .await
+    .unwrap();
+    for (i, file) in files[..version].iter().enumerate() {
+        conn.batch_execute(&std::fs::read_to_string(file).unwrap()).await.unwrap();
+        let name = file.file_name().unwrap().to_str().unwrap();
+        conn.execute("INSERT INTO pgmq.schema_migrations (version, name) VALUES ($1, $2)", &[&(i as i32 + 1), &name])
+            .await
+            .unwrap();
+    }
+    db
+}
+
 /// The id of queue `name` in `pgmq.queues`, if it exists.
 pub async fn find_queue_id(name: &str) -> Option<i64> {
     raw().await.query_opt("SELECT id FROM pgmq.queues WHERE name = $1", &[&name]).await.unwrap().map(|r| r.get(0))

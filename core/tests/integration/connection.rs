@@ -264,7 +264,9 @@ async fn error_codes_are_the_documented_strings() {
         (Error::NotTracked(id), "not_tracked"),
         (Error::MessageNotFound(id), "message_not_found"),
         (Error::SchemaMissing("x".into()), "schema_missing"),
+        (Error::SchemaConflict("x".into()), "schema_conflict"),
         (Error::Connection("x".into()), "connection"),
+        (Error::Timeout("x".into()), "timeout"),
         (Error::Database("x".into()), "database"),
         (Error::Closed, "closed"),
     ];

@@ -87,8 +87,8 @@ fun Queue.messages(options: ReceiveOptions = ReceiveOptions()): Flow<Message> = 
 /**
  * The core's stable snake_case code of this error: `queue_not_found`, `invalid_queue_name`,
  * `invalid_option`, `lease_lost`, `already_finished`, `not_tracked`, `message_not_found`,
- * `schema_missing`, `connection`, `database`, `closed` or `internal` (the same codes as Python's and
- * Node's).
+ * `schema_missing`, `schema_conflict`, `connection`, `timeout`, `database`, `closed` or `internal` (the
+ * same codes as Python's and Node's).
  */
 val PgmqException.code: String
     get() = when (this) {
@@ -100,7 +100,9 @@ val PgmqException.code: String
         is PgmqException.NotTracked -> "not_tracked"
         is PgmqException.MessageNotFound -> "message_not_found"
         is PgmqException.SchemaMissing -> "schema_missing"
+        is PgmqException.SchemaConflict -> "schema_conflict"
         is PgmqException.Connection -> "connection"
+        is PgmqException.Timeout -> "timeout"
         is PgmqException.Database -> "database"
         is PgmqException.Closed -> "closed"
         is PgmqException.Internal -> "internal"

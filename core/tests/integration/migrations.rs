@@ -1,0 +1,193 @@
+//! Migrating a database in use: a bounded wait for locks (`lock_timeout`, `Error::Timeout`), and a
+//! `pgmq` schema that is not this library's (`Error::SchemaConflict`).
+
+use std::time::{Duration, Instant};
+
+use pgmq_core::{Client, Error, QueueOptions, ReceiveOptions, SendOptions, LATEST_VERSION};
+use tokio::time::timeout;
+
+use crate::common::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+/// `MIGRATION_LOCK_TIMEOUT` in core/src/migrate.rs.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn connect(db: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&kv_dsn(db, ""), tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+/// An open transaction that has read pgmq.messages, as a long report or an idle-in-transaction session
+/// would: it holds ACCESS SHARE on the table, which DML does not mind and ALTER / DROP INDEX wait for.
+async fn long_reader(db: &str) -> tokio_postgres::Client {
+    let reader = connect(db).await;
+    reader.batch_execute("BEGIN; SELECT count(*) FROM pgmq.messages;").await.unwrap();
+    reader
+}
+
+#[tokio::test]
+async fn migration_blocked_by_a_long_transaction_gives_up_with_timeout_and_changes_nothing() {
+    // Arrange: a database at version 2, whose upgrade (migration 0003) rebuilds an index of pgmq.messages.
+    let db = database_at_version("pgmq_locked", 2).await;
+    let reader = long_reader(&db).await;
+    let client = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+
+    // Act
+    let start = Instant::now();
+    let err = timeout(LOCK_TIMEOUT * 4, client.migrate()).await.expect("migrate gave up").unwrap_err();
+    let took = start.elapsed();
+
+    // Assert: a timeout after the lock timeout, not before nor long after; the schema is still at 2.
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert_eq!(err.code(), "timeout");
+    assert!(err.to_string().contains("run it again"), "{err}");
+    assert!(took >= LOCK_TIMEOUT - Duration::from_millis(100) && took < LOCK_TIMEOUT * 2, "took {took:?}");
+    assert_eq!(client.schema_version().await.unwrap(), 2);
+    // Once the transaction ends, migrating again succeeds.
+    reader.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(client.migrate().await.unwrap(), LATEST_VERSION);
+    client.close().await;
+    drop_database(&db).await;
+}
+
+#[tokio::test]
+async fn sends_and_claims_queued_behind_a_waiting_migration_go_through_when_it_gives_up() {
+    // Arrange: a version-2 database in use, a long reader, and a migration waiting for its lock.
+    let db = database_at_version("pgmq_stall", 2).await;
+    let client = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+    client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
+    let queue = client.queue("jobs").unwrap();
+    let reader = long_reader(&db).await;
+    // The reader alone does not hold up DML.
+    timeout(WAIT, queue.send(b"before".to_vec(), &SendOptions::default())).await.unwrap().unwrap();
+    let migrator = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+    let migrating = tokio::spawn(async move { migrator.migrate().await });
+    let admin = connect(&db).await;
+    let waiting = eventually(WAIT, || async {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_locks
+                 WHERE relation = 'pgmq.messages'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n == 1
+    })
+    .await;
+    assert!(waiting, "the migration never waited for its lock on pgmq.messages");
+
+    // Act: a send and a claim now queue behind the migration's lock request.
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    let options = SendOptions::default();
+    let issued = Instant::now();
+    let (sent, claimed) = tokio::join!(
+        timeout(LOCK_TIMEOUT * 3, queue.send(b"during".to_vec(), &options)),
+        timeout(LOCK_TIMEOUT * 3, rx.next()),
+    );
+    let stalled = issued.elapsed();
+
+    // Assert: both went through once the migration gave up, so within the lock timeout.
+    sent.expect("the send went through").unwrap();
+    assert_eq!(claimed.expect("the claim went through").unwrap().body(), b"before");
+    let err = migrating.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), "timeout", "{err:?}");
+    assert!(stalled > LOCK_TIMEOUT / 2, "they did not queue behind the migration ({stalled:?}): nothing tested");
+    assert!(stalled < LOCK_TIMEOUT + Duration::from_secs(2), "stalled {stalled:?}");
+    reader.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(client.migrate().await.unwrap(), LATEST_VERSION);
+    drop(rx);
+    client.close().await;
+    drop_database(&db).await;
+}
+
+/// Runs `setup` (as the superuser) in a fresh database, then `migrate`, which must refuse with a schema
+/// conflict whose message contains every one of `named`, and leave no trace of pgmq.
+async fn assert_migrate_refuses(prefix: &str, setup: &str, named: &[&str]) {
+    let db = fresh_database(prefix).await;
+    connect(&db).await.batch_execute(setup).await.unwrap();
+    let client = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+
+    let err = timeout(WAIT, client.migrate()).await.unwrap().unwrap_err();
+
+    assert!(matches!(err, Error::SchemaConflict(_)), "{err:?}");
+    assert_eq!(err.code(), "schema_conflict");
+    for name in named {
+        assert!(err.to_string().contains(name), "{name:?} not in: {err}");
+    }
+    assert_eq!(client.schema_version().await.unwrap(), 0, "migrate created its version table");
+    let untouched: bool = connect(&db)
+        .await
+        .query_one("SELECT to_regclass('pgmq.queues') IS NULL AND to_regclass('pgmq.messages') IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(untouched, "migrate created tables in a schema that is not pgmq's");
+    client.close().await;
+    drop_database(&db).await;
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_pgmq_schema_holding_another_librarys_tables() {
+    // The tables of Tembo's pgmq (the extension's SQL, installed by hand as on a managed service).
+    let (_, _, superuser) = server();
+    assert_migrate_refuses(
+        "pgmq_tembo",
+        "CREATE SCHEMA pgmq;
+         CREATE TABLE pgmq.meta (queue_name varchar UNIQUE NOT NULL, is_partitioned boolean NOT NULL,
+                                 is_unlogged boolean NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE pgmq.q_jobs (msg_id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+                                   read_ct integer NOT NULL DEFAULT 0, vt timestamptz NOT NULL, message jsonb);",
+        &["table pgmq.meta", "table pgmq.q_jobs", &format!("owner {superuser:?}"), "another database"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_pgmq_schema_that_belongs_to_an_extension() {
+    // CREATE EXTENSION pgmq (Tembo's, as Supabase Queues enables it) creates the schema as a member of
+    // the extension; ALTER EXTENSION ... ADD SCHEMA makes the same dependency with an extension at hand.
+    assert_migrate_refuses(
+        "pgmq_ext_member",
+        "CREATE EXTENSION hstore; CREATE SCHEMA pgmq; ALTER EXTENSION hstore ADD SCHEMA pgmq;",
+        &["extension \"hstore\""],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_pgmq_schema_an_extension_was_installed_into() {
+    assert_migrate_refuses(
+        "pgmq_ext_inside",
+        "CREATE SCHEMA pgmq; CREATE EXTENSION citext SCHEMA pgmq;",
+        &["extension citext", "more"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_adopts_an_empty_pgmq_schema_created_for_a_role_that_may_not_create_schemas() {
+    // Arrange: a DBA created the schema for the application's role, which has no CREATE on the database.
+    let db = fresh_database("pgmq_adopt").await;
+    let app = unique("pgmq_app").replace('-', "_");
+    raw().await.batch_execute(&format!("CREATE ROLE {app} LOGIN")).await.unwrap();
+    connect(&db).await.batch_execute(&format!("CREATE SCHEMA pgmq AUTHORIZATION {app}")).await.unwrap();
+    let client = Client::connect(&kv_dsn(&db, &format!("user={app}"))).await.unwrap();
+
+    // Act
+    let version = timeout(WAIT, client.migrate()).await.unwrap().unwrap();
+
+    // Assert: migrated, and it works.
+    assert_eq!(version, LATEST_VERSION);
+    client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
+    let queue = client.queue("jobs").unwrap();
+    queue.send(b"x".to_vec(), &SendOptions::default()).await.unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    timeout(WAIT, rx.next()).await.unwrap().unwrap().ack().await.unwrap();
+    drop(rx);
+    client.close().await;
+    drop_database(&db).await;
+    raw().await.batch_execute(&format!("DROP ROLE {app}")).await.unwrap();
+}
