@@ -97,7 +97,7 @@ demo: python
 # the tests measure. Each suite writes a log; tests/summarize.py adds them up into the last line.
 test: build
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
-	PGMQ_PG_FAST=1 PGMQ_PG_TLS=1 PGMQ_REQUIRE_TLS_TESTS=1 $(WITH_PG) $(MAKE) --no-print-directory test-suites; \
+	PGMQ_PG_FAST=1 PGMQ_PG_TLS=1 PGMQ_PG_PGBOUNCER=1 PGMQ_REQUIRE_TLS_TESTS=1 PGMQ_REQUIRE_PGBOUNCER_TESTS=1 $(WITH_PG) $(MAKE) --no-print-directory test-suites; \
 	  rc=$$?; python3 tests/summarize.py $(LOGS)/*.log && exit $$rc
 
 # Runs inside the cluster started by `test`; a failing suite does not stop the others.

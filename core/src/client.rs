@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::Type;
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::{Connector, PoolConnect};
+use crate::db::{Db, Policy, Sql};
 use crate::error::{Error, Result};
 use crate::lease::{Committer, QueueLeases};
 use crate::listener::Listener;
@@ -43,6 +45,7 @@ pub struct Client {
 
 pub(crate) struct ClientInner {
     pub(crate) pool: Pool,
+    pub(crate) db: Db,
     pub(crate) listener: Listener,
     pub(crate) committer: Committer,
     pub(crate) notifier: Notifier,
@@ -59,7 +62,53 @@ impl Drop for ClientInner {
 }
 
 /// A notification sent when the caller's transaction commits: (channel, payload).
-const NOTIFY_IN_TRANSACTION: &str = "SELECT pg_catalog.pg_notify($1::text, $2::text)";
+pub(crate) const NOTIFY_IN_TRANSACTION: Sql = Sql::new("SELECT pg_catalog.pg_notify($1::text, $2::text)", &[Type::TEXT, Type::TEXT]);
+
+pub(crate) const CREATE_QUEUE: Sql = Sql::new(
+    "INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period,
+                              backoff_base, backoff_factor, backoff_max, backoff_jitter)
+     VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
+             $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond',
+             $5::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $6::float8,
+             $7::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $8)
+     ON CONFLICT (name) DO NOTHING
+     RETURNING id",
+    &[Type::TEXT, Type::INT8, Type::INT4, Type::INT8, Type::INT8, Type::FLOAT8, Type::INT8, Type::BOOL],
+);
+
+/// The DLQ of a new queue, or the existing queue of that name (then not owned by the new queue).
+pub(crate) const CREATE_DLQ: Sql = Sql::new(
+    "WITH ins AS (
+         INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period)
+         VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
+                 $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
+         ON CONFLICT (name) DO NOTHING
+         RETURNING id)
+     SELECT id, true FROM ins
+     UNION ALL SELECT id, false FROM pgmq.queues WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+    &[Type::TEXT, Type::INT8, Type::INT4, Type::INT8],
+);
+
+pub(crate) const SET_DLQ: Sql =
+    Sql::new("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[Type::INT8, Type::INT8, Type::BOOL]);
+
+pub(crate) const DELETE_QUEUE: Sql =
+    Sql::new("DELETE FROM pgmq.queues WHERE name = $1 RETURNING id, dlq_id, owns_dlq", &[Type::TEXT]);
+pub(crate) const DELETE_QUEUE_BY_ID: Sql = Sql::new("DELETE FROM pgmq.queues WHERE id = $1", &[Type::INT8]);
+pub(crate) const DELETE_MESSAGES: Sql = Sql::new("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
+pub(crate) const DELETE_OUTCOMES: Sql = Sql::new("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
+
+pub(crate) const LIST_QUEUES: Sql = Sql::new(
+    "SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
+            (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name
+     FROM pgmq.queues q LEFT JOIN pgmq.queues d ON d.id = q.dlq_id
+     ORDER BY q.name",
+    &[],
+);
+
+pub(crate) const REDRIVE: Sql = Sql::new("SELECT pgmq.redrive($1, $2)", &[Type::TEXT, Type::TEXT]);
+pub(crate) const QUEUE_ID: Sql = Sql::new("SELECT id FROM pgmq.queues WHERE name = $1", &[Type::TEXT]);
+pub(crate) const MAINTAIN: Sql = Sql::new("SELECT pgmq.maintain()", &[]);
 
 impl Client {
     /// Connects with default [`ClientOptions`]. `dsn` is a libpq URL (`postgres://user@host:port/db`) or
@@ -74,6 +123,9 @@ impl Client {
     /// Connects with the given options. Must be called inside a tokio runtime, which then runs this
     /// client's background tasks.
     pub async fn connect_with(dsn: &str, options: ClientOptions) -> Result<Client> {
+        if options.statement_timeout.is_zero() {
+            return Err(Error::invalid_option("statement_timeout must be positive"));
+        }
         if options.pool_size < 1 {
             return Err(Error::invalid_option("pool_size must be at least 1"));
         }
@@ -107,20 +159,26 @@ impl Client {
                 other => other,
             });
         }
-        if let Err(e) = listener.probe(&pool, options.connect_timeout.min(LISTEN_PROBE_LIMIT)).await {
+        let rt = tokio::runtime::Handle::current();
+        let policy = Policy {
+            statement_cache: options.statement_cache.unwrap_or(options.listen_dsn.is_none()),
+            statement_timeout: options.statement_timeout,
+        };
+        let db = Db { pool: pool.clone(), policy };
+        if let Err(e) = listener.probe(&db, options.connect_timeout.min(LISTEN_PROBE_LIMIT)).await {
             shutdown.cancel();
             pool.close();
             return Err(e);
         }
 
-        let rt = tokio::runtime::Handle::current();
-        let notifier = Notifier::start(pool.clone(), listener.clone(), &rt);
-        let committer = Committer::start(pool.clone(), notifier.clone(), &rt);
-        rt.spawn(maintain(pool.clone(), options.maintenance_interval, shutdown.clone()));
+        let notifier = Notifier::start(db.clone(), listener.clone(), &rt);
+        let committer = Committer::start(db.clone(), notifier.clone(), &rt);
+        rt.spawn(maintain(db.clone(), options.maintenance_interval, shutdown.clone()));
 
         Ok(Client {
             inner: Arc::new(ClientInner {
                 pool,
+                db,
                 listener,
                 committer,
                 notifier,
@@ -140,12 +198,12 @@ impl Client {
     /// before changing anything, when a `pgmq` schema exists that is not this library's (an extension's,
     /// such as Tembo's pgmq, or one holding other objects); an empty one is adopted.
     pub async fn migrate(&self) -> Result<i32> {
-        migrate::migrate(&self.inner.pool).await
+        migrate::migrate(&self.inner.db).await
     }
 
     /// The schema version in the database (0 when pgmq was never migrated there).
     pub async fn schema_version(&self) -> Result<i32> {
-        migrate::schema_version(&self.inner.pool).await
+        migrate::schema_version(&self.inner.db).await
     }
 
     /// Creates a queue, and with it (by default) its dead-letter queue `dlq@<name>`, in one transaction.
@@ -156,19 +214,12 @@ impl Client {
     pub async fn create_queue(&self, name: &str, options: &QueueOptions) -> Result<bool> {
         validate_new_queue_name(name)?;
         options.validate()?;
-        let mut conn = self.inner.pool.get().await?;
+        let mut conn = self.inner.db.get().await?;
         let tx = conn.transaction().await?;
         let backoff = options.backoff.as_ref();
         let row = tx
             .query_opt(
-                "INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period,
-                                          backoff_base, backoff_factor, backoff_max, backoff_jitter)
-                 VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
-                         $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond',
-                         $5::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $6::float8,
-                         $7::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $8)
-                 ON CONFLICT (name) DO NOTHING
-                 RETURNING id",
+                &CREATE_QUEUE,
                 &[
                     &name,
                     &micros(options.ack_deadline, "ack deadline")?,
@@ -188,14 +239,7 @@ impl Client {
         if let Some(dlq) = &options.dead_letter_queue {
             let dlq_row = tx
                 .query_one(
-                    "WITH ins AS (
-                         INSERT INTO pgmq.queues (name, ack_deadline, max_delivery_attempts, retention_period)
-                         VALUES ($1, $2::bigint OPERATOR(pg_catalog.*) interval '1 microsecond', $3,
-                                 $4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
-                         ON CONFLICT (name) DO NOTHING
-                         RETURNING id)
-                     SELECT id, true FROM ins
-                     UNION ALL SELECT id, false FROM pgmq.queues WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+                    &CREATE_DLQ,
                     &[
                         &dlq_name(name),
                         &micros(dlq.ack_deadline, "ack deadline")?,
@@ -205,10 +249,9 @@ impl Client {
                 )
                 .await?;
             let (dlq_id, created): (i64, bool) = (dlq_row.get(0), dlq_row.get(1));
-            tx.execute("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[&id, &dlq_id, &created])
-                .await?;
+            tx.execute(&SET_DLQ, &[&id, &dlq_id, &created]).await?;
         }
-        tx.execute(NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
+        tx.execute(&NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -217,10 +260,10 @@ impl Client {
     /// Returns `false` for an unknown queue. Receivers waiting on it go back to waiting for it to exist.
     pub async fn delete_queue(&self, name: &str) -> Result<bool> {
         validate_queue_name(name)?;
-        let mut conn = self.inner.pool.get().await?;
+        let mut conn = self.inner.db.get().await?;
         let tx = conn.transaction().await?;
         let Some(row) = tx
-            .query_opt("DELETE FROM pgmq.queues WHERE name = $1 RETURNING id, dlq_id, owns_dlq", &[&name])
+            .query_opt(&DELETE_QUEUE, &[&name])
             .await?
         else {
             return Ok(false);
@@ -228,18 +271,18 @@ impl Client {
         let (id, dlq_id, owns): (i64, Option<i64>, bool) = (row.get(0), row.get(1), row.get(2));
         let mut gone = vec![id];
         if let (Some(dlq_id), true) = (dlq_id, owns) {
-            tx.execute("DELETE FROM pgmq.queues WHERE id = $1", &[&dlq_id]).await?;
+            tx.execute(&DELETE_QUEUE_BY_ID, &[&dlq_id]).await?;
             gone.push(dlq_id);
         }
         // Messages and outcomes have no foreign key (see the migration): delete them here, after the queue
         // row, whose deletion waited for every in-flight send that had locked it.
-        tx.execute("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[&gone]).await?;
-        tx.execute("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[&gone]).await?;
+        tx.execute(&DELETE_MESSAGES, &[&gone]).await?;
+        tx.execute(&DELETE_OUTCOMES, &[&gone]).await?;
         for q in gone {
-            tx.execute(NOTIFY_IN_TRANSACTION, &[&format!("pgmq_q_{q}"), &""]).await?;
-            tx.execute(NOTIFY_IN_TRANSACTION, &[&format!("pgmq_c_{q}"), &"*"]).await?;
+            tx.execute(&NOTIFY_IN_TRANSACTION, &[&format!("pgmq_q_{q}"), &""]).await?;
+            tx.execute(&NOTIFY_IN_TRANSACTION, &[&format!("pgmq_c_{q}"), &"*"]).await?;
         }
-        tx.execute(NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
+        tx.execute(&NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -254,15 +297,8 @@ impl Client {
 
     /// Every queue, by name.
     pub async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
-        let conn = self.inner.pool.get().await?;
-        let rows = conn
-            .query(
-                "SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
-                        (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name
-                 FROM pgmq.queues q LEFT JOIN pgmq.queues d ON d.id = q.dlq_id
-                 ORDER BY q.name",
-                &[],
-            )
+        let conn = self.inner.db.get().await?;
+        let rows = conn.query(&LIST_QUEUES, &[])
             .await?;
         Ok(rows
             .iter()
@@ -282,12 +318,12 @@ impl Client {
     pub async fn redrive(&self, from: &str, to: &str) -> Result<u64> {
         validate_queue_name(from)?;
         validate_queue_name(to)?;
-        let conn = self.inner.pool.get().await?;
-        let row = conn.query_one("SELECT pgmq.redrive($1, $2)", &[&from, &to]).await?;
+        let conn = self.inner.db.get().await?;
+        let row = conn.query_one(&REDRIVE, &[&from, &to]).await?;
         match row.get::<_, Option<i64>>(0) {
             Some(n) => Ok(n as u64),
             None => {
-                let exists = conn.query_opt("SELECT 1 FROM pgmq.queues WHERE name = $1", &[&from]).await?;
+                let exists = conn.query_opt(&QUEUE_ID, &[&from]).await?;
                 Err(Error::QueueNotFound(if exists.is_none() { from } else { to }.to_owned()))
             }
         }
@@ -344,7 +380,7 @@ impl Client {
         let leases = QueueLeases::start(
             queue_id,
             ack_deadline,
-            self.inner.pool.clone(),
+            self.inner.db.clone(),
             self.inner.listener.clone(),
             self.inner.shutdown.clone(),
             &self.inner.rt,
@@ -361,16 +397,15 @@ impl std::fmt::Debug for Client {
 }
 
 /// Housekeeping: offered every `interval`; the database elects one client at a time to do it.
-async fn maintain(pool: Pool, interval: Duration, shutdown: CancellationToken) {
+async fn maintain(db: Db, interval: Duration, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
         let result = async {
-            let conn = pool.get().await?;
-            let stmt = conn.prepare_cached("SELECT pgmq.maintain()").await?;
-            let n: i64 = conn.query_one(&stmt, &[]).await?.get(0);
+            let conn = db.get().await?;
+            let n: i64 = conn.query_one(&MAINTAIN, &[]).await?.get(0);
             Ok::<_, Error>(n)
         }
         .await;

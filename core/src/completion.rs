@@ -6,20 +6,24 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::client::ClientInner;
+use crate::db::Sql;
 use crate::error::{Error, Result};
 use crate::listener::Wake;
 use crate::options::Outcome;
 
 /// Reads the outcome (if any) of each pending id, and whether it is still queued and tracked
 /// (indexes `outcomes_pkey` and `messages_pkey`).
-const CHECK: &str = "
-SELECT a.id, o.outcome, m.tracked
-FROM pg_catalog.unnest($2::uuid[]) AS a(id)
-LEFT JOIN pgmq.outcomes o ON o.id = a.id
-LEFT JOIN pgmq.messages m ON m.queue_id = $1 AND m.id = a.id";
+pub(crate) const CHECK: Sql = Sql::new(
+    "SELECT a.id, o.outcome, m.tracked
+     FROM pg_catalog.unnest($2::uuid[]) AS a(id)
+     LEFT JOIN pgmq.outcomes o ON o.id = a.id
+     LEFT JOIN pgmq.messages m ON m.queue_id = $1 AND m.id = a.id",
+    &[Type::INT8, Type::UUID_ARRAY],
+);
 
 /// The handle of a batch of sent messages: their ids, and a way to wait for their outcomes.
 #[derive(Clone)]
@@ -100,9 +104,8 @@ impl Completion {
 
     async fn check(&self, pending: &mut HashSet<Uuid>, outcomes: &mut HashMap<Uuid, Outcome>) -> Result<()> {
         let ids: Vec<Uuid> = pending.iter().copied().collect();
-        let conn = self.client.pool.get().await?;
-        let stmt = conn.prepare_cached(CHECK).await?;
-        let rows = conn.query(&stmt, &[&self.queue_id, &ids]).await?;
+        let conn = self.client.db.get().await?;
+        let rows = conn.query(&CHECK, &[&self.queue_id, &ids]).await?;
         for row in rows {
             let id: Uuid = row.get(0);
             let outcome: Option<String> = row.get(1);

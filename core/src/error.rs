@@ -106,9 +106,20 @@ impl Error {
     }
 
     /// Whether trying again later may succeed: the connection broke or the server could not be reached
-    /// ([`Error::Connection`]). Receivers retry these by themselves.
+    /// ([`Error::Connection`]), or the server or the pool was too busy to answer in time
+    /// ([`Error::Timeout`]). Receivers retry these by themselves.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Connection(_))
+        matches!(self, Error::Connection(_) | Error::Timeout(_))
+    }
+
+    /// The SQLSTATE of a server error, kept at the end of its text (`"... (40P01)"`).
+    pub(crate) fn sqlstate(&self) -> Option<&str> {
+        let text = match self {
+            Error::Database(m) | Error::Connection(m) | Error::Timeout(m) | Error::SchemaMissing(m) => m,
+            _ => return None,
+        };
+        let code = text.strip_suffix(')')?.rsplit_once('(')?.1;
+        (code.len() == 5 && code.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(code)
     }
 
     pub(crate) fn invalid_option(msg: impl Into<String>) -> Self {

@@ -293,13 +293,15 @@ const MAX_PARAMS: usize = u16::MAX as usize;
 pub(crate) struct SqlParams {
     next: usize,
     pub(crate) values: Vec<Box<dyn ToSql + Sync + Send>>,
+    /// The type of each value, for statements sent unnamed (see `db.rs`).
+    pub(crate) types: Vec<tokio_postgres::types::Type>,
 }
 
 impl SqlParams {
     pub(crate) fn starting_at(first: usize) -> Self {
-        SqlParams { next: first, values: Vec::new() }
+        SqlParams { next: first, values: Vec::new(), types: Vec::new() }
     }
-    fn push(&mut self, v: Box<dyn ToSql + Sync + Send>, cast: &str) -> Result<String> {
+    fn push(&mut self, v: Box<dyn ToSql + Sync + Send>, ty: tokio_postgres::types::Type) -> Result<String> {
         if self.next > MAX_PARAMS {
             return Err(Error::invalid_option(format!(
                 "a filter may hold at most {} keys, values and patterns",
@@ -307,16 +309,17 @@ impl SqlParams {
             )));
         }
         self.values.push(v);
-        let placeholder = format!("${}::{cast}", self.next);
+        let placeholder = format!("${}::{}", self.next, ty.name());
+        self.types.push(ty);
         self.next += 1;
         Ok(placeholder)
     }
     fn text(&mut self, s: &str) -> Result<String> {
         check_no_nul(s, "filter text")?;
-        self.push(Box::new(s.to_owned()), "text")
+        self.push(Box::new(s.to_owned()), tokio_postgres::types::Type::TEXT)
     }
     fn json(&mut self, v: JsonText) -> Result<String> {
-        self.push(Box::new(v), "jsonb")
+        self.push(Box::new(v), tokio_postgres::types::Type::JSONB)
     }
 }
 

@@ -67,3 +67,46 @@ pub fn validate_receive_options(options: &ReceiveOptions) -> Result<()> {
     }
     Ok(())
 }
+
+/// Every statement pgmq runs on a pool connection, with the parameter types it declares (for sending
+/// it unnamed through a transaction pooler), and the claim for `filter`. A test prepares each on the
+/// server and checks the declared types against the ones PostgreSQL infers.
+pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, String, Vec<tokio_postgres::types::Type>)>> {
+    use crate::{client, completion, lease, migrate, notifier, queue, receiver};
+    let all = [
+        ("notify_in_transaction", client::NOTIFY_IN_TRANSACTION),
+        ("create_queue", client::CREATE_QUEUE),
+        ("create_dlq", client::CREATE_DLQ),
+        ("set_dlq", client::SET_DLQ),
+        ("delete_queue", client::DELETE_QUEUE),
+        ("delete_queue_by_id", client::DELETE_QUEUE_BY_ID),
+        ("delete_messages", client::DELETE_MESSAGES),
+        ("delete_outcomes", client::DELETE_OUTCOMES),
+        ("list_queues", client::LIST_QUEUES),
+        ("redrive", client::REDRIVE),
+        ("queue_id", client::QUEUE_ID),
+        ("maintain", client::MAINTAIN),
+        ("send", queue::SEND),
+        ("stats", queue::STATS),
+        ("cancel", queue::CANCEL),
+        ("completion", completion::CHECK),
+        ("resolve", receiver::RESOLVE),
+        ("heartbeat", lease::HEARTBEAT),
+        ("extend", lease::EXTEND),
+        ("ack", lease::ACK),
+        ("nack", lease::NACK),
+        ("notify_on_pool", notifier::NOTIFY_ON_POOL),
+        ("inspect_schema", migrate::INSPECT_SCHEMA),
+        ("current_version", migrate::CURRENT_VERSION),
+        ("record_version", migrate::RECORD_VERSION),
+        ("version_table_exists", migrate::VERSION_TABLE_EXISTS),
+    ];
+    let mut out: Vec<_> = all.into_iter().map(|(n, s)| (n, s.text.into_owned(), s.types.into_owned())).collect();
+    let options = match filter {
+        Some(f) => crate::ReceiveOptions::default().filter(f),
+        None => crate::ReceiveOptions::default(),
+    };
+    let (claim, _) = receiver::claim_statement(&options)?;
+    out.push(("claim", claim.text.into_owned(), claim.types.into_owned()));
+    Ok(out)
+}

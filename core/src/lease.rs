@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use crate::db::{Db, Sql};
 use crate::error::{Error, Result};
 use crate::listener::Listener;
 use crate::notifier::{id_payload, Notifier};
@@ -90,7 +91,7 @@ impl QueueLeases {
     pub(crate) fn start(
         queue_id: i64,
         ack_deadline: Duration,
-        pool: Pool,
+        db: Db,
         listener: Listener,
         shutdown: CancellationToken,
         rt: &tokio::runtime::Handle,
@@ -101,7 +102,7 @@ impl QueueLeases {
             held: Mutex::new(HashMap::new()),
             changed: Notify::new(),
         });
-        rt.spawn(keep(Arc::downgrade(&leases), pool, listener, shutdown));
+        rt.spawn(keep(Arc::downgrade(&leases), db, listener, shutdown));
         leases
     }
 
@@ -133,7 +134,7 @@ impl QueueLeases {
 /// Extends every held lease of one queue at a third of the ack deadline, and relays cancellations.
 async fn keep(
     leases: std::sync::Weak<QueueLeases>,
-    pool: Pool,
+    db: Db,
     listener: Listener,
     shutdown: CancellationToken,
 ) {
@@ -171,7 +172,7 @@ async fn keep(
             _ = sub.recv() => next_beat = Instant::now(),
             _ = tokio::time::sleep_until(next_beat) => {
                 next_beat = Instant::now() + interval;
-                if let Err(e) = beat(&l, &pool, &listener).await {
+                if let Err(e) = beat(&l, &db, &listener).await {
                     tracing::warn!("pgmq heartbeat on queue {queue_id} failed: {e}");
                     next_beat = Instant::now() + interval.min(Duration::from_millis(500));
                 }
@@ -187,7 +188,8 @@ async fn keep(
 /// extended on the next beat if it still needs it. Waiting instead would lock the row's next version
 /// after a release and hide it from claims until this transaction ends, and could deadlock with an ack.
 /// Uses index `messages_pkey` (queue_id, id).
-const HEARTBEAT: &str = "
+pub(crate) const HEARTBEAT: Sql = Sql::new(
+    "
 WITH q AS (SELECT ack_deadline, pg_catalog.set_config('synchronous_commit', 'off', true)
            FROM pgmq.queues WHERE id = $1),
 a AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), pg_catalog.unnest($3::uuid[])) AS a(id, token)),
@@ -205,9 +207,11 @@ SELECT e.id, e.cancel_requested FROM extended e
 UNION ALL
 SELECT m.id, m.cancel_requested FROM pgmq.messages m, a
 WHERE m.queue_id = $1 AND m.id = a.id AND m.lease_token = a.token
-  AND NOT EXISTS (SELECT 1 FROM extended e WHERE e.id = m.id)";
+  AND NOT EXISTS (SELECT 1 FROM extended e WHERE e.id = m.id)",
+    &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY],
+);
 
-async fn beat(leases: &QueueLeases, pool: &Pool, listener: &Listener) -> Result<()> {
+async fn beat(leases: &QueueLeases, db: &Db, listener: &Listener) -> Result<()> {
     let held = leases.snapshot();
     if held.is_empty() {
         return Ok(());
@@ -219,10 +223,10 @@ async fn beat(leases: &QueueLeases, pool: &Pool, listener: &Listener) -> Result<
             Ok(rows) => rows,
             Err(e) => {
                 tracing::debug!("pgmq: heartbeat on the LISTEN connection failed, using the pool: {e}");
-                beat_on_pool(pool, leases.queue_id, &ids, &tokens).await?
+                beat_on_pool(db, leases.queue_id, &ids, &tokens).await?
             }
         },
-        None => beat_on_pool(pool, leases.queue_id, &ids, &tokens).await?,
+        None => beat_on_pool(db, leases.queue_id, &ids, &tokens).await?,
     };
     let mut alive: HashMap<Uuid, bool> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for h in held {
@@ -255,35 +259,43 @@ async fn beat_on_listener(
     ids: &[Uuid],
     tokens: &[Uuid],
 ) -> Result<Vec<tokio_postgres::Row>> {
-    use tokio_postgres::types::Type;
     let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] =
         [(&queue_id, Type::INT8), (&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)];
-    let query = conn.query_typed(HEARTBEAT, &params);
+    let sql = HEARTBEAT;
+    let query = conn.query_typed(&sql.text, &params);
     tokio::time::timeout(LISTENER_BEAT_TIMEOUT, query)
         .await
         .map_err(|_| Error::Connection("no answer on the LISTEN connection".into()))?
         .map_err(Error::from)
 }
 
-async fn beat_on_pool(pool: &Pool, queue_id: i64, ids: &[Uuid], tokens: &[Uuid]) -> Result<Vec<tokio_postgres::Row>> {
-    let conn = pool.get().await?;
-    let stmt = conn.prepare_cached(HEARTBEAT).await?;
-    Ok(conn.query(&stmt, &[&queue_id, &ids, &tokens]).await?)
+async fn beat_on_pool(db: &Db, queue_id: i64, ids: &[Uuid], tokens: &[Uuid]) -> Result<Vec<tokio_postgres::Row>> {
+    db.get().await?.query(&HEARTBEAT, &[&queue_id, &ids, &tokens]).await
 }
 
 /// Extends one lease now by `by`. Returns whether it was still held under this token.
-pub(crate) async fn extend(pool: &Pool, queue_id: i64, held: &Held, by: Duration) -> Result<bool> {
-    let conn = pool.get().await?;
-    let stmt = conn
-        .prepare_cached(
-            "UPDATE pgmq.messages
-             SET available_at = pg_catalog.now() + ($4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
-             WHERE queue_id = $1 AND id = $2 AND lease_token = $3",
-        )
-        .await?;
+pub(crate) async fn extend(db: &Db, queue_id: i64, held: &Held, by: Duration) -> Result<bool> {
     let by = crate::options::micros(by, "extension")?;
-    Ok(conn.execute(&stmt, &[&queue_id, &held.id, &held.token, &by]).await? == 1)
+    let conn = db.get().await?;
+    Ok(conn.execute(&EXTEND, &[&queue_id, &held.id, &held.token, &by]).await? == 1)
 }
+
+pub(crate) const EXTEND: Sql = Sql::new(
+    "UPDATE pgmq.messages
+     SET available_at = pg_catalog.now() + ($4::bigint OPERATOR(pg_catalog.*) interval '1 microsecond')
+     WHERE queue_id = $1 AND id = $2 AND lease_token = $3",
+    &[Type::INT8, Type::UUID, Type::UUID, Type::INT8],
+);
+
+pub(crate) const ACK: Sql = Sql::new(
+    "SELECT id, recorded FROM pgmq.ack($1, $2, $3)",
+    &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY],
+);
+
+pub(crate) const NACK: Sql = Sql::new(
+    "SELECT id, result FROM pgmq.nack($1, $2, $3, $4, $5)",
+    &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY, Type::INT8_ARRAY, Type::TEXT_ARRAY],
+);
 
 /// What a nack did to a message still held under its token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,10 +340,10 @@ const MAX_IN_FLIGHT: u32 = 4;
 const MAX_BATCH: usize = 5_000;
 
 impl Committer {
-    pub(crate) fn start(pool: Pool, notifier: Notifier, rt: &tokio::runtime::Handle) -> Committer {
+    pub(crate) fn start(db: Db, notifier: Notifier, rt: &tokio::runtime::Handle) -> Committer {
         let (tx, rx) = mpsc::unbounded_channel();
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
-        rt.spawn(commit_loop(pool, notifier, rx, in_flight.clone()));
+        rt.spawn(commit_loop(db, notifier, rx, in_flight.clone()));
         Committer { tx, in_flight }
     }
 
@@ -382,7 +394,7 @@ struct NackOrder {
     done: oneshot::Sender<()>,
 }
 
-async fn commit_loop(pool: Pool, notifier: Notifier, mut rx: mpsc::UnboundedReceiver<Op>, in_flight: Arc<Semaphore>) {
+async fn commit_loop(db: Db, notifier: Notifier, mut rx: mpsc::UnboundedReceiver<Op>, in_flight: Arc<Semaphore>) {
     let mut previous_nacks: Option<oneshot::Receiver<()>> = None;
     while let Some(first) = rx.recv().await {
         let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
@@ -407,16 +419,16 @@ async fn commit_loop(pool: Pool, notifier: Notifier, mut rx: mpsc::UnboundedRece
             let (done, next) = oneshot::channel();
             NackOrder { previous: previous_nacks.replace(next), done }
         });
-        let (pool, notifier) = (pool.clone(), notifier.clone());
+        let (db, notifier) = (db.clone(), notifier.clone());
         tokio::spawn(async move {
-            execute(&pool, &notifier, batch, order).await;
+            execute(&db, &notifier, batch, order).await;
             drop(permit);
         });
     }
 }
 
 /// Uses `pgmq.ack` / `pgmq.nack` (index `messages_pkey`).
-async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option<NackOrder>) {
+async fn execute(db: &Db, notifier: &Notifier, batch: Vec<Op>, order: Option<NackOrder>) {
     let done = match order {
         Some(NackOrder { previous, done }) => {
             if let Some(previous) = previous {
@@ -434,10 +446,9 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
             Op::Nack { .. } => entry.1.push(op),
         }
     }
-    let conn = match pool.get().await {
+    let conn = match db.get().await {
         Ok(c) => c,
         Err(e) => {
-            let e = Error::from(e);
             for (_, (acks, nacks)) in by_queue {
                 acks.into_iter().chain(nacks).for_each(|op| fail(op, e.clone()));
             }
@@ -451,11 +462,7 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
         if !acks.is_empty() {
             let ids: Vec<Uuid> = acks.iter().map(|op| op_held(op).id).collect();
             let tokens: Vec<Uuid> = acks.iter().map(|op| op_held(op).token).collect();
-            let result = async {
-                let stmt = conn.prepare_cached("SELECT id, recorded FROM pgmq.ack($1, $2, $3)").await?;
-                query_retrying_deadlocks(&conn, &stmt, &[&queue_id, &ids, &tokens]).await
-            }
-            .await;
+            let result = query_retrying_deadlocks(&conn, &ACK, &[&queue_id, &ids, &tokens]).await;
             match result {
                 Ok(rows) => {
                     let acked: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
@@ -489,11 +496,7 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
                     errors.push(error.clone());
                 }
             }
-            let result = async {
-                let stmt = conn.prepare_cached("SELECT id, result FROM pgmq.nack($1, $2, $3, $4, $5)").await?;
-                query_retrying_deadlocks(&conn, &stmt, &[&queue_id, &ids, &tokens, &delays, &errors]).await
-            }
-            .await;
+            let result = query_retrying_deadlocks(&conn, &NACK, &[&queue_id, &ids, &tokens, &delays, &errors]).await;
             match result {
                 Ok(rows) => {
                     let results: HashMap<Uuid, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -531,17 +534,15 @@ async fn execute(pool: &Pool, notifier: &Notifier, batch: Vec<Op>, order: Option
 /// own order while acks and nacks delete or update some of them. The aborted statement changed
 /// nothing, so running it again is safe.
 async fn query_retrying_deadlocks(
-    conn: &deadpool_postgres::Client,
-    stmt: &tokio_postgres::Statement,
+    conn: &crate::db::Conn,
+    sql: &Sql,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<tokio_postgres::Row>> {
     let mut retries = 0;
     loop {
-        match conn.query(stmt, params).await {
-            Err(e) if retries < 5 && e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) => {
-                retries += 1;
-            }
-            result => return Ok(result?),
+        match conn.query(sql, params).await {
+            Err(e) if retries < 5 && e.sqlstate() == Some("40P01") => retries += 1,
+            result => return result,
         }
     }
 }

@@ -45,6 +45,7 @@
 mod client;
 mod completion;
 mod connect;
+mod db;
 mod dsn;
 mod error;
 mod filter;

@@ -154,13 +154,13 @@ impl Listener {
     /// pool connection, and waits up to `limit` for it. Through a transaction-pooling PgBouncer the
     /// LISTEN lands on a server connection that goes back to the pooler's pool, and nothing would ever
     /// arrive: receivers would wake only on their safety-net re-read, 30 s apart. Better to refuse now.
-    pub(crate) async fn probe(&self, pool: &deadpool_postgres::Pool, limit: Duration) -> Result<()> {
+    pub(crate) async fn probe(&self, db: &crate::db::Db, limit: Duration) -> Result<()> {
         let channel = format!("pgmq_probe_{}", uuid::Uuid::new_v4().simple());
         let mut subscription = self.subscribe(channel.clone()).await;
         {
-            let conn = pool.get().await?;
+            let conn = db.get().await?;
             // A simple query: no prepared statement to leak through a pooler.
-            conn.simple_query(&format!("SELECT pg_catalog.pg_notify('{channel}', '')")).await?;
+            conn.batch_execute(&format!("SELECT pg_catalog.pg_notify('{channel}', '')"), Some(limit)).await?;
         }
         let arrived = tokio::time::timeout(limit, async {
             while let Wake::Reset = subscription.recv().await {}

@@ -176,7 +176,7 @@ impl Message {
         if !self.held.is_held() {
             return Err(Error::AlreadyFinished(self.id));
         }
-        if lease::extend(&self.client.pool, self.leases.queue_id, &self.held, by).await? {
+        if lease::extend(&self.client.db, self.leases.queue_id, &self.held, by).await? {
             Ok(())
         } else {
             self.held.lost.store(true, Ordering::Release);

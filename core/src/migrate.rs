@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::db::{Db, Sql, Tx};
+use tokio_postgres::types::Type;
 use crate::error::{Error, Result};
 
 /// The embedded migrations, in the order they apply. `migrations_match_the_directory` (a test) keeps this
@@ -44,7 +46,8 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pgmq.schema_migra
 /// which Supabase Queues enables, creates a schema of this name as its member), whether it has this
 /// library's version table, and the objects in it (the first few, extensions first, and how many).
 /// No row when there is no such schema. Runs under [`PIN_SEARCH_PATH`], so its names are pg_catalog's.
-const INSPECT_SCHEMA: &str = "
+pub(crate) const INSPECT_SCHEMA: Sql = Sql::new(
+    "
 SELECT pg_get_userbyid(n.nspowner),
        (SELECT e.extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
         WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
@@ -55,16 +58,26 @@ SELECT pg_get_userbyid(n.nspowner),
              ORDER BY d.classid <> 'pg_extension'::regclass, 1 LIMIT 5),
        (SELECT count(*) FROM pg_depend d
         WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n')
-FROM pg_namespace n WHERE n.nspname = 'pgmq'";
+FROM pg_namespace n WHERE n.nspname = 'pgmq'",
+    &[],
+);
 
-pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
-    let mut conn = pool.get().await?;
+pub(crate) const CURRENT_VERSION: Sql = Sql::new("SELECT coalesce(pg_catalog.max(version), 0) FROM pgmq.schema_migrations", &[]);
+pub(crate) const RECORD_VERSION: Sql =
+    Sql::new("INSERT INTO pgmq.schema_migrations (version, name) VALUES ($1, $2)", &[Type::INT4, Type::TEXT]);
+pub(crate) const VERSION_TABLE_EXISTS: Sql =
+    Sql::new("SELECT pg_catalog.to_regclass('pgmq.schema_migrations') IS NOT NULL", &[]);
+
+/// Migrations are not bounded by the client's statement timeout: creating an index on a large table
+/// takes as long as it takes (lock waits are bounded by [`MIGRATION_LOCK_TIMEOUT`] instead).
+pub(crate) async fn migrate(db: &Db) -> Result<i32> {
+    let mut conn = db.get().await?;
     let tx = conn.transaction().await?;
-    tx.batch_execute(PIN_SEARCH_PATH).await?;
+    tx.batch_execute(PIN_SEARCH_PATH, None).await?;
     // The advisory lock first, and with no timeout: a second migrator waits here for the first to finish,
     // however long it takes. Only then the bound on every other lock.
-    tx.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&MIGRATION_LOCK]).await?;
-    tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis())).await?;
+    tx.batch_execute(&format!("SELECT pg_catalog.pg_advisory_xact_lock({MIGRATION_LOCK})"), None).await?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis()), None).await?;
     let current = apply(&tx).await.map_err(|e| match e {
         Error::Timeout(m) => Error::Timeout(format!(
             "migrate waited {}s for a lock that another transaction holds on pgmq's tables, and changed \
@@ -78,19 +91,17 @@ pub(crate) async fn migrate(pool: &deadpool_postgres::Pool) -> Result<i32> {
 }
 
 /// Applies the migrations the database lacks, in the caller's transaction; returns the version it had.
-async fn apply(tx: &deadpool_postgres::Transaction<'_>) -> Result<i32> {
+async fn apply(tx: &Tx<'_>) -> Result<i32> {
     // Not CREATE SCHEMA IF NOT EXISTS: that checks for CREATE on the database before it looks, and so
     // fails for a role that may not create schemas even when a DBA created this one for it.
     if !our_schema_exists(tx).await? {
-        tx.batch_execute("CREATE SCHEMA pgmq").await?;
+        tx.batch_execute("CREATE SCHEMA pgmq", None).await?;
     }
-    tx.batch_execute(CREATE_VERSION_TABLE).await?;
-    let current: i32 =
-        tx.query_one("SELECT coalesce(max(version), 0) FROM pgmq.schema_migrations", &[]).await?.get(0);
+    tx.batch_execute(CREATE_VERSION_TABLE, None).await?;
+    let current: i32 = tx.query_one(&CURRENT_VERSION, &[]).await?.get(0);
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-        tx.batch_execute(sql).await?;
-        tx.execute("INSERT INTO pgmq.schema_migrations (version, name) VALUES ($1, $2)", &[version, name])
-            .await?;
+        tx.batch_execute(sql, None).await?;
+        tx.execute(&RECORD_VERSION, &[version, name]).await?;
         tracing::info!("pgmq: applied migration {version} ({name})");
     }
     Ok(current)
@@ -100,8 +111,8 @@ async fn apply(tx: &deadpool_postgres::Transaction<'_>) -> Result<i32> {
 /// it belongs to an extension, or it holds objects but no `pgmq.schema_migrations`. Migrating would mix
 /// our tables and functions into someone else's (or fail halfway on a name both use). An empty schema,
 /// such as one a DBA created ahead of time for a role that may not create schemas, is adopted.
-async fn our_schema_exists(tx: &deadpool_postgres::Transaction<'_>) -> Result<bool> {
-    let Some(row) = tx.query_opt(INSPECT_SCHEMA, &[]).await? else {
+async fn our_schema_exists(tx: &Tx<'_>) -> Result<bool> {
+    let Some(row) = tx.query_opt(&INSPECT_SCHEMA, &[]).await? else {
         return Ok(false);
     };
     let owner: String = row.get(0);
@@ -131,18 +142,15 @@ async fn our_schema_exists(tx: &deadpool_postgres::Transaction<'_>) -> Result<bo
     Ok(true)
 }
 
-pub(crate) async fn schema_version(pool: &deadpool_postgres::Pool) -> Result<i32> {
-    let conn = pool.get().await?;
+pub(crate) async fn schema_version(db: &Db) -> Result<i32> {
+    let conn = db.get().await?;
     // Two statements: PostgreSQL resolves every table a statement names when parsing it, so a single
     // CASE over a missing pgmq.schema_migrations fails instead of yielding 0.
-    let exists: bool = conn
-        .query_one("SELECT pg_catalog.to_regclass('pgmq.schema_migrations') IS NOT NULL", &[])
-        .await?
-        .get(0);
+    let exists: bool = conn.query_one(&VERSION_TABLE_EXISTS, &[]).await?.get(0);
     if !exists {
         return Ok(0);
     }
-    let row = conn.query_one("SELECT coalesce(pg_catalog.max(version), 0) FROM pgmq.schema_migrations", &[]).await?;
+    let row = conn.query_one(&CURRENT_VERSION, &[]).await?;
     Ok(row.get(0))
 }
 

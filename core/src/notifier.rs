@@ -19,11 +19,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::Type;
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
+use crate::db::{Db, Sql};
 use crate::error::{Error, Result};
 use crate::listener::Listener;
 
@@ -54,10 +55,13 @@ SELECT pg_catalog.pg_notify(n.channel, n.payload)
 FROM pg_catalog.set_config('synchronous_commit', 'off', true),
      ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS n(channel, payload)";
 
+/// [`NOTIFY`] on a pool connection (while the LISTEN connection is down).
+pub(crate) const NOTIFY_ON_POOL: Sql = Sql::new(NOTIFY, &[Type::TEXT_ARRAY, Type::TEXT_ARRAY]);
+
 impl Notifier {
-    pub(crate) fn start(pool: Pool, listener: Listener, rt: &tokio::runtime::Handle) -> Notifier {
+    pub(crate) fn start(db: Db, listener: Listener, rt: &tokio::runtime::Handle) -> Notifier {
         let (tx, rx) = mpsc::unbounded_channel();
-        rt.spawn(run(pool, listener, rx));
+        rt.spawn(run(db, listener, rx));
         Notifier { tx }
     }
 
@@ -111,7 +115,7 @@ async fn notify_on_listener(
     Ok(())
 }
 
-async fn run(pool: Pool, listener: Listener, mut rx: mpsc::UnboundedReceiver<Request>) {
+async fn run(db: Db, listener: Listener, mut rx: mpsc::UnboundedReceiver<Request>) {
     let mut prepared: Prepared = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -144,9 +148,7 @@ async fn run(pool: Pool, listener: Listener, mut rx: mpsc::UnboundedReceiver<Req
                     }
                 }
             }
-            let conn = pool.get().await?;
-            let stmt = conn.prepare_cached(NOTIFY).await?;
-            conn.execute(&stmt, &[&channels, &payloads]).await?;
+            db.get().await?.execute(&NOTIFY_ON_POOL, &[&channels, &payloads]).await?;
             Ok::<_, Error>(())
         }
         .await;

@@ -19,6 +19,17 @@ pub struct ClientOptions {
     /// (or failing with [`Error::Connection`]), unless the DSN or `PGCONNECT_TIMEOUT` sets
     /// `connect_timeout`. Default 10 s.
     pub connect_timeout: Duration,
+    /// Whether statements are prepared once per connection and cached (`Some(true)`), or sent unnamed
+    /// with their parameter types in one round trip (`Some(false)`), as a transaction-pooling PgBouncer
+    /// before 1.21 needs (named statements leak between its clients there). `None` (default): cached,
+    /// unless `listen_dsn` is set — the one reason to give a separate LISTEN DSN is that `dsn` goes
+    /// through such a pooler.
+    pub statement_cache: Option<bool>,
+    /// The longest a statement, or a wait for a free pool connection, may take before it fails: a
+    /// statement with [`Error::Connection`] (its connection is closed, not reused: the network may have
+    /// dropped it silently), a wait with [`Error::Timeout`]. Default 60 s. Migrations are not bounded
+    /// by it (they wait for locks with their own `lock_timeout`).
+    pub statement_timeout: Duration,
     /// The `application_name` operators see in `pg_stat_activity`, unless the DSN or `PGAPPNAME` sets
     /// one. Default `pgmq-rust`; each binding sets its language (`pgmq-python`, `pgmq-node`, ...).
     pub application_name: String,
@@ -34,6 +45,8 @@ impl Default for ClientOptions {
             pool_size: 10,
             connect_timeout: Duration::from_secs(10),
             application_name: "pgmq-rust".to_owned(),
+            statement_cache: None,
+            statement_timeout: Duration::from_secs(60),
             maintenance_interval: Duration::from_secs(1),
         }
     }
@@ -46,6 +59,8 @@ impl std::fmt::Debug for ClientOptions {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("application_name", &self.application_name)
+            .field("statement_cache", &self.statement_cache)
+            .field("statement_timeout", &self.statement_timeout)
             .field("maintenance_interval", &self.maintenance_interval)
             .finish()
     }
@@ -65,6 +80,16 @@ impl ClientOptions {
     /// Sets [`ClientOptions::connect_timeout`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+    /// Sets [`ClientOptions::statement_cache`].
+    pub fn statement_cache(mut self, cache: bool) -> Self {
+        self.statement_cache = Some(cache);
+        self
+    }
+    /// Sets [`ClientOptions::statement_timeout`].
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
         self
     }
     /// Sets [`ClientOptions::application_name`].

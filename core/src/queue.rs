@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::client::Client;
 use crate::completion::{Completion, SentMessage};
+use crate::db::Sql;
 use crate::error::{Error, Result};
 use crate::options::{
     attributes_to_json, micros, OutgoingMessage, QueueStats, ReceiveOptions, SendOptions, MAX_SEND_BYTES,
@@ -27,8 +29,13 @@ pub struct Queue {
 /// Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
 /// CTE runs to completion whether or not it is read, so `ins` needs no RETURNING). The NOTIFY
 /// follows from the client's notifier, coalesced with other sends (see `notifier.rs`).
-const SEND: &str = "
-WITH q AS (SELECT id FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
+/// The send commits with `synchronous_commit` on whatever the session's or role's default: a send is
+/// the one write whose loss in a crash the caller would never learn of (claims, heartbeats and
+/// notifications commit asynchronously on purpose; see their statements).
+pub(crate) const SEND: Sql = Sql::new(
+    "
+WITH q AS (SELECT id, pg_catalog.set_config('synchronous_commit', 'on', true)
+           FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
 at AS MATERIALIZED (
     SELECT coalesce($3::timestamptz,
                     pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),
@@ -38,10 +45,13 @@ ins AS (
     FROM q, at, ROWS FROM (pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::jsonb[]),
                            pg_catalog.unnest($7::bytea[])) AS u(id, attributes, body)
 )
-SELECT q.id FROM q";
+SELECT q.id FROM q",
+    &[Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY],
+);
 
 /// Counts by state in one pass over the queue's rows (index `messages_ready`).
-const STATS: &str = "
+pub(crate) const STATS: Sql = Sql::new(
+    "
 SELECT pg_catalog.count(m.id),
        pg_catalog.count(m.id) FILTER (WHERE m.available_at <= pg_catalog.now() AND NOT m.last_lease
                                         AND NOT m.cancel_requested),
@@ -50,10 +60,14 @@ SELECT pg_catalog.count(m.id),
        (SELECT pg_catalog.count(*) FROM pgmq.messages d WHERE d.queue_id = q.dlq_id)
 FROM pgmq.queues q LEFT JOIN pgmq.messages m ON m.queue_id = q.id
 WHERE q.name = $1
-GROUP BY q.id";
+GROUP BY q.id",
+    &[Type::TEXT],
+);
 
-const CANCEL: &str = "
-SELECT q.id, c.id FROM pgmq.queues q LEFT JOIN LATERAL pgmq.cancel(q.id, $2) c ON true WHERE q.name = $1";
+pub(crate) const CANCEL: Sql = Sql::new(
+    "SELECT q.id, c.id FROM pgmq.queues q LEFT JOIN LATERAL pgmq.cancel(q.id, $2) c ON true WHERE q.name = $1",
+    &[Type::TEXT, Type::UUID_ARRAY],
+);
 
 impl Queue {
     pub(crate) fn new(client: Client, name: &str) -> Queue {
@@ -105,11 +119,10 @@ impl Queue {
             attributes.push(json);
             bodies.push(m.body);
         }
-        let conn = self.client.inner.pool.get().await?;
-        let stmt = conn.prepare_cached(SEND).await?;
+        let conn = self.client.inner.db.get().await?;
         let row = conn
             .query_opt(
-                &stmt,
+                &SEND,
                 &[&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies],
             )
             .await?;
@@ -135,9 +148,8 @@ impl Queue {
     /// Returns the ids that were found; unknown ids are no error. [`Error::QueueNotFound`] for an unknown
     /// queue.
     pub async fn cancel(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
-        let conn = self.client.inner.pool.get().await?;
-        let stmt = conn.prepare_cached(CANCEL).await?;
-        let rows = conn.query(&stmt, &[&&*self.name, &ids]).await?;
+        let conn = self.client.inner.db.get().await?;
+        let rows = conn.query(&CANCEL, &[&&*self.name, &ids]).await?;
         if rows.is_empty() {
             return Err(Error::QueueNotFound(self.name.to_string()));
         }
@@ -146,10 +158,9 @@ impl Queue {
 
     /// Counts of this queue's messages by state. [`Error::QueueNotFound`] for an unknown queue.
     pub async fn stats(&self) -> Result<QueueStats> {
-        let conn = self.client.inner.pool.get().await?;
-        let stmt = conn.prepare_cached(STATS).await?;
+        let conn = self.client.inner.db.get().await?;
         let row = conn
-            .query_opt(&stmt, &[&&*self.name])
+            .query_opt(&STATS, &[&&*self.name])
             .await?
             .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
         let n = |i: usize| row.get::<_, i64>(i) as u64;
@@ -160,9 +171,9 @@ impl Queue {
     /// wait for their outcomes. Fails at [`Completion::wait`] with [`Error::NotTracked`] or
     /// [`Error::MessageNotFound`] for ids that have no outcome coming.
     pub async fn completion(&self, ids: &[Uuid]) -> Result<Completion> {
-        let conn = self.client.inner.pool.get().await?;
+        let conn = self.client.inner.db.get().await?;
         let row = conn
-            .query_opt("SELECT id FROM pgmq.queues WHERE name = $1", &[&&*self.name])
+            .query_opt(&crate::client::QUEUE_ID, &[&&*self.name])
             .await?
             .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
         Ok(Completion::new(self.client.inner.clone(), row.get(0), ids.to_vec(), true))

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use crate::db::Sql;
 use crate::error::{Error, Result};
 use crate::filter::SqlParams;
 use crate::lease::Held;
@@ -67,8 +69,10 @@ SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::ti
 const CLAIM_END: &str = ")
 WHERE NOT EXISTS (SELECT 1 FROM claimed)";
 
-const RESOLVE: &str = "
-SELECT id, (extract(epoch FROM ack_deadline) OPERATOR(pg_catalog.*) 1000)::bigint FROM pgmq.queues WHERE name = $1";
+pub(crate) const RESOLVE: Sql = Sql::new(
+    "SELECT id, (extract(epoch FROM ack_deadline) OPERATOR(pg_catalog.*) 1000)::bigint FROM pgmq.queues WHERE name = $1",
+    &[Type::TEXT],
+);
 
 /// Claimed messages, or none plus (queue exists, milliseconds until the next row falls due).
 /// "Due but locked" means a ready row was skipped because another transaction held its lock (another
@@ -99,7 +103,7 @@ struct Resolved {
 /// (`poll_interval`); it never polls faster. A queue that does not exist yet is waited for.
 pub struct Receiver {
     queue: Queue,
-    claim_sql: String,
+    claim_sql: Arc<Sql>,
     filter_params: Params,
     poll_interval: Duration,
     capacity: Arc<Semaphore>,
@@ -112,24 +116,33 @@ pub struct Receiver {
     closed: bool,
 }
 
+/// The claim for these options: `$1` the queue id, `$2` the limit, then the filter's parameters.
+pub(crate) fn claim_statement(
+    options: &ReceiveOptions,
+) -> Result<(Sql, Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>)> {
+    let mut claim_sql = String::from(CLAIM_HEAD);
+    let mut params = SqlParams::starting_at(3);
+    let mut filter_sql = String::new();
+    if let Some(filter) = &options.filter {
+        filter_sql.push_str(" AND ");
+        filter.write_sql(&mut filter_sql, &mut params)?;
+    }
+    // The filter twice: for the claim, and for the "due but locked" test (same parameters).
+    claim_sql.push_str(&filter_sql);
+    claim_sql.push_str(CLAIM_TAIL);
+    claim_sql.push_str(&filter_sql);
+    claim_sql.push_str(CLAIM_END);
+    let types = [Type::INT8, Type::INT8].into_iter().chain(params.types).collect();
+    Ok((Sql::owned(claim_sql, types), params.values))
+}
+
 impl Receiver {
     pub(crate) fn new(queue: Queue, options: ReceiveOptions) -> Result<Receiver> {
-        let mut claim_sql = String::from(CLAIM_HEAD);
-        let mut params = SqlParams::starting_at(3);
-        let mut filter_sql = String::new();
-        if let Some(filter) = &options.filter {
-            filter_sql.push_str(" AND ");
-            filter.write_sql(&mut filter_sql, &mut params)?;
-        }
-        // The filter twice: for the claim, and for the "due but locked" test (same parameters).
-        claim_sql.push_str(&filter_sql);
-        claim_sql.push_str(CLAIM_TAIL);
-        claim_sql.push_str(&filter_sql);
-        claim_sql.push_str(CLAIM_END);
+        let (claim_sql, params) = claim_statement(&options)?;
         Ok(Receiver {
             queue,
-            claim_sql,
-            filter_params: Arc::new(params.values),
+            claim_sql: Arc::new(claim_sql),
+            filter_params: Arc::new(params),
             poll_interval: options.poll_interval,
             capacity: Arc::new(Semaphore::new(options.batch_size)),
             batch_size: options.batch_size,
@@ -297,9 +310,8 @@ impl Receiver {
             self.queues_subscription = Some(sub);
         }
         self.queues_subscription.as_mut().unwrap().drain();
-        let conn = self.queue.client.inner.pool.get().await?;
-        let stmt = conn.prepare_cached(RESOLVE).await?;
-        let row = conn.query_opt(&stmt, &[&&*self.queue.name]).await?;
+        let conn = self.queue.client.inner.db.get().await?;
+        let row = conn.query_opt(&RESOLVE, &[&&*self.queue.name]).await?;
         self.resolved = row.map(|r| Resolved { id: r.get(0), ack_deadline: duration_from_ms(r.get(1)) });
         if self.resolved.is_some() {
             self.queues_subscription = None;
@@ -317,11 +329,10 @@ impl Receiver {
         let queue_name = self.queue.name.clone();
         let task = client.inner.rt.clone().spawn(async move {
             let limit = permits.len() as i64;
-            let conn = client.inner.pool.get().await?;
-            let stmt = conn.prepare_cached(&sql).await?;
+            let conn = client.inner.db.get().await?;
             let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&resolved.id, &limit];
             args.extend(params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)));
-            let rows = conn.query(&stmt, &args).await?;
+            let rows = conn.query(&sql, &args).await?;
             drop(conn);
             if let [idle] = rows.as_slice() {
                 if idle.get::<_, Option<Uuid>>(0).is_none() {
