@@ -21,6 +21,8 @@
 #   PGMQ_TLS_HOST=127.0.0.1, PGMQ_TLS_PORT
 #   PGMQ_TLS_USER=pgmq_tls, PGMQ_TLS_PASSWORD   superuser, password (scram) over TLS
 #   PGMQ_TLS_CERT_USER=pgmq_cert                 superuser, client certificate over TLS
+#   (role pgmq_plain, same password, is the one let in WITHOUT TLS: plaintext
+#   scram, the baseline `make bench` measures the TLS handshake against)
 #   PGMQ_TLS_DIR   ca.crt (signed server.crt: CN=localhost, SAN DNS:localhost +
 #                  IP:127.0.0.1), other-ca.crt (unrelated CA), client.crt + client.key
 #                  (CN=pgmq_cert, PKCS#8 PEM key owned by the caller, 0600)
@@ -221,6 +223,7 @@ start_tls_cluster() {
 local all postgres trust
 hostssl all pgmq_cert 127.0.0.1/32 cert
 hostssl all all 127.0.0.1/32 scram-sha-256
+hostnossl all pgmq_plain 127.0.0.1/32 scram-sha-256
 hostnossl all all 0.0.0.0/0 reject
 EOF
 
@@ -236,6 +239,7 @@ EOF
     >"$TLS_TMP/roles.out" 2>&1 <<EOF || { cat "$TLS_TMP/roles.out" >&2; tail -n 30 "$log" >&2; die "creating the TLS roles failed"; }
 CREATE ROLE pgmq_tls LOGIN SUPERUSER PASSWORD '$pw';
 CREATE ROLE pgmq_cert LOGIN SUPERUSER;
+CREATE ROLE pgmq_plain LOGIN PASSWORD '$pw';
 EOF
 
   export PGMQ_TLS_HOST=127.0.0.1 PGMQ_TLS_PORT=$PORT PGMQ_TLS_USER=pgmq_tls PGMQ_TLS_PASSWORD=$pw

@@ -8,7 +8,8 @@
 //! wakes, 1,000 samples), many_queues_subscribe (time until those 1,000 receivers are all subscribed
 //! and asleep), many_queues_listen_conns / many_queues_pool_conns (that client's backends in
 //! pg_stat_activity meanwhile; their "ceiling" is the bound: 1 LISTEN connection, `pool_size` work
-//! connections). Sizes scale with `PGMQ_BENCH_SCALE` (default 1.0), except the 1,000 queues.
+//! connections), connect_tls (median time to a ready client over TLS verify-full + SCRAM, beside the
+//! same over plaintext + SCRAM as its "ceiling"; needs the TLS cluster of PGMQ_PG_TLS=1). Sizes scale with `PGMQ_BENCH_SCALE` (default 1.0), except the 1,000 queues.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -361,6 +362,24 @@ async fn pgmq_many_queues(client: &Client, dsn: &str, samples: usize) -> ManyQue
     ManyQueues { p50: percentile(&lat, 0.5), p99: percentile(&lat, 0.99), subscribe_ms, listen_conns, pool_conns }
 }
 
+/// Connects of each kind in the connect_tls figure.
+const CONNECTS: usize = 40;
+
+/// Median milliseconds to a ready client (one pool connection, the LISTEN connection, the NOTIFY probe)
+/// and closed again; the "ceiling" of connect_tls is the same over plaintext, so the ratio is the cost
+/// of the TLS handshakes.
+async fn connect_ms(dsn: &str) -> f64 {
+    let mut samples = Vec::with_capacity(CONNECTS);
+    for _ in 0..CONNECTS {
+        let start = Instant::now();
+        let client = Client::connect_with(dsn, ClientOptions::default().pool_size(1)).await.expect("connect");
+        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+        client.close().await;
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
 #[tokio::main]
 async fn main() {
     let dsn = std::env::var("DATABASE_URL").expect("set DATABASE_URL (make bench does)");
@@ -412,6 +431,21 @@ async fn main() {
         figures.push(Figure { name: "many_queues_listen_conns", value: listen, unit: "conns", ceiling: 1.0 });
         let bound = MANY_QUEUES_POOL as f64;
         figures.push(Figure { name: "many_queues_pool_conns", value: pool, unit: "conns", ceiling: bound });
+    }
+
+    if want("connect_tls") {
+        if let (Ok(port), Ok(password), Ok(dir)) =
+            (std::env::var("PGMQ_TLS_PORT"), std::env::var("PGMQ_TLS_PASSWORD"), std::env::var("PGMQ_TLS_DIR"))
+        {
+            eprintln!("bench: connect_tls (TLS verify-full vs plaintext, both SCRAM, {} connects each)...", CONNECTS);
+            let base = format!("host=localhost port={port} password={password} dbname=postgres");
+            let tls = format!("{base} user=pgmq_tls sslmode=verify-full sslrootcert={dir}/ca.crt");
+            let plain = format!("{base} user=pgmq_plain sslmode=disable");
+            let (tls_ms, plain_ms) = (connect_ms(&tls).await, connect_ms(&plain).await);
+            figures.push(Figure { name: "connect_tls", value: tls_ms, unit: "ms", ceiling: plain_ms });
+        } else {
+            eprintln!("bench: connect_tls skipped (no TLS cluster: PGMQ_PG_TLS=1 tests/with-postgres.sh starts one)");
+        }
     }
 
     for q in ["bench-send-one", "bench-send-batch", "bench-receive-ack", "bench-latency"] {

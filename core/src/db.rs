@@ -238,13 +238,15 @@ async fn bounded<T>(
     fut: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>,
 ) -> Result<T> {
     match tokio::time::timeout(limit, fut).await {
-        Ok(result) => {
-            if let Err(e) = &result {
-                if e.is_closed() {
-                    broken.store(true, Ordering::Relaxed);
-                }
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            let e = Error::from(e);
+            // A terminated backend (57P01) or a broken socket: the pool would notice only once the
+            // connection task has read the end of the stream, and could hand it out again before that.
+            if matches!(e, Error::Connection(_)) {
+                broken.store(true, Ordering::Relaxed);
             }
-            Ok(result?)
+            Err(e)
         }
         Err(_) => {
             broken.store(true, Ordering::Relaxed);
