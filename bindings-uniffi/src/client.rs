@@ -6,13 +6,30 @@ use std::time::Duration;
 use crate::error::PgmqError;
 use crate::queue::Queue;
 use crate::run;
-use crate::types::{ClientOptions, QueueOptions};
+use crate::types::{ClientOptions, QueueOptions, DEFAULT_APPLICATION_NAME};
 
 /// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by
 /// every waiter. Close it with `close()` (Kotlin: `use {}`), or let it go when unreferenced.
 #[derive(uniffi::Object)]
 pub struct Client {
     inner: pgmq_core::Client,
+}
+
+/// The core's options: the foreign ones, or the defaults when there are none, with this library's
+/// `application_name` unless they name one.
+fn client_options(options: Option<ClientOptions>) -> pgmq_core::ClientOptions {
+    let defaults = pgmq_core::ClientOptions::default().application_name(DEFAULT_APPLICATION_NAME);
+    let Some(o) = options else { return defaults };
+    let mut opts = defaults
+        .pool_size(o.pool_size as usize)
+        .connect_timeout(Duration::from_millis(o.connect_timeout_ms.max(1)));
+    if let Some(listen) = o.listen_dsn {
+        opts = opts.listen_dsn(listen);
+    }
+    if let Some(name) = o.application_name {
+        opts = opts.application_name(name);
+    }
+    opts
 }
 
 fn queue_options(o: &QueueOptions) -> pgmq_core::QueueOptions {
@@ -33,21 +50,15 @@ fn queue_options(o: &QueueOptions) -> pgmq_core::QueueOptions {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Client {
-    /// Connects (`postgres://user@host:port/db` or `host=... user=...`); the pool's first connection and
-    /// the LISTEN connection are opened now. `Connection` if the server cannot be reached.
+    /// Connects with a libpq DSN (`postgres://user@host:port/db?sslmode=verify-full` or
+    /// `host=... user=... sslmode=...`; TLS, `PG*` variables and `~/.pgpass` as libpq reads them); the
+    /// pool's first connection and the LISTEN connection are opened now. `Connection` if the server
+    /// cannot be reached or TLS fails (the reason says what failed), `InvalidOption` for a malformed
+    /// DSN; neither error shows the password.
     #[uniffi::constructor(default(options = None))]
     pub async fn connect(dsn: String, options: Option<ClientOptions>) -> Result<Arc<Client>, PgmqError> {
         run(async move {
-            let mut opts = pgmq_core::ClientOptions::default();
-            if let Some(o) = options {
-                if let Some(listen) = o.listen_dsn {
-                    opts = opts.listen_dsn(listen);
-                }
-                opts = opts
-                    .pool_size(o.pool_size as usize)
-                    .connect_timeout(Duration::from_millis(o.connect_timeout_ms.max(1)));
-            }
-            let inner = pgmq_core::Client::connect_with(&dsn, opts).await?;
+            let inner = pgmq_core::Client::connect_with(&dsn, client_options(options)).await?;
             Ok(Arc::new(Client { inner }))
         })
         .await

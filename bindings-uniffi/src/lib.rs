@@ -77,6 +77,13 @@ pub fn dlq_name(name: String) -> String {
     pgmq_core::dlq_name(&name)
 }
 
+/// The DSN with its password masked (`postgres://app:***@db/orders`, `password=***`), for logging a
+/// DSN; one that does not parse is `<unparsable DSN>`, since where its password is cannot be known.
+#[uniffi::export]
+pub fn redact_dsn(dsn: String) -> String {
+    pgmq_core::redact_dsn(&dsn)
+}
+
 /// Test hook, not API: panics, inside [`guard`] (`guarded`: `PgmqError.Internal`) or not (uniffi's
 /// `InternalException`), so tests can prove a panic never crashes the process.
 #[uniffi::export]

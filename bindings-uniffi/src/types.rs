@@ -10,8 +10,10 @@ use pgmq_core::{Attribute, AttributeValue as CoreValue, Attributes};
 
 use crate::error::PgmqError;
 
-/// How to connect.
-#[derive(Debug, Clone, uniffi::Record)]
+/// How to connect. Printing it (Kotlin `toString()`, Swift `description` / `debugDescription`) masks the
+/// password of `listenDsn`: `ClientOptions(listenDsn=postgres://app:***@db/orders, ...)`.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Display, Debug)]
 pub struct ClientOptions {
     /// A separate DSN for the one LISTEN connection (e.g. direct, while work goes through PgBouncer).
     #[uniffi(default = None)]
@@ -19,9 +21,46 @@ pub struct ClientOptions {
     /// Most pooled connections for statements.
     #[uniffi(default = 10)]
     pub pool_size: u32,
-    /// How long to wait for a connection, ms.
+    /// How long to wait for one host to accept a connection before trying the DSN's next host or failing
+    /// with `Connection`, ms; unless the DSN or `PGCONNECT_TIMEOUT` sets `connect_timeout`.
     #[uniffi(default = 10000)]
     pub connect_timeout_ms: u64,
+    /// The `application_name` operators see in `pg_stat_activity`, unless the DSN or `PGAPPNAME` sets
+    /// one. `null`: `pgmq-kotlin`, except on Apple platforms, where the caller is Swift: `pgmq-swift`.
+    #[uniffi(default = None)]
+    pub application_name: Option<String>,
+}
+
+/// The `application_name` of a client whose options, DSN and environment name none: the language this
+/// library serves on the platform (the library cannot ask; on Apple platforms only Swift loads it).
+#[cfg(target_vendor = "apple")]
+pub(crate) const DEFAULT_APPLICATION_NAME: &str = "pgmq-swift";
+/// The `application_name` of a client whose options, DSN and environment name none: the language this
+/// library serves on the platform (the library cannot ask; off Apple platforms it is Kotlin, or Swift on
+/// Linux, which names itself with `applicationName`).
+#[cfg(not(target_vendor = "apple"))]
+pub(crate) const DEFAULT_APPLICATION_NAME: &str = "pgmq-kotlin";
+
+// Printed by the generated Kotlin `toString()` and Swift `description`, which would otherwise show the
+// DSN as given, password included, in every log line that prints the options.
+impl fmt::Display for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let listen = self.listen_dsn.as_deref().map(pgmq_core::redact_dsn);
+        write!(
+            f,
+            "ClientOptions(listenDsn={}, poolSize={}, connectTimeoutMs={}, applicationName={})",
+            listen.as_deref().unwrap_or("null"),
+            self.pool_size,
+            self.connect_timeout_ms,
+            self.application_name.as_deref().unwrap_or("null"),
+        )
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// The settings of a dead-letter queue created with its queue.

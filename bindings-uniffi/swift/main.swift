@@ -660,6 +660,28 @@ func testErrors(_ ctx: TestContext) async throws {
     try await expectError("InvalidOption", "cancel of a malformed id") { try await queue.cancel(ids: ["not-a-uuid"]) }
 }
 
+/// Printing `ClientOptions` (`description`, `debugDescription`, inside a collection) masks the password
+/// of `listenDsn`, and so do `redactDsn` and the error of a malformed DSN.
+func testSecretsStayHidden(_ ctx: TestContext) async throws {
+    let secret = "swift-Secret-\(UUID().uuidString.prefix(8))"
+    let options = ClientOptions(listenDsn: "postgres://app:\(secret)@db.example:5432/orders", poolSize: 3)
+    for shown in [options.description, options.debugDescription, "\(options)", String(describing: [options])] {
+        try check(!shown.contains(secret), "the password in \(shown)")
+    }
+    try check(options.description.contains("postgres://app:***@db.example:5432/orders"), "the masked DSN in \(options)")
+    try check(options.listenDsn?.contains(secret) == true, "listenDsn keeps the password")
+    try checkEqual(
+        redactDsn(dsn: "host=db.example user=app password=\(secret) dbname=orders"),
+        "host=db.example user=app password=*** dbname=orders", "redactDsn of a key=value DSN")
+    do {
+        _ = try await Client.connect(dsn: "postgres://app:\(secret)@127.0.0.1:notaport/postgres")
+        throw Failure("connect with a malformed DSN succeeded")
+    } catch let error as PgmqError {
+        try checkEqual(kind(of: error), "InvalidOption", "the error of a malformed DSN")
+        try check(!"\(error)".contains(secret), "the password in \(error)")
+    }
+}
+
 typealias TestBody = @Sendable (TestContext) async throws -> Void
 
 func allTests() -> [(String, TestBody)] {
@@ -679,6 +701,7 @@ func allTests() -> [(String, TestBody)] {
         ("filters pick messages by attribute", testFilter),
         ("Filter.and / Filter.or refuse level 101 of 10,000", testDeepFilter),
         ("errors", testErrors),
+        ("ClientOptions, redactDsn and DSN errors never show a password", testSecretsStayHidden),
     ]
 }
 

@@ -1,4 +1,4 @@
-// Client lifecycle, queue management and every error class.
+// Client lifecycle and options (application_name, masked passwords), queue management and every error class.
 package io.pgmq.tests
 
 import io.pgmq.*
@@ -284,21 +284,13 @@ val clientTests = suite {
     }
 
     test("SchemaMissing: a database without the pgmq schema (created with psql, skipped without it)") {
-        val psql = (listOfNotNull(System.getenv("PGMQ_PG_BIN")) + System.getenv("PATH").orEmpty().split(':'))
-            .map { "$it/psql" }
-            .firstOrNull { java.io.File(it).canExecute() }
-        if (psql == null || !dsn.startsWith("postgres")) {
+        if (PSQL == null || !dsn.startsWith("postgres")) {
             println("    (no psql or no URL DSN: only the code of a constructed SchemaMissing is checked)")
             assertEquals("schema_missing", PgmqException.SchemaMissing("x").code)
             return@test
         }
         val db = "kt_nomigrate_" + UUID.randomUUID().toString().replace("-", "").take(8)
-        fun sql(statement: String) {
-            val p = ProcessBuilder(psql, dsn, "-q", "-c", statement).redirectErrorStream(true).start()
-            val out = p.inputStream.bufferedReader().readText()
-            assertEquals(0, p.waitFor(), "psql -c '$statement': $out")
-        }
-        withContext(Dispatchers.IO) { sql("CREATE DATABASE $db") }
+        psql(listOf(dsn), "CREATE DATABASE $db")
         try {
             val otherDsn = dsn.replace(Regex("/[^/?]*(\\?|$)"), "/$db$1")
             Client.connect(otherDsn).use { c ->
@@ -307,7 +299,54 @@ val clientTests = suite {
                 assertThrows<PgmqException.SchemaMissing>("send without migrate") { c.queue("q").send(bytes("x")) }
             }
         } finally {
-            withContext(Dispatchers.IO + NonCancellable) { sql("DROP DATABASE IF EXISTS $db WITH (FORCE)") }
+            withContext(NonCancellable) { psql(listOf(dsn), "DROP DATABASE IF EXISTS $db WITH (FORCE)") }
+        }
+    }
+
+    test("the client's backends report application_name pgmq-kotlin, or ClientOptions.applicationName when set") {
+        if (PSQL == null) {
+            println("    (skipped: no psql to read pg_stat_activity with)")
+            return@test
+        }
+        // The backends of one client are those of a login role of its own.
+        val (defaultRole, namedRole) = unique("app").replace('-', '_') to unique("app").replace('-', '_')
+        val password = UUID.randomUUID().toString()
+        psql(listOf(dsn), "CREATE ROLE $defaultRole LOGIN PASSWORD '$password'; CREATE ROLE $namedRole LOGIN PASSWORD '$password'")
+        try {
+            Client.connect(dsnAs(dsn, defaultRole, password)).use { assertBackendsNamed(defaultRole, "pgmq-kotlin") }
+            Client.connect(dsnAs(dsn, namedRole, password), ClientOptions(applicationName = "kt-billing")).use {
+                assertBackendsNamed(namedRole, "kt-billing")
+            }
+        } finally {
+            withContext(NonCancellable) { psql(listOf(dsn), "DROP ROLE IF EXISTS $defaultRole; DROP ROLE IF EXISTS $namedRole") }
+        }
+    }
+
+    test("ClientOptions.toString() masks the listenDsn password; redactDsn masks both DSN forms") {
+        val secret = "kt-Secret-" + UUID.randomUUID().toString().take(8)
+        val url = ClientOptions(listenDsn = "postgres://app:$secret@db.example:5432/orders?sslmode=verify-full", poolSize = 3u)
+        val shown = url.toString()
+        assertTrue(secret !in shown, "the password in $shown")
+        assertTrue("postgres://app:***@db.example:5432/orders?sslmode=verify-full" in shown, "the masked DSN in $shown")
+        assertTrue("poolSize=3" in shown, "the other options in $shown")
+        val keyValue = ClientOptions(listenDsn = "host=db.example user=app password=$secret dbname=orders")
+        assertTrue(secret !in keyValue.toString(), "the password in $keyValue")
+        assertTrue(secret !in "${listOf(url, keyValue)}", "the password in a list of options")
+        // Still a data class: equality and copy() see the real DSN.
+        assertEquals(url, url.copy(), "copy() equals the original")
+        assertTrue(secret in url.listenDsn!!, "listenDsn keeps the password")
+        assertEquals("host=db.example user=app password=*** dbname=orders", redactDsn(keyValue.listenDsn!!), "redactDsn of key=value")
+    }
+
+    test("InvalidOption for a malformed DSN never shows its password, in message or toString()") {
+        val secret = "kt-Secret-" + UUID.randomUUID().toString().take(8)
+        for (bad in listOf("postgres://app:$secret@127.0.0.1:notaport/postgres", "host=127.0.0.1 password=$secret bogus=1")) {
+            val e = assertThrows<PgmqException.InvalidOption>("connect with ${redactDsn(bad)}") { Client.connect(bad).close() }
+            assertTrue(secret !in e.toString() && secret !in e.message.orEmpty() && secret !in e.reason, "the password in $e")
+            val listen = assertThrows<PgmqException.InvalidOption>("listenDsn ${redactDsn(bad)}") {
+                Client.connect(dsn, ClientOptions(listenDsn = bad)).close()
+            }
+            assertTrue(secret !in listen.toString(), "the password in $listen")
         }
     }
 
@@ -330,6 +369,19 @@ val clientTests = suite {
         )
         for ((e, code) in all) assertEquals(code, e.code, e::class.simpleName ?: "")
     }
+}
+
+/** [dsn] (a URL or key=value) with its user and password replaced. */
+private fun dsnAs(dsn: String, user: String, password: String): String {
+    val url = Regex("^(postgres(?:ql)?://)(?:[^@/]*@)?")
+    return if (url.containsMatchIn(dsn)) dsn.replaceFirst(url, "$1$user:$password@") else "$dsn user=$user password=$password"
+}
+
+/** pg_stat_activity shows a pool and a LISTEN backend for [role], each with application_name [expected]. */
+private suspend fun TestContext.assertBackendsNamed(role: String, expected: String) {
+    val names = psql(listOf(dsn), "SELECT application_name FROM pg_stat_activity WHERE usename = '$role'").lines()
+    assertTrue(names.size >= 2, "a pool and a LISTEN backend for $role: $names")
+    assertTrue(names.all { it == expected }, "application_name of every backend of $role is $expected: $names")
 }
 
 /** A queue handle of a client that nothing else references (and a weak reference to that client). */

@@ -121,3 +121,26 @@ suspend fun Queue.awaitNothingLeased(what: String, limitMs: Long = FIVE_S) =
     eventually("$what: stats().leased == 0", limitMs) { stats().leased == 0uL }
 
 fun bytes(s: String): ByteArray = s.encodeToByteArray()
+
+/** psql from the test cluster's binaries (PGMQ_PG_BIN) or PATH; null when there is none. */
+val PSQL: String? by lazy {
+    (listOfNotNull(System.getenv("PGMQ_PG_BIN")) + System.getenv("PATH").orEmpty().split(':'))
+        .map { "$it/psql" }
+        .firstOrNull { java.io.File(it).canExecute() }
+}
+
+/**
+ * Runs [sql] with psql, connected by [connection] (a DSN, or psql's `-h`/`-p`/`-U`/`-d` arguments), and
+ * returns its unaligned, tuples-only output (rows on lines, columns split by `|`). Fails the test when
+ * psql is missing or the statement fails. The tests use it to see what the server saw, through a
+ * connection that is not pgmq's.
+ */
+suspend fun psql(connection: List<String>, sql: String): String = withContext(Dispatchers.IO) {
+    val exe = PSQL ?: fail("psql is needed (on PATH, or in PGMQ_PG_BIN)")
+    val p = ProcessBuilder(listOf(exe, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1") + connection + listOf("-c", sql))
+        .redirectErrorStream(true)
+        .start()
+    val out = p.inputStream.bufferedReader().readText()
+    if (p.waitFor() != 0) fail("psql -c '$sql': $out")
+    out.trim()
+}
