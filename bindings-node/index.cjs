@@ -610,11 +610,17 @@ class SentBatch {
 // ---------------------------------------------------------------------------------------------------
 // Queue and client
 
-function warnProcessError(err, message) {
-  process.emitWarning(
-    `pgmq: could not finish message ${message.id}: ${err && err.message}`,
-    { type: 'PgmqWarning', code: err && err.code },
-  )
+/** The default `onError` of receive() and process(): a process warning (type PgmqWarning). `message` is
+ * the message that could not be finished, or undefined for an error the receiver recovered from. */
+function warnError(err, message) {
+  const what = message === undefined ? 'receiving failed, retrying' : `could not finish message ${message.id}`
+  process.emitWarning(`pgmq: ${what}: ${err && err.message}`, { type: 'PgmqWarning', code: err && err.code })
+}
+
+function onErrorOf(o) {
+  const onError = o.onError === undefined ? warnError : o.onError
+  if (typeof onError !== 'function') throw new TypeError(`onError must be a function, got ${describe(onError)}`)
+  return onError
 }
 
 class Queue {
@@ -661,18 +667,27 @@ class Queue {
     return new SentBatch(completion)
   }
 
-  #receiver(o, batchSize) {
+  #receiver(o, batchSize, onError) {
     let filter
     if (o.filter !== undefined && o.filter !== null) filter = postfix(treeOf(o.filter, 'filter'))
     const pollIntervalMs = optionalMs(o.pollIntervalMs, 'pollIntervalMs')
-    return callSync(() => this.#native.receiver({ batchSize, filter, pollIntervalMs }))
+    // Called on the JS thread with each error the receiver recovered from (it goes on retrying). A throw
+    // becomes a warning: it must neither stop the receiver nor surface as an uncaught exception.
+    const report = (reason) => {
+      try {
+        onError(typed(new Error(reason)))
+      } catch (thrown) {
+        warnError(thrown)
+      }
+    }
+    return callSync(() => this.#native.receiver({ batchSize, filter, pollIntervalMs }, report))
   }
 
   receive(opts) {
     const o = options(opts, 'receive options')
     const signal = signalOf(o.signal)
     const batchSize = optionalCount(o.batchSize, 'batchSize')
-    return new MessageStream(this.#receiver(o, batchSize), signal)
+    return new MessageStream(this.#receiver(o, batchSize, onErrorOf(o)), signal)
   }
 
   async process(handler, opts) {
@@ -682,9 +697,8 @@ class Queue {
     const o = options(opts, 'process options')
     const concurrency = optionalCount(o.concurrency, 'concurrency') || 10
     const signal = signalOf(o.signal)
-    const onError = o.onError === undefined ? warnProcessError : o.onError
-    if (typeof onError !== 'function') throw new TypeError(`onError must be a function, got ${describe(onError)}`)
-    const receiver = this.#receiver(o, concurrency)
+    const onError = onErrorOf(o)
+    const receiver = this.#receiver(o, concurrency, onError)
     if (signal !== undefined && signal.aborted) {
       receiver.close()
       return
@@ -708,7 +722,7 @@ class Queue {
         try {
           onError(err, message)
         } catch (thrown) {
-          warnProcessError(thrown, message)
+          warnError(thrown, message)
         }
       }
     }

@@ -214,6 +214,8 @@ export interface ReceiveOptions {
   signal?: AbortSignal
   /** Safety-net re-read of the table while idle, ms (default 30 000); NOTIFY does the real waking. */
   pollIntervalMs?: number
+  /** Called with each error the stream recovered from: a lost connection (say, a {@link ConnectionError}) never ends the stream, which retries with a capped, jittered backoff until the server answers. Default: a process warning (type `'PgmqWarning'`). A throw is reported as such a warning. */
+  onError?: (error: PgmqError) => void
 }
 
 /** Options of {@link Queue.process}. */
@@ -226,8 +228,8 @@ export interface ProcessOptions {
   signal?: AbortSignal
   /** Safety-net re-read while idle, ms (default 30 000). */
   pollIntervalMs?: number
-  /** Called when a message's automatic ack or nack fails (default: a process warning). */
-  onError?: (error: unknown, message: Message) => void
+  /** Called when a message's automatic ack or nack fails (with that `message`), and with each error receiving recovered from (`message` undefined: a lost connection never ends `process()`, which retries with backoff). Default: a process warning (type `'PgmqWarning'`); a throw is reported as one. */
+  onError?: (error: unknown, message: Message | undefined) => void
 }
 
 /** Options of {@link Message.nack}. */

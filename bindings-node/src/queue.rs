@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions};
 use serde_json::Value;
 
 use crate::convert::{attributes, duration_ms, filter, instant_ms, uuids, whole};
 use crate::error::IntoNapi;
-use crate::receiver::NativeReceiver;
+use crate::receiver::{report_to, NativeReceiver};
 
 /// When sent messages become available and whether their outcome is tracked.
 #[napi(object)]
@@ -132,9 +133,15 @@ impl NativeQueue {
         })
     }
 
-    /// A receiver (nothing is read until its first `nextBatch`).
+    /// A receiver (nothing is read until its first `nextBatch`). `onError(reason)` is called on the JS
+    /// thread with the `[pgmq:<code>] text` of each error the receiver recovered from (it retries).
     #[napi(catch_unwind)]
-    pub fn receiver(&self, options: Option<NativeReceiveOptions>) -> Result<NativeReceiver> {
+    pub fn receiver(
+        &self,
+        options: Option<NativeReceiveOptions>,
+        // Spelt out rather than `ErrorCallback`: napi-rs writes the TypeScript type from this text.
+        on_error: Option<ThreadsafeFunction<String, Unknown<'static>, String, Status, false, true>>,
+    ) -> Result<NativeReceiver> {
         let mut opts = ReceiveOptions::default();
         if let Some(o) = options {
             if let Some(n) = o.batch_size {
@@ -147,6 +154,9 @@ impl NativeQueue {
             if let Some(ms) = o.poll_interval_ms {
                 opts = opts.poll_interval(duration_ms(ms, "pollIntervalMs")?);
             }
+        }
+        if let Some(callback) = on_error {
+            opts = opts.on_error(report_to(callback));
         }
         Ok(NativeReceiver::new(self.inner.receiver(opts).napi()?))
     }

@@ -10,7 +10,7 @@ use crate::convert::{attributes, duration, instant};
 use crate::error::{guard, ToPyResult};
 use crate::filter::Filter;
 use crate::receiver::Receiver;
-use crate::runtime::{future_into_py, Owner};
+use crate::runtime::{call_on_loop_with_error, future_into_py, Owner};
 
 /// A handle on one queue of a client.
 #[pyclass(frozen, module = "pgmq._pgmq")]
@@ -98,13 +98,16 @@ impl Queue {
 
     /// A receiver leasing up to `batch_size` messages at a time (nothing is read until `next_batch`).
     /// `poll_interval` (seconds) is the idle safety-net re-read; `None` keeps the core's 30 s.
-    #[pyo3(signature = (*, batch_size=1, poll_interval=None, filter=None))]
+    /// `on_error(exception)` is called, on the thread of the event loop running now, with each error
+    /// the receiver recovered from (it retries, see the core's `ReceiveOptions::on_error`).
+    #[pyo3(signature = (*, batch_size=1, poll_interval=None, filter=None, on_error=None))]
     fn receiver(
         &self,
         py: Python<'_>,
         batch_size: i64,
         poll_interval: Option<f64>,
         filter: Option<&Filter>,
+        on_error: Option<Py<PyAny>>,
     ) -> PyResult<Receiver> {
         self.owner.check()?;
         let mut options =
@@ -114,6 +117,9 @@ impl Queue {
         }
         if let Some(filter) = filter {
             options = options.filter(filter.inner.clone());
+        }
+        if let Some(callback) = on_error {
+            options = options.on_error(call_on_loop_with_error(py, callback)?);
         }
         guard(py, || Ok(Receiver::new(self.inner.receiver(options).to_py(py)?, self.owner)))
     }

@@ -214,12 +214,32 @@ fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()
 }
 
+/// A core `on_error` handler ([`pgmq_core::ReceiveOptions::on_error`]) that calls `callback(exception)`
+/// on the thread of the event loop running now, the exception made by [`error::to_py`].
+///
+/// The core reports from a runtime thread. Calling Python there (taking the GIL) would run the callback
+/// outside its event loop, where asyncio objects must not be touched (an `on_error` that sets an
+/// `asyncio.Event` or puts to an `asyncio.Queue` would corrupt them), and would make a runtime thread
+/// wait for the GIL, which [`shutdown`] relies on never happening. The bridge is as prompt: the loop wakes
+/// on its socket at once, as it does for the results of `next_batch`, and in the same order, so a report
+/// reaches the callback before the batch claimed after it.
+pub(crate) fn call_on_loop_with_error(
+    py: Python<'_>,
+    callback: Py<PyAny>,
+) -> PyResult<impl Fn(&pgmq_core::Error) + Send + Sync + 'static> {
+    let bridge = bridge_for(&running_loop(py)?)?;
+    let callback = Arc::new(callback);
+    Ok(move |e: &pgmq_core::Error| bridge.push(Ready::Report(callback.clone(), e.clone())))
+}
+
 /// A result on its way to the event loop's thread.
 enum Ready {
     /// Set this asyncio future's result (or exception), unless it was cancelled meanwhile.
     Result(Py<PyAny>, Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>),
     /// Call this.
     Call(Py<PyAny>),
+    /// Call this with the exception of this error.
+    Report(Arc<Py<PyAny>>, pgmq_core::Error),
 }
 
 /// The hand-over queue of one event loop.
@@ -264,6 +284,7 @@ impl Drain {
             let outcome = match item {
                 Ready::Result(target, make) => settle(py, target.bind(py), make),
                 Ready::Call(callback) => callback.bind(py).call0().map(drop),
+                Ready::Report(callback, e) => callback.bind(py).call1((error::to_py(py, e),)).map(drop),
             };
             if let Err(e) = outcome {
                 e.write_unraisable(py, None);

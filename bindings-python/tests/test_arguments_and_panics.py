@@ -146,6 +146,9 @@ async def test_wrong_types_raise_type_error_and_write_nothing(client: pgmq.Clien
             async with queue.receive(poll_interval="1s"):  # type: ignore[arg-type]
                 pass
         with pytest.raises(TypeError):
+            async with queue.receive(on_error="log it"):  # type: ignore[arg-type]
+                pass
+        with pytest.raises(TypeError):
             await queue.cancel("not-a-uuid")  # type: ignore[arg-type]
         assert (await queue.get_statistics()).messages == 0
     with pytest.raises(TypeError):

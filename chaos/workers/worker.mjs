@@ -17,6 +17,8 @@ const emit = (event) => process.stdout.write(JSON.stringify(event) + '\n')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const code = (err) => err?.code ?? err?.name ?? String(err)
 const retryable = (err) => err?.code === 'connection' || err?.code === 'database'
+// A connection error the receiver recovered from (it retries by itself).
+const receiveError = (err) => emit({ e: 'err', where: 'recv', r: code(err), t: now() })
 
 // Exit once the checker is gone (the parent changes), so that workers are never left behind.
 const parent = process.ppid
@@ -106,7 +108,7 @@ async function work(queue, msg, throwing) {
 async function loop(queue) {
   for (;;) {
     try {
-      for await (const msg of queue.receive({ batchSize: 1, pollIntervalMs: 2000 })) {
+      for await (const msg of queue.receive({ batchSize: 1, pollIntervalMs: 2000, onError: receiveError })) {
         await work(queue, msg, false)
       }
       return // the client closed
@@ -123,7 +125,10 @@ async function processing(queue) {
       await queue.process((msg) => work(queue, msg, true), {
         concurrency,
         pollIntervalMs: 2000,
-        onError: (err, msg) => emit({ e: 'nack_r', id: msg.id, a: msg.deliveryAttempt, t: now(), r: code(err) }),
+        onError: (err, msg) =>
+          msg === undefined
+            ? receiveError(err)
+            : emit({ e: 'nack_r', id: msg.id, a: msg.deliveryAttempt, t: now(), r: code(err) }),
       })
       return
     } catch (err) {

@@ -126,7 +126,11 @@ async def main() -> None:
     async with client:
         async with pgmq.connect_to_queue(name, client) as queue:
             emit(e="ready", t=now())
-            async with queue.receive(batch_size=concurrency, poll_interval=2) as stream:
+
+            def recovered(e: pgmq.PgmqError) -> None:  # a connection error: the stream retries by itself
+                emit(e="err", where="recv", r=code(e), t=now())
+
+            async with queue.receive(batch_size=concurrency, poll_interval=2, on_error=recovered) as stream:
                 await asyncio.gather(*(task(queue, stream) for _ in range(concurrency)))
 
 

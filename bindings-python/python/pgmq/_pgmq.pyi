@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, Optional, Union, final
 from uuid import UUID
 
+from ._errors import PgmqError
+
 _AttributeValue = Union[str, int, float, bool, None]
 
 __all__ = [
@@ -71,8 +73,15 @@ class Queue:
         track: bool = True,
     ) -> Future[Completion]: ...
     def receiver(
-        self, *, batch_size: int = 1, poll_interval: Optional[float] = None, filter: Optional[Filter] = None
-    ) -> Receiver: ...
+        self,
+        *,
+        batch_size: int = 1,
+        poll_interval: Optional[float] = None,
+        filter: Optional[Filter] = None,
+        on_error: Optional[Callable[[PgmqError], object]] = None,
+    ) -> Receiver:
+        """`on_error(exception)` is called on the thread of the event loop running now with each error the
+        receiver recovered from (it retries). Needs a running event loop when given."""
     def cancel(self, ids: list[UUID]) -> Future[list[UUID]]: ...
     def statistics(self) -> Future[QueueStatistics]: ...
     def completion(self, ids: list[UUID]) -> Future[Completion]: ...

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Coroutine, Dict, Generator, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Coroutine, Dict, Generator, List, Optional, Tuple, Type, Union
 from uuid import UUID
 
 from . import _pgmq
 from ._convert import Body, Duration, body_bytes, count, epoch_micros, optional_seconds
-from ._receive import MessageHandleStream, Receiving
+from ._errors import PgmqError
+from ._receive import MessageHandleStream, Receiving, error_reporter
 from ._types import OutgoingMessage, Outcome
 
 QueueStatistics = _pgmq.QueueStatistics
@@ -166,6 +167,7 @@ class Queue:
         batch_size: int = 1,
         poll_interval: Optional[Duration] = None,
         filter: Optional[Filter] = None,  # noqa: A002 - the API's name
+        on_error: Optional[Callable[[PgmqError], object]] = None,
     ) -> Receiving:
         """Opens a stream of message handles: ``async with queue.receive() as stream``.
 
@@ -174,6 +176,12 @@ class Queue:
         timedelta or seconds; default 30 s) is only the safety-net re-read. ``filter`` keeps messages
         whose attributes match (``pgmq.Attribute("color").eq("red")``). Leaving the block releases the
         messages whose handles were not acquired, for prompt redelivery.
+
+        A lost connection never ends the stream: it retries (with a capped, jittered backoff) until the
+        server answers, and reports each error it recovered from (a :class:`pgmq.ConnectionError`, say) to
+        ``on_error(error)``, called on the thread of the event loop ``receive()`` is called in; by default
+        a warning on the ``pgmq`` logger. An exception ``on_error`` raises is logged there and does not
+        stop the stream.
         """
         if filter is not None and not isinstance(filter, Filter):
             raise TypeError(f"filter must be a pgmq.Filter (from pgmq.Attribute), not {type(filter).__name__}")
@@ -181,6 +189,7 @@ class Queue:
             batch_size=count(batch_size, "batch_size"),
             poll_interval=optional_seconds(poll_interval, "poll_interval"),
             filter=filter,
+            on_error=error_reporter(self.name, on_error),
         )
         return Receiving(receiver)
 

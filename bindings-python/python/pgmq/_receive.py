@@ -4,15 +4,18 @@ depending on how its block ends."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections import deque
 from types import TracebackType
-from typing import Any, Deque, Dict, Generator, List, Optional, Type
+from typing import Any, Callable, Deque, Dict, Generator, List, Optional, Type
 
 from . import _pgmq
 from ._errors import ClientClosed, HandleError, PgmqError
 
 Message = _pgmq.Message
+
+_logger = logging.getLogger("pgmq")
 
 # Handle states. A ready handle of a closed stream was released with it.
 _READY = 0  # handed out by the stream, not acquired yet
@@ -40,6 +43,28 @@ _checkpoint = _Checkpoint()
 
 def _stream_closed() -> HandleError:
     return HandleError("the queue.receive() block was left: this stream is closed", "stream_closed")
+
+
+def error_reporter(queue: str, on_error: Optional[Callable[[PgmqError], object]]) -> Callable[[PgmqError], None]:
+    """What a stream calls, on the event loop's thread, with each error it recovered from: ``on_error``,
+    or by default a warning on the ``pgmq`` logger. An exception ``on_error`` raises is logged there and
+    goes no further: reporting must never stop the stream."""
+    if on_error is None:
+
+        def warn(error: PgmqError) -> None:
+            _logger.warning("receiving from queue %r failed, retrying: %s", queue, error)
+
+        return warn
+    if not callable(on_error):
+        raise TypeError(f"on_error must be callable, not {type(on_error).__name__}")
+
+    def report(error: PgmqError) -> None:
+        try:
+            on_error(error)
+        except Exception:
+            _logger.exception("the on_error callback of queue.receive() on %r raised", queue)
+
+    return report
 
 
 class Receiving:
@@ -164,7 +189,8 @@ class MessageHandleStream:
             return
         error = fetch.exception()
         if error is not None:
-            # Every waiter learns it (a connection error leaves the stream usable: they may retry).
+            # Every waiter learns it: an error the receiver does not retry by itself (it does a lost
+            # connection, reporting it to on_error). The stream stays usable: they may try again.
             while self._waiters:
                 waiter = self._waiters.popleft()
                 if not waiter.done():
