@@ -122,7 +122,28 @@ impl Client {
 
     /// Connects with the given options. Must be called inside a tokio runtime, which then runs this
     /// client's background tasks.
+    ///
+    /// With [`ClientOptions::connect_retry`], a server that cannot be reached yet (or is starting up)
+    /// is tried again with a capped, jittered backoff until that much time has passed; a refused login
+    /// or an unknown database fails at once.
     pub async fn connect_with(dsn: &str, options: ClientOptions) -> Result<Client> {
+        let start = tokio::time::Instant::now();
+        let mut backoff = crate::options::RECONNECT_BACKOFF_MIN;
+        loop {
+            match Client::connect_once(dsn, options.clone()).await {
+                Err(e) if retryable_at_connect(&e) && start.elapsed() < options.connect_retry => {
+                    let jitter = 0.5 + (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 2000.0;
+                    let pause = backoff.mul_f64(jitter).min(options.connect_retry.saturating_sub(start.elapsed()));
+                    tracing::warn!("pgmq: connect failed ({e}); retrying in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    backoff = (backoff * 2).min(crate::options::RECONNECT_BACKOFF_MAX);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn connect_once(dsn: &str, options: ClientOptions) -> Result<Client> {
         if options.statement_timeout.is_zero() {
             return Err(Error::invalid_option("statement_timeout must be positive"));
         }
@@ -394,6 +415,12 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").field("closed", &self.is_closed()).finish_non_exhaustive()
     }
+}
+
+/// A connect failure worth trying again: the server unreachable, not answering, shutting down or
+/// starting up; not a refused login (28xxx) or an unknown database (3D000), which waiting does not fix.
+fn retryable_at_connect(e: &Error) -> bool {
+    e.is_transient() && !matches!(e.sqlstate(), Some(code) if code.starts_with("28") || code == "3D000")
 }
 
 /// Housekeeping: offered every `interval`; the database elects one client at a time to do it.

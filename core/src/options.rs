@@ -30,6 +30,10 @@ pub struct ClientOptions {
     /// dropped it silently), a wait with [`Error::Timeout`]. Default 60 s. Migrations are not bounded
     /// by it (they wait for locks with their own `lock_timeout`).
     pub statement_timeout: Duration,
+    /// How long [`crate::Client::connect_with`] keeps trying a server that cannot be reached yet (a
+    /// service starting beside its database), with a capped, jittered backoff. Default zero: fail at
+    /// once. A refused login or an unknown database is never retried.
+    pub connect_retry: Duration,
     /// The `application_name` operators see in `pg_stat_activity`, unless the DSN or `PGAPPNAME` sets
     /// one. Default `pgmq-rust`; each binding sets its language (`pgmq-python`, `pgmq-node`, ...).
     pub application_name: String,
@@ -47,6 +51,7 @@ impl Default for ClientOptions {
             application_name: "pgmq-rust".to_owned(),
             statement_cache: None,
             statement_timeout: Duration::from_secs(60),
+            connect_retry: Duration::ZERO,
             maintenance_interval: Duration::from_secs(1),
         }
     }
@@ -61,6 +66,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("application_name", &self.application_name)
             .field("statement_cache", &self.statement_cache)
             .field("statement_timeout", &self.statement_timeout)
+            .field("connect_retry", &self.connect_retry)
             .field("maintenance_interval", &self.maintenance_interval)
             .finish()
     }
@@ -90,6 +96,11 @@ impl ClientOptions {
     /// Sets [`ClientOptions::statement_timeout`].
     pub fn statement_timeout(mut self, timeout: Duration) -> Self {
         self.statement_timeout = timeout;
+        self
+    }
+    /// Sets [`ClientOptions::connect_retry`].
+    pub fn connect_retry(mut self, retry_for: Duration) -> Self {
+        self.connect_retry = retry_for;
         self
     }
     /// Sets [`ClientOptions::application_name`].

@@ -112,3 +112,47 @@ async fn a_silently_dropped_connection_fails_within_the_statement_timeout_and_th
     held.ack().await.expect("the lease held across the stall");
     client.delete_queue(&name).await.unwrap();
 }
+
+#[tokio::test]
+async fn connect_retry_waits_for_a_server_that_is_not_up_yet_but_not_for_a_refused_login() {
+    // A "server" that hangs up on its first two connections (as one still starting does), then forwards.
+    let (host, port, user) = server();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let front = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            if count.fetch_add(1, Ordering::SeqCst) < 2 {
+                drop(client);
+                continue;
+            }
+            let upstream = TcpStream::connect((host.as_str(), port)).await.unwrap();
+            let (cr, cw) = client.into_split();
+            let (ur, uw) = upstream.into_split();
+            let live = Arc::new(AtomicBool::new(false));
+            tokio::spawn(pipe(cr, uw, live.clone()));
+            tokio::spawn(pipe(ur, cw, live));
+        }
+    });
+    let dsn = format!("host=127.0.0.1 port={local} user={user} dbname=postgres");
+
+    let without = Client::connect_with(&dsn, ClientOptions::default()).await;
+    assert_eq!(without.expect_err("no retry by default").code(), "connection");
+    let client = Client::connect_with(&dsn, ClientOptions::default().connect_retry(Duration::from_secs(10)))
+        .await
+        .expect("connects once the server answers");
+    assert!(accepted.load(Ordering::SeqCst) >= 3);
+    client.close().await;
+
+    let start = Instant::now();
+    let refused = Client::connect_with(
+        &kv_dsn("postgres", "user=no_such_role_for_retry"),
+        ClientOptions::default().connect_retry(Duration::from_secs(10)),
+    )
+    .await
+    .expect_err("a refused login");
+    assert_eq!(refused.code(), "connection");
+    assert!(start.elapsed() < Duration::from_secs(3), "a refused login is not retried: {:?}", start.elapsed());
+    front.abort();
+}
