@@ -14,10 +14,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "0002_lock_rows_before_finishing.sql", include_str!("../migrations/0002_lock_rows_before_finishing.sql")),
     (3, "0003_tie_break_by_id.sql", include_str!("../migrations/0003_tie_break_by_id.sql")),
     (4, "0004_pin_search_path.sql", include_str!("../migrations/0004_pin_search_path.sql")),
+    (5, "0005_least_privilege.sql", include_str!("../migrations/0005_least_privilege.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 4;
+pub const LATEST_VERSION: i32 = 5;
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;

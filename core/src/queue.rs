@@ -22,8 +22,9 @@ pub struct Queue {
     pub(crate) name: Arc<str>,
 }
 
-/// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so a concurrent
-/// delete_queue waits for it, then deletes these rows too). The rows share one `available_at`; their ids,
+/// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE, by `pgmq._queue_for_send`
+/// so that a producer needs no UPDATE right on queues (migration 0005), and a concurrent delete_queue
+/// waits for it, then deletes these rows too). The rows share one `available_at`; their ids,
 /// UUIDv7 made in list order, keep that order for the claim (migration 0003), so the insert needs no sort.
 /// `at` is MATERIALIZED: inlined, the planner computed the availability time once per row.
 /// Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
@@ -35,7 +36,7 @@ pub struct Queue {
 pub(crate) const SEND: Sql = Sql::new(
     "
 WITH q AS (SELECT id, pg_catalog.set_config('synchronous_commit', 'on', true)
-           FROM pgmq.queues WHERE name = $1 FOR KEY SHARE),
+           FROM pgmq._queue_for_send($1) AS id WHERE id IS NOT NULL),
 at AS MATERIALIZED (
     SELECT coalesce($3::timestamptz,
                     pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),

@@ -21,6 +21,7 @@ mod pgbouncer;
 mod queues;
 mod receive;
 mod resilience;
+mod roles;
 mod send;
 mod smoke;
 mod statements;

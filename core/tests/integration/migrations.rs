@@ -18,6 +18,13 @@ async fn connect(db: &str) -> tokio_postgres::Client {
     client
 }
 
+/// A send into queue `jobs` as a client of schema version 2 made it: the queue row locked FOR KEY
+/// SHARE, one row inserted.
+const OLD_SEND: &str = "
+WITH q AS (SELECT id FROM pgmq.queues WHERE name = 'jobs' FOR KEY SHARE)
+INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
+SELECT q.id, gen_random_uuid(), now(), false, '{}', $1 FROM q";
+
 /// An open transaction that has read pgmq.messages, as a long report or an idle-in-transaction session
 /// would: it holds ACCESS SHARE on the table, which DML does not mind and ALTER / DROP INDEX wait for.
 async fn long_reader(db: &str) -> tokio_postgres::Client {
@@ -59,8 +66,10 @@ async fn sends_and_claims_queued_behind_a_waiting_migration_go_through_when_it_g
     client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
     let queue = client.queue("jobs").unwrap();
     let reader = long_reader(&db).await;
-    // The reader alone does not hold up DML.
-    timeout(WAIT, queue.send(b"before".to_vec(), &SendOptions::default())).await.unwrap().unwrap();
+    // Sends as a client of that version makes them (this library's sends need schema 5's
+    // pgmq._queue_for_send). The reader alone does not hold up DML.
+    let sender = connect(&db).await;
+    timeout(WAIT, sender.execute(OLD_SEND, &[&"before".as_bytes()])).await.unwrap().unwrap();
     let migrator = Client::connect(&kv_dsn(&db, "")).await.unwrap();
     let migrating = tokio::spawn(async move { migrator.migrate().await });
     let admin = connect(&db).await;
@@ -81,10 +90,11 @@ async fn sends_and_claims_queued_behind_a_waiting_migration_go_through_when_it_g
 
     // Act: a send and a claim now queue behind the migration's lock request.
     let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
-    let options = SendOptions::default();
+    let during: &[u8] = b"during";
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&during];
     let issued = Instant::now();
     let (sent, claimed) = tokio::join!(
-        timeout(LOCK_TIMEOUT * 3, queue.send(b"during".to_vec(), &options)),
+        timeout(LOCK_TIMEOUT * 3, sender.execute(OLD_SEND, &params)),
         timeout(LOCK_TIMEOUT * 3, rx.next()),
     );
     let stalled = issued.elapsed();

@@ -1,0 +1,80 @@
+//! Least privilege: a producer role (pgmq.grant_producer) sends and awaits outcomes and can do nothing
+//! else; a consumer role (pgmq.grant_consumer) claims, acks and nacks (into the DLQ) and can do nothing
+//! else.
+
+use std::time::Duration;
+
+use pgmq_core::{Client, NackOptions, Outcome, QueueOptions, ReceiveOptions, SendOptions};
+use tokio::time::timeout;
+
+use crate::common::*;
+
+const FIVE_S: Duration = Duration::from_secs(5);
+
+/// A login role with the grants of `grant` (`producer` or `consumer`), dropped with its grants by `drop_role`.
+async fn role(raw: &tokio_postgres::Client, kind: &str) -> String {
+    let name = unique(kind).replace('-', "_");
+    raw.batch_execute(&format!("CREATE ROLE {name} LOGIN; SELECT pgmq.grant_{kind}('{name}')")).await.unwrap();
+    name
+}
+
+async fn drop_role(raw: &tokio_postgres::Client, name: &str) {
+    raw.batch_execute(&format!("DROP OWNED BY {name}; DROP ROLE {name}")).await.unwrap();
+}
+
+async fn connect_as(role: &str) -> Client {
+    Client::connect(&kv_dsn("postgres", &format!("user={role}"))).await.expect("the role connects")
+}
+
+#[tokio::test]
+async fn a_producer_sends_and_awaits_outcomes_and_a_consumer_acks_and_dead_letters_and_neither_does_more() {
+    // Arrange: the owner makes the queue (one attempt, so a nack dead-letters); two restricted roles.
+    let owner = client().await;
+    let raw = raw().await;
+    let (producer, consumer) = (role(&raw, "producer").await, role(&raw, "consumer").await);
+    let name = unique("roles");
+    owner.create_queue(&name, &QueueOptions::default().max_delivery_attempts(1)).await.unwrap();
+    let p = connect_as(&producer).await;
+    let c = connect_as(&consumer).await;
+
+    // Act: the producer sends two; the consumer acks one and nacks the other into the DLQ.
+    let pq = p.queue(&name).unwrap();
+    let first = pq.send(b"one".to_vec(), &SendOptions::default()).await.expect("producer sends");
+    let second = pq.send(b"two".to_vec(), &SendOptions::default()).await.unwrap();
+    let mut rx = c.queue(&name).unwrap().receiver(ReceiveOptions::default()).unwrap();
+    let m = timeout(FIVE_S, rx.next()).await.unwrap().expect("consumer claims");
+    assert_eq!(m.id(), first.id());
+    m.ack().await.expect("consumer acks");
+    let m = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    m.nack(NackOptions::default()).await.expect("consumer nacks into the DLQ");
+
+    // Assert: the producer hears both outcomes.
+    assert_eq!(timeout(FIVE_S, first.wait()).await.unwrap().unwrap(), Outcome::Completed);
+    assert_eq!(timeout(FIVE_S, second.wait()).await.unwrap().unwrap(), Outcome::DeadLettered);
+    assert_eq!(owner.queue(&pgmq_core::dlq_name(&name)).unwrap().stats().await.unwrap().messages, 1);
+
+    // ... and neither role can do the other's work, or manage queues.
+    pq.send(b"three".to_vec(), &SendOptions::default()).await.unwrap();
+    let mut producer_rx = pq.receiver(ReceiveOptions::default()).unwrap();
+    let claim = timeout(FIVE_S, producer_rx.next()).await.expect("refused, not waiting");
+    assert_eq!(claim.expect_err("a producer cannot claim").code(), "database");
+    assert!(p.delete_queue(&name).await.is_err(), "a producer cannot delete queues");
+    assert!(p.create_queue(&unique("roles-p"), &QueueOptions::default()).await.is_err());
+    let cq = c.queue(&name).unwrap();
+    assert!(cq.send(b"x".to_vec(), &SendOptions::default()).await.is_err(), "a consumer cannot send");
+    assert!(c.delete_queue(&name).await.is_err(), "a consumer cannot delete queues");
+    let (producer_raw, conn) =
+        tokio_postgres::connect(&kv_dsn("postgres", &format!("user={producer}")), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let queue_id = queue_id_in(&raw, &name).await;
+    let ack = producer_raw
+        .query("SELECT * FROM pgmq.ack($1, $2, $3)", &[&queue_id, &vec![first.id()], &vec![first.id()]])
+        .await;
+    assert!(ack.is_err(), "a producer cannot ack");
+
+    p.close().await;
+    c.close().await;
+    owner.delete_queue(&name).await.unwrap();
+    drop_role(&raw, &producer).await;
+    drop_role(&raw, &consumer).await;
+}
