@@ -144,6 +144,7 @@ impl Client {
     }
 
     async fn connect_once(dsn: &str, options: ClientOptions) -> Result<Client> {
+        crate::options::validate_schema_name(&options.schema)?;
         if options.statement_timeout.is_zero() {
             return Err(Error::invalid_option("statement_timeout must be positive"));
         }
@@ -184,6 +185,8 @@ impl Client {
         let policy = Policy {
             statement_cache: options.statement_cache.unwrap_or(options.listen_dsn.is_none()),
             statement_timeout: options.statement_timeout,
+            schema: (options.schema != crate::options::DEFAULT_SCHEMA)
+                .then(|| std::sync::Arc::from(format!("\"{}\"", options.schema))),
         };
         let db = Db { pool: pool.clone(), policy };
         if let Err(e) = listener.probe(&db, options.connect_timeout.min(LISTEN_PROBE_LIMIT)).await {

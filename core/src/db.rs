@@ -42,11 +42,30 @@ impl Sql {
     }
 }
 
-/// How statements run on the pool: cached or unnamed, and for how long at most.
-#[derive(Debug, Clone, Copy)]
+/// How statements run on the pool: cached or unnamed, for how long at most, and in which schema.
+#[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub(crate) statement_cache: bool,
     pub(crate) statement_timeout: Duration,
+    /// pgmq's schema when it is not `pgmq` (`ClientOptions::schema`), already quoted: `"jobs"`.
+    pub(crate) schema: Option<std::sync::Arc<str>>,
+}
+
+impl Policy {
+    /// `text` for this client's schema. The statements, functions and migrations name pgmq's objects as
+    /// `pgmq.<name>`, the schema itself only in `search_path = pg_catalog, pgmq, pg_temp` and `SCHEMA pgmq `
+    /// (a test keeps it so), and nothing else contains `pgmq.` (channel names are `pgmq_...`): plain
+    /// replacements are exact.
+    pub(crate) fn in_schema<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match &self.schema {
+            None => Cow::Borrowed(text),
+            Some(quoted) => Cow::Owned(
+                text.replace("pgmq.", &format!("{quoted}."))
+                    .replace("pg_catalog, pgmq, pg_temp", &format!("pg_catalog, {quoted}, pg_temp"))
+                    .replace("SCHEMA pgmq ", &format!("SCHEMA {quoted} ")),
+            ),
+        }
+    }
 }
 
 /// The client's pool with its [`Policy`].
@@ -70,7 +89,7 @@ impl Db {
                 )))
             }
         };
-        Ok(Conn { obj: Some(obj), broken: AtomicBool::new(false), policy: self.policy })
+        Ok(Conn { obj: Some(obj), broken: AtomicBool::new(false), policy: self.policy.clone() })
     }
 }
 
@@ -102,10 +121,10 @@ impl Conn {
         let client: &tokio_postgres::Client = self.obj();
         let run = async {
             if self.policy.statement_cache {
-                let stmt = self.obj().prepare_typed_cached(&sql.text, &sql.types).await?;
+                let stmt = self.obj().prepare_typed_cached(&self.policy.in_schema(&sql.text), &sql.types).await?;
                 client.query(&stmt, params).await
             } else {
-                client.query_typed(&sql.text, &typed(sql, params)).await
+                client.query_typed(&self.policy.in_schema(&sql.text), &typed(sql, params)).await
             }
         };
         bounded(&self.broken, self.policy.statement_timeout, run).await
@@ -132,10 +151,10 @@ impl Conn {
         let client: &tokio_postgres::Client = self.obj();
         let run = async {
             if self.policy.statement_cache {
-                let stmt = self.obj().prepare_typed_cached(&sql.text, &sql.types).await?;
+                let stmt = self.obj().prepare_typed_cached(&self.policy.in_schema(&sql.text), &sql.types).await?;
                 client.execute(&stmt, params).await
             } else {
-                client.execute_typed(&sql.text, &typed(sql, params)).await
+                client.execute_typed(&self.policy.in_schema(&sql.text), &typed(sql, params)).await
             }
         };
         bounded(&self.broken, self.policy.statement_timeout, run).await
@@ -145,15 +164,16 @@ impl Conn {
     /// `timeout` rather than the statement timeout (migrations may build indexes for minutes).
     pub(crate) async fn batch_execute(&self, text: &str, timeout: Option<Duration>) -> Result<()> {
         let client: &tokio_postgres::Client = self.obj();
+        let text = self.policy.in_schema(text);
         match timeout {
-            Some(t) => bounded(&self.broken, t, client.batch_execute(text)).await,
-            None => Ok(client.batch_execute(text).await?),
+            Some(t) => bounded(&self.broken, t, client.batch_execute(&text)).await,
+            None => Ok(client.batch_execute(&text).await?),
         }
     }
 
     /// Starts a transaction (`BEGIN`); dropped without [`Tx::commit`], it rolls back.
     pub(crate) async fn transaction(&mut self) -> Result<Tx<'_>> {
-        let policy = self.policy;
+        let policy = self.policy.clone();
         let broken = &self.broken;
         let obj = self.obj.as_mut().expect("a Conn holds its object until dropped");
         let tx = bounded(broken, policy.statement_timeout, obj.transaction()).await?;
@@ -173,10 +193,10 @@ impl Tx<'_> {
     pub(crate) async fn query(&self, sql: &Sql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let run = async {
             if self.policy.statement_cache {
-                let stmt = self.tx.prepare_typed_cached(&sql.text, &sql.types).await?;
+                let stmt = self.tx.prepare_typed_cached(&self.policy.in_schema(&sql.text), &sql.types).await?;
                 self.tx.query(&stmt, params).await
             } else {
-                self.tx.query_typed(&sql.text, &typed(sql, params)).await
+                self.tx.query_typed(&self.policy.in_schema(&sql.text), &typed(sql, params)).await
             }
         };
         bounded(self.broken, self.policy.statement_timeout, run).await
@@ -202,10 +222,10 @@ impl Tx<'_> {
     pub(crate) async fn execute(&self, sql: &Sql, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let run = async {
             if self.policy.statement_cache {
-                let stmt = self.tx.prepare_typed_cached(&sql.text, &sql.types).await?;
+                let stmt = self.tx.prepare_typed_cached(&self.policy.in_schema(&sql.text), &sql.types).await?;
                 self.tx.execute(&stmt, params).await
             } else {
-                self.tx.execute_typed(&sql.text, &typed(sql, params)).await
+                self.tx.execute_typed(&self.policy.in_schema(&sql.text), &typed(sql, params)).await
             }
         };
         bounded(self.broken, self.policy.statement_timeout, run).await
@@ -213,10 +233,16 @@ impl Tx<'_> {
 
     /// Runs SQL text as a simple query, bounded by `timeout` (or not at all).
     pub(crate) async fn batch_execute(&self, text: &str, timeout: Option<Duration>) -> Result<()> {
+        let text = self.policy.in_schema(text);
         match timeout {
-            Some(t) => bounded(self.broken, t, self.tx.batch_execute(text)).await,
-            None => Ok(self.tx.batch_execute(text).await?),
+            Some(t) => bounded(self.broken, t, self.tx.batch_execute(&text)).await,
+            None => Ok(self.tx.batch_execute(&text).await?),
         }
+    }
+
+    /// The policy its statements run under.
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Commits.

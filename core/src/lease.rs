@@ -219,7 +219,7 @@ async fn beat(leases: &QueueLeases, db: &Db, listener: &Listener) -> Result<()> 
     let ids: Vec<Uuid> = held.iter().map(|h| h.id).collect();
     let tokens: Vec<Uuid> = held.iter().map(|h| h.token).collect();
     let rows = match listener.connection() {
-        Some(conn) => match beat_on_listener(&conn, leases.queue_id, &ids, &tokens).await {
+        Some(conn) => match beat_on_listener(&conn, &db.policy, leases.queue_id, &ids, &tokens).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::debug!("pgmq: heartbeat on the LISTEN connection failed, using the pool: {e}");
@@ -255,6 +255,7 @@ const LISTENER_BEAT_TIMEOUT: Duration = Duration::from_secs(2);
 /// the lease it renews had lapsed. One round trip (an unnamed statement with its parameter types).
 async fn beat_on_listener(
     conn: &tokio_postgres::Client,
+    policy: &crate::db::Policy,
     queue_id: i64,
     ids: &[Uuid],
     tokens: &[Uuid],
@@ -262,7 +263,8 @@ async fn beat_on_listener(
     let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] =
         [(&queue_id, Type::INT8), (&ids, Type::UUID_ARRAY), (&tokens, Type::UUID_ARRAY)];
     let sql = HEARTBEAT;
-    let query = conn.query_typed(&sql.text, &params);
+    let text = policy.in_schema(&sql.text);
+    let query = conn.query_typed(&text, &params);
     tokio::time::timeout(LISTENER_BEAT_TIMEOUT, query)
         .await
         .map_err(|_| Error::Connection("no answer on the LISTEN connection".into()))?

@@ -73,9 +73,9 @@ pub use message::Message;
 pub use migrate::LATEST_VERSION;
 pub use options::{
     dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
-    DeadLetterOptions, ErrorHandler, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueStats,
+    DeadLetterOptions, ErrorHandler, DEFAULT_SCHEMA, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueStats,
     ReceiveOptions, SendOptions, DLQ_PREFIX, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES, RECONNECT_BACKOFF_MAX,
-    RECONNECT_BACKOFF_MIN,
+    RECONNECT_BACKOFF_MIN, validate_schema_name,
 };
 pub use queue::Queue;
 pub use receiver::{Receiver, SharedReceiver};

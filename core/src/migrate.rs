@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::db::{Db, Sql, Tx};
 use tokio_postgres::types::Type;
 use crate::error::{Error, Result};
+use crate::options::DEFAULT_SCHEMA;
 
 /// The embedded migrations, in the order they apply. `migrations_match_the_directory` (a test) keeps this
 /// list in step with `core/migrations/`.
@@ -19,6 +20,21 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
 
 /// The schema version this library needs.
 pub const LATEST_VERSION: i32 = 5;
+
+/// The schema's name, unquoted.
+fn schema_name(policy: &crate::db::Policy) -> String {
+    policy.schema.as_deref().map_or(DEFAULT_SCHEMA.to_owned(), |q| q.trim_matches('"').to_owned())
+}
+
+/// The advisory lock of migrations into this policy's schema: installations in different schemas of one
+/// database migrate independently.
+fn migration_lock(policy: &crate::db::Policy) -> i64 {
+    match &policy.schema {
+        None => MIGRATION_LOCK,
+        // FNV-1a of the name, folded into the key.
+        Some(name) => MIGRATION_LOCK ^ name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)) as i64,
+    }
+}
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
 const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
@@ -59,8 +75,8 @@ SELECT pg_get_userbyid(n.nspowner),
              ORDER BY d.classid <> 'pg_extension'::regclass, 1 LIMIT 5),
        (SELECT count(*) FROM pg_depend d
         WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.deptype = 'n')
-FROM pg_namespace n WHERE n.nspname = 'pgmq'",
-    &[],
+FROM pg_namespace n WHERE n.nspname = $1::text::name",
+    &[Type::TEXT],
 );
 
 pub(crate) const CURRENT_VERSION: Sql = Sql::new("SELECT coalesce(pg_catalog.max(version), 0) FROM pgmq.schema_migrations", &[]);
@@ -77,7 +93,7 @@ pub(crate) async fn migrate(db: &Db) -> Result<i32> {
     tx.batch_execute(PIN_SEARCH_PATH, None).await?;
     // The advisory lock first, and with no timeout: a second migrator waits here for the first to finish,
     // however long it takes. Only then the bound on every other lock.
-    tx.batch_execute(&format!("SELECT pg_catalog.pg_advisory_xact_lock({MIGRATION_LOCK})"), None).await?;
+    tx.batch_execute(&format!("SELECT pg_catalog.pg_advisory_xact_lock({})", migration_lock(tx.policy())), None).await?;
     tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", MIGRATION_LOCK_TIMEOUT.as_millis()), None).await?;
     let current = apply(&tx).await.map_err(|e| match e {
         Error::Timeout(m) => Error::Timeout(format!(
@@ -96,7 +112,8 @@ async fn apply(tx: &Tx<'_>) -> Result<i32> {
     // Not CREATE SCHEMA IF NOT EXISTS: that checks for CREATE on the database before it looks, and so
     // fails for a role that may not create schemas even when a DBA created this one for it.
     if !our_schema_exists(tx).await? {
-        tx.batch_execute("CREATE SCHEMA pgmq", None).await?;
+        let name = tx.policy().schema.as_deref().unwrap_or(DEFAULT_SCHEMA);
+        tx.batch_execute(&format!("CREATE SCHEMA {name}"), None).await?;
     }
     tx.batch_execute(CREATE_VERSION_TABLE, None).await?;
     let current: i32 = tx.query_one(&CURRENT_VERSION, &[]).await?.get(0);
@@ -113,7 +130,8 @@ async fn apply(tx: &Tx<'_>) -> Result<i32> {
 /// our tables and functions into someone else's (or fail halfway on a name both use). An empty schema,
 /// such as one a DBA created ahead of time for a role that may not create schemas, is adopted.
 async fn our_schema_exists(tx: &Tx<'_>) -> Result<bool> {
-    let Some(row) = tx.query_opt(&INSPECT_SCHEMA, &[]).await? else {
+    let schema = schema_name(tx.policy());
+    let Some(row) = tx.query_opt(&INSPECT_SCHEMA, &[&schema]).await? else {
         return Ok(false);
     };
     let owner: String = row.get(0);
@@ -123,9 +141,9 @@ async fn our_schema_exists(tx: &Tx<'_>) -> Result<bool> {
     let count: i64 = row.get(4);
     if let Some(extension) = extension {
         return Err(Error::SchemaConflict(format!(
-            "the schema \"pgmq\" (owner {owner:?}) belongs to the extension {extension:?}, not to this \
-             library, which keeps its own tables under that name: use this library in another database (or \
-             drop the extension, with its data, if nothing uses it)"
+            "the schema {schema:?} (owner {owner:?}) belongs to the extension {extension:?}, not to this \
+             library, which keeps its own tables under that name: give pgmq a schema of its own (the `schema` \
+             option), or drop the extension, with its data, if nothing uses it"
         )));
     }
     if !versioned && count > 0 {
@@ -134,8 +152,8 @@ async fn our_schema_exists(tx: &Tx<'_>) -> Result<bool> {
             n => format!(" and {n} more"),
         };
         return Err(Error::SchemaConflict(format!(
-            "the schema \"pgmq\" (owner {owner:?}) holds objects this library did not create ({}{more}) and \
-             no pgmq.schema_migrations table: use this library in another database, or move those objects out \
+            "the schema {schema:?} (owner {owner:?}) holds objects this library did not create ({}{more}) and \
+             no pgmq.schema_migrations table: give pgmq a schema of its own (the `schema` option), or move those objects out \
              of the schema (an empty pgmq schema is adopted)",
             objects.join(", ")
         )));

@@ -30,6 +30,12 @@ pub struct ClientOptions {
     /// dropped it silently), a wait with [`Error::Timeout`]. Default 60 s. Migrations are not bounded
     /// by it (they wait for locks with their own `lock_timeout`).
     pub statement_timeout: Duration,
+    /// The schema pgmq's tables and functions live in. Default `pgmq`; another name (lower-case letters,
+    /// digits and `_`, starting with a letter or `_`, at most 63 bytes) lets pgmq share a database with
+    /// something else called `pgmq` — Tembo's pgmq extension, which Supabase Queues enables — or run
+    /// several independent pgmq installations in one database. Every client of one installation must
+    /// use the same schema.
+    pub schema: String,
     /// How long [`crate::Client::connect_with`] keeps trying a server that cannot be reached yet (a
     /// service starting beside its database), with a capped, jittered backoff. Default zero: fail at
     /// once. A refused login or an unknown database is never retried.
@@ -52,6 +58,7 @@ impl Default for ClientOptions {
             statement_cache: None,
             statement_timeout: Duration::from_secs(60),
             connect_retry: Duration::ZERO,
+            schema: DEFAULT_SCHEMA.to_owned(),
             maintenance_interval: Duration::from_secs(1),
         }
     }
@@ -67,6 +74,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("statement_cache", &self.statement_cache)
             .field("statement_timeout", &self.statement_timeout)
             .field("connect_retry", &self.connect_retry)
+            .field("schema", &self.schema)
             .field("maintenance_interval", &self.maintenance_interval)
             .finish()
     }
@@ -98,6 +106,11 @@ impl ClientOptions {
         self.statement_timeout = timeout;
         self
     }
+    /// Sets [`ClientOptions::schema`].
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
     /// Sets [`ClientOptions::connect_retry`].
     pub fn connect_retry(mut self, retry_for: Duration) -> Self {
         self.connect_retry = retry_for;
@@ -112,6 +125,27 @@ impl ClientOptions {
     pub fn maintenance_interval(mut self, interval: Duration) -> Self {
         self.maintenance_interval = interval;
         self
+    }
+}
+
+/// The schema pgmq lives in unless [`ClientOptions::schema`] names another.
+pub const DEFAULT_SCHEMA: &str = "pgmq";
+
+/// Checks a schema name for [`ClientOptions::schema`]: a plain lower-case identifier, so it needs no
+/// quoting rules of its own and reads the same in SQL, in logs and in every language.
+pub fn validate_schema_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.starts_with("pg_");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_option(format!(
+            "schema {name:?} must be a lower-case identifier: letters a-z, digits and _, starting with a letter \
+             or _, at most 63 bytes, not starting with pg_"
+        )))
     }
 }
 

@@ -150,7 +150,7 @@ async fn migrate_refuses_a_pgmq_schema_holding_another_librarys_tables() {
                                  is_unlogged boolean NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
          CREATE TABLE pgmq.q_jobs (msg_id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
                                    read_ct integer NOT NULL DEFAULT 0, vt timestamptz NOT NULL, message jsonb);",
-        &["table pgmq.meta", "table pgmq.q_jobs", &format!("owner {superuser:?}"), "another database"],
+        &["table pgmq.meta", "table pgmq.q_jobs", &format!("owner {superuser:?}"), "schema of its own"],
     )
     .await;
 }
@@ -200,4 +200,70 @@ async fn migrate_adopts_an_empty_pgmq_schema_created_for_a_role_that_may_not_cre
     client.close().await;
     drop_database(&db).await;
     raw().await.batch_execute(&format!("DROP ROLE {app}")).await.unwrap();
+}
+
+/// Tembo's pgmq as a managed service installs it (its tables and a function, by hand here).
+const TEMBO_LOOKALIKE: &str = "
+CREATE SCHEMA pgmq;
+CREATE TABLE pgmq.meta (queue_name varchar UNIQUE NOT NULL, is_partitioned boolean NOT NULL,
+                        is_unlogged boolean NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE pgmq.q_jobs (msg_id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+                          read_ct integer NOT NULL DEFAULT 0, vt timestamptz NOT NULL, message jsonb);
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb) RETURNS SETOF bigint LANGUAGE sql AS
+  $$ INSERT INTO pgmq.q_jobs (vt, message) VALUES (now(), msg) RETURNING msg_id $$;
+INSERT INTO pgmq.meta VALUES ('jobs', false, false, now());";
+
+#[tokio::test]
+async fn pgmq_lives_beside_tembos_pgmq_in_a_schema_of_its_own() {
+    // Arrange: a database where `pgmq` is Tembo's.
+    let db = fresh_database("pgmq_beside").await;
+    let admin = connect(&db).await;
+    admin.batch_execute(TEMBO_LOOKALIKE).await.unwrap();
+    let options = || pgmq_core::ClientOptions::default().schema("pgmq_app");
+    let client = Client::connect_with(&kv_dsn(&db, ""), options()).await.unwrap();
+
+    // Act: migrate into our own schema and use every kind of statement there.
+    assert_eq!(timeout(WAIT, client.migrate()).await.unwrap().unwrap(), LATEST_VERSION);
+    client.create_queue("jobs", &QueueOptions::default().max_delivery_attempts(1)).await.unwrap();
+    let queue = client.queue("jobs").unwrap();
+    let done = queue.send(b"ok".to_vec(), &SendOptions::default()).await.unwrap();
+    let failed = queue.send(b"bad".to_vec(), &SendOptions::default()).await.unwrap();
+    let other = Client::connect_with(&kv_dsn(&db, ""), options().statement_cache(false)).await.unwrap();
+    let mut rx = other.queue("jobs").unwrap().receiver(ReceiveOptions::default()).unwrap();
+    timeout(WAIT, rx.next()).await.unwrap().unwrap().ack().await.unwrap();
+    timeout(WAIT, rx.next()).await.unwrap().unwrap().nack(Default::default()).await.unwrap();
+
+    // Assert: outcomes and the DLQ work in pgmq_app; Tembo's schema is untouched; pgmq_app holds ours.
+    assert_eq!(timeout(WAIT, done.wait()).await.unwrap().unwrap(), pgmq_core::Outcome::Completed);
+    assert_eq!(timeout(WAIT, failed.wait()).await.unwrap().unwrap(), pgmq_core::Outcome::DeadLettered);
+    assert_eq!(client.queue("dlq@jobs").unwrap().stats().await.unwrap().messages, 1);
+    assert_eq!(client.redrive("dlq@jobs", "jobs").await.unwrap(), 1);
+    let row = admin
+        .query_one(
+            "SELECT (SELECT count(*) FROM pgmq.meta), (SELECT count(*) FROM pg_class WHERE relnamespace = 'pgmq'::regnamespace),
+                    to_regclass('pgmq_app.messages') IS NOT NULL,
+                    (SELECT bool_and(proconfig::text LIKE '%pgmq_app%') FROM pg_proc WHERE pronamespace = 'pgmq_app'::regnamespace)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1, "Tembo's meta rows untouched");
+    assert_eq!(row.get::<_, bool>(2), true, "our tables are in pgmq_app");
+    assert_eq!(row.get::<_, bool>(3), true, "our functions pin pgmq_app in their search_path");
+    let default_schema = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+    assert_eq!(default_schema.migrate().await.unwrap_err().code(), "schema_conflict", "pgmq is still Tembo's");
+    assert!(client.delete_queue("jobs").await.unwrap());
+    for c in [client, other, default_schema] {
+        c.close().await;
+    }
+    drop(rx);
+    drop_database(&db).await;
+}
+
+#[tokio::test]
+async fn a_schema_name_that_is_not_a_plain_identifier_is_an_invalid_option() {
+    for bad in ["", "Pgmq", "pg_queue", "1pgmq", "pgmq app", "pgmq\"; DROP", &"x".repeat(64)] {
+        let err = Client::connect_with(&dsn(), pgmq_core::ClientOptions::default().schema(bad)).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_option", "{bad:?}");
+    }
 }
