@@ -100,7 +100,11 @@ test: build
 	PGMQ_PG_FAST=1 PGMQ_PG_TLS=1 PGMQ_PG_PGBOUNCER=1 PGMQ_REQUIRE_TLS_TESTS=1 PGMQ_REQUIRE_PGBOUNCER_TESTS=1 $(WITH_PG) $(MAKE) --no-print-directory test-suites; \
 	  rc=$$?; python3 tests/summarize.py $(LOGS)/*.log && exit $$rc
 
-# Runs inside the cluster started by `test`; a failing suite does not stop the others.
+# Runs inside the cluster started by `test`; a failing suite does not stop the others. The chaos checker
+# and the crash tests crash their server, so each gets a throwaway cluster of its own (env -u: without
+# DATABASE_URL, with-postgres.sh starts one) with default durability: fsync and synchronous_commit on.
+# PGMQ_PG_FAST's synchronous_commit=off would let a crash take commits that had already returned.
+WITHOUT_SHARED_PG := env -u DATABASE_URL -u PGMQ_PG_FAST -u PGMQ_PG_TLS -u PGMQ_PG_PGBOUNCER
 test-suites:
 	@rc=0; \
 	$(CARGO) test -p pgmq-core --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
@@ -109,14 +113,15 @@ test-suites:
 	bindings-uniffi/kotlin/run-tests.sh 2>&1 | tee $(LOGS)/kotlin.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	bindings-uniffi/swift/run-tests.sh 2>&1 | tee $(LOGS)/swift.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest tests/interop 2>&1 | tee $(LOGS)/interop.log; rc=$$(( rc | PIPESTATUS[0] )); \
-	target/debug/pgmq-chaos --messages 10000 2>&1 | tee $(LOGS)/chaos.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(WITHOUT_SHARED_PG) $(WITH_PG) target/debug/pgmq-chaos --messages 10000 2>&1 | tee $(LOGS)/chaos.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(WITHOUT_SHARED_PG) PGMQ_CRASH_TESTS=1 $(WITH_PG) $(CARGO) test -p pgmq-core --test crash 2>&1 | tee $(LOGS)/crash.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
 # Rust first, then Python and Node on the same cluster: their rows are printed beside the Rust figures
 # of this run (the binding benches read them from target/bench/summary.jsonl).
 bench: python node
 	$(CARGO) build --release -p pgmq-core --example bench
-	$(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
+	PGMQ_PG_TLS=1 $(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
 
 # The peer benchmark (README "Performance"): the harness in ../shared/bench-peers runs pgmq's Python and
 # Node packages (tests/bench_contender.py, .mjs) beside procrastinate, graphile-worker, pg-boss and
@@ -145,16 +150,19 @@ fuzz:
 
 # The chaos checker (chaos/; README "Chaos and soak"): a seeded random workload of Rust, Python and Node
 # worker processes while faults are injected (SIGKILL/SIGSTOP of workers holding leases,
-# pg_terminate_backend of LISTEN and work connections, pg_ctl restart), then every message's fate is
-# checked. Default 100,000 messages (2.5-3.5 minutes here); `make test` runs 10,000. Reproduce a run with
+# pg_terminate_backend of LISTEN and work connections, server restarts: pg_ctl restart -m fast, and the
+# crashes pg_ctl stop -m immediate and SIGKILL of every server process, each kind at least once), then
+# every message's fate is checked. Default durability (fsync and synchronous_commit on), as in production:
+# a crash must not take a send or an ack that returned. Default 100,000 messages (3.5-5 minutes
+# here); `make test` runs 10,000 (about a minute, in a cluster of its own). Reproduce a run with
 # CHAOS_ARGS="--seed S"; other options: --messages N, --rate R, --workers RUST,PYTHON,NODE, --no-faults.
 # `make soak`: 10 minutes of steady load with the same faults, sampling table sizes and dead tuples every
-# 10 s; fails if the queue tables grow without bound. It runs with default durability (fsync on).
+# 10 s; fails if the queue tables grow without bound.
 CHAOS_ARGS ?=
 .PHONY: chaos soak
 chaos: python node
 	$(CARGO) build -p pgmq-chaos --bins
-	PGMQ_PG_FAST=1 $(WITH_PG) target/debug/pgmq-chaos $(CHAOS_ARGS)
+	$(WITH_PG) target/debug/pgmq-chaos $(CHAOS_ARGS)
 soak: python node
 	$(CARGO) build -p pgmq-chaos --bins
 	$(WITH_PG) target/debug/pgmq-chaos --soak --duration 600 $(CHAOS_ARGS)

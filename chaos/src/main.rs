@@ -1,8 +1,9 @@
 //! `pgmq-chaos`: runs a seeded, randomized workload against PostgreSQL with worker processes in Rust,
 //! Python and Node, injects faults while it runs (SIGKILL and SIGSTOP of workers holding leases,
-//! `pg_terminate_backend` of LISTEN and work connections, `pg_ctl restart -m fast`), then checks from
-//! the database and from every process's log that nothing was lost, completed twice, or processed under
-//! two live leases. `--soak` runs a steady load for a fixed time and also samples the table sizes.
+//! `pg_terminate_backend` of LISTEN and work connections, server restarts: `pg_ctl restart -m fast`, and
+//! crashes with recovery: `pg_ctl stop -m immediate` and SIGKILL of every server process), then checks
+//! from the database and from every process's log that nothing was lost, completed twice, or processed
+//! under two live leases. `--soak` runs a steady load for a fixed time and also samples the table sizes.
 //!
 //! ```text
 //! pgmq-chaos [--messages N] [--seed S] [--rate R] [--workers RUST,PYTHON,NODE] [--concurrency C]
@@ -238,8 +239,9 @@ async fn run(args: Args) -> Result<i32, String> {
     let restarts = match args.soak {
         Some(_) => Restarts::Every { min: Duration::from_secs(100), max: Duration::from_secs(160) },
         None => {
-            // At least one; one more per 50k messages, at seeded points between 15% and 85% of the sends.
-            let count = 1 + args.messages / 50_000;
+            // One per 20k messages, at least three (so that each kind of restart comes at least once: see
+            // RestartKinds), at seeded points between 15% and 85% of the sends.
+            let count = (args.messages / 20_000).max(3);
             let span = 0.7 / count as f64;
             Restarts::AtMessages(
                 (0..count)
@@ -348,9 +350,10 @@ async fn run(args: Args) -> Result<i32, String> {
     }
     let restarts = g(&c.restarts);
     println!(
-        "{mode}: faults: {} worker SIGKILLs ({} holding leases), {} SIGSTOP stalls past the lease deadline, {} LISTEN connections and {} work connections terminated ({} backends), {} server restarts{}; {} skipped (nothing to hit)",
+        "{mode}: faults: {} worker SIGKILLs ({} holding leases), {} SIGSTOP stalls past the lease deadline, {} LISTEN connections and {} work connections terminated ({} backends), {} server restarts ({} clean, {} immediate stop, {} SIGKILL of every server process){}; {} skipped (nothing to hit)",
         g(&c.kills), g(&c.kills_holding), g(&c.stalls), g(&c.listen_kills), g(&c.work_kills), g(&c.work_backends), restarts,
-        if restarts > 0 { format!(" ({:.2} s on average)", g(&c.restart_ms) as f64 / restarts as f64 / 1000.0) } else { String::new() },
+        g(&c.restarts_clean), g(&c.restarts_immediate), g(&c.restarts_sigkill),
+        if restarts > 0 { format!(", down {:.2} s on average", g(&c.restart_ms) as f64 / restarts as f64 / 1000.0) } else { String::new() },
         g(&c.fault_skips)
     );
     println!(

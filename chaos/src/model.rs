@@ -143,6 +143,9 @@ pub struct Counters {
     pub work_kills: AtomicU64,
     pub work_backends: AtomicU64,
     pub restarts: AtomicU64,
+    pub restarts_clean: AtomicU64,
+    pub restarts_immediate: AtomicU64,
+    pub restarts_sigkill: AtomicU64,
     pub restart_ms: AtomicU64,
     pub fault_skips: AtomicU64,
     pub crashes: AtomicU64,
@@ -173,6 +176,10 @@ pub struct Store {
     pub waited: Mutex<Vec<Waited>>,
     /// Message numbers of sends that failed in a way that may have committed anyway.
     pub ambiguous: Mutex<Vec<u64>>,
+    /// Server crashes (immediate stop, SIGKILL): when the first signal went and when every process of
+    /// the crashed server had exited (CLOCK_MONOTONIC µs). A commit made asynchronously shortly before
+    /// may be lost with it (claims and heartbeats commit so: see the verdict).
+    pub server_crashes: Mutex<Vec<(i64, i64)>>,
     pub counters: Counters,
     /// Raw worker lines, prefixed with the worker's label, for post-mortems.
     pub log: Mutex<std::io::BufWriter<std::fs::File>>,
@@ -187,6 +194,7 @@ impl Store {
             outcomes: Mutex::new(HashMap::new()),
             waited: Mutex::new(Vec::new()),
             ambiguous: Mutex::new(Vec::new()),
+            server_crashes: Mutex::new(Vec::new()),
             counters: Counters::default(),
             log: Mutex::new(std::io::BufWriter::new(log)),
         }

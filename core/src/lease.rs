@@ -289,13 +289,17 @@ pub(crate) const EXTEND: Sql = Sql::new(
     &[Type::INT8, Type::UUID, Type::UUID, Type::INT8],
 );
 
+/// Acks, nacks and cancels commit with `synchronous_commit` on whatever the role's default, like sends:
+/// one lost in a crash would bring a finished message back (and its outcome record with it).
 pub(crate) const ACK: Sql = Sql::new(
-    "SELECT id, recorded FROM pgmq.ack($1, $2, $3)",
+    "SELECT a.id, a.recorded
+     FROM pg_catalog.set_config('synchronous_commit', 'on', true), pgmq.ack($1, $2, $3) AS a",
     &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY],
 );
 
 pub(crate) const NACK: Sql = Sql::new(
-    "SELECT id, result FROM pgmq.nack($1, $2, $3, $4, $5)",
+    "SELECT n.id, n.result
+     FROM pg_catalog.set_config('synchronous_commit', 'on', true), pgmq.nack($1, $2, $3, $4, $5) AS n",
     &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY, Type::INT8_ARRAY, Type::TEXT_ARRAY],
 );
 

@@ -66,7 +66,10 @@ GROUP BY q.id",
 );
 
 pub(crate) const CANCEL: Sql = Sql::new(
-    "SELECT q.id, c.id FROM pgmq.queues q LEFT JOIN LATERAL pgmq.cancel(q.id, $2) c ON true WHERE q.name = $1",
+    "SELECT q.id, c.id
+     FROM pg_catalog.set_config('synchronous_commit', 'on', true),
+          pgmq.queues q LEFT JOIN LATERAL pgmq.cancel(q.id, $2) c ON true
+     WHERE q.name = $1",
     &[Type::TEXT, Type::UUID_ARRAY],
 );
 
