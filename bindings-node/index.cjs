@@ -719,6 +719,9 @@ class Queue {
         if (failure === null) await message.ack()
         else await message.nack({ error: failure instanceof Error ? (failure.stack || failure.message) : String(failure) })
       } catch (err) {
+        // The ack or nack did not go through (a connection error still holds the message): release it
+        // for prompt redelivery now rather than keep its lease alive until the garbage collector runs.
+        message.release()
         try {
           onError(err, message)
         } catch (thrown) {
@@ -835,6 +838,11 @@ async function connect(dsn, opts) {
     listenDsn: optionalString(o.listenDsn, 'listenDsn'),
     poolSize: optionalCount(o.poolSize, 'poolSize'),
     connectTimeoutMs: optionalMs(o.connectTimeoutMs, 'connectTimeoutMs'),
+    // Out of range (0, negative) is the core's InvalidOptionError, which names the rule.
+    statementTimeoutMs: optionalNumber(o.statementTimeoutMs, 'statementTimeoutMs'),
+    statementCache: optionalBoolean(o.statementCache, 'statementCache'),
+    connectRetryMs: optionalNumber(o.connectRetryMs, 'connectRetryMs'),
+    applicationName: optionalString(o.applicationName, 'applicationName'),
   }
   return new Client(await call(native.NativeClient.connect(dsn, nativeOptions)))
 }

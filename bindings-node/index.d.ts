@@ -147,6 +147,24 @@ export interface ConnectOptions {
   poolSize?: number
   /** How long to wait for a connection, ms (default 10 000). */
   connectTimeoutMs?: number
+  /**
+   * The longest a statement, or a wait for a free pool connection, may take, ms (default 60 000; must be > 0, else
+   * {@link InvalidOptionError}): a statement past it rejects with {@link ConnectionError} (its connection is closed,
+   * not reused), a wait with {@link PgmqTimeoutError}. Migrations are not bounded by it.
+   */
+  statementTimeoutMs?: number
+  /**
+   * `true`: statements are prepared once per connection and cached; `false`: sent unnamed with their parameter types,
+   * as a transaction-pooling PgBouncer before 1.21 needs. Default: cached, unless `listenDsn` is set.
+   */
+  statementCache?: boolean
+  /**
+   * How long to keep trying a server that cannot be reached yet (one starting beside this service), with a capped,
+   * jittered backoff, ms (default 0: fail at once). A refused login is never retried.
+   */
+  connectRetryMs?: number
+  /** What `pg_stat_activity` shows for this client's connections, unless the DSN or `PGAPPNAME` says (default `'pgmq-node'`). */
+  applicationName?: string
 }
 
 /** The settings of a dead-letter queue created together with its queue. */
@@ -369,8 +387,9 @@ export declare class Client implements AsyncDisposable {
 /**
  * Connects to PostgreSQL (`postgres://user@host:port/db` or `host=... user=...`, read as libpq reads it: the `PG*`
  * environment variables and `~/.pgpass` fill what it leaves out, `''` takes everything from them; TLS with
- * `sslmode=verify-full&sslrootcert=/path/to/ca.crt`). Its backends show `application_name` `pgmq-node` unless the DSN
- * or `PGAPPNAME` names one. Rejects with {@link ConnectionError} if the server cannot be reached, its certificate is
- * not trusted, or the login is refused; with {@link InvalidOptionError} for a malformed DSN. No error shows the password.
+ * `sslmode=verify-full&sslrootcert=/path/to/ca.crt`). Its backends show `application_name` `pgmq-node` (or
+ * `options.applicationName`) unless the DSN or `PGAPPNAME` names one. Rejects with {@link ConnectionError} if the server
+ * cannot be reached (within `connectRetryMs`), its certificate is not trusted, or the login is refused; with
+ * {@link InvalidOptionError} for a malformed DSN or an option out of range. No error shows the password.
  */
 export declare function connect(dsn: string, options?: ConnectOptions): Promise<Client>

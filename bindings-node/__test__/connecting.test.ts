@@ -1,6 +1,7 @@
-// How the client connects, looked at from the server's side: the application_name operators see, TLS
-// against a server set up like a managed one, the libpq environment and password file, and DSN passwords
-// kept out of every error and inspect().
+// How the client connects, looked at from the server's side: the application_name operators see, the
+// connect options (a statement cache off through the real PgBouncer, retrying a server that is not up yet,
+// the statement timeout), TLS against a server set up like a managed one, the libpq environment and
+// password file, and DSN passwords kept out of every error and inspect().
 //
 // The TLS tests need the TLS-only cluster that `PGMQ_PG_TLS=1 tests/with-postgres.sh` starts (`make test`
 // does): ssl=on with its own CA, `hostssl ... scram-sha-256`, `hostssl ... cert` for the role pgmq_cert,
@@ -14,10 +15,11 @@ import { randomUUID } from 'node:crypto'
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer, connect as connectTcp, type Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import { inspect, promisify } from 'node:util'
 import pg from 'pg'
-import { connect, ConnectionError, InvalidOptionError, type Client } from 'pgmq'
+import { connect, ConnectionError, InvalidOptionError, type Client, type ConnectOptions } from 'pgmq'
 import { client, dsn, uniqueName } from './helpers.ts'
 
 const T = { timeout: 30_000 }
@@ -125,8 +127,9 @@ async function roundTrip(c: Client, body: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // application_name
 
-test('every backend of a client shows application_name pgmq-node in pg_stat_activity', T, async () => {
-  // A role of its own tells this client's backends apart from every other connection (suites run in parallel).
+/** The application_name of every backend of a client connected with `options`, as pg_stat_activity shows it. A role
+ * of its own tells this client's backends apart from every other connection (suites run in parallel). */
+async function applicationNamesOfOwnClient(options: ConnectOptions): Promise<string[]> {
   const role = `pgmq_app_${randomUUID().replaceAll('-', '').slice(0, 12)}`
   const admin = { connectionString: dsn() }
   // The schema is made as postgres, so the role owns nothing and can be dropped afterwards.
@@ -135,22 +138,117 @@ test('every backend of a client shows application_name pgmq-node in pg_stat_acti
   try {
     const url = new URL(dsn())
     url.username = role
-    let names: string[]
-    {
-      await using c = await connect(url.toString(), { poolSize: 1 })
-      names = await withAdmin(admin, async (a) => {
-        const { rows } = await a.query('SELECT application_name FROM pg_stat_activity WHERE usename = $1', [role])
-        return rows.map((r) => r.application_name)
-      })
-    }
-
-    // One pool connection (poolSize 1, opened by connect) and the LISTEN connection.
-    assert.deepEqual(names, ['pgmq-node', 'pgmq-node'])
+    await using c = await connect(url.toString(), options)
+    return await withAdmin(admin, async (a) => {
+      const { rows } = await a.query('SELECT application_name FROM pg_stat_activity WHERE usename = $1', [role])
+      return rows.map((r) => r.application_name)
+    })
   } finally {
     await withAdmin(admin, async (a) => {
       await a.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role])
       await a.query(`DROP ROLE "${role}"`)
     })
+  }
+}
+
+test('every backend of a client shows application_name pgmq-node in pg_stat_activity', T, async () => {
+  const names = await applicationNamesOfOwnClient({ poolSize: 1 })
+
+  // One pool connection (poolSize 1, opened by connect) and the LISTEN connection.
+  assert.deepEqual(names, ['pgmq-node', 'pgmq-node'])
+})
+
+test('applicationName given to connect is what every backend shows in pg_stat_activity', T, async () => {
+  const names = await applicationNamesOfOwnClient({ poolSize: 1, applicationName: 'node-billing' })
+
+  assert.deepEqual(names, ['node-billing', 'node-billing'])
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Connect options
+
+// The real PgBouncer in transaction pooling mode in front of the DATABASE_URL cluster; `make test` sets
+// PGMQ_REQUIRE_PGBOUNCER_TESTS=1, where a missing one fails the test instead of skipping it.
+const PGBOUNCER_URL = process.env.PGMQ_PGBOUNCER_URL
+const SKIP_PGBOUNCER =
+  !PGBOUNCER_URL && process.env.PGMQ_REQUIRE_PGBOUNCER_TESTS !== '1'
+    ? 'no PgBouncer (PGMQ_PGBOUNCER_URL not set; PGMQ_PG_PGBOUNCER=1 tests/with-postgres.sh starts one)'
+    : false
+
+test('a client without statement cache works through transaction-pooling PgBouncer', { ...T, skip: SKIP_PGBOUNCER }, async () => {
+  if (!PGBOUNCER_URL) throw new Error('PGMQ_PGBOUNCER_URL not set: start the tests with PGMQ_PG_PGBOUNCER=1 tests/with-postgres.sh')
+  // Work through the pooler, LISTEN direct: named statements would leak between the pooler's clients.
+  await using c = await connect(PGBOUNCER_URL, { listenDsn: dsn(), statementCache: false, poolSize: 2 })
+
+  await roundTrip(c, 'through pgbouncer')
+})
+
+/** A TCP front on 127.0.0.1 for the DATABASE_URL server that hangs up on its first `hangUps` connections, as a
+ * server that is still starting does, and forwards the ones after them. */
+async function hangingUpFront(hangUps: number): Promise<{ port: number; accepted: () => number } & AsyncDisposable> {
+  const upstream = new URL(dsn())
+  const sockets = new Set<Socket>()
+  let accepted = 0
+  const server = createServer((client) => {
+    accepted += 1
+    client.on('error', () => {})
+    if (accepted <= hangUps) {
+      client.destroy()
+      return
+    }
+    const postgres = connectTcp(Number(upstream.port || 5432), upstream.hostname || 'localhost')
+    postgres.on('error', () => client.destroy())
+    client.on('close', () => postgres.destroy())
+    postgres.on('close', () => client.destroy())
+    for (const s of [client, postgres]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+    }
+    client.pipe(postgres).pipe(client)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as { port: number }).port,
+    accepted: () => accepted,
+    async [Symbol.asyncDispose]() {
+      for (const s of sockets) s.destroy()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}
+
+test('connectRetryMs waits for a server that hangs up while it starts', T, async () => {
+  await using front = await hangingUpFront(2)
+  const url = new URL(dsn())
+  url.hostname = '127.0.0.1'
+  url.port = String(front.port)
+
+  const withoutRetry = await connect(url.toString(), { poolSize: 1 }).then(
+    (c) => c.close().then(() => assert.fail('connected without a retry')),
+    (e: unknown) => e,
+  )
+  {
+    await using c = await connect(url.toString(), { poolSize: 1, connectRetryMs: 10_000 })
+    await roundTrip(c, 'after the retry')
+  }
+
+  assert.ok(withoutRetry instanceof ConnectionError, String(withoutRetry))
+  assert.equal(withoutRetry.code, 'connection')
+  // The first two were hung up on (one each); the retry got through on the third.
+  assert.ok(front.accepted() >= 3, `${front.accepted()} connections`)
+})
+
+test('a statementTimeoutMs that is not positive rejects with InvalidOptionError', T, async () => {
+  for (const statementTimeoutMs of [0, -1, Number.NaN]) {
+    const error = await connect(dsn(), { statementTimeoutMs }).then(
+      (c) => c.close().then(() => assert.fail(`connected with statementTimeoutMs ${statementTimeoutMs}`)),
+      (e: unknown) => e,
+    )
+
+    assert.ok(error instanceof InvalidOptionError, `${statementTimeoutMs}: ${String(error)}`)
+    assert.match(error.message, /statement_?timeout/i)
   }
 })
 

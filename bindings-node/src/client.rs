@@ -19,6 +19,47 @@ pub struct NativeConnectOptions {
     pub pool_size: Option<f64>,
     /// How long to wait for a connection, in milliseconds (default 10 s).
     pub connect_timeout_ms: Option<f64>,
+    /// The longest a statement or a wait for a pool connection may take, ms (default 60 s; > 0).
+    pub statement_timeout_ms: Option<f64>,
+    /// Prepared, cached statements (true) or unnamed ones (false). Default: cached unless `listen_dsn`.
+    pub statement_cache: Option<bool>,
+    /// How long to keep trying a server that cannot be reached yet, ms (default 0: fail at once).
+    pub connect_retry_ms: Option<f64>,
+    /// What `pg_stat_activity` shows, unless the DSN or PGAPPNAME says (default `pgmq-node`).
+    pub application_name: Option<String>,
+}
+
+/// The core's options: its defaults, with `pgmq-node` as the application name (operators see the
+/// language in pg_stat_activity), overridden by whatever the caller gave.
+fn client_options(options: Option<NativeConnectOptions>) -> Result<ClientOptions> {
+    let mut opts = ClientOptions::default().application_name("pgmq-node");
+    let Some(o) = options else { return Ok(opts) };
+    if let Some(listen) = o.listen_dsn {
+        opts = opts.listen_dsn(listen);
+    }
+    if let Some(n) = o.pool_size {
+        opts = opts.pool_size(whole(n, "poolSize", 1.0, 10_000.0)? as usize);
+    }
+    if let Some(ms) = o.connect_timeout_ms {
+        let timeout = duration_ms(ms, "connectTimeoutMs")?;
+        if timeout.is_zero() {
+            return Err(invalid_option("connectTimeoutMs must be positive"));
+        }
+        opts = opts.connect_timeout(timeout);
+    }
+    if let Some(ms) = o.statement_timeout_ms {
+        opts = opts.statement_timeout(duration_ms(ms, "statementTimeoutMs")?);
+    }
+    if let Some(cache) = o.statement_cache {
+        opts = opts.statement_cache(cache);
+    }
+    if let Some(ms) = o.connect_retry_ms {
+        opts = opts.connect_retry(duration_ms(ms, "connectRetryMs")?);
+    }
+    if let Some(name) = o.application_name {
+        opts = opts.application_name(name);
+    }
+    Ok(opts)
 }
 
 /// The settings of a dead-letter queue created with its queue.
@@ -126,24 +167,8 @@ impl NativeClient {
     /// Connects (the pool's first connection and the LISTEN connection are opened now).
     #[napi(factory)]
     pub async fn connect(dsn: String, options: Option<NativeConnectOptions>) -> Result<NativeClient> {
-        // Operators see the language in pg_stat_activity, unless the DSN or PGAPPNAME names the application.
-        let mut opts = ClientOptions::default().application_name("pgmq-node");
-        if let Some(o) = options {
-            if let Some(listen) = o.listen_dsn {
-                opts = opts.listen_dsn(listen);
-            }
-            if let Some(n) = o.pool_size {
-                opts = opts.pool_size(whole(n, "poolSize", 1.0, 10_000.0)? as usize);
-            }
-            if let Some(ms) = o.connect_timeout_ms {
-                let timeout = duration_ms(ms, "connectTimeoutMs")?;
-                if timeout.is_zero() {
-                    return Err(invalid_option("connectTimeoutMs must be positive"));
-                }
-                opts = opts.connect_timeout(timeout);
-            }
-        }
-        let inner = pgmq_core::Client::connect_with(&dsn, opts).await.napi()?;
+        let options = client_options(options)?;
+        let inner = pgmq_core::Client::connect_with(&dsn, options).await.napi()?;
         Ok(NativeClient { inner })
     }
 

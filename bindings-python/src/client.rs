@@ -4,7 +4,7 @@ use pgmq_core::{ClientOptions, DeadLetterOptions, QueueOptions};
 use pyo3::prelude::*;
 
 use crate::convert::{count, duration};
-use crate::error::{guard, ToPyResult};
+use crate::error::{guard, invalid_option, ToPyResult};
 use crate::queue::Queue;
 use crate::runtime::{future_into_py, Owner};
 
@@ -15,25 +15,59 @@ pub(crate) struct Client {
     owner: Owner,
 }
 
-/// Connects; resolves to a `Client`. `ConnectionError` if the server cannot be reached, `InvalidOption`
-/// for a malformed DSN or a pool size under 1.
+/// Connects; resolves to a `Client`. `ConnectionError` if the server cannot be reached (within
+/// `connect_retry`), `InvalidOption` for a malformed DSN, a pool size under 1, a timeout that is not
+/// positive or a negative duration. Durations are in seconds; `None` is the core's default.
 #[pyfunction]
-#[pyo3(signature = (dsn, *, listen_dsn=None, pool_size=10))]
+#[pyo3(signature = (
+    dsn,
+    *,
+    listen_dsn=None,
+    pool_size=10,
+    connect_timeout=None,
+    statement_timeout=None,
+    statement_cache=None,
+    connect_retry=None,
+    application_name=None,
+))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
     py: Python<'_>,
     dsn: String,
     listen_dsn: Option<String>,
     pool_size: i64,
+    connect_timeout: Option<f64>,
+    statement_timeout: Option<f64>,
+    statement_cache: Option<bool>,
+    connect_retry: Option<f64>,
+    application_name: Option<String>,
 ) -> PyResult<Bound<'_, PyAny>> {
     let owner = Owner::current()?;
     // The core rejects 0, so a negative size gets the same clear error. The application_name tells
     // operators in pg_stat_activity which language's client a backend serves (unless the DSN or
     // PGAPPNAME names the application).
     let mut options = ClientOptions::default()
-        .application_name("pgmq-python")
+        .application_name(application_name.unwrap_or_else(|| "pgmq-python".to_owned()))
         .pool_size(usize::try_from(pool_size).unwrap_or(0));
     if let Some(listen_dsn) = listen_dsn {
         options = options.listen_dsn(listen_dsn);
+    }
+    if let Some(seconds) = connect_timeout {
+        // A zero timeout would fail every host at once; refused as in Node.
+        let timeout = duration(py, seconds, "connect_timeout")?;
+        if timeout.is_zero() {
+            return Err(invalid_option(py, "connect_timeout must be positive"));
+        }
+        options = options.connect_timeout(timeout);
+    }
+    if let Some(seconds) = statement_timeout {
+        options = options.statement_timeout(duration(py, seconds, "statement_timeout")?);
+    }
+    if let Some(cache) = statement_cache {
+        options = options.statement_cache(cache);
+    }
+    if let Some(seconds) = connect_retry {
+        options = options.connect_retry(duration(py, seconds, "connect_retry")?);
     }
     future_into_py(py, owner, async move {
         let inner = pgmq_core::Client::connect_with(&dsn, options).await?;

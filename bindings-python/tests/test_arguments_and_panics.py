@@ -160,6 +160,14 @@ async def test_wrong_types_raise_type_error_and_write_nothing(client: pgmq.Clien
     with pytest.raises(TypeError):
         pgmq.connect("postgres://localhost", pool_size=1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
+        pgmq.connect("postgres://localhost", statement_timeout="60s")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pgmq.connect("postgres://localhost", connect_retry=True)
+    with pytest.raises(TypeError):
+        pgmq.connect("postgres://localhost", statement_cache=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pgmq.connect("postgres://localhost", application_name=b"billing")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
         pgmq.Attribute("a").eq(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         pgmq.Attribute("a").is_like(5)  # type: ignore[arg-type]

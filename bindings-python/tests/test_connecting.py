@@ -1,6 +1,7 @@
-"""How pgmq connects, looked at from the server's side: the application_name operators see, TLS against a
-server set up like a managed one, the libpq environment and password file, and DSN passwords kept out of
-every error and repr.
+"""How pgmq connects, looked at from the server's side: the application_name operators see, the connect
+options (a statement cache off through the real PgBouncer, retrying a server that is not up yet, the
+timeouts), TLS against a server set up like a managed one, the libpq environment and password file, and
+DSN passwords kept out of every error and repr.
 
 The TLS tests need the TLS-only cluster that `PGMQ_PG_TLS=1 tests/with-postgres.sh` starts (`make test`
 does): `ssl=on` with its own CA, `hostssl ... scram-sha-256`, `hostssl ... cert` for the role pgmq_cert,
@@ -19,15 +20,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 import psycopg
 import pytest
-from anyio.abc import Process
+from anyio.abc import ByteStream, Process, SocketAttribute, SocketStream, TaskGroup
 from anyio.streams.buffered import BufferedByteReceiveStream
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import pgmq
 from support import FIVE_S, receive_within, unique
@@ -139,18 +141,140 @@ def own_role(migrated: str) -> Iterator[str]:
         admin.execute(f'DROP ROLE "{role}"')
 
 
-async def test_every_backend_of_a_client_shows_application_name_pgmq_python(migrated: str, own_role: str) -> None:
-    dsn = make_conninfo(migrated, user=own_role)
-
-    async with pgmq.connect(dsn, pool_size=1):
+async def application_names(migrated: str, role: str, **options: Any) -> list[str]:
+    """The application_name of every backend of a client connected as `role` with `options`."""
+    async with pgmq.connect(make_conninfo(migrated, user=role), **options):
         async with await psycopg.AsyncConnection.connect(migrated, autocommit=True) as admin:
-            cursor = await admin.execute(
-                "SELECT application_name FROM pg_stat_activity WHERE usename = %s", (own_role,)
-            )
-            names = [name for (name,) in await cursor.fetchall()]
+            cursor = await admin.execute("SELECT application_name FROM pg_stat_activity WHERE usename = %s", (role,))
+            return [name for (name,) in await cursor.fetchall()]
+
+
+async def test_every_backend_of_a_client_shows_application_name_pgmq_python(migrated: str, own_role: str) -> None:
+    names = await application_names(migrated, own_role, pool_size=1)
 
     # One pool connection (pool_size=1, opened by connect) and the LISTEN connection.
     assert names == ["pgmq-python", "pgmq-python"]
+
+
+async def test_application_name_given_to_connect_is_what_every_backend_shows(migrated: str, own_role: str) -> None:
+    names = await application_names(migrated, own_role, pool_size=1, application_name="py-billing")
+
+    assert names == ["py-billing", "py-billing"]
+
+
+# ---- connect options ----
+
+
+@pytest.fixture
+def pgbouncer_url() -> str:
+    """The real PgBouncer in transaction pooling mode in front of the DATABASE_URL cluster (PGMQ_PGBOUNCER_URL).
+    Skipped, with the reason, when it was not started, unless PGMQ_REQUIRE_PGBOUNCER_TESTS=1 (`make test`)."""
+    url = os.environ.get("PGMQ_PGBOUNCER_URL")
+    if not url:
+        if os.environ.get("PGMQ_REQUIRE_PGBOUNCER_TESTS") == "1":
+            pytest.fail("PGMQ_PGBOUNCER_URL not set: start the tests with PGMQ_PG_PGBOUNCER=1 tests/with-postgres.sh")
+        pytest.skip("no PgBouncer (PGMQ_PGBOUNCER_URL not set; PGMQ_PG_PGBOUNCER=1 tests/with-postgres.sh starts one)")
+    return url
+
+
+async def test_a_client_without_statement_cache_works_through_transaction_pooling_pgbouncer(
+    pgbouncer_url: str, migrated: str
+) -> None:
+    # Work through the pooler, LISTEN direct: named statements would leak between the pooler's clients.
+    async with pgmq.connect(pgbouncer_url, listen_dsn=migrated, statement_cache=False, pool_size=2) as client:
+        await round_trip(client, b"through pgbouncer")
+
+
+@dataclass
+class Front:
+    """A TCP front on 127.0.0.1 for the DATABASE_URL server that hangs up on its first `hang_ups`
+    connections, as a server that is still starting does, and forwards the ones after them."""
+
+    port: int
+    accepted: int = 0
+
+
+async def forward(source: ByteStream, sink: ByteStream, connection: TaskGroup) -> None:
+    """Copies `source` to `sink` until either side closes, then ends the whole connection."""
+    try:
+        async for chunk in source:
+            await sink.send(chunk)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        pass
+    connection.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def hanging_up_front(dsn: str, hang_ups: int) -> AsyncIterator[Front]:
+    server = conninfo_to_dict(dsn)
+    upstream = (str(server.get("host") or "localhost"), int(server.get("port") or 5432))
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    front = Front(port=listener.extra(SocketAttribute.local_port))
+
+    async def serve(client: SocketStream) -> None:
+        front.accepted += 1
+        async with client:
+            if front.accepted <= hang_ups:
+                return
+            async with await anyio.connect_tcp(*upstream) as server_side, anyio.create_task_group() as connection:
+                connection.start_soon(forward, client, server_side, connection)
+                connection.start_soon(forward, server_side, client, connection)
+
+    async with listener, anyio.create_task_group() as fronts:
+        fronts.start_soon(listener.serve, serve)
+        try:
+            yield front
+        finally:
+            fronts.cancel_scope.cancel()
+
+
+async def test_connect_retry_waits_for_a_server_that_hangs_up_while_it_starts(migrated: str) -> None:
+    async with hanging_up_front(migrated, hang_ups=2) as front:
+        dsn = make_conninfo(migrated, host="127.0.0.1", port=str(front.port))
+
+        with anyio.fail_after(FIVE_S), pytest.raises(pgmq.ConnectionError) as without_retry:
+            await pgmq.connect(dsn, pool_size=1)
+        with anyio.fail_after(FIVE_S):
+            async with pgmq.connect(dsn, pool_size=1, connect_retry=timedelta(seconds=10)) as client:
+                await round_trip(client, b"after the retry")
+
+    assert without_retry.value.code == "connection"
+    # The first two were hung up on (one each); the retry got through on the third.
+    assert front.accepted >= 3, front.accepted
+
+
+@pytest.mark.parametrize("statement_timeout", [0, timedelta(0), -1.5])
+async def test_a_statement_timeout_that_is_not_positive_raises_invalid_option(
+    migrated: str, statement_timeout: pgmq.Duration
+) -> None:
+    with pytest.raises(pgmq.InvalidOption) as failed:
+        await pgmq.connect(migrated, statement_timeout=statement_timeout)
+
+    assert "statement_timeout" in str(failed.value), failed.value
+
+
+async def test_connect_timeout_bounds_the_wait_for_a_server_that_never_answers() -> None:
+    # A listener that accepts and never says a word (a hung server, or a proxy with nothing behind it).
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(SocketAttribute.local_port)
+    held: list[SocketStream] = []
+
+    async def hold(client: SocketStream) -> None:
+        held.append(client)
+
+    async with listener, anyio.create_task_group() as serving:
+        serving.start_soon(listener.serve, hold)
+        started = time.monotonic()
+        with anyio.fail_after(FIVE_S), pytest.raises(pgmq.ConnectionError):
+            await pgmq.connect(f"host=127.0.0.1 port={port} user=postgres", connect_timeout=0.5)
+        took = time.monotonic() - started
+        serving.cancel_scope.cancel()
+    for client in held:
+        await client.aclose()
+
+    assert 0.4 < took < 4, took
+    with pytest.raises(pgmq.InvalidOption):
+        await pgmq.connect(f"host=127.0.0.1 port={port} user=postgres", connect_timeout=0)
 
 
 # ---- TLS ----

@@ -22,12 +22,17 @@ fn client_options(options: Option<ClientOptions>) -> pgmq_core::ClientOptions {
     let Some(o) = options else { return defaults };
     let mut opts = defaults
         .pool_size(o.pool_size as usize)
-        .connect_timeout(Duration::from_millis(o.connect_timeout_ms.max(1)));
+        .connect_timeout(Duration::from_millis(o.connect_timeout_ms.max(1)))
+        .statement_timeout(Duration::from_millis(o.statement_timeout_ms))
+        .connect_retry(Duration::from_millis(o.connect_retry_ms));
     if let Some(listen) = o.listen_dsn {
         opts = opts.listen_dsn(listen);
     }
     if let Some(name) = o.application_name {
         opts = opts.application_name(name);
+    }
+    if let Some(cache) = o.statement_cache {
+        opts = opts.statement_cache(cache);
     }
     opts
 }

@@ -21,8 +21,8 @@ pub use error::PgmqError;
 pub use message::{Lease, Message, Receiver};
 pub use queue::{Queue, SentBatch, SentMessage};
 pub use types::{
-    max_filter_depth, AttributeValue, ClientOptions, DeadLetterQueueOptions, Filter, NackOptions, Outcome,
-    OutgoingMessage, QueueOptions, QueueStats, ReceiveOptions, SendOptions,
+    default_client_options, max_filter_depth, AttributeValue, ClientOptions, DeadLetterQueueOptions, Filter,
+    NackOptions, Outcome, OutgoingMessage, QueueOptions, QueueStats, ReceiveOptions, SendOptions,
 };
 
 uniffi::setup_scaffolding!();

@@ -29,6 +29,38 @@ pub struct ClientOptions {
     /// one. `null`: `pgmq-kotlin`, except on Apple platforms, where the caller is Swift: `pgmq-swift`.
     #[uniffi(default = None)]
     pub application_name: Option<String>,
+    /// The longest a statement, or a wait for a free pool connection, may take, ms (> 0, else
+    /// `InvalidOption`): a statement past it fails with `Connection` (its connection is closed, not
+    /// reused), a wait with `Timeout`. Migrations are not bounded by it.
+    #[uniffi(default = 60000)]
+    pub statement_timeout_ms: u64,
+    /// `true`: statements are prepared once per connection and cached; `false`: sent unnamed with their
+    /// parameter types, as a transaction-pooling PgBouncer before 1.21 needs. `null`: cached, unless
+    /// `listenDsn` is set.
+    #[uniffi(default = None)]
+    pub statement_cache: Option<bool>,
+    /// How long `connect` keeps trying a server that cannot be reached yet (one starting beside this
+    /// service), with a capped, jittered backoff, ms; 0: fail at once. A refused login is never retried.
+    #[uniffi(default = 0)]
+    pub connect_retry_ms: u64,
+}
+
+/// The core's connect defaults as `ClientOptions` (`applicationName` null: this library's own name).
+/// `ClientOptions()` has the same values: uniffi takes only literals as field defaults, so the tests
+/// hold those literals to this.
+#[uniffi::export]
+pub fn default_client_options() -> ClientOptions {
+    let core = pgmq_core::ClientOptions::default();
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    ClientOptions {
+        listen_dsn: core.listen_dsn,
+        pool_size: u32::try_from(core.pool_size).unwrap_or(u32::MAX),
+        connect_timeout_ms: ms(core.connect_timeout),
+        application_name: None,
+        statement_timeout_ms: ms(core.statement_timeout),
+        statement_cache: core.statement_cache,
+        connect_retry_ms: ms(core.connect_retry),
+    }
 }
 
 /// The `application_name` of a client whose options, DSN and environment name none: the language this
@@ -48,11 +80,15 @@ impl fmt::Display for ClientOptions {
         let listen = self.listen_dsn.as_deref().map(pgmq_core::redact_dsn);
         write!(
             f,
-            "ClientOptions(listenDsn={}, poolSize={}, connectTimeoutMs={}, applicationName={})",
+            "ClientOptions(listenDsn={}, poolSize={}, connectTimeoutMs={}, applicationName={}, \
+             statementTimeoutMs={}, statementCache={}, connectRetryMs={})",
             listen.as_deref().unwrap_or("null"),
             self.pool_size,
             self.connect_timeout_ms,
             self.application_name.as_deref().unwrap_or("null"),
+            self.statement_timeout_ms,
+            self.statement_cache.map_or("null", |cache| if cache { "true" } else { "false" }),
+            self.connect_retry_ms,
         )
     }
 }

@@ -660,6 +660,15 @@ func testErrors(_ ctx: TestContext) async throws {
     try await expectError("InvalidOption", "cancel of a malformed id") { try await queue.cancel(ids: ["not-a-uuid"]) }
 }
 
+/// `ClientOptions()` has the core's defaults (`defaultClientOptions()`), and a statement timeout of 0 is
+/// refused before anything connects.
+func testClientOptionsDefaults(_ ctx: TestContext) async throws {
+    try checkEqual(ClientOptions(), defaultClientOptions(), "ClientOptions() against the core's defaults")
+    try await expectError("InvalidOption", "connect with statementTimeoutMs: 0") {
+        try await Client.connect(dsn: ctx.dsn, options: ClientOptions(statementTimeoutMs: 0))
+    }
+}
+
 /// Printing `ClientOptions` (`description`, `debugDescription`, inside a collection) masks the password
 /// of `listenDsn`, and so do `redactDsn` and the error of a malformed DSN.
 func testSecretsStayHidden(_ ctx: TestContext) async throws {
@@ -701,6 +710,7 @@ func allTests() -> [(String, TestBody)] {
         ("filters pick messages by attribute", testFilter),
         ("Filter.and / Filter.or refuse level 101 of 10,000", testDeepFilter),
         ("errors", testErrors),
+        ("ClientOptions() has the core's defaults; statementTimeoutMs 0 is InvalidOption", testClientOptionsDefaults),
         ("ClientOptions, redactDsn and DSN errors never show a password", testSecretsStayHidden),
     ]
 }

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, Generator, Optional, Type
 
 from . import _pgmq
-from ._convert import Duration, count, seconds
+from ._convert import Duration, count, optional_seconds, seconds
 from ._queue import Queue
 from ._types import QueueOptions
 
@@ -57,16 +57,15 @@ class Connecting:
     """What :func:`connect` returns: await it for a :class:`Client`, or use it as ``async with``
     (the client is closed when the block ends)."""
 
-    __slots__ = ("_dsn", "_listen_dsn", "_pool_size", "_client")
+    __slots__ = ("_dsn", "_options", "_client")
 
-    def __init__(self, dsn: str, listen_dsn: Optional[str], pool_size: int) -> None:
+    def __init__(self, dsn: str, options: dict[str, Any]) -> None:
         self._dsn = dsn
-        self._listen_dsn = listen_dsn
-        self._pool_size = pool_size
+        self._options = options
         self._client: Optional[Client] = None
 
     async def _connect(self) -> Client:
-        native = await _pgmq.connect(self._dsn, listen_dsn=self._listen_dsn, pool_size=self._pool_size)
+        native = await _pgmq.connect(self._dsn, **self._options)
         return Client(native)
 
     def __await__(self) -> Generator[Any, None, Client]:
@@ -87,25 +86,64 @@ class Connecting:
             await client.close()
 
 
-def connect(dsn: str, *, listen_dsn: Optional[str] = None, pool_size: int = 10) -> Connecting:
+def connect(
+    dsn: str,
+    *,
+    listen_dsn: Optional[str] = None,
+    pool_size: int = 10,
+    connect_timeout: Optional[Duration] = None,
+    statement_timeout: Optional[Duration] = None,
+    statement_cache: Optional[bool] = None,
+    connect_retry: Optional[Duration] = None,
+    application_name: Optional[str] = None,
+) -> Connecting:
     """Connects to PostgreSQL: ``async with pgmq.connect(dsn) as client`` or
     ``client = await pgmq.connect(dsn)``.
 
     ``dsn`` is a libpq URL (``postgres://user@host:5432/db``) or key=value string, read as libpq reads
     it: the ``PG*`` environment variables and ``~/.pgpass`` fill what it leaves out (``""`` takes
-    everything from them), ``sslmode=verify-full`` with ``sslrootcert=/path/to/ca.crt`` sets up TLS. The
-    backends show ``application_name`` ``pgmq-python`` unless the DSN or ``PGAPPNAME`` names one.
+    everything from them), ``sslmode=verify-full`` with ``sslrootcert=/path/to/ca.crt`` sets up TLS.
     ``listen_dsn`` is a separate DSN for the LISTEN connection (e.g. direct to PostgreSQL while ``dsn``
     goes through a transaction-pooling PgBouncer). ``pool_size`` is the number of work connections.
+
+    Durations are ``timedelta`` or seconds; ``None`` leaves the core's default:
+
+    - ``connect_timeout`` (10 s): how long one host may take to accept a connection before the next host
+      of the DSN is tried, unless the DSN or ``PGCONNECT_TIMEOUT`` sets ``connect_timeout``.
+    - ``statement_timeout`` (60 s): the longest a statement may run (it then raises
+      :class:`pgmq.ConnectionError` and its connection is closed) or a call may wait for a free pool
+      connection (:class:`pgmq.Timeout`). Migrations are not bounded by it.
+    - ``statement_cache``: ``True`` prepares statements once per connection; ``False`` sends them
+      unnamed, as a transaction-pooling PgBouncer before 1.21 needs. ``None``: cached unless
+      ``listen_dsn`` is given.
+    - ``connect_retry`` (0): how long to keep trying a server that cannot be reached yet (one starting
+      beside this service), with a capped, jittered backoff. A refused login is never retried.
+    - ``application_name`` (``"pgmq-python"``): what ``pg_stat_activity`` shows, unless the DSN or
+      ``PGAPPNAME`` names one.
+
     Raises :class:`pgmq.ConnectionError` if the server cannot be reached, its certificate is not
-    trusted or the login is refused, :class:`pgmq.InvalidOption` for a malformed DSN or a pool size
-    under 1. No error shows the password.
+    trusted or the login is refused, :class:`pgmq.InvalidOption` for a malformed DSN, a pool size under
+    1, a timeout that is not positive or a negative duration; ``TypeError`` for an argument of the wrong
+    type. No error shows the password.
     """
     if not isinstance(dsn, str):
         raise TypeError(f"dsn must be a str, not {type(dsn).__name__}")
     if listen_dsn is not None and not isinstance(listen_dsn, str):
         raise TypeError(f"listen_dsn must be a str, not {type(listen_dsn).__name__}")
-    return Connecting(dsn, listen_dsn, count(pool_size, "pool_size"))
+    if statement_cache is not None and not isinstance(statement_cache, bool):
+        raise TypeError(f"statement_cache must be a bool or None, not {type(statement_cache).__name__}")
+    if application_name is not None and not isinstance(application_name, str):
+        raise TypeError(f"application_name must be a str or None, not {type(application_name).__name__}")
+    options: dict[str, Any] = {
+        "listen_dsn": listen_dsn,
+        "pool_size": count(pool_size, "pool_size"),
+        "connect_timeout": optional_seconds(connect_timeout, "connect_timeout"),
+        "statement_timeout": optional_seconds(statement_timeout, "statement_timeout"),
+        "statement_cache": statement_cache,
+        "connect_retry": optional_seconds(connect_retry, "connect_retry"),
+        "application_name": application_name,
+    }
+    return Connecting(dsn, options)
 
 
 def _native(client: Client) -> _pgmq.Client:

@@ -33,7 +33,17 @@ __all__ = [
 LATEST_SCHEMA_VERSION: int
 __version__: str
 
-def connect(dsn: str, *, listen_dsn: Optional[str] = None, pool_size: int = 10) -> Future[Client]: ...
+def connect(
+    dsn: str,
+    *,
+    listen_dsn: Optional[str] = None,
+    pool_size: int = 10,
+    connect_timeout: Optional[float] = None,
+    statement_timeout: Optional[float] = None,
+    statement_cache: Optional[bool] = None,
+    connect_retry: Optional[float] = None,
+    application_name: Optional[str] = None,
+) -> Future[Client]: ...
 def dlq_name(name: str) -> str: ...
 def ack_all(messages: list[Message], futures: list[Future[None]]) -> None: ...
 def _shutdown() -> None: ...

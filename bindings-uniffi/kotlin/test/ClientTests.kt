@@ -1,9 +1,18 @@
-// Client lifecycle and options (application_name, masked passwords), queue management and every error class.
+// Client lifecycle and options (application_name, statement cache through PgBouncer, connect retry, masked
+// passwords), queue management and every error class.
 package io.pgmq.tests
 
 import io.pgmq.*
 import kotlinx.coroutines.*
+import java.io.IOException
+import java.net.InetAddress
+import java.net.ServerSocket
+import java.net.Socket
+import java.net.URI
 import java.util.UUID
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.concurrent.thread
 
 val clientTests = suite {
     test("connect with default options, migrate twice returns the same version") {
@@ -29,6 +38,50 @@ val clientTests = suite {
         m.ack()
         assertEquals(Outcome.COMPLETED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
         c.shutdown()
+    }
+
+    test("ClientOptions() has the core's defaults") {
+        assertEquals(defaultClientOptions(), ClientOptions(), "ClientOptions() against the core's ClientOptions::default()")
+    }
+
+    test("statementCache = false: a send, receive and ack round trip through transaction-pooling PgBouncer") {
+        val bouncer = System.getenv("PGMQ_PGBOUNCER_URL") ?: run {
+            if (System.getenv("PGMQ_REQUIRE_PGBOUNCER_TESTS") == "1") {
+                fail("PGMQ_REQUIRE_PGBOUNCER_TESTS=1 but PGMQ_PGBOUNCER_URL is not set: run the tests with PGMQ_PG_PGBOUNCER=1 tests/with-postgres.sh")
+            }
+            println("    (skipped: no PgBouncer; PGMQ_PG_PGBOUNCER=1 tests/with-postgres.sh starts one)")
+            return@test
+        }
+        // Work through the pooler, LISTEN direct: named statements would leak between the pooler's clients.
+        val c = connect(ClientOptions(listenDsn = dsn, poolSize = 2u, statementCache = false))
+        roundTrip(c, "through pgbouncer")
+    }
+
+    test("connectRetryMs waits for a server that hangs up while it starts") {
+        if (!dsn.startsWith("postgres")) {
+            println("    (skipped: DATABASE_URL is not a URL, whose host and port the front would take)")
+            return@test
+        }
+        val server = URI(dsn)
+        HangingUpFront(server, hangUps = 2).use { front ->
+            val frontDsn = URI(server.scheme, server.userInfo, "127.0.0.1", front.port, server.path, server.query, null).toString()
+            val withoutRetry = assertThrows<PgmqException.Connection>("connect without a retry") {
+                Client.connect(frontDsn, ClientOptions(poolSize = 1u)).close()
+            }
+            Client.connect(frontDsn, ClientOptions(poolSize = 1u, connectRetryMs = 10_000uL)).use { c ->
+                roundTrip(c, "after the retry")
+            }
+            assertEquals("connection", withoutRetry.code, "code without a retry")
+            // The first two were hung up on (one each); the retry got through on the third.
+            assertTrue(front.accepted.get() >= 3, "${front.accepted.get()} connections")
+        }
+    }
+
+    test("statementTimeoutMs = 0 is InvalidOption") {
+        val e = assertThrows<PgmqException.InvalidOption>("statementTimeoutMs = 0") {
+            Client.connect(dsn, ClientOptions(statementTimeoutMs = 0uL)).close()
+        }
+        assertTrue("statement_timeout" in e.reason, "the reason names the option: ${e.reason}")
     }
 
     test("client.use {} closes the client: its pending receiver returns null, later sends fail with Closed") {
@@ -375,6 +428,65 @@ val clientTests = suite {
 private fun dsnAs(dsn: String, user: String, password: String): String {
     val url = Regex("^(postgres(?:ql)?://)(?:[^@/]*@)?")
     return if (url.containsMatchIn(dsn)) dsn.replaceFirst(url, "$1$user:$password@") else "$dsn user=$user password=$password"
+}
+
+/** Creates a queue, sends [text], receives and acks it, waits for its outcome, deletes the queue. */
+private suspend fun roundTrip(c: Client, text: String) {
+    val name = unique("conn")
+    assertTrue(c.createQueue(name, QueueOptions()), "createQueue($name)")
+    try {
+        val q = c.queue(name)
+        val sent = q.send(text)
+        val m = q.receiver().nextWithin()
+        assertEquals(text, m.text, "body")
+        m.ack()
+        assertEquals(Outcome.COMPLETED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
+    } finally {
+        withContext(NonCancellable) { c.deleteQueue(name) }
+    }
+}
+
+/**
+ * A TCP front on 127.0.0.1 for the server of [upstream] (a `postgres://` URL) that hangs up on its first
+ * [hangUps] connections, as a server that is still starting does, and forwards the ones after them.
+ */
+private class HangingUpFront(upstream: URI, hangUps: Int) : AutoCloseable {
+    private val listener = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    private val open = ConcurrentLinkedQueue<Socket>()
+    val accepted = AtomicInteger()
+    val port: Int get() = listener.localPort
+
+    private val acceptor = thread(isDaemon = true, name = "hanging-up-front") {
+        while (true) {
+            val client = try { listener.accept() } catch (e: IOException) { break }
+            if (accepted.incrementAndGet() <= hangUps) {
+                client.close()
+                continue
+            }
+            val server = Socket(upstream.host ?: "localhost", if (upstream.port > 0) upstream.port else 5432)
+            open += client
+            open += server
+            forward(client, server)
+            forward(server, client)
+        }
+    }
+
+    /** Copies [from] to [to] until either side closes, then closes both. */
+    private fun forward(from: Socket, to: Socket) = thread(isDaemon = true, name = "hanging-up-front-pipe") {
+        try {
+            from.getInputStream().copyTo(to.getOutputStream())
+        } catch (e: IOException) {
+            // The other direction closed the sockets.
+        }
+        runCatching { from.close() }
+        runCatching { to.close() }
+    }
+
+    override fun close() {
+        listener.close()
+        acceptor.join()
+        for (s in open) runCatching { s.close() }
+    }
 }
 
 /** pg_stat_activity shows a pool and a LISTEN backend for [role], each with application_name [expected]. */
