@@ -21,9 +21,10 @@ use crate::options::{
 };
 use crate::queue::Queue;
 
-/// The longest a new client waits for its own test notification (see `Listener::probe`); one
-/// normally arrives within a millisecond.
-const LISTEN_PROBE_LIMIT: Duration = Duration::from_secs(5);
+/// The least a new client waits for its own test notification (see `Listener::probe`), or its connect
+/// timeout if longer. One normally arrives within a millisecond; on a machine loaded with four test
+/// suites at once, 5 s once was not enough.
+const LISTEN_PROBE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A connection to one PostgreSQL database holding the `pgmq` schema.
 ///
@@ -145,6 +146,9 @@ impl Client {
 
     async fn connect_once(dsn: &str, options: ClientOptions) -> Result<Client> {
         crate::options::validate_schema_name(&options.schema)?;
+        if options.connect_timeout.is_zero() {
+            return Err(Error::invalid_option("connect_timeout must be positive"));
+        }
         if options.statement_timeout.is_zero() {
             return Err(Error::invalid_option("statement_timeout must be positive"));
         }
@@ -189,7 +193,7 @@ impl Client {
                 .then(|| std::sync::Arc::from(format!("\"{}\"", options.schema))),
         };
         let db = Db { pool: pool.clone(), policy };
-        if let Err(e) = listener.probe(&db, options.connect_timeout.min(LISTEN_PROBE_LIMIT)).await {
+        if let Err(e) = listener.probe(&db, options.connect_timeout.max(LISTEN_PROBE_LIMIT)).await {
             shutdown.cancel();
             pool.close();
             return Err(e);
