@@ -843,6 +843,7 @@ async function connect(dsn, opts) {
     statementCache: optionalBoolean(o.statementCache, 'statementCache'),
     connectRetryMs: optionalNumber(o.connectRetryMs, 'connectRetryMs'),
     applicationName: optionalString(o.applicationName, 'applicationName'),
+    schema: optionalString(o.schema, 'schema'),
   }
   return new Client(await call(native.NativeClient.connect(dsn, nativeOptions)))
 }

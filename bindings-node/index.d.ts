@@ -165,6 +165,11 @@ export interface ConnectOptions {
   connectRetryMs?: number
   /** What `pg_stat_activity` shows for this client's connections, unless the DSN or `PGAPPNAME` says (default `'pgmq-node'`). */
   applicationName?: string
+  /**
+   * The schema pgmq's tables and functions live in (default `'pgmq'`); another name (a lower-case identifier) lets pgmq
+   * share a database with Tembo's pgmq extension, which uses `pgmq`. Every client of one installation must use the same.
+   */
+  schema?: string
 }
 
 /** The settings of a dead-letter queue created together with its queue. */

@@ -455,3 +455,44 @@ test('a connected client shows no password in inspect() or String()', TLS_TEST, 
 
   assert.ok(!shown.some((s) => s.includes(tls().password)), shown.join('\n'))
 })
+
+// ---------------------------------------------------------------------------------------------------
+// schema: beside Tembo's pgmq
+
+test('with schema, pgmq lives beside a Tembo pgmq schema in one database', T, async () => {
+  const database = uniqueName('pgmq_beside').replaceAll('-', '_')
+  await withAdmin({ connectionString: dsn }, (admin) => admin.query(`CREATE DATABASE ${database}`))
+  const url = new URL(dsn)
+  url.pathname = `/${database}`
+  try {
+    await withAdmin({ connectionString: url.toString() }, (tembo) =>
+      tembo.query(`CREATE SCHEMA pgmq;
+        CREATE TABLE pgmq.meta (queue_name varchar UNIQUE NOT NULL, is_partitioned boolean NOT NULL,
+                                is_unlogged boolean NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+        INSERT INTO pgmq.meta VALUES ('jobs', false, false, now());`),
+    )
+    const refused = await connect(url.toString())
+    try {
+      await assert.rejects(refused.migrate(), (e: Error & { code?: string }) => e.code === 'schema_conflict')
+    } finally {
+      await refused.close()
+    }
+    const c = await connect(url.toString(), { schema: 'pgmq_node' })
+    try {
+      await c.migrate()
+      await roundTrip(c, 'beside tembo')
+    } finally {
+      await c.close()
+    }
+    const rows = await withAdmin({ connectionString: url.toString() }, async (admin) =>
+      (await admin.query(`SELECT (SELECT count(*)::int FROM pgmq.meta) AS tembo, to_regclass('pgmq_node.messages') IS NOT NULL AS ours`)).rows,
+    )
+    assert.deepEqual(rows, [{ tembo: 1, ours: true }])
+  } finally {
+    await withAdmin({ connectionString: dsn }, (admin) => admin.query(`DROP DATABASE ${database} WITH (FORCE)`))
+  }
+})
+
+test('a schema that is not a plain lower-case identifier rejects with InvalidOptionError', T, async () => {
+  await assert.rejects(connect(dsn, { schema: 'Not Valid' }), InvalidOptionError)
+})

@@ -27,6 +27,7 @@ pub struct NativeConnectOptions {
     pub connect_retry_ms: Option<f64>,
     /// What `pg_stat_activity` shows, unless the DSN or PGAPPNAME says (default `pgmq-node`).
     pub application_name: Option<String>,
+    pub schema: Option<String>,
 }
 
 /// The core's options: its defaults, with `pgmq-node` as the application name (operators see the
@@ -55,6 +56,9 @@ fn client_options(options: Option<NativeConnectOptions>) -> Result<ClientOptions
     }
     if let Some(ms) = o.connect_retry_ms {
         opts = opts.connect_retry(duration_ms(ms, "connectRetryMs")?);
+    }
+    if let Some(schema) = o.schema {
+        opts = opts.schema(schema);
     }
     if let Some(name) = o.application_name {
         opts = opts.application_name(name);

@@ -29,6 +29,7 @@ pub(crate) struct Client {
     statement_cache=None,
     connect_retry=None,
     application_name=None,
+    schema=None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
@@ -41,6 +42,7 @@ pub(crate) fn connect(
     statement_cache: Option<bool>,
     connect_retry: Option<f64>,
     application_name: Option<String>,
+    schema: Option<String>,
 ) -> PyResult<Bound<'_, PyAny>> {
     let owner = Owner::current()?;
     // The core rejects 0, so a negative size gets the same clear error. The application_name tells
@@ -51,6 +53,9 @@ pub(crate) fn connect(
         .pool_size(usize::try_from(pool_size).unwrap_or(0));
     if let Some(listen_dsn) = listen_dsn {
         options = options.listen_dsn(listen_dsn);
+    }
+    if let Some(schema) = schema {
+        options = options.schema(schema);
     }
     if let Some(seconds) = connect_timeout {
         // A zero timeout would fail every host at once; refused as in Node.

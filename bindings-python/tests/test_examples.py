@@ -12,7 +12,9 @@ import textwrap
 from pathlib import Path
 
 import anyio
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import pgmq
 import typed_example
@@ -215,3 +217,53 @@ def test_typed_example_uses_every_exported_name_of_the_spec() -> None:
     missing = [n for n in spec_names if f"pgmq.{n}" not in source or not hasattr(pgmq, n)]
 
     assert not missing, missing
+
+
+# Tembo's pgmq as a managed service installs it (Supabase Queues enables it): the schema `pgmq` is not ours.
+TEMBO_LOOKALIKE = """
+CREATE SCHEMA pgmq;
+CREATE TABLE pgmq.meta (queue_name varchar UNIQUE NOT NULL, is_partitioned boolean NOT NULL,
+                        is_unlogged boolean NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE pgmq.q_myq (msg_id bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+                         read_ct integer NOT NULL DEFAULT 0, vt timestamptz NOT NULL, message jsonb);
+INSERT INTO pgmq.meta VALUES ('myq', false, false, now());
+"""
+
+
+def test_the_seed_example_runs_beside_tembos_pgmq_in_a_schema_of_its_own(migrated: str) -> None:
+    # Arrange: a database whose `pgmq` schema is Tembo's; the seed program, told to use `pgmq_app`.
+    database = unique("pgmq_beside").replace("-", "_")
+    with psycopg.connect(migrated, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    dsn = make_conninfo(**{**conninfo_to_dict(migrated), "dbname": database})
+    try:
+        with psycopg.connect(dsn, autocommit=True) as tembo:
+            tembo.execute(TEMBO_LOOKALIKE)
+        seed = SPEC_SEED.replace("pgmq.connect(dsn)", 'pgmq.connect(dsn, schema="pgmq_app")')
+        assert seed != SPEC_SEED
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "seed_in_schema.py"
+            path.write_text(seed + "\n\nimport os\nanyio.run(main, os.environ['DATABASE_URL'])\n")
+
+            # Act
+            result = run_python([str(path)], dsn, timeout=60)
+
+        # Assert: the seed's output, our tables in pgmq_app, Tembo's untouched; the default schema refused.
+        assert result.returncode == 0, result.stderr
+        assert lines(result.stdout) == SEED_OUTPUT, result.stdout + result.stderr
+        with psycopg.connect(dsn, autocommit=True) as check:
+            row = check.execute(
+                "SELECT (SELECT count(*) FROM pgmq.meta), to_regclass('pgmq_app.messages') IS NOT NULL,"
+                " (SELECT count(*) FROM pgmq_app.queues WHERE name = 'myq')"
+            ).fetchone()
+        assert row == (1, True, 1)
+        refused = run_python(
+            ["-c", "import anyio, os, pgmq\nasync def m():\n    async with pgmq.connect(os.environ['DATABASE_URL']) as c:\n"
+             "        await pgmq.migrate_to_latest_version(c)\nanyio.run(m)"],
+            dsn,
+            timeout=60,
+        )
+        assert refused.returncode != 0 and "SchemaConflict" in refused.stderr, refused.stderr
+    finally:
+        with psycopg.connect(migrated, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {database} WITH (FORCE)")

@@ -22,7 +22,7 @@ fn client_options(options: Option<ClientOptions>) -> pgmq_core::ClientOptions {
     let Some(o) = options else { return defaults };
     let mut opts = defaults
         .pool_size(o.pool_size as usize)
-        .connect_timeout(Duration::from_millis(o.connect_timeout_ms.max(1)))
+        .connect_timeout(Duration::from_millis(o.connect_timeout_ms))
         .statement_timeout(Duration::from_millis(o.statement_timeout_ms))
         .connect_retry(Duration::from_millis(o.connect_retry_ms));
     if let Some(listen) = o.listen_dsn {
@@ -30,6 +30,9 @@ fn client_options(options: Option<ClientOptions>) -> pgmq_core::ClientOptions {
     }
     if let Some(name) = o.application_name {
         opts = opts.application_name(name);
+    }
+    if let Some(schema) = o.schema {
+        opts = opts.schema(schema);
     }
     if let Some(cache) = o.statement_cache {
         opts = opts.statement_cache(cache);

@@ -43,6 +43,11 @@ pub struct ClientOptions {
     /// service), with a capped, jittered backoff, ms; 0: fail at once. A refused login is never retried.
     #[uniffi(default = 0)]
     pub connect_retry_ms: u64,
+    /// The schema pgmq's tables and functions live in; `null`: `pgmq`. Another name (a lower-case
+    /// identifier) lets pgmq share a database with Tembo's pgmq extension, which uses `pgmq`. Every
+    /// client of one installation must use the same.
+    #[uniffi(default = None)]
+    pub schema: Option<String>,
 }
 
 /// The core's connect defaults as `ClientOptions` (`applicationName` null: this library's own name).
@@ -60,6 +65,7 @@ pub fn default_client_options() -> ClientOptions {
         statement_timeout_ms: ms(core.statement_timeout),
         statement_cache: core.statement_cache,
         connect_retry_ms: ms(core.connect_retry),
+        schema: None,
     }
 }
 
@@ -81,7 +87,7 @@ impl fmt::Display for ClientOptions {
         write!(
             f,
             "ClientOptions(listenDsn={}, poolSize={}, connectTimeoutMs={}, applicationName={}, \
-             statementTimeoutMs={}, statementCache={}, connectRetryMs={})",
+             statementTimeoutMs={}, statementCache={}, connectRetryMs={}, schema={})",
             listen.as_deref().unwrap_or("null"),
             self.pool_size,
             self.connect_timeout_ms,
@@ -89,6 +95,7 @@ impl fmt::Display for ClientOptions {
             self.statement_timeout_ms,
             self.statement_cache.map_or("null", |cache| if cache { "true" } else { "false" }),
             self.connect_retry_ms,
+            self.schema.as_deref().unwrap_or("null"),
         )
     }
 }

@@ -96,6 +96,7 @@ def connect(
     statement_cache: Optional[bool] = None,
     connect_retry: Optional[Duration] = None,
     application_name: Optional[str] = None,
+    schema: Optional[str] = None,
 ) -> Connecting:
     """Connects to PostgreSQL: ``async with pgmq.connect(dsn) as client`` or
     ``client = await pgmq.connect(dsn)``.
@@ -120,6 +121,9 @@ def connect(
       beside this service), with a capped, jittered backoff. A refused login is never retried.
     - ``application_name`` (``"pgmq-python"``): what ``pg_stat_activity`` shows, unless the DSN or
       ``PGAPPNAME`` names one.
+    - ``schema`` (``"pgmq"``): the schema pgmq's tables and functions live in; another name (a
+      lower-case identifier) lets pgmq share a database with Tembo's pgmq extension, which uses
+      ``pgmq``. Every client of one installation must use the same schema.
 
     Raises :class:`pgmq.ConnectionError` if the server cannot be reached, its certificate is not
     trusted or the login is refused, :class:`pgmq.InvalidOption` for a malformed DSN, a pool size under
@@ -134,6 +138,8 @@ def connect(
         raise TypeError(f"statement_cache must be a bool or None, not {type(statement_cache).__name__}")
     if application_name is not None and not isinstance(application_name, str):
         raise TypeError(f"application_name must be a str or None, not {type(application_name).__name__}")
+    if schema is not None and not isinstance(schema, str):
+        raise TypeError(f"schema must be a str or None, not {type(schema).__name__}")
     options: dict[str, Any] = {
         "listen_dsn": listen_dsn,
         "pool_size": count(pool_size, "pool_size"),
@@ -142,6 +148,7 @@ def connect(
         "statement_cache": statement_cache,
         "connect_retry": optional_seconds(connect_retry, "connect_retry"),
         "application_name": application_name,
+        "schema": schema,
     }
     return Connecting(dsn, options)
 

@@ -40,6 +40,22 @@ val clientTests = suite {
         c.shutdown()
     }
 
+    test("schema: a client of its own schema migrates into it and works; a bad name is InvalidOption") {
+        val schema = "pgmq_kt_" + unique("s").filter { it.isLetterOrDigit() }.lowercase()
+        val c = Client.connect(dsn, ClientOptions(schema = schema))
+        try {
+            assertEquals(c.migrate(), c.schemaVersion(), "migrated into $schema")
+            roundTrip(c, "in its own schema")
+            assertEquals("t", psql(listOf(dsn), "SELECT to_regclass('$schema.messages') IS NOT NULL"), "tables in $schema")
+        } finally {
+            c.shutdown()
+            withContext(NonCancellable) { psql(listOf(dsn), "DROP SCHEMA $schema CASCADE") }
+        }
+        assertThrows<PgmqException.InvalidOption>("schema = Not Valid") {
+            Client.connect(dsn, ClientOptions(schema = "Not Valid")).close()
+        }
+    }
+
     test("ClientOptions() has the core's defaults") {
         assertEquals(defaultClientOptions(), ClientOptions(), "ClientOptions() against the core's ClientOptions::default()")
     }
