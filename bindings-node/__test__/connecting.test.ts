@@ -461,8 +461,8 @@ test('a connected client shows no password in inspect() or String()', TLS_TEST, 
 
 test('with schema, pgmq lives beside a Tembo pgmq schema in one database', T, async () => {
   const database = uniqueName('pgmq_beside').replaceAll('-', '_')
-  await withAdmin({ connectionString: dsn }, (admin) => admin.query(`CREATE DATABASE ${database}`))
-  const url = new URL(dsn)
+  await withAdmin({ connectionString: dsn() }, (admin) => admin.query(`CREATE DATABASE ${database}`))
+  const url = new URL(dsn())
   url.pathname = `/${database}`
   try {
     await withAdmin({ connectionString: url.toString() }, (tembo) =>
@@ -489,10 +489,10 @@ test('with schema, pgmq lives beside a Tembo pgmq schema in one database', T, as
     )
     assert.deepEqual(rows, [{ tembo: 1, ours: true }])
   } finally {
-    await withAdmin({ connectionString: dsn }, (admin) => admin.query(`DROP DATABASE ${database} WITH (FORCE)`))
+    await withAdmin({ connectionString: dsn() }, (admin) => admin.query(`DROP DATABASE ${database} WITH (FORCE)`))
   }
 })
 
 test('a schema that is not a plain lower-case identifier rejects with InvalidOptionError', T, async () => {
-  await assert.rejects(connect(dsn, { schema: 'Not Valid' }), InvalidOptionError)
+  await assert.rejects(connect(dsn(), { schema: 'Not Valid' }), InvalidOptionError)
 })

@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 import pgmq
 import typed_example
@@ -235,7 +235,7 @@ def test_the_seed_example_runs_beside_tembos_pgmq_in_a_schema_of_its_own(migrate
     database = unique("pgmq_beside").replace("-", "_")
     with psycopg.connect(migrated, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {database}")
-    dsn = make_conninfo(**{**conninfo_to_dict(migrated), "dbname": database})
+    dsn = make_conninfo(migrated, dbname=database)
     try:
         with psycopg.connect(dsn, autocommit=True) as tembo:
             tembo.execute(TEMBO_LOOKALIKE)

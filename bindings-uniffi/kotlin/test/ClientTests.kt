@@ -44,7 +44,7 @@ val clientTests = suite {
         val schema = "pgmq_kt_" + unique("s").filter { it.isLetterOrDigit() }.lowercase()
         val c = Client.connect(dsn, ClientOptions(schema = schema))
         try {
-            assertEquals(c.migrate(), c.schemaVersion(), "migrated into $schema")
+            assertTrue(c.migrate() >= 5, "migrated into $schema")
             roundTrip(c, "in its own schema")
             assertEquals("t", psql(listOf(dsn), "SELECT to_regclass('$schema.messages') IS NOT NULL"), "tables in $schema")
         } finally {
