@@ -22,9 +22,9 @@ pub struct Queue {
     pub(crate) name: Arc<str>,
 }
 
-/// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE, by `pgmq._queue_for_send`
-/// so that a producer needs no UPDATE right on queues (migration 0005), and a concurrent delete_queue
-/// waits for it, then deletes these rows too). The rows share one `available_at`; their ids,
+/// Inserts a batch in one statement (the queue row is locked FOR KEY SHARE so that a concurrent
+/// delete_queue waits for it, then deletes these rows too; a producer may take that lock through its
+/// UPDATE right on the never-written column `send_lock`, migration 0006). The rows share one `available_at`; their ids,
 /// UUIDv7 made in list order, keep that order for the claim (migration 0003), so the insert needs no sort.
 /// `at` is MATERIALIZED: inlined, the planner computed the availability time once per row.
 /// Returns no row when the queue does not exist, and then nothing was inserted (a data-modifying
@@ -35,8 +35,8 @@ pub struct Queue {
 /// notifications commit asynchronously on purpose; see their statements).
 pub(crate) const SEND: Sql = Sql::new(
     "
-WITH q AS (SELECT id, pg_catalog.set_config('synchronous_commit', 'on', true)
-           FROM pgmq._queue_for_send($1) AS id WHERE id IS NOT NULL),
+WITH q AS (SELECT q.id, pg_catalog.set_config('synchronous_commit', 'on', true)
+           FROM pgmq.queues q WHERE q.name = $1 FOR KEY SHARE OF q),
 at AS MATERIALIZED (
     SELECT coalesce($3::timestamptz,
                     pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),

@@ -66,8 +66,8 @@ async fn sends_and_claims_queued_behind_a_waiting_migration_go_through_when_it_g
     client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
     let queue = client.queue("jobs").unwrap();
     let reader = long_reader(&db).await;
-    // Sends as a client of that version makes them (this library's sends need schema 5's
-    // pgmq._queue_for_send). The reader alone does not hold up DML.
+    // Sends as a client of that version makes them (this library's sends need schema 6's
+    // queues.send_lock). The reader alone does not hold up DML.
     let sender = connect(&db).await;
     timeout(WAIT, sender.execute(OLD_SEND, &[&"before".as_bytes()])).await.unwrap().unwrap();
     let migrator = Client::connect(&kv_dsn(&db, "")).await.unwrap();
@@ -266,4 +266,28 @@ async fn a_schema_name_that_is_not_a_plain_identifier_is_an_invalid_option() {
         let err = Client::connect_with(&dsn(), pgmq_core::ClientOptions::default().schema(bad)).await.unwrap_err();
         assert_eq!(err.code(), "invalid_option", "{bad:?}");
     }
+}
+
+#[tokio::test]
+async fn a_role_made_a_producer_under_version_5_still_sends_after_the_upgrade() {
+    // Arrange: a version-5 database, a role made a producer by version 5's grant_producer.
+    let db = database_at_version("pgmq_v5_producer", 5).await;
+    let admin = connect(&db).await;
+    let role = unique("producer_v5").replace('-', "_");
+    admin.batch_execute(&format!("CREATE ROLE {role} LOGIN; SELECT pgmq.grant_producer('{role}')")).await.unwrap();
+    let owner = Client::connect(&kv_dsn(&db, "")).await.unwrap();
+
+    // Act: upgrade, then send as that role with this library.
+    assert_eq!(owner.migrate().await.unwrap(), LATEST_VERSION);
+    owner.create_queue("jobs", &QueueOptions::default()).await.unwrap();
+    let producer = Client::connect(&kv_dsn(&db, &format!("user={role}"))).await.unwrap();
+    let sent = producer.queue("jobs").unwrap().send(b"hi".to_vec(), &SendOptions::default()).await;
+
+    // Assert
+    sent.expect("the upgrade granted what this version's send needs");
+    assert_eq!(owner.queue("jobs").unwrap().stats().await.unwrap().messages, 1);
+    producer.close().await;
+    owner.close().await;
+    drop_database(&db).await;
+    raw().await.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
 }

@@ -71,6 +71,13 @@ async fn a_producer_sends_and_awaits_outcomes_and_a_consumer_acks_and_dead_lette
         .query("SELECT * FROM pgmq.ack($1, $2, $3)", &[&queue_id, &vec![first.id()], &vec![first.id()]])
         .await;
     assert!(ack.is_err(), "a producer cannot ack");
+    // Its one UPDATE right (on queues.send_lock, which lets a send lock the queue row) changes nothing.
+    for update in ["UPDATE pgmq.queues SET send_lock = true", "UPDATE pgmq.queues SET ack_deadline = '1 hour'"] {
+        let refused = producer_raw.batch_execute(update).await.expect_err("a producer cannot change queues");
+        assert_eq!(refused.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{update}");
+    }
+    let refused = raw.batch_execute("UPDATE pgmq.queues SET send_lock = true").await.expect_err("nor can the owner");
+    assert_eq!(refused.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
 
     p.close().await;
     c.close().await;
