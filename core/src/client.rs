@@ -447,7 +447,7 @@ async fn maintain(db: Db, interval: Duration, shutdown: CancellationToken) {
             Ok(n) if n > 0 => tracing::debug!("pgmq maintenance handled {n} rows"),
             Ok(_) => {}
             Err(Error::SchemaMissing(_)) => {}
-            Err(e) => tracing::debug!("pgmq maintenance: {e}"),
+            Err(e) => tracing::warn!("pgmq maintenance failed (it runs again on the next tick): {e}"),
         }
     }
 }

@@ -53,6 +53,7 @@ mod filter;
 pub mod fuzzing;
 mod lease;
 mod listener;
+pub mod log;
 mod message;
 mod migrate;
 mod notifier;
@@ -74,7 +75,7 @@ pub use migrate::LATEST_VERSION;
 pub use options::{
     dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
     DeadLetterOptions, ErrorHandler, DEFAULT_SCHEMA, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueStats,
-    ReceiveOptions, SendOptions, DLQ_PREFIX, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES, RECONNECT_BACKOFF_MAX,
+    ReceiveOptions, SendOptions, CONTENT_TYPE_ATTRIBUTE, DLQ_PREFIX, JSON_CONTENT_TYPE, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES, RECONNECT_BACKOFF_MAX,
     RECONNECT_BACKOFF_MIN, validate_schema_name,
 };
 pub use queue::Queue;

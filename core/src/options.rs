@@ -694,6 +694,13 @@ pub struct QueueInfo {
 /// holds no value larger than 1 GiB, and a batch travels as one array per column.
 pub const MAX_SEND_BYTES: usize = 1_000_000_000;
 
+/// The attribute that says how a body is encoded, set by every language's JSON send so that a reader in
+/// any other language knows to parse it (`message.json()`); bytes sent as bytes carry none.
+pub const CONTENT_TYPE_ATTRIBUTE: &str = "content-type";
+
+/// The [`CONTENT_TYPE_ATTRIBUTE`] value of a JSON body (UTF-8 JSON text).
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
 /// The longest queue name (not counting the `dlq@` prefix of dead-letter queues).
 pub const MAX_QUEUE_NAME_LEN: usize = 48;
 /// The prefix of dead-letter queue names.
