@@ -9,6 +9,7 @@
 mod client;
 mod error;
 mod message;
+mod on_error;
 mod queue;
 mod types;
 
@@ -19,6 +20,7 @@ use std::sync::OnceLock;
 pub use client::Client;
 pub use error::PgmqError;
 pub use message::{Lease, Message, Receiver};
+pub use on_error::ReceiveErrorHandler;
 pub use queue::{Queue, SentBatch, SentMessage};
 pub use types::{
     default_client_options, max_filter_depth, AttributeValue, ClientOptions, DeadLetterQueueOptions, Filter,

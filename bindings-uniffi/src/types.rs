@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use pgmq_core::{Attribute, AttributeValue as CoreValue, Attributes};
 
 use crate::error::PgmqError;
+use crate::on_error::{report_to, ReceiveErrorHandler};
 
 /// How to connect. Printing it (Kotlin `toString()`, Swift `description` / `debugDescription`) masks the
 /// password of `listenDsn`: `ClientOptions(listenDsn=postgres://app:***@db/orders, ...)`.
@@ -363,10 +364,11 @@ pub fn max_filter_depth() -> u32 {
     pgmq_core::MAX_FILTER_DEPTH as u32
 }
 
-/// How a receiver leases messages. Two are equal when their settings and their filters' conditions are.
+/// How a receiver leases messages. Two are equal when their settings and their filters' conditions are
+/// (`onError` is not compared: a handler has no equality across the FFI).
 // Eq and Hash are exported because uniffi derives Swift's `Equatable` / `Hashable` only for records
 // without objects (and this one holds a `Filter`).
-#[derive(Debug, Clone, PartialEq, Hash, uniffi::Record)]
+#[derive(Clone, uniffi::Record)]
 #[uniffi::export(Eq, Hash)]
 pub struct ReceiveOptions {
     /// Most messages held at once, leased in one statement (>= 1).
@@ -378,6 +380,22 @@ pub struct ReceiveOptions {
     /// Safety-net re-read while idle, ms (NOTIFY does the real waking).
     #[uniffi(default = 30000)]
     pub poll_interval_ms: u64,
+    /// Told of each connection error the receiver recovered from (it retries and never ends on one);
+    /// `null`: only a `tracing` warning.
+    #[uniffi(default = None)]
+    pub on_error: Option<Arc<dyn ReceiveErrorHandler>>,
+}
+
+impl PartialEq for ReceiveOptions {
+    fn eq(&self, other: &Self) -> bool {
+        (self.batch_size, &self.filter, self.poll_interval_ms) == (other.batch_size, &other.filter, other.poll_interval_ms)
+    }
+}
+
+impl std::hash::Hash for ReceiveOptions {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.batch_size, &self.filter, self.poll_interval_ms).hash(state);
+    }
 }
 
 impl ReceiveOptions {
@@ -387,6 +405,9 @@ impl ReceiveOptions {
             .poll_interval(Duration::from_millis(self.poll_interval_ms));
         if let Some(f) = &self.filter {
             o = o.filter(f.to_core());
+        }
+        if let Some(handler) = &self.on_error {
+            o = o.on_error(report_to(handler.clone()));
         }
         Ok(o)
     }
@@ -483,7 +504,7 @@ mod tests {
                 other => panic!("expected InvalidOption, got {other:?}"),
             }
         }
-        let options = ReceiveOptions { batch_size: 1, filter: Some(chain.clone()), poll_interval_ms: 1000 };
+        let options = ReceiveOptions { batch_size: 1, filter: Some(chain.clone()), poll_interval_ms: 1000, on_error: None };
         options.to_core().expect("a filter of MAX_FILTER_DEPTH levels is accepted");
 
         // The deepest filter one can hold is dropped on a small stack (the JVM's cleaner thread, a

@@ -640,6 +640,26 @@ func testDeepFilter(_ ctx: TestContext) async throws {
     try await message.lease.ack()
 }
 
+/// A handler that is told of nothing here: no connection is lost in this suite.
+final class IgnoringErrorHandler: ReceiveErrorHandler {
+    func onError(error: PgmqError) {}
+}
+
+/// `ReceiveOptions(onError:)` takes a `ReceiveErrorHandler`: a receiver made with one delivers, and options
+/// with and without a handler are equal (the handler is not compared). The Kotlin suite cuts connections
+/// to see the handler called (ResilienceTests.kt).
+func testOnErrorOption(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue()
+    let options = ReceiveOptions(batchSize: 2, onError: IgnoringErrorHandler())
+    try checkEqual(options, ReceiveOptions(batchSize: 2), "options with and without onError")
+    let sent = try await queue.send(body: Data("x".utf8))
+    let receiver = try queue.receiver(options: options)
+    defer { receiver.close() }
+    let message = try await receive(receiver)
+    try checkEqual(message.id, sent.id(), "the message")
+    try await message.lease.ack()
+}
+
 /// The error cases the queue reports.
 func testErrors(_ ctx: TestContext) async throws {
     try await expectError("InvalidQueueName", "queue(name: \"bad name!\")") { try ctx.client.queue(name: "bad name!") }
@@ -709,6 +729,7 @@ func allTests() -> [(String, TestBody)] {
         ("a batch is consumed with no duplicates", testBatchConsumedWithoutDuplicates),
         ("filters pick messages by attribute", testFilter),
         ("Filter.and / Filter.or refuse level 101 of 10,000", testDeepFilter),
+        ("ReceiveOptions(onError:) takes a ReceiveErrorHandler; the handler is not compared", testOnErrorOption),
         ("errors", testErrors),
         ("ClientOptions() has the core's defaults; statementTimeoutMs 0 is InvalidOption", testClientOptionsDefaults),
         ("ClientOptions, redactDsn and DSN errors never show a password", testSecretsStayHidden),

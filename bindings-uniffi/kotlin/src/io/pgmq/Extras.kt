@@ -1,6 +1,7 @@
 // Hand-written Kotlin on top of the generated bindings (target/uniffi/kotlin/io/pgmq/pgmq_uniffi.kt):
-// message shortcuts that delegate to its lease, `Queue.messages()` as a cold Flow, `PgmqException.code`,
-// and small builders for attributes and filters. No logic of the queue lives here.
+// message shortcuts that delegate to its lease, `Queue.messages()` as a cold Flow, `onError` as a
+// lambda, `PgmqException.code`, and small builders for attributes and filters. No logic of the queue
+// lives here.
 @file:JvmName("PgmqExtras")
 
 package io.pgmq
@@ -59,12 +60,15 @@ suspend fun Queue.send(body: String, options: SendOptions? = null): SentMessage 
  * cancellation of the collecting coroutine), which also stops the receiver and releases what it had
  * leased but not yet emitted. The flow completes when the client is closed.
  *
+ * A lost connection never ends the flow: the receiver retries, and tells [onError] (when given, in place
+ * of `options.onError`; see [ReceiveErrorHandler]) of each error it recovered from.
+ *
  * ```
- * queue.messages().collect { msg -> handle(msg.body); msg.ack() }
+ * queue.messages(onError = { e -> log.warn("pgmq: ${e.code}: ${e.reason}") }).collect { msg -> handle(msg.body); msg.ack() }
  * ```
  */
-fun Queue.messages(options: ReceiveOptions = ReceiveOptions()): Flow<Message> = flow {
-    val receiver = receiver(options)
+fun Queue.messages(options: ReceiveOptions = ReceiveOptions(), onError: ((PgmqException) -> Unit)? = null): Flow<Message> = flow {
+    val receiver = receiver(if (onError == null) options else options.copy(onError = ReceiveErrorHandler(onError)))
     var current: Message? = null
     try {
         while (true) {
@@ -83,6 +87,24 @@ fun Queue.messages(options: ReceiveOptions = ReceiveOptions()): Flow<Message> = 
 
 // ---------------------------------------------------------------------------------------------------
 // Errors
+
+/**
+ * A [ReceiveErrorHandler] that calls [block]: `ReceiveOptions(onError = ReceiveErrorHandler { e -> ... })`.
+ * [block] gets each connection error the receiver recovered from (a [PgmqException.Connection], code
+ * `connection`). It runs on a thread of pgmq's own, one report at a time, not in the receiver's
+ * coroutine: hand what it needs over with `Channel.trySend`, or block (`runBlocking`) if it must; that
+ * holds up only later reports. An exception it throws is printed to stderr and the receiver goes on.
+ */
+fun ReceiveErrorHandler(block: (PgmqException) -> Unit): ReceiveErrorHandler = object : ReceiveErrorHandler {
+    override fun onError(error: PgmqException) {
+        // Not to the thread's uncaught-exception handler: Android's ends the process.
+        try {
+            block(error)
+        } catch (e: Exception) {
+            System.err.println("pgmq: onError threw (the receiver goes on): ${e.stackTraceToString()}")
+        }
+    }
+}
 
 /**
  * The core's stable snake_case code of this error: `queue_not_found`, `invalid_queue_name`,
