@@ -117,6 +117,20 @@ test-suites:
 	$(WITHOUT_SHARED_PG) PGMQ_CRASH_TESTS=1 $(WITH_PG) $(CARGO) test -p pgmq-core --test crash 2>&1 | tee $(LOGS)/crash.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
+# core/schema.sql, the schema as the migrations leave it: a fresh database migrated by the core, dumped
+# and normalised by tests/schema-dump.sh. The test core/tests/integration/schema.rs compares the two on
+# every `make test` (and writes the file when PGMQ_UPDATE_SCHEMA is set): run this after changing a migration.
+.PHONY: schema
+schema:
+	PGMQ_PG_FAST=1 PGMQ_UPDATE_SCHEMA=1 $(WITH_PG) $(CARGO) test -p pgmq-core --test integration -- --exact schema::the_schema_snapshot_is_what_the_migrations_make
+
+# The tables of docs/options.md and docs/errors.md that come from the core's table of truths
+# (pgmq_core::truths_json): rewrites their generated cells; core/tests/docs_tables.rs checks them on every
+# `make test`. Run it after changing a default, a limit or an error code.
+.PHONY: docs
+docs:
+	PGMQ_UPDATE_DOCS=1 $(CARGO) test -p pgmq-core --test docs_tables
+
 # Rust first, then Python and Node on the same cluster: their rows are printed beside the Rust figures
 # of this run (the binding benches read them from target/bench/summary.jsonl).
 bench: python node

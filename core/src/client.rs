@@ -16,8 +16,10 @@ use crate::lease::{Committer, QueueLeases};
 use crate::listener::Listener;
 use crate::migrate;
 use crate::notifier::Notifier;
+use crate::protocol;
 use crate::options::{
-    dlq_name, micros, validate_new_queue_name, validate_queue_name, ClientOptions, QueueInfo, QueueOptions,
+    dlq_name, micros, validate_new_queue_name, validate_queue_name, Backoff, ClientOptions, QueueInfo, QueueOptions,
+    QueueOverview, QueueStats,
 };
 use crate::queue::Queue;
 
@@ -99,11 +101,49 @@ pub(crate) const DELETE_QUEUE_BY_ID: Sql = Sql::new("DELETE FROM pgmq.queues WHE
 pub(crate) const DELETE_MESSAGES: Sql = Sql::new("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
 pub(crate) const DELETE_OUTCOMES: Sql = Sql::new("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
 
+/// Every queue's settings (read by [`queue_info`]: intervals as microseconds), by name.
 pub(crate) const LIST_QUEUES: Sql = Sql::new(
     "SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
-            (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name
+            (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name,
+            (extract(epoch FROM q.backoff_base) * 1e6)::bigint, q.backoff_factor,
+            (extract(epoch FROM q.backoff_max) * 1e6)::bigint, q.backoff_jitter
      FROM pgmq.queues q LEFT JOIN pgmq.queues d ON d.id = q.dlq_id
      ORDER BY q.name",
+    &[],
+);
+
+/// Every queue with its counts, in one pass over all messages (a hash aggregate by queue: cheaper than
+/// one index range scan per queue once there are more than a few). The ready, scheduled and leased
+/// conditions are `Queue::stats`'s (queue.rs, `STATS`); a DLQ's depth is its own row count. Its cost
+/// grows with the number of messages, like a `count(*)` of pgmq.messages.
+pub(crate) const LIST_QUEUES_WITH_STATS: Sql = Sql::new(
+    "
+WITH s AS MATERIALIZED (
+    SELECT m.queue_id,
+           pg_catalog.count(*) AS messages,
+           pg_catalog.count(*) FILTER (WHERE m.available_at <= pg_catalog.now() AND NOT m.last_lease
+                                         AND NOT m.cancel_requested) AS ready,
+           pg_catalog.count(*) FILTER (WHERE m.lease_token IS NULL AND m.available_at > pg_catalog.now())
+               AS scheduled,
+           pg_catalog.count(*) FILTER (WHERE m.lease_token IS NOT NULL AND m.available_at > pg_catalog.now())
+               AS leased,
+           pg_catalog.min(m.available_at) FILTER (WHERE m.available_at <= pg_catalog.now() AND NOT m.last_lease
+                                                    AND NOT m.cancel_requested) AS oldest_ready
+    FROM pgmq.messages m
+    GROUP BY m.queue_id
+)
+SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
+       (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name,
+       (extract(epoch FROM q.backoff_base) * 1e6)::bigint, q.backoff_factor,
+       (extract(epoch FROM q.backoff_max) * 1e6)::bigint, q.backoff_jitter,
+       coalesce(s.messages, 0), coalesce(s.ready, 0), coalesce(s.scheduled, 0), coalesce(s.leased, 0),
+       coalesce(ds.messages, 0),
+       (extract(epoch FROM pg_catalog.now() - s.oldest_ready) * 1e6)::bigint
+FROM pgmq.queues q
+LEFT JOIN pgmq.queues d ON d.id = q.dlq_id
+LEFT JOIN s ON s.queue_id = q.id
+LEFT JOIN s ds ON ds.queue_id = q.dlq_id
+ORDER BY q.name",
     &[],
 );
 
@@ -279,7 +319,7 @@ impl Client {
             let (dlq_id, created): (i64, bool) = (dlq_row.get(0), dlq_row.get(1));
             tx.execute(&SET_DLQ, &[&id, &dlq_id, &created]).await?;
         }
-        tx.execute(&NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
+        tx.execute(&NOTIFY_IN_TRANSACTION, &[&protocol::QUEUES_CHANNEL, &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -307,10 +347,10 @@ impl Client {
         tx.execute(&DELETE_MESSAGES, &[&gone]).await?;
         tx.execute(&DELETE_OUTCOMES, &[&gone]).await?;
         for q in gone {
-            tx.execute(&NOTIFY_IN_TRANSACTION, &[&format!("pgmq_q_{q}"), &""]).await?;
-            tx.execute(&NOTIFY_IN_TRANSACTION, &[&format!("pgmq_c_{q}"), &"*"]).await?;
+            tx.execute(&NOTIFY_IN_TRANSACTION, &[&protocol::ready_channel(q), &""]).await?;
+            tx.execute(&NOTIFY_IN_TRANSACTION, &[&protocol::completed_channel(q), &protocol::EVERYTHING]).await?;
         }
-        tx.execute(&NOTIFY_IN_TRANSACTION, &[&"pgmq_queues", &name]).await?;
+        tx.execute(&NOTIFY_IN_TRANSACTION, &[&protocol::QUEUES_CHANNEL, &name]).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -323,19 +363,30 @@ impl Client {
         Ok(Queue::new(self.clone(), name))
     }
 
-    /// Every queue, by name.
+    /// Every queue (dead-letter queues included) with its settings, by name.
     pub async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
         let conn = self.inner.db.get().await?;
-        let rows = conn.query(&LIST_QUEUES, &[])
-            .await?;
+        let rows = conn.query(&LIST_QUEUES, &[]).await?;
+        Ok(rows.iter().map(queue_info).collect())
+    }
+
+    /// Every queue (dead-letter queues included) with its settings, its counts by state, its DLQ's
+    /// depth and the age of its oldest ready message, by name: an operator's overview in ONE statement,
+    /// whatever the number of queues. The counts are those [`Queue::stats`] gives, all read at one
+    /// instant. It reads every message row once, so on a large backlog it costs what a `count(*)` of
+    /// the messages table does: fine for a dashboard refreshed every few seconds, not for a hot loop.
+    pub async fn list_queues_with_stats(&self) -> Result<Vec<QueueOverview>> {
+        let conn = self.inner.db.get().await?;
+        let rows = conn.query(&LIST_QUEUES_WITH_STATS, &[]).await?;
         Ok(rows
             .iter()
-            .map(|r| QueueInfo {
-                name: r.get(0),
-                ack_deadline: Duration::from_micros(r.get::<_, i64>(1).max(0) as u64),
-                max_delivery_attempts: r.get::<_, i32>(2) as u32,
-                retention_period: Duration::from_micros(r.get::<_, i64>(3).max(0) as u64),
-                dead_letter_queue: r.get(4),
+            .map(|r| {
+                let n = |i: usize| r.get::<_, i64>(i) as u64;
+                QueueOverview {
+                    info: queue_info(r),
+                    stats: QueueStats { messages: n(9), ready: n(10), scheduled: n(11), leased: n(12), dead_lettered: n(13) },
+                    oldest_ready_age: r.get::<_, Option<i64>>(14).map(micros_to_duration),
+                }
             })
             .collect())
     }
@@ -421,6 +472,31 @@ impl Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").field("closed", &self.is_closed()).finish_non_exhaustive()
+    }
+}
+
+fn micros_to_duration(us: i64) -> Duration {
+    Duration::from_micros(us.max(0) as u64)
+}
+
+/// A queue's settings from the first nine columns of [`LIST_QUEUES`] / [`LIST_QUEUES_WITH_STATS`].
+fn queue_info(r: &tokio_postgres::Row) -> QueueInfo {
+    let backoff = match (r.get::<_, Option<i64>>(5), r.get::<_, Option<f64>>(6), r.get::<_, Option<i64>>(7)) {
+        (Some(base), Some(factor), Some(max)) => Some(Backoff {
+            base: micros_to_duration(base),
+            factor,
+            max: micros_to_duration(max),
+            jitter: r.get(8),
+        }),
+        _ => None,
+    };
+    QueueInfo {
+        name: r.get(0),
+        ack_deadline: micros_to_duration(r.get(1)),
+        max_delivery_attempts: r.get::<_, i32>(2) as u32,
+        retention_period: micros_to_duration(r.get(3)),
+        dead_letter_queue: r.get(4),
+        backoff,
     }
 }
 

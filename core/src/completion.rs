@@ -11,9 +11,11 @@ use uuid::Uuid;
 
 use crate::client::ClientInner;
 use crate::db::Sql;
+use crate::defaults::DEFAULTS;
 use crate::error::{Error, Result};
 use crate::listener::Wake;
 use crate::options::Outcome;
+use crate::protocol::{self, IdPayload};
 
 /// Reads the outcome (if any) of each pending id, and whether it is still queued and tracked
 /// (indexes `outcomes_pkey` and `messages_pkey`).
@@ -37,7 +39,7 @@ pub struct Completion {
 
 impl Completion {
     pub(crate) fn new(client: Arc<ClientInner>, queue_id: i64, ids: Vec<Uuid>, tracked: bool) -> Self {
-        Completion { client, queue_id, ids, tracked, poll_interval: Duration::from_secs(30) }
+        Completion { client, queue_id, ids, tracked, poll_interval: DEFAULTS.completion.poll_interval }
     }
 
     /// The ids of the messages, in the order they were given.
@@ -50,7 +52,8 @@ impl Completion {
         self.tracked
     }
 
-    /// Sets the safety-net re-read interval (default 30 s) used in case a notification is lost;
+    /// Sets the safety-net re-read interval (default 10 s, `DEFAULTS.completion.poll_interval`) used in
+    /// case a notification is lost;
     /// NOTIFY does the real waking. Zero is rejected by [`Completion::wait`].
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
@@ -75,7 +78,7 @@ impl Completion {
             return Ok(outcomes);
         }
         // Subscribe before the first read, so an outcome recorded after that read always wakes us.
-        let mut subscription = self.client.listener.subscribe(format!("pgmq_c_{}", self.queue_id)).await;
+        let mut subscription = self.client.listener.subscribe(protocol::completed_channel(self.queue_id)).await;
         loop {
             subscription.drain();
             self.check(&mut pending, &mut outcomes).await?;
@@ -90,13 +93,17 @@ impl Completion {
                     wake = subscription.recv() => wake,
                 };
                 match wake {
-                    // Only re-read when one of ours finished.
-                    Wake::Notify(ids) if &*ids != "*" && !ids.is_empty() => {
-                        if ids.split(',').any(|id| Uuid::parse_str(id).is_ok_and(|id| pending.contains(&id))) {
-                            break;
+                    // Only re-read when one of ours finished; `*` or an empty payload may concern anyone.
+                    Wake::Notify(payload) if !payload.is_empty() => match protocol::decode_ids(&payload) {
+                        IdPayload::Ids(ids) => {
+                            if ids.iter().any(|id| pending.contains(id)) {
+                                break;
+                            }
                         }
-                    }
-                    _ => break,
+                        IdPayload::Everything => break,
+                    },
+                    Wake::Notify(_) => break,
+                    Wake::Reset => break,
                 }
             }
         }

@@ -181,5 +181,95 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// One row of [`ERROR_CODES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorCode {
+    /// What [`Error::code`] returns.
+    pub code: &'static str,
+    /// What [`Error::is_transient`] returns: trying again later may succeed.
+    pub transient: bool,
+    /// One line for people.
+    pub description: &'static str,
+}
+
+/// Every error code, in the order of [`Error`]'s variants: what each binding maps to its own error
+/// classes (a test there compares its map with this table, through [`crate::truths_json`]).
+pub const ERROR_CODES: &[ErrorCode] = &[
+    ErrorCode { code: "invalid_queue_name", transient: false, description: "a queue name does not match ^[a-zA-Z0-9_-]{1,48}$, or uses the reserved dlq@ prefix where a plain name is required; nothing was written" },
+    ErrorCode { code: "invalid_option", transient: false, description: "an option or argument is out of range or malformed (an ack deadline under 1 s, a batch size of 0, a negative duration, a NaN attribute, a filter nested too deep...); nothing was written" },
+    ErrorCode { code: "queue_not_found", transient: false, description: "no queue has this name" },
+    ErrorCode { code: "lease_lost", transient: false, description: "the ack, nack or extend came too late: the lease expired and the message went to another worker, or it was dead-lettered; nothing changed" },
+    ErrorCode { code: "already_finished", transient: false, description: "the message was already acked or nacked through this handle" },
+    ErrorCode { code: "not_tracked", transient: false, description: "waiting for the outcome of a message sent with tracking off" },
+    ErrorCode { code: "message_not_found", transient: false, description: "waiting for a message that is neither queued nor has an outcome record (it never existed, or its record was pruned after the retention period)" },
+    ErrorCode { code: "schema_missing", transient: false, description: "the schema is missing or older than this library: run migrate" },
+    ErrorCode { code: "schema_conflict", transient: false, description: "migrate found a schema of that name that is not pgmq's (another library's tables, or an extension such as Tembo's pgmq); nothing changed" },
+    ErrorCode { code: "connection", transient: true, description: "the server could not be reached, refused the login, or the connection broke" },
+    ErrorCode { code: "timeout", transient: true, description: "a lock wait hit lock_timeout, the server's statement_timeout cancelled a statement, or no pool connection came free within the client's statement timeout; nothing changed, and trying again later is safe" },
+    ErrorCode { code: "database", transient: false, description: "PostgreSQL reported an error that is none of the above" },
+    ErrorCode { code: "closed", transient: false, description: "the client or receiver was closed" },
+    ErrorCode { code: "internal", transient: false, description: "a bug in pgmq: a panic, caught at the language boundary and reported instead of crashing the process; the operation did not complete, and whether it had taken effect is unknown" },
+];
+
 /// The result type of pgmq.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every variant. The match has no wildcard: a new variant does not compile until it is
+    /// added here, and then the test below asks for its row in [`ERROR_CODES`].
+    fn one_of_each() -> Vec<Error> {
+        let id = Uuid::nil();
+        let all = vec![
+            Error::InvalidQueueName { name: String::new(), reason: String::new() },
+            Error::InvalidOption(String::new()),
+            Error::QueueNotFound(String::new()),
+            Error::LeaseLost(id),
+            Error::AlreadyFinished(id),
+            Error::NotTracked(id),
+            Error::MessageNotFound(id),
+            Error::SchemaMissing(String::new()),
+            Error::SchemaConflict(String::new()),
+            Error::Connection(String::new()),
+            Error::Timeout(String::new()),
+            Error::Database(String::new()),
+            Error::Closed,
+            Error::Internal(String::new()),
+        ];
+        for e in &all {
+            match e {
+                Error::InvalidQueueName { .. }
+                | Error::InvalidOption(_)
+                | Error::QueueNotFound(_)
+                | Error::LeaseLost(_)
+                | Error::AlreadyFinished(_)
+                | Error::NotTracked(_)
+                | Error::MessageNotFound(_)
+                | Error::SchemaMissing(_)
+                | Error::SchemaConflict(_)
+                | Error::Connection(_)
+                | Error::Timeout(_)
+                | Error::Database(_)
+                | Error::Closed
+                | Error::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_variant_has_its_row_in_error_codes_and_every_row_its_variant() {
+        let variants = one_of_each();
+        let codes: Vec<&str> = variants.iter().map(Error::code).collect();
+        let table: Vec<&str> = ERROR_CODES.iter().map(|e| e.code).collect();
+        assert_eq!(codes, table, "ERROR_CODES lists the codes in variant order, each once");
+        for e in &variants {
+            let row = ERROR_CODES.iter().find(|r| r.code == e.code()).unwrap();
+            assert_eq!(row.transient, e.is_transient(), "{}", row.code);
+            assert!(!row.description.is_empty() && !row.description.contains('\n'), "{}", row.code);
+        }
+    }
+}

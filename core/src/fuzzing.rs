@@ -83,12 +83,14 @@ pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, St
         ("delete_messages", client::DELETE_MESSAGES),
         ("delete_outcomes", client::DELETE_OUTCOMES),
         ("list_queues", client::LIST_QUEUES),
+        ("list_queues_with_stats", client::LIST_QUEUES_WITH_STATS),
         ("redrive", client::REDRIVE),
         ("queue_id", client::QUEUE_ID),
         ("maintain", client::MAINTAIN),
         ("send", queue::SEND),
         ("stats", queue::STATS),
         ("cancel", queue::CANCEL),
+        ("purge", queue::PURGE),
         ("completion", completion::CHECK),
         ("resolve", receiver::RESOLVE),
         ("heartbeat", lease::HEARTBEAT),
@@ -102,11 +104,19 @@ pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, St
         ("version_table_exists", migrate::VERSION_TABLE_EXISTS),
     ];
     let mut out: Vec<_> = all.into_iter().map(|(n, s)| (n, s.text.into_owned(), s.types.into_owned())).collect();
-    let options = match filter {
-        Some(f) => crate::ReceiveOptions::default().filter(f),
+    let options = match &filter {
+        Some(f) => crate::ReceiveOptions::default().filter(f.clone()),
         None => crate::ReceiveOptions::default(),
     };
     let (claim, _) = receiver::claim_statement(&options)?;
     out.push(("claim", claim.text.into_owned(), claim.types.into_owned()));
+    for state in crate::MessageState::ALL {
+        let mut options = crate::PeekOptions::default().state(state);
+        options.filter = filter.clone();
+        let (peek, _) = crate::peek::peek_statement(&options)?;
+        out.push(("peek", peek.text.into_owned(), peek.types.into_owned()));
+    }
+    let (peek, _) = crate::peek::peek_statement(&crate::PeekOptions::default())?;
+    out.push(("peek", peek.text.into_owned(), peek.types.into_owned()));
     Ok(out)
 }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::db::{Db, Sql};
 use crate::error::{Error, Result};
 use crate::listener::Listener;
-use crate::notifier::{id_payload, Notifier};
+use crate::notifier::Notifier;
+use crate::protocol;
 
 const HELD: u8 = 0;
 const FINISHING: u8 = 1;
@@ -158,7 +159,7 @@ async fn keep(
         let sub = match &mut subscription {
             Some(s) => s,
             None => {
-                let s = listener.subscribe(format!("pgmq_x_{queue_id}")).await;
+                let s = listener.subscribe(protocol::cancelled_channel(queue_id)).await;
                 // Cancels requested before we listened: the first beat reads the flags.
                 next_beat = next_beat.min(Instant::now());
                 subscription.insert(s)
@@ -474,7 +475,7 @@ async fn execute(db: &Db, notifier: &Notifier, batch: Vec<Op>, order: Option<Nac
                     let acked: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
                     let recorded: Vec<Uuid> = rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get(0)).collect();
                     if !recorded.is_empty() {
-                        notes.push((format!("pgmq_c_{queue_id}"), id_payload(&recorded)));
+                        notes.push((protocol::completed_channel(queue_id), protocol::encode_ids(&recorded)));
                     }
                     for op in acks {
                         if let Op::Ack { held, leases, done } = op {

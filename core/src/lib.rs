@@ -46,6 +46,7 @@ mod client;
 mod completion;
 mod connect;
 mod db;
+mod defaults;
 mod dsn;
 mod error;
 mod filter;
@@ -58,6 +59,8 @@ mod message;
 mod migrate;
 mod notifier;
 mod options;
+mod peek;
+pub mod protocol;
 mod queue;
 mod receiver;
 mod tls;
@@ -67,22 +70,65 @@ pub use completion::{Completion, SentMessage};
 pub use connect::{
     DEFAULT_KEEPALIVES_COUNT, DEFAULT_KEEPALIVES_IDLE, DEFAULT_KEEPALIVES_INTERVAL, DEFAULT_TCP_USER_TIMEOUT,
 };
+pub use defaults::{
+    truths_json, BackoffDefaults, ClientDefaults, CompletionDefaults, Conventions, DeadLetterDefaults, Defaults,
+    Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, SendDefaults, DEFAULTS,
+};
 pub use dsn::{redact_dsn, SslMode};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result, ERROR_CODES};
 pub use filter::{Attribute, Comparison, Filter, MAX_FILTER_DEPTH};
 pub use message::Message;
 pub use migrate::LATEST_VERSION;
 pub use options::{
     dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
-    DeadLetterOptions, ErrorHandler, DEFAULT_SCHEMA, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueStats,
+    DeadLetterOptions, ErrorHandler, DEFAULT_SCHEMA, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueOverview, QueueStats,
     ReceiveOptions, SendOptions, CONTENT_TYPE_ATTRIBUTE, DLQ_PREFIX, JSON_CONTENT_TYPE, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES, RECONNECT_BACKOFF_MAX,
     RECONNECT_BACKOFF_MIN, validate_schema_name,
 };
+pub use peek::{MessageState, PeekOptions, PeekedMessage};
 pub use queue::Queue;
 pub use receiver::{Receiver, SharedReceiver};
 pub use uuid::Uuid;
 
-/// The README's Rust examples, compiled and run as doctests (against `DATABASE_URL`).
+// The documentation's Rust, compiled and run as doctests (against `DATABASE_URL`): one struct per Markdown
+// file with ```rust blocks (bindings-python/tests/test_docs_links.py checks this list against the files),
+// and one per program in core/examples, so that `make test` runs them too.
+/// README.md
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// core/README.md
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CoreReadmeDoctests;
+
+/// docs/errors.md
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/errors.md")]
+pub struct ErrorsDocDoctests;
+
+/// core/examples/demo.rs
+#[cfg(doctest)]
+#[doc = concat!("```rust\n", include_str!("../examples/demo.rs"), "\n```")]
+pub struct DemoExample;
+
+/// core/examples/worker.rs
+#[cfg(doctest)]
+#[doc = concat!("```rust\n", include_str!("../examples/worker.rs"), "\n```")]
+pub struct WorkerExample;
+
+/// core/examples/filters.rs
+#[cfg(doctest)]
+#[doc = concat!("```rust\n", include_str!("../examples/filters.rs"), "\n```")]
+pub struct FiltersExample;
+
+/// core/examples/cancel.rs
+#[cfg(doctest)]
+#[doc = concat!("```rust\n", include_str!("../examples/cancel.rs"), "\n```")]
+pub struct CancelExample;
+
+/// core/examples/completion.rs
+#[cfg(doctest)]
+#[doc = concat!("```rust\n", include_str!("../examples/completion.rs"), "\n```")]
+pub struct CompletionExample;

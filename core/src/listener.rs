@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connect::{Connected, Connector};
 use crate::error::{Error, Result};
+use crate::options::{RECONNECT_BACKOFF_MAX, RECONNECT_BACKOFF_MIN};
 
 /// What woke a waiter.
 #[derive(Debug, Clone)]
@@ -155,7 +156,7 @@ impl Listener {
     /// LISTEN lands on a server connection that goes back to the pooler's pool, and nothing would ever
     /// arrive: receivers would wake only on their safety-net re-read, 30 s apart. Better to refuse now.
     pub(crate) async fn probe(&self, db: &crate::db::Db, limit: Duration) -> Result<()> {
-        let channel = format!("pgmq_probe_{}", uuid::Uuid::new_v4().simple());
+        let channel = format!("{}{}", crate::protocol::PROBE_CHANNEL_PREFIX, uuid::Uuid::new_v4().simple());
         let mut subscription = self.subscribe(channel.clone()).await;
         {
             let conn = db.get().await?;
@@ -238,7 +239,7 @@ impl Listener {
 /// Drives the connection; on loss, reconnects with backoff, re-LISTENs and wakes everyone.
 async fn run(inner: Arc<Inner>, first: Connected) {
     let mut next = Some(first);
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = RECONNECT_BACKOFF_MIN;
     loop {
         let (client, connection) = match next.take() {
             Some(c) => c,
@@ -255,13 +256,13 @@ async fn run(inner: Arc<Inner>, first: Connected) {
                             _ = inner.shutdown.cancelled() => return,
                             _ = tokio::time::sleep(backoff) => {}
                         }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                         continue;
                     }
                 }
             }
         };
-        backoff = Duration::from_millis(50);
+        backoff = RECONNECT_BACKOFF_MIN;
         let client = Arc::new(client);
         let lost = CancellationToken::new();
         let driver = inner.rt.spawn(drive(inner.clone(), connection, lost.clone()));

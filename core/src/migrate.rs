@@ -46,7 +46,7 @@ const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
 /// that table queues behind it: without a bound, one long-running transaction (a report, an idle session
 /// that read a message) would stall every send and claim for as long as it runs. With it, they stall for
 /// at most this long, and `migrate` can be run again later.
-const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whatever the role's search_path, names in the migrations resolve in pg_catalog (and the `pgmq.` they
 /// qualify), never in a schema someone else can create objects in (see 0004_pin_search_path.sql); pg_temp

@@ -22,23 +22,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::Type;
 use tokio_postgres::Statement;
-use uuid::Uuid;
 
 use crate::db::{Db, Sql};
 use crate::error::{Error, Result};
 use crate::listener::Listener;
-
-/// Most ids listed in one notification payload; beyond that the payload is `*` (re-check everything),
-/// keeping it far below PostgreSQL's 8000-byte limit.
-const MAX_PAYLOAD_IDS: usize = 200;
-
-/// The payload announcing that these messages finished.
-pub(crate) fn id_payload(ids: &[Uuid]) -> String {
-    if ids.len() > MAX_PAYLOAD_IDS {
-        return "*".to_owned();
-    }
-    ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",")
-}
 
 struct Request {
     notes: Vec<(String, String)>,

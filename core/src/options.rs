@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::defaults::DEFAULTS;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 
@@ -50,16 +51,17 @@ pub struct ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
+        let d = DEFAULTS.client;
         ClientOptions {
             listen_dsn: None,
-            pool_size: 10,
-            connect_timeout: Duration::from_secs(10),
-            application_name: "pgmq-rust".to_owned(),
+            pool_size: d.pool_size,
+            connect_timeout: d.connect_timeout,
+            application_name: d.application_name.to_owned(),
             statement_cache: None,
-            statement_timeout: Duration::from_secs(60),
-            connect_retry: Duration::ZERO,
-            schema: DEFAULT_SCHEMA.to_owned(),
-            maintenance_interval: Duration::from_secs(1),
+            statement_timeout: d.statement_timeout,
+            connect_retry: d.connect_retry,
+            schema: d.schema.to_owned(),
+            maintenance_interval: d.maintenance_interval,
         }
     }
 }
@@ -135,7 +137,7 @@ pub const DEFAULT_SCHEMA: &str = "pgmq";
 /// quoting rules of its own and reads the same in SQL, in logs and in every language.
 pub fn validate_schema_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
-        && name.len() <= 63
+        && name.len() <= DEFAULTS.limits.max_schema_name_len
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !name.starts_with("pg_");
@@ -166,7 +168,8 @@ pub struct Backoff {
 impl Default for Backoff {
     /// Base 1 s, factor 2, max 10 min, with jitter.
     fn default() -> Self {
-        Backoff { base: Duration::from_secs(1), factor: 2.0, max: Duration::from_secs(600), jitter: true }
+        let d = DEFAULTS.backoff;
+        Backoff { base: d.base, factor: d.factor, max: d.max, jitter: d.jitter }
     }
 }
 
@@ -183,10 +186,11 @@ pub struct DeadLetterOptions {
 
 impl Default for DeadLetterOptions {
     fn default() -> Self {
+        let d = DEFAULTS.dead_letter_queue;
         DeadLetterOptions {
-            ack_deadline: Duration::from_secs(10),
-            max_delivery_attempts: 10,
-            retention_period: Duration::from_secs(7 * 86_400),
+            ack_deadline: d.ack_deadline,
+            max_delivery_attempts: d.max_delivery_attempts,
+            retention_period: d.retention_period,
         }
     }
 }
@@ -212,12 +216,13 @@ pub struct QueueOptions {
 
 impl Default for QueueOptions {
     fn default() -> Self {
+        let d = DEFAULTS.queue;
         QueueOptions {
-            ack_deadline: Duration::from_secs(10),
-            max_delivery_attempts: 10,
-            retention_period: Duration::from_secs(7 * 86_400),
-            dead_letter_queue: Some(DeadLetterOptions::default()),
-            backoff: None,
+            ack_deadline: d.ack_deadline,
+            max_delivery_attempts: d.max_delivery_attempts,
+            retention_period: d.retention_period,
+            dead_letter_queue: d.dead_letter_queue.then(DeadLetterOptions::default),
+            backoff: d.backoff.then(Backoff::default),
         }
     }
 }
@@ -271,13 +276,14 @@ impl QueueOptions {
 }
 
 fn validate_lease_options(ack_deadline: Duration, attempts: u32, retention: Duration) -> Result<()> {
-    if ack_deadline < Duration::from_secs(1) {
-        return Err(Error::invalid_option("minimum ack deadline is 1 second"));
+    if ack_deadline < DEFAULTS.limits.min_ack_deadline {
+        let min = DEFAULTS.limits.min_ack_deadline;
+        return Err(Error::invalid_option(format!("minimum ack deadline is {min:?}")));
     }
     if ack_deadline > MAX_INTERVAL {
         return Err(Error::invalid_option("ack deadline is too long (max 100 years)"));
     }
-    if attempts < 1 || attempts > i32::MAX as u32 {
+    if !(1..=DEFAULTS.limits.max_delivery_attempts).contains(&attempts) {
         return Err(Error::invalid_option("max delivery attempts must be between 1 and 2^31-1"));
     }
     if retention.is_zero() {
@@ -506,7 +512,7 @@ pub struct SendOptions {
 
 impl Default for SendOptions {
     fn default() -> Self {
-        SendOptions { schedule_at: None, delay: None, track: true }
+        SendOptions { schedule_at: None, delay: None, track: DEFAULTS.send.track }
     }
 }
 
@@ -565,7 +571,8 @@ pub struct ReceiveOptions {
 
 impl Default for ReceiveOptions {
     fn default() -> Self {
-        ReceiveOptions { batch_size: 1, filter: None, poll_interval: Duration::from_secs(30), on_error: None }
+        let d = DEFAULTS.receive;
+        ReceiveOptions { batch_size: d.batch_size, filter: None, poll_interval: d.poll_interval, on_error: None }
     }
 }
 
@@ -594,8 +601,9 @@ impl ReceiveOptions {
     /// A batch size given as a signed integer, as bindings receive it: `n < 1` is
     /// [`Error::InvalidOption`].
     pub fn checked_batch_size(n: i64) -> Result<usize> {
-        if n < 1 || n > 100_000 {
-            return Err(Error::invalid_option(format!("batch_size must be between 1 and 100000, got {n}")));
+        let max = DEFAULTS.receive.max_batch_size;
+        if n < 1 || n > max as i64 {
+            return Err(Error::invalid_option(format!("batch_size must be between 1 and {max}, got {n}")));
         }
         Ok(n as usize)
     }
@@ -633,6 +641,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order.
+    pub const ALL: [Outcome; 4] = [Outcome::Completed, Outcome::DeadLettered, Outcome::Cancelled, Outcome::Expired];
+
     /// `"completed"`, `"dead_lettered"`, `"cancelled"` or `"expired"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -688,6 +699,21 @@ pub struct QueueInfo {
     pub retention_period: Duration,
     /// The name of its DLQ, if it has one.
     pub dead_letter_queue: Option<String>,
+    /// Its delay policy for nacks without an explicit delay, if it has one.
+    pub backoff: Option<Backoff>,
+}
+
+/// A queue, its settings and its counts, as listed by [`crate::Client::list_queues_with_stats`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QueueOverview {
+    /// Its name and settings.
+    pub info: QueueInfo,
+    /// Its counts by state, and its DLQ's depth, as [`crate::Queue::stats`] gives them.
+    pub stats: QueueStats,
+    /// How long the oldest ready message has been waiting since it became available (its send, its
+    /// scheduled time, or the nack or lapsed lease that made it ready again). `None` when none is ready.
+    pub oldest_ready_age: Option<Duration>,
 }
 
 /// The most bytes of bodies and attributes (as JSON) that one send or send_batch carries: PostgreSQL

@@ -1,4 +1,4 @@
-//! send / send_batch / cancel / stats / completion: one SQL statement per verb.
+//! send / send_batch / cancel / purge / peek / stats / completion: one SQL statement per verb.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::options::{
     attributes_to_json, micros, OutgoingMessage, QueueStats, ReceiveOptions, SendOptions, MAX_SEND_BYTES,
 };
+use crate::peek::{peek_statement, peeked, PeekOptions, PeekedMessage};
 use crate::receiver::Receiver;
 
 /// A handle on one queue of a [`Client`]. Cheap to clone.
@@ -62,6 +63,31 @@ SELECT pg_catalog.count(m.id),
 FROM pgmq.queues q LEFT JOIN pgmq.messages m ON m.queue_id = q.id
 WHERE q.name = $1
 GROUP BY q.id",
+    &[Type::TEXT],
+);
+
+/// Deletes every message of the queue that no worker holds (ready, scheduled, or with a lapsed lease: what
+/// `pgmq.cancel` removes) and records `cancelled` for the tracked ones through `pgmq._finish`, whose one
+/// NOTIFY wakes their waiters (listing at most 200 ids, else `*`). One statement, so one transaction.
+/// Rows another transaction holds locked at that moment (being claimed, nacked or cancelled) are skipped
+/// rather than waited for, like redrive does: a purge never waits behind workers nor deadlocks with
+/// them. `f` calls a volatile function, so it is evaluated once, after `d` (which it reads) has run.
+/// Commits with `synchronous_commit` on, like cancel. Uses index `messages_pkey` (queue_id, id).
+pub(crate) const PURGE: Sql = Sql::new(
+    "
+WITH q AS (SELECT q.id, pg_catalog.set_config('synchronous_commit', 'on', true)
+           FROM pgmq.queues q WHERE q.name = $1),
+d AS (
+    DELETE FROM pgmq.messages m
+    WHERE (m.queue_id, m.id) IN (
+        SELECT x.queue_id, x.id FROM pgmq.messages x, q
+        WHERE x.queue_id = q.id AND NOT x.cancel_requested
+          AND (x.lease_token IS NULL OR x.available_at <= pg_catalog.now())
+        FOR UPDATE OF x SKIP LOCKED)
+    RETURNING m.id, m.tracked),
+f AS (SELECT pgmq._finish(q.id, (SELECT pg_catalog.array_agg(d.id) FROM d WHERE d.tracked), 'cancelled')
+      FROM q)
+SELECT q.id, (SELECT pg_catalog.count(*) FROM d) FROM q, f",
     &[Type::TEXT],
 );
 
@@ -135,7 +161,7 @@ impl Queue {
         };
         drop(conn);
         let queue_id: i64 = row.get(0);
-        self.client.inner.notifier.announce(vec![(format!("pgmq_q_{queue_id}"), String::new())]);
+        self.client.inner.notifier.announce(vec![(crate::protocol::ready_channel(queue_id), String::new())]);
         Ok(Completion::new(self.client.inner.clone(), queue_id, ids, options.track))
     }
 
@@ -158,6 +184,60 @@ impl Queue {
             return Err(Error::QueueNotFound(self.name.to_string()));
         }
         Ok(rows.iter().filter_map(|r| r.get::<_, Option<Uuid>>(1)).collect())
+    }
+
+    /// Reads up to `options.limit` of this queue's messages without leasing or changing them: for
+    /// operators looking into a queue, or into a dead-letter queue (`client.queue(&dlq_name("jobs"))`),
+    /// where `last_error` and `dead_letter_attempts` say why each message is there.
+    ///
+    /// The messages come in the order claims take them: ready ones oldest first, then the others by
+    /// when they fall due (a scheduled message's time, a lease's expiry). [`PeekOptions::state`] and
+    /// [`PeekOptions::filter`] (the receivers' attribute filters) narrow the read. A plain read of one
+    /// snapshot: it takes no lock, so it neither waits for workers nor holds them up, and what it
+    /// returns may have changed by the time the caller looks at it.
+    ///
+    /// Errors: [`Error::QueueNotFound`] for an unknown queue; [`Error::InvalidOption`] for a limit of 0
+    /// or above `DEFAULTS.peek.max_limit` (10,000) or an invalid filter, before any statement runs.
+    /// Needs only SELECT on pgmq's tables: producers and consumers alike may peek.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: pgmq_core::Client) -> pgmq_core::Result<()> {
+    /// use pgmq_core::{dlq_name, PeekOptions};
+    /// for message in client.queue(&dlq_name("jobs"))?.peek(&PeekOptions::default().limit(10)).await? {
+    ///     println!("{} failed {:?} times: {:?}", message.id, message.dead_letter_attempts, message.last_error);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn peek(&self, options: &PeekOptions) -> Result<Vec<PeekedMessage>> {
+        let (sql, params) = peek_statement(options)?;
+        let (name, limit) = (&*self.name, options.limit as i64);
+        let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&name, &limit];
+        args.extend(params.iter().map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)));
+        let conn = self.client.inner.db.get().await?;
+        let rows = conn.query(&sql, &args).await?;
+        peeked(&self.name, rows)?.ok_or_else(|| Error::QueueNotFound(self.name.to_string()))
+    }
+
+    /// Deletes this queue's messages that no worker holds — ready ones and scheduled ones (and those
+    /// whose lease lapsed, which are ready again) — and returns how many it deleted. Their outcome
+    /// becomes `cancelled`, as if [`Queue::cancel`] had been called on each: waiters on tracked ones
+    /// (in any process) learn it at once. Messages under a live lease are left to their workers, who
+    /// ack or nack them as usual; to stop those too, [`Queue::cancel`] their ids.
+    ///
+    /// All in one transaction, whatever the number of messages (their waiters get one notification).
+    /// A message another transaction is changing at that very moment (being claimed, nacked or
+    /// cancelled) is left alone rather than waited for. Works on a dead-letter queue too.
+    ///
+    /// Needs a consumer's rights, as [`Queue::cancel`] does (it deletes messages and records
+    /// outcomes: `pgmq.grant_consumer`); a role that may only produce gets [`Error::Database`]
+    /// (permission denied, SQLSTATE 42501). [`Error::QueueNotFound`] for an unknown queue.
+    pub async fn purge(&self) -> Result<u64> {
+        let conn = self.client.inner.db.get().await?;
+        let row = conn
+            .query_opt(&PURGE, &[&&*self.name])
+            .await?
+            .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
+        Ok(row.get::<_, i64>(1) as u64)
     }
 
     /// Counts of this queue's messages by state. [`Error::QueueNotFound`] for an unknown queue.

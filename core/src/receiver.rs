@@ -223,7 +223,7 @@ impl Receiver {
             }
 
             if self.subscription.is_none() {
-                let channel = format!("pgmq_q_{}", resolved.id);
+                let channel = crate::protocol::ready_channel(resolved.id);
                 self.subscription = Some(self.queue.client.inner.listener.subscribe(channel).await);
             }
             self.subscription.as_mut().unwrap().drain();
@@ -306,7 +306,7 @@ impl Receiver {
             return Ok(Some(r));
         }
         if self.queues_subscription.is_none() {
-            let sub = self.queue.client.inner.listener.subscribe("pgmq_queues".to_owned()).await;
+            let sub = self.queue.client.inner.listener.subscribe(crate::protocol::QUEUES_CHANNEL.to_owned()).await;
             self.queues_subscription = Some(sub);
         }
         self.queues_subscription.as_mut().unwrap().drain();

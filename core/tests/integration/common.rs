@@ -213,3 +213,26 @@ pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
+
+/// A plain connection LISTENing on `channels`, and the notifications it receives as (channel, payload)
+/// (keep the client alive). For checks of what goes over the wire.
+pub async fn listen_on(
+    channels: &[String],
+) -> (tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+    use futures_util::StreamExt;
+    let (listening, mut connection) = tokio_postgres::connect(&dsn(), tokio_postgres::NoTls).await.expect("connect");
+    let (tx, notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                if tx.send((n.channel().to_owned(), n.payload().to_owned())).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let sql: String = channels.iter().map(|c| format!("LISTEN \"{c}\";")).collect();
+    listening.batch_execute(&sql).await.expect("LISTEN");
+    (listening, notifications)
+}

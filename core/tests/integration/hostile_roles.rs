@@ -8,8 +8,8 @@
 use std::time::{Duration, SystemTime};
 
 use pgmq_core::{
-    Attribute, AttributeValue, Backoff, Client, ClientOptions, NackOptions, Outcome, OutgoingMessage,
-    QueueOptions, ReceiveOptions, Receiver, SendOptions, LATEST_VERSION,
+    Attribute, AttributeValue, Backoff, Client, ClientOptions, MessageState, NackOptions, Outcome, OutgoingMessage,
+    PeekOptions, QueueOptions, ReceiveOptions, Receiver, SendOptions, LATEST_VERSION,
 };
 
 use crate::common::*;
@@ -256,6 +256,37 @@ async fn exercise_every_operation(hostile: &Hostile, client: &Client) {
     let (stale, lapse) = tokio::time::timeout(WAIT, async { tokio::join!(stale.wait(), lapse.wait()) }).await.unwrap();
     assert_eq!((stale.unwrap(), lapse.unwrap()), (Outcome::Expired, Outcome::DeadLettered));
     drop(held);
+
+    // peek in every state with a filter of every kind; list with stats; purge
+    let peeked = jobs
+        .send_batch(
+            vec![
+                OutgoingMessage::new("p1").attribute("color", "red").attribute("size", 3).attribute("tag", "x_1"),
+                OutgoingMessage::new("p2").attribute("color", "blue").attribute("note", AttributeValue::Null),
+            ],
+            &SendOptions::default(),
+        )
+        .await
+        .unwrap();
+    jobs.send(OutgoingMessage::new("p3").attribute("color", "red"), &SendOptions::default().delay(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    let filter = (a("color").eq("red") & a("size").ge(2) & a("tag").is_like("x\\_%") & a("tag").is_not_like("y%"))
+        | (a("color").ne("red") & a("note").is_null() & a("size").does_not_exist() & a("tag").does_not_exist());
+    let mut seen = Vec::new();
+    for state in MessageState::ALL {
+        let options = PeekOptions::default().state(state).filter(filter.clone());
+        seen.extend(jobs.peek(&options).await.unwrap().into_iter().map(|m| (m.id, m.state)));
+    }
+    assert_eq!(seen, [(peeked.ids()[0], MessageState::Ready), (peeked.ids()[1], MessageState::Ready)]);
+    assert_eq!(jobs.peek(&PeekOptions::default()).await.unwrap().len(), 3);
+    let overview = client.list_queues_with_stats().await.unwrap();
+    let listed = overview.iter().find(|o| o.info.name == "jobs").unwrap();
+    assert_eq!((listed.stats.ready, listed.stats.scheduled), (2, 1));
+    assert!(listed.oldest_ready_age.is_some());
+    assert_eq!(jobs.purge().await.unwrap(), 3);
+    let purged = jobs.wait_for_completion(peeked.ids()).await.unwrap();
+    assert!(purged.values().all(|o| *o == Outcome::Cancelled));
 
     // delete_queue (with its DLQ)
     for name in ["jobs", "stale", "lapse"] {

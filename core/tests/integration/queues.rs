@@ -183,6 +183,7 @@ async fn default_queue_has_10s_deadline_10_attempts_7_days_and_a_dlq() {
             max_delivery_attempts: 10,
             retention_period: 7 * DAY,
             dead_letter_queue: Some(format!("dlq@{name}")),
+            backoff: None,
         }
     );
     assert_eq!(pgmq_core::dlq_name(&name), format!("dlq@{name}"));
@@ -205,6 +206,7 @@ async fn default_dlq_has_default_options_and_no_dlq_of_its_own() {
             max_delivery_attempts: 10,
             retention_period: 7 * DAY,
             dead_letter_queue: None,
+            backoff: None,
         }
     );
     assert!(info(&client, &format!("dlq@{dlq}")).await.is_none());
@@ -514,6 +516,7 @@ async fn list_queues_shows_every_queue_by_name_with_its_settings() {
             max_delivery_attempts: 3,
             retention_period: Duration::from_secs(60),
             dead_letter_queue: Some(format!("dlq@{a}")),
+            backoff: None,
         })
     );
     assert!(find(&format!("dlq@{a}")).is_some());
