@@ -1,38 +1,117 @@
-// The README's Node examples cannot rot: every ```ts block of its "## Node" section is written to
-// target/node-readme/, type-checked with the package's own tsconfig (tsc --strict, which also checks the
-// test suites) and run against the test database, and what it prints is checked.
+// The Node examples cannot rot: every ```ts block of every Markdown file (README.md, the package READMEs,
+// docs/*.md) and every program in examples/node is written to target/node-readme/, type-checked with the
+// package's own tsconfig (tsc --strict, which also checks the test suites) and run against the test
+// database, and what it prints is checked. A block whose first line is `// not run` is skipped.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { dsn } from './helpers.ts'
+import { client, dsn } from './helpers.ts'
 
 const run = promisify(execFile)
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const outDir = join(root, 'target', 'node-readme')
+const examplesDir = join(root, 'examples', 'node')
 
-function nodeBlocks(): string[] {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const start = readme.indexOf('\n## Node\n')
-  const end = readme.indexOf('\n## ', start + 1)
-  assert.ok(start >= 0 && end > start, 'README has a "## Node" section')
-  const blocks = [...readme.slice(start, end).matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.ok(blocks.length >= 2, 'the Node section has its examples')
-  return blocks
+/** The Markdown files that may carry ```ts blocks; those in EXPECT_TS must carry at least one. */
+function docFiles(): string[] {
+  const packages = readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && d.name !== 'node_modules' && d.name !== 'target')
+    .map((d) => join(d.name, 'README.md'))
+  const docs = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))
+  return ['README.md', ...docs, ...packages].filter((f) => existsSync(join(root, f))).sort()
+}
+const EXPECT_TS = ['README.md', 'bindings-node/README.md', 'docs/errors.md']
+
+/** The ```ts blocks of a Markdown text, without those whose first line is `// not run`. */
+function tsBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/^```(?:ts|typescript)[ \t]*\n([\s\S]*?)^```[ \t]*$/gm)]
+    .map((m) => m[1])
+    .filter((code) => !code.trimStart().toLowerCase().startsWith('// not run'))
 }
 
-const blocks = nodeBlocks()
+/** The lines under `// Output:` at the top of an example, which it must print. */
+function expectedOutput(source: string): string[] {
+  const m = source.match(/^\/\/ Output:\n((?:\/\/ {3}.*\n)+)/m)
+  assert.ok(m, 'the example has no `// Output:` comment')
+  return m[1].split('\n').filter((l) => l).map((l) => l.slice(2).trim())
+}
+
+/** Queues a program creates by a literal name: deleted before (a rerun) and after it runs. */
+function queuesIn(code: string): string[] {
+  return [...code.matchAll(/createQueue\(\s*'([A-Za-z0-9_-]+)'/g)].map((m) => m[1])
+}
+
+async function deleteQueues(names: string[]): Promise<void> {
+  if (names.length === 0) return
+  await using c = await client()
+  for (const name of names) await c.deleteQueue(name)
+}
+
+// ---- write every block and example where tsc (bindings-node/tsconfig.json) and tsx find them
+
+rmSync(outDir, { recursive: true, force: true })
 mkdirSync(outDir, { recursive: true })
-const files = blocks.map((code, i) => {
-  const file = join(outDir, `block-${i + 1}.mts`)
-  writeFileSync(file, `// Extracted from README.md by bindings-node/__test__/examples.test.ts\n${code}`)
-  return file
+const docs = docFiles().map((file) => {
+  const blocks = tsBlocks(readFileSync(join(root, file), 'utf8')).map((code, i) => {
+    const path = join(outDir, `${file.replace(/[/.]/g, '_')}-${i + 1}.mts`)
+    writeFileSync(path, `// Extracted from ${file} by bindings-node/__test__/examples.test.ts\n${code}`)
+    return { code, path }
+  })
+  return { file, blocks }
+})
+const examples = readdirSync(examplesDir)
+  .filter((f) => f.endsWith('.mts'))
+  .sort()
+  .map((name) => {
+    const source = readFileSync(join(examplesDir, name), 'utf8')
+    writeFileSync(join(outDir, `example-${name}`), `// Copied from examples/node/${name} by examples.test.ts\n${source}`)
+    return { name, source, path: join(examplesDir, name) }
+  })
+
+async function runFile(file: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', file], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: dsn() },
+    timeout: 60_000,
+  })
+  return stdout
+}
+
+async function runProgram(code: string, file: string): Promise<string> {
+  await deleteQueues(queuesIn(code))
+  try {
+    return await runFile(file)
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string }
+    assert.fail(`${relative(root, file)} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`)
+  } finally {
+    await deleteQueues(queuesIn(code))
+  }
+}
+
+// What some blocks print, by a queue name they use; every other block only has to exit 0.
+const BLOCK_OUTPUT: Record<string, RegExp[]> = {
+  'readme-node-quick': [/^resize image 42$/m, /^completed$/m],
+  'readme-node': [/^processing \{"resize": 42\} \{ kind: 'resize' \} 1$/m, /^completed$/m],
+  'readme-node-work': [/'completed'/, /'dead_lettered'/, /^1$/m],
+  'errors-node-missing': [/^queue_not_found$/m],
+}
+
+test('every Markdown file expected to carry ts blocks has them, and every example states its output', () => {
+  const carrying = docs.filter((d) => d.blocks.length > 0).map((d) => d.file)
+  for (const file of EXPECT_TS) assert.ok(carrying.includes(file), `${file} has no runnable \`\`\`ts block`)
+  assert.deepEqual(
+    examples.map((e) => e.name),
+    ['cancel.mts', 'completion.mts', 'filters.mts', 'seed.mts', 'worker.mts'],
+  )
+  for (const e of examples) assert.ok(expectedOutput(e.source).length > 0, e.name)
 })
 
-test('the package, its tests and the README examples type-check with tsc --strict', async () => {
+test('the package, its tests, the Markdown blocks and the examples type-check with tsc --strict', async () => {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   try {
     await run(process.execPath, [tsc, '-p', join(root, 'bindings-node', 'tsconfig.json')], { cwd: root })
@@ -42,29 +121,28 @@ test('the package, its tests and the README examples type-check with tsc --stric
   }
 })
 
-async function runBlock(file: string): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', file], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: dsn() },
-    timeout: 60_000,
+for (const { file, blocks } of docs.filter((d) => d.blocks.length > 0)) {
+  test(`${file}: every ts block runs`, async () => {
+    for (const block of blocks) {
+      const out = await runProgram(block.code, block.path)
+      for (const [name, expected] of Object.entries(BLOCK_OUTPUT)) {
+        if (!block.code.includes(`'${name}'`)) continue
+        for (const line of expected) assert.match(out, line, `${basename(block.path)}:\n${out}`)
+      }
+    }
   })
-  return stdout
 }
 
-test('README quick start runs and prints the outcome', async () => {
-  const out = await runBlock(files[0])
-  assert.match(out, /^processing \{"resize": 42\} \{ kind: 'resize' \} 1$/m)
-  assert.match(out, /^completed$/m)
-})
+for (const example of examples) {
+  test(`examples/node/${example.name} prints its stated output`, async () => {
+    const out = await runProgram(example.source, example.path)
+    const lines = out.split('\n').map((l) => l.trim()).filter((l) => l)
+    assert.deepEqual(lines, expectedOutput(example.source))
+  })
+}
 
-test('README workers example runs: retries, dead letters, filters, cancel', async () => {
-  const out = (await runBlock(files[1])).split('\n')
-  const outcomes = out.findIndex((l) => l.startsWith('{'))
-  const summary = out.slice(outcomes, out.findIndex((l, i) => i > outcomes && l.startsWith('}')) + 1).join('\n')
-  assert.equal((summary.match(/'completed'/g) ?? []).length, 2, summary)
-  assert.equal((summary.match(/'dead_lettered'/g) ?? []).length, 1, summary)
-  assert.ok(out.includes('fail Error: cannot do this one 2'), out.join('\n'))
-  assert.ok(out.includes('true false'), out.join('\n'))
-  assert.ok(out.some((l) => /^\[ '[0-9a-f-]{36}' \] cancelled$/.test(l)), out.join('\n'))
-  assert.ok(out.some((l) => l.includes('messages: 0, ready: 0, scheduled: 0, leased: 0, deadLettered: 0')), out.join('\n'))
+test('the ts block extractor skips blocks marked not run', () => {
+  const markdown = "```ts\nconsole.log('a')\n```\n```ts\n// not run\nimport x from 'nothing'\n```\n```sh\nls\n```\n"
+
+  assert.deepEqual(tsBlocks(markdown), ["console.log('a')\n"])
 })

@@ -1,4 +1,5 @@
-"""The examples people copy: the seed program of the spec, the README's Python blocks, the typed example
+"""The examples people copy: the seed program of the spec, the example programs in examples/python, the
+```python blocks of every Markdown file (README.md, the package READMEs, docs/*.md), the typed example
 module, and `mypy --strict` over all of them and over this suite."""
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ from psycopg.conninfo import make_conninfo
 
 import pgmq
 import typed_example
-from support import BINDING_DIR, REPO_DIR, TESTS_DIR, run_python, unique
+from support import REPO_DIR, TESTS_DIR, run_python, unique
 
-SEED = BINDING_DIR / "examples" / "seed.py"
-README = REPO_DIR / "README.md"
+EXAMPLES_DIR = REPO_DIR / "examples" / "python"
+SEED = EXAMPLES_DIR / "seed.py"
+# Every Markdown file that may carry ```python blocks; those in EXPECT_PYTHON must carry at least one.
+NOT_DOCS = {"node_modules", "target"}
+DOC_FILES = sorted(
+    [REPO_DIR / "README.md", *REPO_DIR.glob("docs/*.md")]
+    + [p for p in REPO_DIR.glob("*/README.md") if p.parent.name not in NOT_DOCS and not p.parent.name.startswith(".")]
+)
+EXPECT_PYTHON = {"README.md", "bindings-python/README.md", "docs/operations.md", "docs/errors.md"}
 SEED_OUTPUT = ["sent", "received", "done processing", "acked", "completed"]
 
-# The program of the spec (issue 3, "The seed example must run"), which examples/seed.py must hold unchanged.
+# The program of the spec (issue 3, "The seed example must run"), which examples/python/seed.py must hold
+# unchanged.
 SPEC_SEED = '''
 import anyio, pgmq
 
@@ -50,7 +59,7 @@ async def main(dsn: str) -> None:
                     tg.cancel_scope.cancel()
 '''
 
-# Lets a README block that only defines `async def main(...)` run: called with the DSN if it takes one.
+# Lets a Markdown block that only defines `async def main(...)` run: called with the DSN if it takes one.
 RUN_MAIN = '''
 
 if __name__ == "__main__":
@@ -72,7 +81,21 @@ def runnable(block: str) -> str:
 
 
 def queue_names_in(code: str) -> set[str]:
-    return set(re.findall(r"""create_queue\(\s*["']([A-Za-z0-9_-]+)["']""", code))
+    """The queues a program creates by a literal name, or through a module constant `QUEUE = "..."`."""
+    literal = re.findall(r"""create_queue\(\s*["']([A-Za-z0-9_-]+)["']""", code)
+    constant = re.findall(r"""^QUEUE\s*=\s*["']([A-Za-z0-9_-]+)["']""", code, flags=re.M)
+    return set(literal) | set(constant)
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(REPO_DIR).as_posix()
+
+
+def expected_output(source: str) -> list[str]:
+    """The lines under `Output:` in an example's docstring (indented by four spaces), which it must print."""
+    match = re.search(r"^Output:\n((?:    .*\n)+)", source, flags=re.M)
+    assert match, "the example's docstring has no `Output:` section"
+    return [line.strip() for line in match.group(1).splitlines()]
 
 
 def delete_queues(dsn: str, names: set[str]) -> None:
@@ -97,7 +120,7 @@ def test_seed_example_holds_the_spec_program_unchanged() -> None:
     assert SEED.exists(), f"{SEED} is missing"
     source = "\n".join(line.rstrip() for line in SEED.read_text().splitlines())
 
-    assert SPEC_SEED.strip() in source, "examples/seed.py does not contain the spec's program verbatim"
+    assert SPEC_SEED.strip() in source, "examples/python/seed.py does not contain the spec's program verbatim"
 
 
 def test_seed_example_prints_sent_received_done_processing_acked_completed(migrated: str) -> None:
@@ -119,23 +142,51 @@ def test_python_m_pgmq_demo_with_a_dsn_prints_the_seed_output(migrated: str) -> 
     assert lines(result.stdout) == SEED_OUTPUT, result.stdout + result.stderr
 
 
-# ---- the README ----
+# ---- the example programs ----
+
+EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.py") if p != SEED)
 
 
-def test_readme_python_examples_run(migrated: str) -> None:
-    blocks = python_blocks(README.read_text())
-    assert blocks, "README.md has no ```python example"
+def test_examples_directory_has_the_programs_it_lists() -> None:
+    assert {p.name for p in EXAMPLES} >= {"worker.py", "filters.py", "cancel.py", "completion.py"}, EXAMPLES
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_program_prints_its_stated_output(migrated: str, example: Path) -> None:
+    source = example.read_text()
+    names = queue_names_in(source)
+    delete_queues(migrated, names)
+
+    result = run_python([str(example), migrated], migrated, timeout=90)
+
+    delete_queues(migrated, names)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lines(result.stdout) == expected_output(source), result.stdout + result.stderr
+
+
+# ---- the Markdown files' ```python blocks ----
+
+
+def test_every_markdown_file_expected_to_carry_python_blocks_has_them() -> None:
+    carrying = {relative(path) for path in DOC_FILES if python_blocks(path.read_text())}
+
+    assert EXPECT_PYTHON <= carrying, f"no ```python block in {sorted(EXPECT_PYTHON - carrying)}"
+
+
+@pytest.mark.parametrize("doc", [d for d in DOC_FILES if python_blocks(d.read_text())], ids=relative)
+def test_markdown_python_blocks_run(migrated: str, doc: Path) -> None:
+    blocks = python_blocks(doc.read_text())
 
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, block in enumerate(blocks, 1):
             names = queue_names_in(block)
             delete_queues(migrated, names)
-            path = Path(tmp) / f"readme_example_{i}.py"
+            path = Path(tmp) / f"doc_example_{i}.py"
             path.write_text(runnable(block))
             result = run_python([str(path)], migrated, timeout=60, cwd=Path(tmp))
             if result.returncode != 0:
-                failures.append(f"README python block {i} exited {result.returncode}:\n{block}\n{result.stderr}")
+                failures.append(f"{relative(doc)} python block {i} exited {result.returncode}:\n{block}\n{result.stderr}")
             delete_queues(migrated, names)
 
     assert not failures, "\n\n".join(failures)
@@ -180,20 +231,22 @@ async def test_typed_example_runs_against_the_database(migrated: str) -> None:
     ]
 
 
-def test_mypy_strict_passes_on_the_tests_the_seed_example_and_the_readme_examples() -> None:
-    # Arrange: the README blocks as files of their own, beside this suite and the seed example.
+def test_mypy_strict_passes_on_the_tests_the_examples_and_the_markdown_blocks() -> None:
+    # Arrange: the Markdown blocks as files of their own, beside this suite and the example programs.
     with tempfile.TemporaryDirectory() as tmp:
         readme_files = []
-        for i, block in enumerate(python_blocks(README.read_text()) if README.exists() else [], 1):
-            path = Path(tmp) / f"readme_example_{i}.py"
-            path.write_text(block)
-            readme_files.append(str(path))
+        for doc in DOC_FILES:
+            for i, block in enumerate(python_blocks(doc.read_text()), 1):
+                path = Path(tmp) / f"{relative(doc).replace('/', '_').replace('.', '_')}_{i}.py"
+                path.write_text(block)
+                readme_files.append(str(path))
         cache = Path(tempfile.gettempdir()) / "pgmq-tests-mypy-cache"
 
         # Act
         result = subprocess.run(
             [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "--no-error-summary"]
-            + [str(TESTS_DIR), str(SEED)]
+            + [str(TESTS_DIR)]
+            + [str(p) for p in sorted(EXAMPLES_DIR.glob("*.py"))]
             + readme_files,
             capture_output=True,
             text=True,

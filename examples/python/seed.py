@@ -3,7 +3,7 @@
 Two idle workers and one message: one worker receives it, processes it for a second and acks it; the
 sender's completion then resolves. Prints sent, received, done processing, acked, completed.
 
-    python bindings-python/examples/seed.py [DSN]     (default: $DATABASE_URL)
+    python examples/python/seed.py [DSN]     (default: $DATABASE_URL)
 """
 
 import anyio, pgmq
