@@ -137,7 +137,7 @@ bench: python node
 	$(CARGO) build --release -p pgmq-core --example bench
 	PGMQ_PG_TLS=1 $(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
 
-# The peer benchmark (README "Performance"): the harness in ../shared/bench-peers runs pgmq's Python and
+# The peer benchmark (docs/performance.md): the harness in ../shared/bench-peers runs pgmq's Python and
 # Node packages (tests/bench_contender.py, .mjs) beside procrastinate, graphile-worker, pg-boss and
 # Tembo's PGMQ (tests/bench-contenders.json) on its own throwaway cluster, and prints the tables. It
 # installs the peers and writes its results under BENCH_HOME (set here so that it never writes into
@@ -162,7 +162,7 @@ fuzz:
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
 	done
 
-# The chaos checker (chaos/; README "Chaos and soak"): a seeded random workload of Rust, Python and Node
+# The chaos checker (chaos/; docs/testing.md): a seeded random workload of Rust, Python and Node
 # worker processes while faults are injected (SIGKILL/SIGSTOP of workers holding leases,
 # pg_terminate_backend of LISTEN and work connections, server restarts: pg_ctl restart -m fast, and the
 # crashes pg_ctl stop -m immediate and SIGKILL of every server process, each kind at least once), then

@@ -1,6 +1,6 @@
 //! The Rust worker of the chaos checker: receives from one queue through pgmq-core's public API, acts out
 //! the behaviour written in each message body, and logs every step as a JSON line on stdout (see
-//! chaos/README section in the repository README and `chaos/src/main.rs`).
+//! "Chaos and soak" in docs/testing.md, and `chaos/src/main.rs`).
 //!
 //! Environment: `CHAOS_DSN`, `CHAOS_QUEUE`, `CHAOS_CONCURRENCY` (receiving tasks, default 8).
 //! Task 0 receives in batches of 4 (`next_batch`), the others one at a time.
