@@ -82,7 +82,7 @@ pub use migrate::LATEST_VERSION;
 pub use options::{
     dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
     DeadLetterOptions, ErrorHandler, DEFAULT_SCHEMA, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueOverview, QueueStats,
-    ReceiveOptions, SendOptions, CONTENT_TYPE_ATTRIBUTE, DLQ_PREFIX, JSON_CONTENT_TYPE, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES, RECONNECT_BACKOFF_MAX,
+    ReceiveOptions, SendOptions, CONTENT_TYPE_ATTRIBUTE, DLQ_PREFIX, is_json_content_type, JSON_CONTENT_TYPE, MAX_QUEUE_NAME_LEN, MAX_SEND_BYTES, RECONNECT_BACKOFF_MAX,
     RECONNECT_BACKOFF_MIN, validate_schema_name,
 };
 pub use peek::{MessageState, PeekOptions, PeekedMessage};

@@ -727,6 +727,16 @@ pub const CONTENT_TYPE_ATTRIBUTE: &str = "content-type";
 /// The [`CONTENT_TYPE_ATTRIBUTE`] value of a JSON body (UTF-8 JSON text).
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
+/// Whether a message with this [`CONTENT_TYPE_ATTRIBUTE`] value (`None`: the attribute is absent or not a
+/// string) may be read as JSON by `message.json()` in every language: no label (bytes that the sender
+/// knows to be JSON text), [`JSON_CONTENT_TYPE`] with or without parameters (`; charset=utf-8`), or a
+/// structured-syntax `application/…+json` type. Case-insensitive, as media types are.
+pub fn is_json_content_type(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else { return true };
+    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    media == JSON_CONTENT_TYPE || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
 /// The longest queue name (not counting the `dlq@` prefix of dead-letter queues).
 pub const MAX_QUEUE_NAME_LEN: usize = 48;
 /// The prefix of dead-letter queue names.
@@ -765,4 +775,19 @@ fn validate_plain_name(full: &str, plain: &str) -> Result<()> {
         return Ok(());
     };
     Err(Error::InvalidQueueName { name: full.to_owned(), reason })
+}
+
+#[cfg(test)]
+mod content_type_tests {
+    use super::is_json_content_type;
+
+    #[test]
+    fn json_is_unlabelled_application_json_with_parameters_or_a_json_suffix_type() {
+        for yes in [None, Some("application/json"), Some("Application/JSON; charset=utf-8"), Some("application/cloudevents+json")] {
+            assert!(is_json_content_type(yes), "{yes:?}");
+        }
+        for no in [Some("text/plain"), Some("application/octet-stream"), Some("text/json+xml"), Some(""), Some("json")] {
+            assert!(!is_json_content_type(no), "{no:?}");
+        }
+    }
 }
