@@ -1,8 +1,9 @@
 'use strict'
 // The public JavaScript API of the npm package `pgmq`, over the native addon (./native.cjs, built from
-// bindings-node/src by @napi-rs/cli). This layer only checks argument types, maps errors to classes and
-// adapts async styles (async iterators, AbortSignal, `await using`); every queue operation, wait and
-// retry happens in the Rust core. Types and documentation: ./index.d.ts.
+// bindings-node/src by @napi-rs/cli). This layer only checks argument types, maps errors to classes,
+// serializes bodies that are not bytes, hands the core's log events to Node and adapts async styles
+// (async iterators, AbortSignal, `await using`); every queue operation, wait and retry, every filter and
+// every message's state is the Rust core's. Types and documentation: ./index.d.ts.
 
 const native = require('./native.cjs')
 
@@ -94,6 +95,58 @@ function callSync(fn) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Logs: the core's log events (a lost LISTEN connection, a failed heartbeat or housekeeping run, a
+// receiver retrying, a migration applied) and this layer's own reports (an automatic ack that failed, an
+// onError that threw) go to the logger given to setLogger(); without one, warnings and errors become
+// process warnings of type PgmqWarning with code PGMQ_WARN / PGMQ_ERROR.
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] // most severe first: the core's names
+let logger = null
+
+function warning(level, message) {
+  process.emitWarning(message, { type: 'PgmqWarning', code: `PGMQ_${level.toUpperCase()}` })
+}
+
+function log(level, message) {
+  if (logger === null) {
+    if (level === 'error' || level === 'warn') warning(level, message)
+    return
+  }
+  const method = logger[level]
+  if (typeof method !== 'function') return
+  try {
+    method.call(logger, message)
+  } catch (err) {
+    // A logger that throws must not become an uncaught exception (this may run in a native callback).
+    warning('error', `pgmq: the logger's ${level}() threw (${err && err.message}) on: ${message}`)
+  }
+}
+
+/** Where pgmq's log events go, for the whole process (see index.d.ts). */
+function setLogger(value) {
+  if (value === undefined || value === null) {
+    logger = null
+    native.setLogLevel('warn')
+    return
+  }
+  if (typeof value !== 'object' && typeof value !== 'function') {
+    throw new TypeError(`setLogger takes an object with error / warn / info / debug methods, or null; got ${describe(value)}`)
+  }
+  let mostVerbose = 'error'
+  for (const level of LOG_LEVELS) {
+    const method = value[level]
+    if (method === undefined || method === null) continue
+    if (typeof method !== 'function') throw new TypeError(`logger.${level} must be a function, got ${describe(method)}`)
+    mostVerbose = level
+  }
+  logger = value
+  // Events of a level the logger has no method for do not even cross from the core.
+  native.setLogLevel(mostVerbose)
+}
+
+native.forwardLogs((event) => log(event.level, event.message))
+
+// ---------------------------------------------------------------------------------------------------
 // Argument checks: wrong types are TypeErrors, out-of-range numbers RangeErrors (as in Node's own APIs).
 
 function describe(v) {
@@ -157,11 +210,14 @@ function optionalCount(v, what) {
   return v
 }
 
-function body(v, what) {
+/** Bytes (a Buffer, any typed array or DataView, an ArrayBuffer) as a Buffer, without a copy; else undefined. */
+function bytes(v) {
   if (Buffer.isBuffer(v)) return v
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-  if (typeof v === 'string') return Buffer.from(v, 'utf8')
-  throw new TypeError(`${what} must be a Buffer, Uint8Array or string, got ${describe(v)}`)
+  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  if (v instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && v instanceof SharedArrayBuffer)) {
+    return Buffer.from(v)
+  }
+  return undefined
 }
 
 function scalar(v, what) {
@@ -223,92 +279,22 @@ const Outcome = Object.freeze({
   Expired: 'expired',
 })
 
-const FILTER_TREE = Symbol('pgmq.filterTree')
-const FILTER_DEPTH = Symbol('pgmq.filterDepth')
-
-/** A condition on message attributes; combine with `and` / `or`. */
-class Filter {
-  constructor(tree, depth = 1) {
-    if (tree === undefined || tree === null || typeof tree.op !== 'string') {
-      throw new TypeError('a Filter is made with Attribute(key), not constructed directly')
-    }
-    this[FILTER_TREE] = tree
-    this[FILTER_DEPTH] = depth
-  }
-
-  and(other) {
-    return this.#join('and', other)
-  }
-
-  or(other) {
-    return this.#join('or', other)
-  }
-
-  // The core refuses filters nested deeper than MAX_FILTER_DEPTH; refusing them here also keeps the
-  // addon from walking (recursively) a tree deep enough to exhaust the native stack.
-  #join(op, other) {
-    const right = treeOf(other, `${op}()`)
-    const depth = Math.max(this[FILTER_DEPTH], other[FILTER_DEPTH]) + 1
-    if (depth > native.MAX_FILTER_DEPTH) {
-      throw new RangeError(`filters may nest at most ${native.MAX_FILTER_DEPTH} levels deep`)
-    }
-    return new Filter({ op, left: this[FILTER_TREE], right }, depth)
-  }
-
-  toJSON() {
-    return this[FILTER_TREE]
-  }
-}
-
-/**
- * The filter tree in postfix order: leaves, and `{ op: 'and' | 'or' }` combining the two entries before
- * it. Walked without recursion, and flat when it crosses to the addon (which rebuilds it with a stack):
- * napi refuses JSON nested deeper than 128 levels, the core allows MAX_FILTER_DEPTH.
- */
-function postfix(tree) {
-  const out = []
-  const todo = [tree]
-  while (todo.length > 0) {
-    const node = todo.pop()
-    if (node.op === 'and' || node.op === 'or') {
-      out.push({ op: node.op })
-      todo.push(node.left, node.right)
-    } else {
-      out.push(node)
+// Filters are the core's: `Attribute(key)` makes a native AttributeCondition, whose methods make native
+// Filters (a wrong type is a TypeError there); `and` / `or` past MAX_FILTER_DEPTH levels throw the core's
+// invalid_option, made an InvalidOptionError here like every error of the addon.
+const { Filter, AttributeCondition } = native
+for (const name of ['and', 'or']) {
+  const combine = Filter.prototype[name]
+  Filter.prototype[name] = function (other) {
+    try {
+      return combine.call(this, other)
+    } catch (err) {
+      throw typed(err)
     }
   }
-  return out.reverse()
-}
-
-function treeOf(f, what) {
-  if (!(f instanceof Filter)) throw new TypeError(`${what} takes a Filter (made with Attribute), got ${describe(f)}`)
-  return f[FILTER_TREE]
 }
 
 /** Starts a filter on one attribute: `Attribute('color').eq('red')`. Works with or without `new`. */
-class AttributeCondition {
-  constructor(key) {
-    this.key = string(key, 'attribute key')
-  }
-  #compare(op, value) {
-    return new Filter({ op, key: this.key, value: scalar(value, `Attribute(${JSON.stringify(this.key)}).${op}() value`) })
-  }
-  eq(value) { return this.#compare('eq', value) }
-  ne(value) { return this.#compare('ne', value) }
-  lt(value) { return this.#compare('lt', value) }
-  gt(value) { return this.#compare('gt', value) }
-  le(value) { return this.#compare('le', value) }
-  ge(value) { return this.#compare('ge', value) }
-  isNull() { return new Filter({ op: 'isNull', key: this.key }) }
-  isNotNull() { return new Filter({ op: 'isNotNull', key: this.key }) }
-  isLike(pattern) { return new Filter({ op: 'isLike', key: this.key, pattern: string(pattern, 'isLike() pattern') }) }
-  isNotLike(pattern) {
-    return new Filter({ op: 'isNotLike', key: this.key, pattern: string(pattern, 'isNotLike() pattern') })
-  }
-  exists() { return new Filter({ op: 'exists', key: this.key }) }
-  doesNotExist() { return new Filter({ op: 'doesNotExist', key: this.key }) }
-}
-
 function Attribute(key) {
   return new AttributeCondition(key)
 }
@@ -319,66 +305,139 @@ function getDlqName(name) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Bodies: bytes cross as they are; a string is its UTF-8 text, unless the queue has a serializer; any
+// other value is serialized (JSON by default) and labelled with the content-type attribute, whose name
+// and JSON value are the core's, as in every language.
+
+const CONTENT_TYPE_ATTRIBUTE = native.CONTENT_TYPE_ATTRIBUTE
+const JSON_CONTENT_TYPE = native.JSON_CONTENT_TYPE
+
+/** UTF-8 JSON: `JSON.stringify` / `JSON.parse`, content type `application/json`. */
+const jsonSerializer = Object.freeze({
+  contentType: JSON_CONTENT_TYPE,
+  serialize(value) {
+    return JSON.stringify(value)
+  },
+  deserialize(body) {
+    return JSON.parse(body.toString('utf8'))
+  },
+})
+
+/** JSON under another name too: parameters (`; charset=utf-8`) or a `+json` type (`application/cloudevents+json`). */
+function isJsonType(type) {
+  if (typeof type !== 'string') return false
+  const media = type.split(';', 1)[0].trim().toLowerCase()
+  return media === JSON_CONTENT_TYPE || (media.startsWith('application/') && media.endsWith('+json'))
+}
+
+function serializerOf(v) {
+  if (v === undefined || v === null) return null
+  if (
+    typeof v !== 'object' ||
+    typeof v.serialize !== 'function' ||
+    typeof v.deserialize !== 'function' ||
+    typeof v.contentType !== 'string' ||
+    v.contentType === ''
+  ) {
+    throw new TypeError(`serializer must be { contentType: string, serialize(value), deserialize(body) }, got ${describe(v)}`)
+  }
+  return v
+}
+
+/**
+ * A body to send and its attributes: `[bytes, attributes]`. `attrs` is null or a checked attributes
+ * object, returned as it is unless the body was serialized (then a copy with the content type).
+ */
+function encode(value, attrs, serializer, what) {
+  const b = bytes(value)
+  if (b !== undefined) return [b, attrs]
+  if (typeof value === 'string' && serializer === null) return [Buffer.from(value, 'utf8'), attrs]
+  const s = serializer || jsonSerializer
+  const out = s.serialize(value)
+  let encoded = bytes(out)
+  if (encoded === undefined) {
+    if (typeof out !== 'string') {
+      throw new TypeError(
+        s === jsonSerializer
+          ? `${what} must be a Buffer, Uint8Array, string or a value JSON.stringify can encode, got ${describe(value)}`
+          : `the serializer's serialize() must return a string or bytes, got ${describe(out)} (${what})`,
+      )
+    }
+    encoded = Buffer.from(out, 'utf8')
+  }
+  if (attrs === null) return [encoded, { [CONTENT_TYPE_ATTRIBUTE]: s.contentType }]
+  const given = attrs[CONTENT_TYPE_ATTRIBUTE]
+  if (given !== undefined && given !== s.contentType) {
+    throw new InvalidOptionError(
+      `${what} is serialized as ${JSON.stringify(s.contentType)}, but its attributes say ` +
+        `"${CONTENT_TYPE_ATTRIBUTE}": ${JSON.stringify(given)}: send bytes to label them yourself, ` +
+        'or give the queue a serializer with that contentType',
+    )
+  }
+  return [encoded, { ...attrs, [CONTENT_TYPE_ATTRIBUTE]: s.contentType }]
+}
+
+/** Whether a sendBatch entry is `{ body, attributes? }` rather than a value to serialize. */
+function isEnvelope(m) {
+  if (!isPlainObject(m) || !Object.hasOwn(m, 'body')) return false
+  for (const key in m) if (key !== 'body' && key !== 'attributes') return false
+  return true
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Messages
 
 // A claim (see src/message.rs) carries its messages column by column; a Message is a view of one row.
-// Acks are gathered for one turn of the event loop and handed to the core together (one native call
-// and one promise per claim, and one commit), which is what keeps a busy worker cheap.
-
-const HELD = 0
-const SETTLING = 1
-const RELEASED = 2
+// The core keeps each message's state and decides every call. Acks are gathered for one turn of the event
+// loop and handed to the core together (one native call and one promise per claim, and one commit), which
+// is what keeps a busy worker cheap; while a message's ack is on its way, its other calls wait for it to
+// be done, so that the core sees them in the order they were made.
 
 let pendingAcks = null
 
 function flushAcks() {
   const groups = pendingAcks
   pendingAcks = null
-  for (const [leases, group] of groups) {
-    const { indices, settles } = group
-    let promise
-    try {
-      promise = leases.ack(indices)
-    } catch (err) {
-      const e = typed(err)
-      for (let i = 0; i < settles.length; i += 3) settles[i + 2](e)
-      continue
-    }
-    promise.then(
-      (results) => {
-        for (let i = 0, j = 0; i < results.length; i++, j += 3) {
-          const r = results[i]
-          if (r === null) settles[j + 1]()
-          else settles[j](r, settles[j + 2])
-        }
-      },
-      (err) => {
-        const e = typed(err)
-        for (let i = 0; i < settles.length; i += 3) settles[i + 2](e)
-      },
-    )
+  for (const [leases, group] of groups) flushGroup(leases, group)
+}
+
+function noop() {}
+
+function flushGroup(leases, group) {
+  const { indices, settles } = group
+  const failAll = (err) => {
+    const e = typed(err)
+    for (let i = 0; i < settles.length; i++) settles[i](e)
   }
-}
-
-function handleError(id) {
-  return new HandleError(`message ${id} was already finished (acked, nacked or released)`, 'already_finished')
-}
-
-/** Connection and database failures leave the message held: it may be finished again. */
-function retryable(err) {
-  return err instanceof ConnectionError || err instanceof DatabaseError
+  let promise
+  try {
+    promise = leases.ack(indices)
+  } catch (err) {
+    failAll(err)
+    return
+  }
+  promise.then((results) => {
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]
+      settles[i](r === null ? null : typed(new Error(r)))
+    }
+  }, failAll)
 }
 
 /** A message leased to this worker (see index.d.ts). */
 class Message {
   #claim
   #index
-  #state = HELD
+  #source
   #controller = null
+  // While an ack of this handle is on its way (in the batch, then in the core): a promise of its end.
+  // The calls that could race it (ack, nack, extend) wait for that; a release is moot meanwhile.
+  #acking = null
 
-  constructor(claim, index) {
+  constructor(claim, index, source) {
     this.#claim = claim
     this.#index = index
+    this.#source = source
     this.id = claim.ids[index]
     this.body = claim.bodies.subarray(index === 0 ? 0 : claim.ends[index - 1], claim.ends[index])
     this.attributes = claim.attributes[index] || {}
@@ -387,13 +446,40 @@ class Message {
     this.deadLetterAttempts = claim.deadLetterAttempts[index]
   }
 
+  get queue() {
+    return this.#source.name
+  }
+
   get sentAt() {
     return new Date(this.#claim.sentAt[this.#index])
   }
 
+  get leaseToken() {
+    return this.#claim.leases.leaseToken(this.#index)
+  }
+
+  /** The body, parsed by the queue's serializer (JSON by default), unless it is labelled as another encoding. */
+  json() {
+    const serializer = this.#source.serializer || jsonSerializer
+    const type = this.attributes[CONTENT_TYPE_ATTRIBUTE]
+    const readable =
+      type === undefined || type === serializer.contentType || (serializer.contentType === JSON_CONTENT_TYPE && isJsonType(type))
+    if (!readable) {
+      throw new TypeError(
+        `message ${this.id} has ${CONTENT_TYPE_ATTRIBUTE} ${JSON.stringify(type)}, which json() does not read ` +
+          `(it reads ${JSON.stringify(serializer.contentType)}, or a body without ${CONTENT_TYPE_ATTRIBUTE}): decode message.body`,
+      )
+    }
+    return serializer.deserialize(this.body)
+  }
+
   /** Whether this handle can no longer ack or nack (finished, being finished, or released). */
   get finished() {
-    return this.#state !== HELD || this.#claim.leases.finished(this.#index)
+    return this.#acking !== null || this.#claim.leases.finished(this.#index)
+  }
+
+  get leaseLost() {
+    return this.#claim.leases.leaseLost(this.#index)
   }
 
   get cancelled() {
@@ -403,16 +489,17 @@ class Message {
       const abort = () => controller.abort(new PgmqError(`message ${this.id} was cancelled`, 'cancelled'))
       const leases = this.#claim.leases
       if (leases.cancelled(this.#index)) abort()
-      else if (this.#state === HELD && !leases.finished(this.#index)) leases.watchCancelled(this.#index, abort)
+      else if (!this.finished) leases.watchCancelled(this.#index, abort)
     }
     return this.#controller.signal
   }
 
   ack() {
-    if (this.#state !== HELD) return Promise.reject(handleError(this.id))
-    this.#state = SETTLING
+    // A second ack while one is on its way: the core answers it (already_finished, unless the first one
+    // failed on a connection error and the message is held again) once the first is done.
+    if (this.#acking !== null) return this.#acking.then(() => this.ack())
     const leases = this.#claim.leases
-    return new Promise((resolve, reject) => {
+    const acked = new Promise((resolve, reject) => {
       if (pendingAcks === null) {
         pendingAcks = new Map()
         setImmediate(flushAcks)
@@ -423,43 +510,33 @@ class Message {
         pendingAcks.set(leases, group)
       }
       group.indices.push(this.#index)
-      group.settles.push(
-        (reason, fail) => {
-          const err = typed(new Error(reason))
-          if (retryable(err)) this.#state = HELD
-          fail(err)
-        },
-        resolve,
-        reject,
-      )
+      group.settles.push((err) => {
+        this.#acking = null
+        if (err === null) resolve()
+        else reject(err)
+      })
     })
+    this.#acking = acked.then(noop, noop)
+    return acked
   }
 
   async nack(opts) {
     const o = options(opts, 'nack options')
     const delayMs = optionalMs(o.delayMs, 'delayMs')
     const error = optionalString(o.error, 'error')
-    if (this.#state !== HELD) throw handleError(this.id)
-    this.#state = SETTLING
-    try {
-      await call(callSync(() => this.#claim.leases.nack(this.#index, delayMs, error)))
-    } catch (err) {
-      if (retryable(err)) this.#state = HELD
-      throw err
-    }
+    if (this.#acking !== null) await this.#acking
+    return call(callSync(() => this.#claim.leases.nack(this.#index, delayMs, error)))
   }
 
   async extend(ms) {
     if (ms === undefined) throw new TypeError('extend(ms) needs a number of milliseconds')
     const by = optionalMs(ms, 'extend(ms)')
-    if (this.#state !== HELD) throw handleError(this.id)
-    return call(this.#claim.leases.extend(this.#index, by))
+    if (this.#acking !== null) await this.#acking
+    return call(callSync(() => this.#claim.leases.extend(this.#index, by)))
   }
 
   release() {
-    if (this.#state !== HELD) return
-    this.#state = RELEASED
-    this.#claim.leases.release(this.#index)
+    if (this.#acking === null) this.#claim.leases.release(this.#index)
   }
 
   toString() {
@@ -470,6 +547,7 @@ class Message {
 /** `for await (const msg of queue.receive())`: one message per iteration (see index.d.ts). */
 class MessageStream {
   #receiver
+  #source
   #batch = null
   #next = 0
   #current = null
@@ -477,8 +555,9 @@ class MessageStream {
   #signal
   #onAbort = null
 
-  constructor(receiver, signal) {
+  constructor(receiver, source, signal) {
     this.#receiver = receiver
+    this.#source = source
     this.#signal = signal
     if (signal !== undefined) {
       if (signal.aborted) this.#finish()
@@ -502,7 +581,7 @@ class MessageStream {
     }
     while (!this.#done) {
       if (this.#batch !== null && this.#next < this.#batch.ids.length) {
-        const message = new Message(this.#batch, this.#next++)
+        const message = new Message(this.#batch, this.#next++, this.#source)
         this.#current = message
         return { done: false, value: message }
       }
@@ -610,34 +689,39 @@ class SentBatch {
 // ---------------------------------------------------------------------------------------------------
 // Queue and client
 
-/** The default `onError` of receive() and process(): a process warning (type PgmqWarning). `message` is
- * the message that could not be finished, or undefined for an error the receiver recovered from. */
-function warnError(err, message) {
-  const what = message === undefined ? 'receiving failed, retrying' : `could not finish message ${message.id}`
-  process.emitWarning(`pgmq: ${what}: ${err && err.message}`, { type: 'PgmqWarning', code: err && err.code })
+/** Reports what an onError handler threw: it must neither stop the loop nor become uncaught. */
+function onErrorThrew(thrown) {
+  const what = thrown instanceof Error ? thrown.stack || thrown.message : String(thrown)
+  log('error', `pgmq: an onError handler threw: ${what}`)
 }
 
 function onErrorOf(o) {
-  const onError = o.onError === undefined ? warnError : o.onError
-  if (typeof onError !== 'function') throw new TypeError(`onError must be a function, got ${describe(onError)}`)
-  return onError
+  if (o.onError === undefined || o.onError === null) return undefined
+  if (typeof o.onError !== 'function') throw new TypeError(`onError must be a function, got ${describe(o.onError)}`)
+  return o.onError
 }
 
 class Queue {
   #native
+  // What the messages of its streams read: { name, serializer }.
+  #source
 
-  constructor(nativeQueue) {
+  constructor(nativeQueue, serializer) {
     this.#native = nativeQueue
+    this.#source = { name: nativeQueue.name, serializer }
   }
 
   get name() {
-    return this.#native.name
+    return this.#source.name
+  }
+
+  get serializer() {
+    return this.#source.serializer
   }
 
   async send(message, opts) {
     const o = options(opts, 'send options')
-    const b = body(message, 'message body')
-    const attrs = attributes(o.attributes, 'attributes')
+    const [b, attrs] = encode(message, attributes(o.attributes, 'attributes'), this.#source.serializer, 'message body')
     const completion = await call(callSync(() => this.#native.send(b, attrs, sendOptions(o))))
     return new SentMessage(completion)
   }
@@ -647,20 +731,25 @@ class Queue {
       throw new TypeError(`sendBatch takes an array of messages, got ${describe(messages)}`)
     }
     const o = options(opts, 'sendBatch options')
+    const serializer = this.#source.serializer
     const bodies = new Array(messages.length)
     // null unless some message has attributes: 1,000 nulls would each cross into Rust for nothing.
     let attrs = null
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]
-      if (isPlainObject(m)) {
-        bodies[i] = body(m.body, `messages[${i}].body`)
-        const a = attributes(m.attributes, `messages[${i}].attributes`)
-        if (a !== null) {
-          if (attrs === null) attrs = new Array(messages.length).fill(null)
-          attrs[i] = a
+      let b = bytes(m)
+      let a = null
+      if (b === undefined) {
+        if (isEnvelope(m)) {
+          ;[b, a] = encode(m.body, attributes(m.attributes, `messages[${i}].attributes`), serializer, `messages[${i}].body`)
+        } else {
+          ;[b, a] = encode(m, null, serializer, `messages[${i}]`)
         }
-      } else {
-        bodies[i] = body(m, `messages[${i}]`)
+      }
+      bodies[i] = b
+      if (a !== null) {
+        if (attrs === null) attrs = new Array(messages.length).fill(null)
+        attrs[i] = a
       }
     }
     const completion = await call(callSync(() => this.#native.sendBatch(bodies, attrs, sendOptions(o))))
@@ -669,25 +758,33 @@ class Queue {
 
   #receiver(o, batchSize, onError) {
     let filter
-    if (o.filter !== undefined && o.filter !== null) filter = postfix(treeOf(o.filter, 'filter'))
-    const pollIntervalMs = optionalMs(o.pollIntervalMs, 'pollIntervalMs')
-    // Called on the JS thread with each error the receiver recovered from (it goes on retrying). A throw
-    // becomes a warning: it must neither stop the receiver nor surface as an uncaught exception.
-    const report = (reason) => {
-      try {
-        onError(typed(new Error(reason)))
-      } catch (thrown) {
-        warnError(thrown)
+    if (o.filter !== undefined && o.filter !== null) {
+      if (!(o.filter instanceof Filter)) {
+        throw new TypeError(`filter must be a Filter (made with Attribute), got ${describe(o.filter)}`)
       }
+      filter = o.filter
     }
-    return callSync(() => this.#native.receiver({ batchSize, filter, pollIntervalMs }, report))
+    const pollIntervalMs = optionalMs(o.pollIntervalMs, 'pollIntervalMs')
+    // Without onError, what the receiver recovers from reaches Node as the core's warning (see Logs).
+    // With one, it is called on the JS thread with each of them (the receiver goes on retrying).
+    const report =
+      onError === undefined
+        ? undefined
+        : (reason) => {
+            try {
+              onError(typed(new Error(reason)))
+            } catch (thrown) {
+              onErrorThrew(thrown)
+            }
+          }
+    return callSync(() => this.#native.receiver({ batchSize, pollIntervalMs }, filter, report))
   }
 
   receive(opts) {
     const o = options(opts, 'receive options')
     const signal = signalOf(o.signal)
     const batchSize = optionalCount(o.batchSize, 'batchSize')
-    return new MessageStream(this.#receiver(o, batchSize, onErrorOf(o)), signal)
+    return new MessageStream(this.#receiver(o, batchSize, onErrorOf(o)), this.#source, signal)
   }
 
   async process(handler, opts) {
@@ -706,6 +803,7 @@ class Queue {
     const onAbort = () => receiver.close()
     if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true })
 
+    const source = this.#source
     const running = new Set()
     const run = async (message) => {
       let failure = null
@@ -722,10 +820,15 @@ class Queue {
         // The ack or nack did not go through (a connection error still holds the message): release it
         // for prompt redelivery now rather than keep its lease alive until the garbage collector runs.
         message.release()
+        if (onError === undefined) {
+          const queue = JSON.stringify(source.name)
+          log('warn', `pgmq: could not finish message ${message.id} on queue ${queue}: ${err && err.message}`)
+          return
+        }
         try {
           onError(err, message)
         } catch (thrown) {
-          warnError(thrown, message)
+          onErrorThrew(thrown)
         }
       }
     }
@@ -734,7 +837,7 @@ class Queue {
         const batch = await call(receiver.nextBatch())
         if (batch === null) break
         for (let i = 0; i < batch.ids.length; i++) {
-          const p = run(new Message(batch, i))
+          const p = run(new Message(batch, i, source))
           running.add(p)
           p.then(() => running.delete(p))
         }
@@ -804,6 +907,10 @@ class Client {
     return call(this.#native.migrate())
   }
 
+  async schemaVersion() {
+    return call(this.#native.schemaVersion())
+  }
+
   async createQueue(name, opts) {
     string(name, 'queue name')
     return call(this.#native.createQueue(name, queueOptions(options(opts, 'queue options'))))
@@ -813,9 +920,20 @@ class Client {
     return call(this.#native.deleteQueue(string(name, 'queue name')))
   }
 
-  queue(name) {
+  async listQueues() {
+    const queues = await call(this.#native.listQueues())
+    for (const q of queues) if (q.deadLetterQueue === undefined) q.deadLetterQueue = null // (napi leaves it out)
+    return queues
+  }
+
+  async redrive(from, to) {
+    return call(this.#native.redrive(string(from, 'redrive source queue'), string(to, 'redrive target queue')))
+  }
+
+  queue(name, opts) {
     string(name, 'queue name')
-    return new Queue(callSync(() => this.#native.queue(name)))
+    const serializer = serializerOf(options(opts, 'queue handle options').serializer)
+    return new Queue(callSync(() => this.#native.queue(name)), serializer)
   }
 
   async close() {
@@ -836,9 +954,9 @@ async function connect(dsn, opts) {
   const o = options(opts, 'connect options')
   const nativeOptions = {
     listenDsn: optionalString(o.listenDsn, 'listenDsn'),
-    poolSize: optionalCount(o.poolSize, 'poolSize'),
-    connectTimeoutMs: optionalMs(o.connectTimeoutMs, 'connectTimeoutMs'),
-    // Out of range (0, negative) is the core's InvalidOptionError, which names the rule.
+    // Out of range (0, negative, not finite, fractional counts) is InvalidOptionError, which names the rule.
+    poolSize: optionalNumber(o.poolSize, 'poolSize'),
+    connectTimeoutMs: optionalNumber(o.connectTimeoutMs, 'connectTimeoutMs'),
     statementTimeoutMs: optionalNumber(o.statementTimeoutMs, 'statementTimeoutMs'),
     statementCache: optionalBoolean(o.statementCache, 'statementCache'),
     connectRetryMs: optionalNumber(o.connectRetryMs, 'connectRetryMs'),
@@ -850,10 +968,15 @@ async function connect(dsn, opts) {
 
 module.exports = {
   connect,
+  setLogger,
   getDlqName,
   Outcome,
   Attribute,
   Filter,
+  jsonSerializer,
+  CONTENT_TYPE_ATTRIBUTE,
+  JSON_CONTENT_TYPE,
+  MAX_FILTER_DEPTH: native.MAX_FILTER_DEPTH,
   Client,
   Queue,
   Message,

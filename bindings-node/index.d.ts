@@ -7,17 +7,23 @@
  * await client.migrate()
  * await client.createQueue('jobs')
  * const jobs = client.queue('jobs')
- * const sent = await jobs.send('{"resize": 42}')
- * for await (const msg of jobs.receive()) { await msg.ack(); break }
+ * const sent = await jobs.send({ resize: 42 }) // JSON, with the attribute content-type: application/json
+ * for await (const msg of jobs.receive()) { console.log(msg.json<{ resize: number }>().resize); await msg.ack(); break }
  * await sent.completed() // 'completed'
  * ```
+ *
+ * Bodies are bytes (`Buffer`, `Uint8Array`, ...: sent as they are, the fastest path), strings (their UTF-8 text)
+ * or any other value, serialized by the queue's {@link Serializer} (JSON by default) and labelled with the
+ * attribute `content-type` (see {@link Queue.send}).
  *
  * Every message is delivered to one worker at a time under a lease that the client extends while the
  * worker holds the message; a worker that fails (`nack`, a thrown handler) or dies gets its message
  * redelivered, and after `maxDeliveryAttempts` it moves to the queue's dead-letter queue.
  *
- * Errors: arguments of the wrong type throw `TypeError`, out-of-range numbers `RangeError`; everything the
- * queue itself refuses is a {@link PgmqError} subclass with a stable `code`.
+ * Errors: arguments of the wrong type throw `TypeError`, out-of-range numbers given to a call (`delayMs`,
+ * `batchSize`, `extend(ms)`) `RangeError`; everything the queue itself refuses — options out of range
+ * (`connect`, `createQueue`), filters nested too deep, values the database cannot hold — is a
+ * {@link PgmqError} subclass with a stable `code` ({@link InvalidOptionError} for those).
  * @packageDocumentation
  */
 
@@ -33,8 +39,8 @@ export declare const Outcome: {
   readonly Expired: 'expired'
 }
 
-/** A message body: bytes, or a string (sent as UTF-8). Received bodies are always `Buffer`s. */
-export type Body = Buffer | Uint8Array | string
+/** A message body sent as it is: bytes (a `Buffer`, any typed array or `DataView`, an `ArrayBuffer`), or a string (its UTF-8 text). Received bodies are always `Buffer`s. */
+export type Body = Buffer | Uint8Array | ArrayBufferView | ArrayBuffer | string
 
 /** An attribute value. Numbers compare numerically in filters, strings textually. */
 export type AttributeValue = string | number | boolean | null
@@ -92,18 +98,27 @@ export declare class ClientClosedError extends PgmqError {}
 /** A bug in pgmq: a panic in its Rust core (or a failure of the native addon), caught and reported instead of crashing the process. The operation did not complete; whether it took effect is unknown. The process and other clients keep working. */
 export declare class InternalError extends PgmqError {}
 
-/** A condition on message attributes, made with {@link Attribute}. `and` / `or` nest at most 100 levels deep (a `RangeError` beyond; combine long lists pairwise). */
+/**
+ * A condition on message attributes, made with {@link Attribute}: a handle on the Rust core's filter (every key,
+ * value and pattern is a bound parameter when it runs). `and` / `or` nest at most {@link MAX_FILTER_DEPTH} (100)
+ * levels deep: one that would nest deeper throws {@link InvalidOptionError} (combine long lists pairwise). A value
+ * the database cannot hold (`NaN`, a string with NUL) or a `LIKE` pattern ending in a lone `\` is an
+ * {@link InvalidOptionError} when the filter is used (`receive`, `process`). `new Filter()` is a `TypeError`.
+ */
 export declare class Filter {
   private constructor()
   /** Both conditions hold. */
   and(other: Filter): Filter
   /** Either condition holds. */
   or(other: Filter): Filter
-  /** The filter as the plain tree the native layer reads. */
-  toJSON(): unknown
+  /** The filter as the core prints it (for logs). */
+  toString(): string
 }
 
-/** The conditions on one attribute. */
+/** How deeply `and` / `or` may nest in one {@link Filter}: the core's `MAX_FILTER_DEPTH` (100). */
+export declare const MAX_FILTER_DEPTH: number
+
+/** The conditions on one attribute. A value or pattern of the wrong type is a `TypeError`. */
 export interface AttributeCondition {
   /** The attribute's key. */
   readonly key: string
@@ -139,13 +154,79 @@ export declare function Attribute(key: string): AttributeCondition
 /** The name of the dead-letter queue created with queue `name`: `dlq@<name>`. */
 export declare function getDlqName(name: string): string
 
-/** Options of {@link connect}. */
+/** The attribute that says how a body is encoded (`'content-type'`), the core's name in every language. */
+export declare const CONTENT_TYPE_ATTRIBUTE: string
+/** Its value for UTF-8 JSON (`'application/json'`), set by every language's JSON send. */
+export declare const JSON_CONTENT_TYPE: string
+
+/**
+ * How a queue turns values into bodies and back ({@link Client.queue}). `serialize` may return a string (sent as
+ * UTF-8) or bytes; `contentType` becomes the message's `content-type` attribute, so that readers in any language
+ * know how to decode it.
+ */
+export interface Serializer<T> {
+  /** The `content-type` attribute of the bodies it makes (e.g. `'application/json'`). */
+  readonly contentType: string
+  /** The body of `value`. A throw rejects the send. */
+  serialize(value: T): string | Uint8Array
+  /** The value of a received body ({@link Message.json}). */
+  deserialize(body: Buffer): T
+}
+
+/**
+ * UTF-8 JSON: `JSON.stringify` out, `JSON.parse` back, content type {@link JSON_CONTENT_TYPE}. The default for
+ * values that are not bytes or strings; give it to {@link Client.queue} to make a typed queue whose strings are
+ * JSON strings too.
+ */
+export declare const jsonSerializer: Serializer<any>
+
+/** Options of {@link Client.queue}. */
+export interface QueueHandleOptions<T> {
+  /**
+   * Serializes every body that is not bytes, strings included (default: none, so strings are sent as their text
+   * and other values as JSON).
+   */
+  serializer?: Serializer<T>
+}
+
+/** The level of a log event, most severe first. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
+
+/** Where {@link setLogger} sends log events: `console`, or any object with some of these methods. */
+export interface Logger {
+  error?(message: string): void
+  warn?(message: string): void
+  info?(message: string): void
+  debug?(message: string): void
+}
+
+/**
+ * Where pgmq's log events go, for the whole process: the core's (a lost LISTEN connection, a failed heartbeat or
+ * housekeeping run, a receiver retrying after an error, a connect retry, a migration applied) and this package's
+ * own (an automatic ack of `process()` that failed, an `onError` handler that threw). They come from the Rust core,
+ * which logs for every client of the process at once, so this is a process-wide setting, not a client option.
+ *
+ * Without a logger (the default, and after `setLogger(null)`), warnings and errors become process warnings:
+ * `process.emitWarning(message, { type: 'PgmqWarning', code: 'PGMQ_WARN' | 'PGMQ_ERROR' })` (listen with
+ * `process.on('warning', ...)`), and info and debug events are dropped. With one, each event calls the method of
+ * its level with one line of text; a level without a method is dropped (events less severe than the most verbose
+ * method present do not even cross from the core), and a method that throws is reported as a `PGMQ_ERROR` warning. Events reach
+ * JS on the main thread, soon after they happen; they never keep the process alive.
+ *
+ * ```ts
+ * setLogger(console) // every level
+ * setLogger({ warn: (m) => log.warn(m), error: (m) => log.error(m) })
+ * ```
+ */
+export declare function setLogger(logger: Logger | null): void
+
+/** Options of {@link connect}. A number out of range is an {@link InvalidOptionError} (a non-number a `TypeError`). */
 export interface ConnectOptions {
   /** A separate DSN for the one LISTEN connection (e.g. direct to PostgreSQL while work goes through a transaction-pooling PgBouncer). */
   listenDsn?: string
-  /** Most pooled connections for statements (default 10). */
+  /** Most pooled connections for statements (a whole number from 1 to 10 000; default 10). */
   poolSize?: number
-  /** How long to wait for a connection, ms (default 10 000). */
+  /** How long to wait for a connection to one host, ms (> 0; default 10 000). */
   connectTimeoutMs?: number
   /**
    * The longest a statement, or a wait for a free pool connection, may take, ms (default 60 000; must be > 0, else
@@ -224,8 +305,12 @@ export interface SendOneOptions extends SendOptions {
   attributes?: Attributes
 }
 
-/** One message of {@link Queue.sendBatch}: a body, or a body with attributes. */
-export type OutgoingMessage = Body | { body: Body; attributes?: Attributes }
+/**
+ * One message of {@link Queue.sendBatch}: a body or value, or `{ body, attributes? }`. An entry is read as that
+ * envelope when it is a plain object with a `body` key and no keys but `body` and `attributes`; a value of exactly
+ * that shape is sent wrapped: `{ body: value }`.
+ */
+export type OutgoingMessage<T = unknown> = Body | T | { body: Body | T; attributes?: Attributes }
 
 /** Options of {@link Queue.receive}. */
 export interface ReceiveOptions {
@@ -237,12 +322,12 @@ export interface ReceiveOptions {
   signal?: AbortSignal
   /** Safety-net re-read of the table while idle, ms (default 30 000); NOTIFY does the real waking. */
   pollIntervalMs?: number
-  /** Called with each error the stream recovered from: a lost connection (say, a {@link ConnectionError}) never ends the stream, which retries with a capped, jittered backoff until the server answers. Default: a process warning (type `'PgmqWarning'`). A throw is reported as such a warning. */
+  /** Called with each error the stream recovered from: a lost connection (say, a {@link ConnectionError}) never ends the stream, which retries with a capped, jittered backoff until the server answers. Without it, the core's log warning of each one is all (see {@link setLogger}: by default a `PgmqWarning`, code `PGMQ_WARN`). A throw is logged as an error. */
   onError?: (error: PgmqError) => void
 }
 
 /** Options of {@link Queue.process}. */
-export interface ProcessOptions {
+export interface ProcessOptions<T = unknown> {
   /** Most messages handled at once (default 10). */
   concurrency?: number
   /** Only messages whose attributes match. */
@@ -251,8 +336,8 @@ export interface ProcessOptions {
   signal?: AbortSignal
   /** Safety-net re-read while idle, ms (default 30 000). */
   pollIntervalMs?: number
-  /** Called when a message's automatic ack or nack fails (with that `message`), and with each error receiving recovered from (`message` undefined: a lost connection never ends `process()`, which retries with backoff). Default: a process warning (type `'PgmqWarning'`); a throw is reported as one. */
-  onError?: (error: unknown, message: Message | undefined) => void
+  /** Called when a message's automatic ack or nack fails (with that `message`), and with each error receiving recovered from (`message` undefined: a lost connection never ends `process()`, which retries with backoff). Without it, both are logged as warnings (see {@link setLogger}: by default a `PgmqWarning`, code `PGMQ_WARN`). A throw is logged as an error. */
+  onError?: (error: unknown, message: Message<T> | undefined) => void
 }
 
 /** Options of {@link Message.nack}. */
@@ -277,12 +362,31 @@ export interface QueueStats {
   deadLettered: number
 }
 
-/** A message leased to this worker. While it is held (not acked, nacked or released) the client extends its lease in the background. */
-export declare class Message {
+/** A queue and its settings ({@link Client.listQueues}). */
+export interface QueueInfo {
+  /** Its name (a dead-letter queue's is `dlq@<name>`). */
+  name: string
+  /** Its lease length, ms. */
+  ackDeadlineMs: number
+  /** Deliveries before a message is dead-lettered. */
+  maxDeliveryAttempts: number
+  /** How long an unconsumed message is kept, ms. */
+  retentionPeriodMs: number
+  /** The name of its dead-letter queue, or `null` without one. */
+  deadLetterQueue: string | null
+}
+
+/**
+ * A message leased to this worker. While it is held (not acked, nacked or released) the client extends its lease
+ * in the background. Its state (`finished`, `leaseLost`, `cancelled`) is the Rust core's: an ack is taken there
+ * as it is called, so a second `ack()` or a `nack()` after it rejects with {@link HandleError} (`already_finished`)
+ * and a `release()` after it does nothing, even before the ack has resolved.
+ */
+export declare class Message<T = unknown> {
   private constructor()
   /** The message id: a time-ordered UUID (v7) assigned at send. */
   readonly id: string
-  /** The payload. */
+  /** The payload, as it was sent (a serialized body too: see {@link Message.json}). */
   readonly body: Buffer
   /** Its attributes (`{}` when none). */
   readonly attributes: Attributes
@@ -294,8 +398,22 @@ export declare class Message {
   readonly deadLetterAttempts: number | null
   /** When it was sent. */
   get sentAt(): Date
-  /** Whether this handle can no longer ack or nack it (finished or released). */
+  /** The name of the queue it was received from. */
+  get queue(): string
+  /** The fencing token of this lease (an ack or nack under an older token changes nothing). */
+  get leaseToken(): string
+  /**
+   * The body parsed by the queue's {@link Serializer} (`JSON.parse` of its UTF-8 text by default). A body without a
+   * `content-type` attribute is parsed too (JSON sent as bytes or text); one labelled as another encoding than the
+   * serializer's is a `TypeError`, unparsed (the JSON serializer also reads `application/json; charset=utf-8` and
+   * `application/<x>+json`, as Python's `json()` does). Parsed anew on each call; throws what the serializer throws
+   * (a `SyntaxError` for a body that is not JSON).
+   */
+  json<U = T>(): U
+  /** Whether this handle can no longer ack or nack it (finished, being finished, or released). */
   get finished(): boolean
+  /** Whether the heartbeat found the lease lost (it expired and another worker took the message, or it was dead-lettered): an ack would reject with {@link LeaseLostError}. */
+  get leaseLost(): boolean
   /** Aborts (reason: a `PgmqError` with code `'cancelled'`) if `queue.cancel()` is called on this message while it is held; its ack then does nothing. Like a timer that is `unref()`ed, this watch alone does not keep the process alive. */
   get cancelled(): AbortSignal
   /** Completes the message: it is deleted and its outcome becomes `'completed'`. Acking a message cancelled while held resolves and changes nothing. Rejects with {@link HandleError} if already finished, {@link LeaseLostError} if the lease was lost. */
@@ -314,13 +432,13 @@ export declare class Message {
  * acked nor nacked when the iteration moves on is released too. The stream ends quietly when its
  * signal aborts or the client closes.
  */
-export declare class MessageStream implements AsyncIterableIterator<Message> {
+export declare class MessageStream<T = unknown> implements AsyncIterableIterator<Message<T>> {
   private constructor()
-  [Symbol.asyncIterator](): MessageStream
+  [Symbol.asyncIterator](): MessageStream<T>
   /** Waits for the next message. */
-  next(): Promise<IteratorResult<Message, undefined>>
+  next(): Promise<IteratorResult<Message<T>, undefined>>
   /** Ends the stream (what `break` calls). */
-  return(): Promise<IteratorResult<Message, undefined>>
+  return(): Promise<IteratorResult<Message<T>, undefined>>
   /** Ends the stream, as `break` does. */
   close(): void
   /** Whether the stream has ended. */
@@ -349,19 +467,32 @@ export declare class SentBatch {
   completed(): Promise<Record<string, Outcome>>
 }
 
-/** One queue, by name. Made by {@link Client.queue}; nothing is read until it is used. */
-export declare class Queue {
+/**
+ * One queue, by name. Made by {@link Client.queue}; nothing is read until it is used. `T` is the type of the
+ * values its serializer sends and {@link Message.json} returns.
+ */
+export declare class Queue<T = unknown> {
   private constructor()
   /** The queue's name. */
   get name(): string
-  /** Sends one message; resolves once it is durable. */
-  send(body: Body, options?: SendOneOptions): Promise<SentMessage>
-  /** Sends messages in one statement: all of them or, on error, none. */
-  sendBatch(messages: readonly OutgoingMessage[], options?: SendOptions): Promise<SentBatch>
+  /** The serializer given to {@link Client.queue}, or `null`. */
+  get serializer(): Serializer<T> | null
+  /**
+   * Sends one message; resolves once it is durable. Bytes ({@link Body}) are sent as they are, with no
+   * `content-type` (the fastest path). A string is its UTF-8 text, unless the queue has a serializer. Anything else
+   * (an object, array, number, boolean, `null`) is serialized by the queue's serializer, `JSON.stringify` by default
+   * (a value it cannot encode, such as `undefined` or a function, is a `TypeError`), and gets the attribute
+   * `content-type` ({@link CONTENT_TYPE_ATTRIBUTE}) with the serializer's content type: `application/json` by
+   * default, what a Python or Kotlin JSON sender sets too. A `content-type` given in `attributes` for such a body
+   * must be that same type, else {@link InvalidOptionError} (to label bytes yourself, send bytes).
+   */
+  send(body: Body | T, options?: SendOneOptions): Promise<SentMessage>
+  /** Sends messages in one statement: all of them or, on error, none. Each body as in {@link Queue.send}. */
+  sendBatch(messages: readonly OutgoingMessage<T>[], options?: SendOptions): Promise<SentBatch>
   /** A stream of messages for `for await`. Waiting happens in the core (NOTIFY, the next scheduled time), never by polling. */
-  receive(options?: ReceiveOptions): MessageStream
+  receive(options?: ReceiveOptions): MessageStream<T>
   /** Runs `handler` for each message, up to `concurrency` at once: resolving acks it, throwing nacks it (a handler may also ack or nack itself). Resolves when `signal` aborts (after the running handlers finish) or the client closes. */
-  process(handler: (message: Message) => unknown | Promise<unknown>, options?: ProcessOptions): Promise<void>
+  process(handler: (message: Message<T>) => unknown | Promise<unknown>, options?: ProcessOptions<T>): Promise<void>
   /** Cancels messages: a queued or scheduled one is removed and never delivered (guaranteed); a held one is signalled through `message.cancelled` and never redelivered. Resolves to the ids that were found. */
   cancel(ids: readonly string[]): Promise<string[]>
   /** Counts of this queue's messages by state. */
@@ -373,14 +504,33 @@ export declare class Queue {
 /** A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by every waiter. */
 export declare class Client implements AsyncDisposable {
   private constructor()
-  /** Creates or upgrades the `pgmq` schema; resolves to its version. Safe to run from several processes at once. Rejects with {@link PgmqTimeoutError} (nothing changed; run it again later) after waiting 5 s for a lock a long transaction holds on pgmq's tables, and with {@link SchemaConflictError} if a `pgmq` schema exists that is not pgmq's. */
+  /** Creates or upgrades the `pgmq` schema; resolves to its version. Safe to run from several processes at once. Rejects with {@link PgmqTimeoutError} (nothing changed; run it again later) after waiting 5 s for a lock a long transaction holds on pgmq's tables, and with {@link SchemaConflictError} if a `pgmq` schema exists that is not pgmq's. Each migration applied is logged at `info` (see {@link setLogger}). */
   migrate(): Promise<number>
+  /** The schema version in the database: 0 when pgmq was never migrated there, else the version `migrate()` resolved to. */
+  schemaVersion(): Promise<number>
   /** Creates a queue (and, unless `deadLetterQueue: null`, its DLQ `dlq@<name>`); `false` if it already exists. */
   createQueue(name: string, options?: QueueOptions): Promise<boolean>
   /** Deletes a queue, its DLQ and their messages; `false` if there was none. */
   deleteQueue(name: string): Promise<boolean>
-  /** A handle on a queue (the name is checked now; the queue need not exist yet). */
-  queue(name: string): Queue
+  /** Every queue, dead-letter queues included, by name. */
+  listQueues(): Promise<QueueInfo[]>
+  /**
+   * Moves every message of queue `from` (typically a DLQ, `getDlqName(name)`) that is not leased to queue `to`, as
+   * fresh messages: available now, attempts reset, same ids, bodies and attributes. Resolves to how many moved.
+   * Rejects with {@link QueueNotFoundError} if either queue does not exist.
+   */
+  redrive(from: string, to: string): Promise<number>
+  /**
+   * A handle on a queue (the name is checked now; the queue need not exist yet). With a `serializer`, a typed
+   * queue: every body that is not bytes goes through it, strings included, and {@link Message.json} returns `T`.
+   *
+   * ```ts
+   * const jobs = client.queue<Job>('jobs', { serializer: jsonSerializer })
+   * await jobs.send({ id: 1 })             // typed: send(value: Job)
+   * for await (const m of jobs.receive()) { const job: Job = m.json(); ... }
+   * ```
+   */
+  queue<T = unknown>(name: string, options?: QueueHandleOptions<T>): Queue<T>
   /** Closes the client: streams end, pending waits reject with {@link ClientClosedError}, connections close. */
   close(): Promise<void>
   /** Whether `close()` was called. */

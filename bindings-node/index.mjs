@@ -4,10 +4,15 @@ import pgmq from './index.cjs'
 
 export const {
   connect,
+  setLogger,
   getDlqName,
   Outcome,
   Attribute,
   Filter,
+  jsonSerializer,
+  CONTENT_TYPE_ATTRIBUTE,
+  JSON_CONTENT_TYPE,
+  MAX_FILTER_DEPTH,
   Client,
   Queue,
   Message,

@@ -5,23 +5,30 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
 import path from 'node:path'
+import pg from 'pg'
 import {
   connect,
   getDlqName,
   Attribute,
+  Filter,
   Outcome,
   PgmqError,
   QueueNotFoundError,
   HandleError,
+  InvalidOptionError,
   ClientClosedError,
   ConnectionError,
+  CONTENT_TYPE_ATTRIBUTE,
+  JSON_CONTENT_TYPE,
+  jsonSerializer,
   type Client,
-  type Filter,
   type Message,
   type MessageStream,
   type Queue,
   type Attributes,
+  type Serializer,
 } from 'pgmq'
 import { client, dsn, freshQueue, uniqueName, until } from './helpers.ts'
 
@@ -30,15 +37,28 @@ const T = { timeout: 30_000 }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 /** The next message of a stream (fails if the stream ended). */
-async function take(stream: MessageStream): Promise<Message> {
+async function take<T>(stream: MessageStream<T>): Promise<Message<T>> {
   const r = await stream.next()
   assert.equal(r.done, false, 'the stream ended instead of yielding a message')
-  return r.value as Message
+  return r.value as Message<T>
 }
 
 /** Receives one message. The stream is left open: closing it would release the message. */
-async function receiveOne(q: Queue): Promise<Message> {
+async function receiveOne<T>(q: Queue<T>): Promise<Message<T>> {
   return take(q.receive())
+}
+
+/** Receives `n` messages of one claim (acking each), in send order. */
+async function receiveAll<T>(q: Queue<T>, n: number): Promise<Message<T>[]> {
+  const stream = q.receive({ batchSize: n })
+  const got: Message<T>[] = []
+  for (let i = 0; i < n; i++) {
+    const m = await take(stream)
+    got.push(m)
+    await m.ack() // before moving on, which would release it
+  }
+  stream.close()
+  return got
 }
 
 /** Asserts that `p` rejects with an instance of `cls` (a PgmqError) carrying `code`. */
@@ -111,6 +131,22 @@ describe('connect and Client', () => {
     assert.deepEqual(all, [v1, v1, v1])
   })
 
+  test('schemaVersion is 0 where pgmq was never migrated, and the migrated version after migrate()', T, async () => {
+    const schema = `sv_${randomUUID().slice(0, 8)}`
+    await using c = await connect(dsn(), { schema })
+    try {
+      assert.equal(await c.schemaVersion(), 0)
+      const version = await c.migrate()
+      assert.ok(version >= 1)
+      assert.equal(await c.schemaVersion(), version)
+    } finally {
+      const admin = new pg.Client({ connectionString: dsn() })
+      await admin.connect()
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      await admin.end()
+    }
+  })
+
   test('close twice is fine; every operation afterwards rejects with ClientClosedError', T, async () => {
     const c = await client()
     const name = await freshQueue(c)
@@ -176,6 +212,50 @@ describe('createQueue, deleteQueue, getDlqName', () => {
     assert.equal(await c.createQueue(name), true)
     assert.equal((await c.queue(name).stats()).messages, 0)
     assert.equal(await c.deleteQueue(name), true)
+  })
+
+  test('listQueues lists each queue with its settings and its DLQ (itself a queue)', T, async () => {
+    await using c = await client()
+    const name = await freshQueue(c, { ackDeadlineMs: 2_500, maxDeliveryAttempts: 4, retentionPeriodMs: 3_600_000 })
+    const bare = await freshQueue(c, { deadLetterQueue: null })
+    const queues = await c.listQueues()
+    const byName = new Map(queues.map((q) => [q.name, q]))
+    assert.deepEqual(byName.get(name), {
+      name,
+      ackDeadlineMs: 2_500,
+      maxDeliveryAttempts: 4,
+      retentionPeriodMs: 3_600_000,
+      deadLetterQueue: getDlqName(name),
+    })
+    assert.equal(byName.get(getDlqName(name))?.deadLetterQueue, null)
+    assert.equal(byName.get(bare)?.deadLetterQueue, null)
+    assert.equal(byName.has(getDlqName(bare)), false)
+    await c.deleteQueue(name)
+    assert.equal((await c.listQueues()).some((q) => q.name === name), false)
+  })
+
+  test('redrive moves dead-lettered messages back as fresh ones; an unknown queue is QueueNotFoundError', T, async () => {
+    await using c = await client()
+    const name = await freshQueue(c, { maxDeliveryAttempts: 1 })
+    const q = c.queue(name)
+    const sent = await q.sendBatch([{ body: 'a', attributes: { k: 1 } }, 'b'])
+    const stream = q.receive({ batchSize: 2 })
+    for (let i = 0; i < 2; i++) await (await take(stream)).nack({ error: 'failed' }) // the last attempt: to the DLQ
+    stream.close()
+    assert.equal((await q.stats()).deadLettered, 2)
+
+    assert.equal(await c.redrive(getDlqName(name), name), 2)
+
+    assert.equal((await q.stats()).deadLettered, 0)
+    const back = await receiveAll(q, 2)
+    assert.deepEqual(back.map((m) => m.id).sort(), [...sent.ids].sort())
+    assert.deepEqual(back.map((m) => [m.body.toString(), m.deliveryAttempt, m.attributes]).sort(), [
+      ['a', 1, { k: 1 }],
+      ['b', 1, {}],
+    ])
+    assert.equal(await c.redrive(getDlqName(name), name), 0)
+    await rejectsWith(c.redrive(uniqueName('missing'), name), QueueNotFoundError, 'queue_not_found')
+    await rejectsWith(c.redrive(name, uniqueName('missing')), QueueNotFoundError, 'queue_not_found')
   })
 
   test('a 48-character name is accepted', T, async () => {
@@ -525,10 +605,10 @@ describe('sendBatch', () => {
   test('one invalid element rejects with TypeError and sends nothing', T, async () => {
     await using c = await client()
     const q = c.queue(await freshQueue(c))
-    await assert.rejects(q.sendBatch(['ok', 42 as never, 'ok too']), TypeError)
-    await assert.rejects(q.sendBatch(['ok', { body: 5 } as never]), TypeError)
+    await assert.rejects(q.sendBatch(['ok', undefined, 'ok too']), TypeError)
+    await assert.rejects(q.sendBatch(['ok', { body: () => 5 }]), TypeError)
     await assert.rejects(q.sendBatch(['ok', { body: 'x', attributes: { a: {} } } as never]), TypeError)
-    await assert.rejects(q.sendBatch(['ok', null as never]), TypeError)
+    await assert.rejects(q.sendBatch(['ok', Symbol('s')]), TypeError)
     await assert.rejects(q.sendBatch('not an array' as never), TypeError)
     assert.equal((await q.stats()).messages, 0)
     const batch = await q.sendBatch(['fine'])
@@ -536,6 +616,156 @@ describe('sendBatch', () => {
     assert.equal(m.id, batch.ids[0])
     assert.equal(m.body.toString(), 'fine')
     await m.ack()
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+describe('JSON bodies and serializers', () => {
+  test('the content-type attribute and the JSON type are the core\'s constants', () => {
+    const native = createRequire(path.join(__dirname, 'api.test.ts'))('../native.cjs') as { CONTENT_TYPE_ATTRIBUTE: string; JSON_CONTENT_TYPE: string }
+    assert.equal(CONTENT_TYPE_ATTRIBUTE, native.CONTENT_TYPE_ATTRIBUTE)
+    assert.equal(JSON_CONTENT_TYPE, native.JSON_CONTENT_TYPE)
+    // What a Python or Kotlin JSON sender writes: the contract between languages.
+    assert.equal(CONTENT_TYPE_ATTRIBUTE, 'content-type')
+    assert.equal(JSON_CONTENT_TYPE, 'application/json')
+  })
+
+  test('objects, arrays, numbers, booleans and null are sent as UTF-8 JSON labelled application/json; json() parses', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    const values = [{ resize: 42, name: 'ünï ✓', nested: { list: [1, 'two', null] } }, [1, 2, 3], 7.5, false, null]
+    for (const v of values) await q.send(v, { attributes: { tag: 'v' } })
+    const got = await receiveAll(q, values.length)
+    assert.deepEqual(got.map((m) => m.json()), values)
+    for (const [i, m] of got.entries()) {
+      assert.deepEqual(m.attributes, { tag: 'v', [CONTENT_TYPE_ATTRIBUTE]: JSON_CONTENT_TYPE })
+      assert.equal(m.body.toString('utf8'), JSON.stringify(values[i]))
+    }
+  })
+
+  test('bytes and strings are sent as they are, without content-type; json() still parses JSON text', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    await q.send('{"a":1}')
+    await q.send(Buffer.from('[true]'))
+    await q.send('plain text')
+    const [text, buffer, plain] = await receiveAll(q, 3)
+    for (const m of [text, buffer, plain]) assert.deepEqual(m.attributes, {})
+    assert.deepEqual(text.json(), { a: 1 })
+    assert.deepEqual(buffer.json(), [true])
+    assert.equal(plain.body.toString(), 'plain text')
+    assert.throws(() => plain.json(), SyntaxError)
+  })
+
+  test('a content-type given for a serialized body must be the serializer\'s; bytes keep any; json() reads JSON types only', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    await assert.rejects(
+      q.send({ a: 1 }, { attributes: { [CONTENT_TYPE_ATTRIBUTE]: 'text/plain' } }),
+      (e: unknown) => e instanceof InvalidOptionError && e.code === 'invalid_option' && /content-type/.test(e.message),
+    )
+    await assert.rejects(
+      q.sendBatch(['ok', { body: [1], attributes: { [CONTENT_TYPE_ATTRIBUTE]: 'application/xml' } }]),
+      InvalidOptionError,
+    )
+    assert.equal((await q.stats()).messages, 0, 'a refused send wrote something')
+    await q.send({ a: 1 }, { attributes: { [CONTENT_TYPE_ATTRIBUTE]: JSON_CONTENT_TYPE } })
+    await q.send(Buffer.from('<a/>'), { attributes: { [CONTENT_TYPE_ATTRIBUTE]: 'application/xml' } })
+    await q.send(Buffer.from('[1]'), { attributes: { [CONTENT_TYPE_ATTRIBUTE]: 'application/json; charset=utf-8' } })
+    await q.send(Buffer.from('{"id":"e"}'), { attributes: { [CONTENT_TYPE_ATTRIBUTE]: 'application/cloudevents+json' } })
+    const [json, xml, charset, cloudEvent] = await receiveAll(q, 4)
+    assert.deepEqual(json.json(), { a: 1 })
+    assert.deepEqual(xml.attributes, { [CONTENT_TYPE_ATTRIBUTE]: 'application/xml' })
+    // json() reads JSON under any of its names, and refuses (unparsed) a body labelled as another encoding.
+    assert.deepEqual(charset.json(), [1])
+    assert.deepEqual(cloudEvent.json(), { id: 'e' })
+    assert.throws(() => xml.json(), (e: unknown) => e instanceof TypeError && /application\/xml/.test(e.message))
+  })
+
+  test('sendBatch: values, envelopes of values and bytes, in one statement; a value shaped like an envelope is wrapped', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    const email = { to: 'a@example.com', body: 'hi' } // a value: it has a key besides body and attributes
+    const batch = await q.sendBatch([
+      { n: 1 },
+      'text',
+      { body: { n: 2 }, attributes: { k: 'x' } },
+      email,
+      { body: { body: 'wrapped' } },
+      Buffer.from('raw'),
+    ])
+    const got = await receiveAll(q, 6)
+    assert.deepEqual(got.map((m) => m.id), batch.ids)
+    const json = { [CONTENT_TYPE_ATTRIBUTE]: JSON_CONTENT_TYPE }
+    assert.deepEqual(got.map((m) => m.attributes), [json, {}, { k: 'x', ...json }, json, json, {}])
+    assert.deepEqual(got[0].json(), { n: 1 })
+    assert.equal(got[1].body.toString(), 'text')
+    assert.deepEqual(got[2].json(), { n: 2 })
+    assert.deepEqual(got[3].json(), email)
+    assert.deepEqual(got[4].json(), { body: 'wrapped' })
+    assert.equal(got[5].body.toString(), 'raw')
+  })
+
+  test('a typed queue: its serializer encodes every value, strings too, and decodes json(); process() hands typed messages', T, async () => {
+    interface Job {
+      id: number
+      when: Date
+    }
+    // A serializer of its own content type that keeps Dates (JSON would make them strings).
+    const jobs: Serializer<Job> = {
+      contentType: 'application/x-job+json',
+      serialize: (job) => JSON.stringify({ id: job.id, when: job.when.toISOString() }),
+      deserialize: (body) => {
+        const o = JSON.parse(body.toString('utf8')) as { id: number; when: string }
+        return { id: o.id, when: new Date(o.when) }
+      },
+    }
+    await using c = await client()
+    const name = await freshQueue(c)
+    const q = c.queue<Job>(name, { serializer: jobs })
+    assert.equal(q.serializer, jobs)
+    const job: Job = { id: 1, when: new Date('2030-01-02T03:04:05.000Z') }
+    await q.send(job)
+    await q.sendBatch([{ id: 2, when: job.when }, { body: { id: 3, when: job.when }, attributes: { k: 1 } }])
+    const seen: [Job, Message<Job>][] = []
+    const stop = new AbortController()
+    await q.process(
+      async (m) => {
+        const j: Job = m.json() // typed by the queue
+        seen.push([j, m])
+        if (seen.length === 3) stop.abort()
+      },
+      { signal: stop.signal },
+    )
+    assert.deepEqual(seen.map(([j]) => j.id).sort(), [1, 2, 3])
+    for (const [j, m] of seen) {
+      assert.equal(j.when.getTime(), job.when.getTime())
+      assert.equal(m.attributes[CONTENT_TYPE_ATTRIBUTE], 'application/x-job+json')
+      assert.equal(m.queue, name)
+    }
+
+    // With jsonSerializer, strings are JSON strings: a Queue<string> round-trips through json().
+    const strings = c.queue<string>(name, { serializer: jsonSerializer })
+    await strings.send('a "quoted" string')
+    const [m] = await receiveAll(strings, 1)
+    assert.equal(m.body.toString(), '"a \\"quoted\\" string"')
+    assert.equal(m.json(), 'a "quoted" string')
+  })
+
+  test('serializer and value errors: a bad serializer is a TypeError at queue(); its throw rejects the send', async () => {
+    await using c = await client()
+    const name = await freshQueue(c)
+    assert.throws(() => c.queue(name, { serializer: {} as never }), TypeError)
+    assert.throws(() => c.queue(name, { serializer: { ...jsonSerializer, contentType: '' } }), TypeError)
+    const failing = c.queue<number>(name, {
+      serializer: { contentType: 'x/y', serialize: () => { throw new RangeError('too big') }, deserialize: () => 0 },
+    })
+    await assert.rejects(failing.send(1), RangeError)
+    const wrongOutput = c.queue<number>(name, {
+      serializer: { contentType: 'x/y', serialize: () => 5 as never, deserialize: () => 0 },
+    })
+    await assert.rejects(wrongOutput.send(1), TypeError)
+    assert.equal((await c.queue(name).stats()).messages, 0)
   })
 })
 
@@ -667,13 +897,19 @@ describe('receive', () => {
     })
   }
 
-  test('Filter.toJSON is the plain tree', () => {
-    assert.deepEqual(Attribute('a').eq(1).and(Attribute('b').isLike('x%')).toJSON(), {
-      op: 'and',
-      left: { op: 'eq', key: 'a', value: 1 },
-      right: { op: 'isLike', key: 'b', pattern: 'x%' },
-    })
+  test('a Filter is the core\'s: made by Attribute, printed by the core, not constructed directly', () => {
+    const f = Attribute('a').eq(1).and(Attribute('b').isLike('x%'))
+    assert.ok(f instanceof Filter)
+    assert.equal(
+      String(f),
+      'Filter(And(Compare { key: "a", op: Eq, value: Int(1) }, Like { key: "b", pattern: "x%", negated: false }))',
+    )
+    // A JS number is an integer when it is one: 3 and 3.0 are the same filter.
+    assert.equal(String(Attribute('n').eq(3.0)), String(Attribute('n').eq(3)))
+    assert.match(String(Attribute('n').eq(2.5)), /Float\(2\.5\)/)
     assert.equal(Attribute('k').key, 'k')
+    assert.ok(Attribute('k') instanceof Attribute)
+    assert.throws(() => new (Filter as unknown as new () => Filter)(), TypeError)
   })
 
   test('a filtered receiver waits for a matching message and ignores the rest', T, async () => {
@@ -840,6 +1076,50 @@ describe('Message', () => {
     assert.equal(await sent.completed(), 'completed')
     competitor.close()
     assert.deepEqual(await next, { done: true, value: undefined })
+  })
+
+  test('the core decides: a nack, a second ack or a release right after an ack (not awaited) cannot undo it', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    const sent = await q.send('x')
+    const m = await receiveOne(q)
+    assert.equal(m.finished, false)
+    const acked = m.ack() // not awaited
+    assert.equal(m.finished, true)
+    m.release() // does nothing
+    await rejectsWith(m.nack(), HandleError, 'already_finished')
+    await rejectsWith(m.ack(), HandleError, 'already_finished')
+    await acked
+    assert.equal(await sent.completed(), Outcome.Completed)
+    assert.equal((await q.stats()).messages, 0)
+  })
+
+  test('a nack is the core\'s at once: finished before it resolves, a release or second nack right after it changes nothing', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    const sent = await q.send('x')
+    const m = await receiveOne(q)
+    const nacked = m.nack({ delayMs: 60_000, error: 'later' })
+    assert.equal(m.finished, true)
+    m.release()
+    await rejectsWith(m.nack(), HandleError, 'already_finished')
+    await nacked
+    const s = await q.stats()
+    assert.equal(s.scheduled, 1, 'redelivered after the delay, not at once (the release was moot)')
+    assert.deepEqual(await q.cancel([sent.id]), [sent.id])
+  })
+
+  test('queue, leaseToken and leaseLost of a held message', T, async () => {
+    await using c = await client()
+    const name = await freshQueue(c)
+    const q = c.queue(name)
+    await q.send('x')
+    const m = await receiveOne(q)
+    assert.equal(m.queue, name)
+    assert.match(m.leaseToken, /^[0-9a-f-]{36}$/)
+    assert.equal(m.leaseLost, false)
+    await m.ack()
+    assert.equal(m.leaseLost, false)
   })
 
   test('ack of a message cancelled while held resolves; the holder is signalled', T, async () => {

@@ -1,5 +1,6 @@
 // Process lifetime: Node scripts using the client exit on their own (code 0, within 10 s) — closed or
-// not, after a break, an abort, a close during a wait, the cancellation watch, and `await using`.
+// not, with a logger, after a break, an abort, a close during a wait, the cancellation watch, and
+// `await using`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -70,6 +71,14 @@ test('a script that sends and never closes the client exits on its own with code
   const s = await c.queue(name).stats()
   assert.equal(s.messages, 1, 'the message was sent (durable) before the script ended')
   assert.equal(s.ready, 1)
+})
+
+test('a script that sets a logger of every level and never closes its client exits on its own', { timeout: 30_000 }, async () => {
+  await using c = await client()
+  const name = await freshQueue(c)
+  const lines = await scenario('logger-never-close', name)
+  assert.match(lines[0], /^sent [0-9a-f-]{36}$/)
+  assert.equal(lines.length, 1)
 })
 
 test('a script whose for-await loop breaks, then closes the client, exits; its leases are released', { timeout: 30_000 }, async () => {

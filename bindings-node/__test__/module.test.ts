@@ -47,10 +47,15 @@ test('require and import give the same objects', async () => {
 test('the package exports the documented names', () => {
   const names = [
     'connect',
+    'setLogger',
     'getDlqName',
     'Outcome',
     'Attribute',
     'Filter',
+    'MAX_FILTER_DEPTH',
+    'jsonSerializer',
+    'CONTENT_TYPE_ATTRIBUTE',
+    'JSON_CONTENT_TYPE',
     'Client',
     'Queue',
     'Message',

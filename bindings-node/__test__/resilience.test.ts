@@ -1,6 +1,6 @@
 // Receiving goes on across connection loss: a claim cut off mid-flight, every backend of the client
-// terminated. The error is reported (`onError`, by default a process warning of type PgmqWarning), never the
-// end of the loop: the same iteration yields the message.
+// terminated. The error is reported (`onError`; without it, the core's log warning, by default a process
+// warning of type PgmqWarning), never the end of the loop: the same iteration yields the message.
 //
 // The server side is driven with node-postgres (`pg`), never through pgmq: a lock on pgmq.messages for a
 // claim to block on, and pg_terminate_backend of the client's backends, told apart by an application_name
@@ -121,10 +121,13 @@ async function cutOffTheClaim(app: string, start: () => void): Promise<void> {
 }
 
 /** Sends a message and receives it with `queue.receive(options)` across a cut-off claim; acks it. */
-async function receiveAcrossACutOffClaim(options: ReceiveOptions): Promise<{ sent: string; received: string }> {
+async function receiveAcrossACutOffClaim(
+  options: ReceiveOptions,
+  name = uniqueName('cut-claim'),
+): Promise<{ sent: string; received: string }> {
   const app = uniqueName('cut-claim')
   await using c = await clientNamed(app)
-  const name = await freshQueue(c, {}, 'cut-claim')
+  await c.createQueue(name)
   const queue = c.queue(name)
   const sent = await queue.send('survives')
   const stream = queue.receive(options)
@@ -155,30 +158,31 @@ test('a claim cut off mid-flight is reported to onError and the same iteration y
   assertConnectionErrors(seen)
 })
 
-test('without onError, a recovered error is a process warning of type PgmqWarning', T, async () => {
+test('without onError, a recovered error is the core\'s warning: a PgmqWarning with code PGMQ_WARN', T, async () => {
+  const name = uniqueName('cut-warn')
   let warned!: (w: Error) => void
   const warning = new Promise<Error>((resolve) => (warned = resolve))
   const listener = (w: Error): void => {
-    if (w.name === 'PgmqWarning') warned(w)
+    if (w.name === 'PgmqWarning' && w.message.includes(name)) warned(w)
   }
   process.on('warning', listener)
   try {
-    const { sent, received } = await receiveAcrossACutOffClaim({})
+    const { sent, received } = await receiveAcrossACutOffClaim({}, name)
 
     assert.equal(received, sent)
     const w = await within(warning, TEN_S, 'the PgmqWarning')
-    assert.equal((w as Error & { code?: string }).code, 'connection')
-    assert.match(w.message, /^pgmq: receiving failed, retrying: /)
+    assert.equal((w as Error & { code?: string }).code, 'PGMQ_WARN')
+    assert.match(w.message, new RegExp(`^pgmq receiver on "${name}": .*; retrying`))
   } finally {
     process.off('warning', listener)
   }
 })
 
-test('an onError that throws becomes a warning and the stream goes on', T, async () => {
+test('an onError that throws is logged as an error (PGMQ_ERROR) and the stream goes on', T, async () => {
   let warned!: (w: Error) => void
   const warning = new Promise<Error>((resolve) => (warned = resolve))
   const listener = (w: Error): void => {
-    if (w.name === 'PgmqWarning') warned(w)
+    if (w.name === 'PgmqWarning' && (w as Error & { code?: string }).code === 'PGMQ_ERROR') warned(w)
   }
   process.on('warning', listener)
   try {

@@ -1,13 +1,22 @@
 // Hostile and out-of-range arguments, and panics: numbers the core cannot hold are InvalidOptionErrors
-// (or RangeErrors from the JS layer) and write nothing; hostile text is stored verbatim; a filter too
-// deep for the native stack is a RangeError; a panic in the addon is an InternalError, never a crash.
+// (or RangeErrors from the JS layer) and write nothing; hostile text is stored verbatim; a filter nested
+// deeper than the core allows is an InvalidOptionError, never a stack overflow; a panic in the addon is an
+// InternalError, never a crash.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { Attribute, InternalError, InvalidOptionError, InvalidQueueNameError, PgmqError, type Filter } from 'pgmq'
+import {
+  Attribute,
+  InternalError,
+  InvalidOptionError,
+  InvalidQueueNameError,
+  MAX_FILTER_DEPTH,
+  PgmqError,
+  type Filter,
+} from 'pgmq'
 import { client, dsn, freshQueue, uniqueName } from './helpers.ts'
 
 const T = { timeout: 30_000 }
@@ -71,6 +80,8 @@ describe('hostile text', () => {
     assert.throws(() => q.receive({ filter: Attribute('nul\0').exists() }), InvalidOptionError)
     assert.throws(() => q.receive({ filter: Attribute('k').eq('nul\0') }), InvalidOptionError)
     assert.throws(() => q.receive({ filter: Attribute('k').isLike('lone escape \\') }), InvalidOptionError)
+    assert.throws(() => q.receive({ filter: Attribute('k').gt(NaN) }), InvalidOptionError)
+    assert.throws(() => q.receive({ filter: Attribute('k').exists().or(Attribute('k').eq(-Infinity)) }), InvalidOptionError)
     await assert.rejects(c.createQueue('nul\0'), InvalidQueueNameError)
     await assert.rejects(c.createQueue('x'.repeat(49)), InvalidQueueNameError)
     await assert.rejects(c.createQueue("q'; DROP TABLE pgmq.queues; --"), InvalidQueueNameError)
@@ -102,22 +113,33 @@ describe('hostile text', () => {
     assert.equal((await q.stats()).messages, 0)
   })
 
-  test('filters nest up to MAX_FILTER_DEPTH (100); deeper is a RangeError, not a stack overflow', T, async () => {
+  test('filters nest up to MAX_FILTER_DEPTH (100); deeper is an InvalidOptionError from the core, not a stack overflow', T, async () => {
     await using c = await client()
     const q = c.queue(await freshQueue(c))
     await q.send('deep', { attributes: { a: 1 } })
+    assert.equal(MAX_FILTER_DEPTH, 100)
     let chain: Filter = Attribute('a').eq(1)
-    for (let i = 1; i < 100; i++) chain = chain.and(Attribute('a').exists())
+    for (let i = 1; i < MAX_FILTER_DEPTH; i++) chain = chain.and(Attribute('a').exists())
     for await (const m of q.receive({ filter: chain })) {
       assert.equal(m.body.toString(), 'deep')
       await m.ack()
       break
     }
-    assert.throws(() => chain.and(Attribute('a').exists()), RangeError)
+    const tooDeep = (e: unknown) =>
+      e instanceof InvalidOptionError && e.code === 'invalid_option' && /nest at most 100 levels/.test(e.message)
+    assert.throws(() => chain.and(Attribute('a').exists()), tooDeep)
+    assert.throws(() => Attribute('a').exists().or(chain), tooDeep)
     let deep: Filter = Attribute('a').exists()
     assert.throws(() => {
       for (let i = 0; i < 200_000; i++) deep = deep.and(Attribute('a').exists())
-    }, RangeError)
+    }, tooDeep)
+    // The chain that was refused is unchanged and still usable.
+    await q.send('again', { attributes: { a: 1 } })
+    for await (const m of q.receive({ filter: chain })) {
+      assert.equal(m.body.toString(), 'again')
+      await m.ack()
+      break
+    }
   })
 })
 

@@ -1,4 +1,4 @@
-//! `NativeClient`: connect, migrate, create / delete queues, open a queue, close.
+//! `NativeClient`: connect, migrate, create / delete / list queues, redrive, open a queue, close.
 
 use std::time::Duration;
 
@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions};
 
-use crate::convert::{duration_ms, whole};
+use crate::convert::{duration_ms, millis, whole};
 use crate::error::{invalid_option, IntoNapi};
 use crate::queue::NativeQueue;
 
@@ -160,6 +160,21 @@ fn queue_options(o: NativeQueueOptions) -> Result<QueueOptions> {
         .backoff(backoff))
 }
 
+/// A queue and its settings, as `listQueues` lists them.
+#[napi(object, object_from_js = false)]
+pub struct NativeQueueInfo {
+    /// The queue's name (a DLQ's is `dlq@<name>`).
+    pub name: String,
+    /// Its lease length, ms.
+    pub ack_deadline_ms: f64,
+    /// Deliveries before dead-lettering.
+    pub max_delivery_attempts: u32,
+    /// How long an unconsumed message is kept, ms.
+    pub retention_period_ms: f64,
+    /// The name of its DLQ, or `null` without one.
+    pub dead_letter_queue: Option<String>,
+}
+
 /// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection.
 #[napi]
 pub struct NativeClient {
@@ -182,6 +197,12 @@ impl NativeClient {
         self.inner.migrate().await.napi()
     }
 
+    /// The schema version in the database (0 when pgmq was never migrated there).
+    #[napi]
+    pub async fn schema_version(&self) -> Result<i32> {
+        self.inner.schema_version().await.napi()
+    }
+
     /// Creates a queue (and its DLQ); false if it already existed.
     #[napi]
     pub async fn create_queue(&self, name: String, options: NativeQueueOptions) -> Result<bool> {
@@ -193,6 +214,29 @@ impl NativeClient {
     #[napi]
     pub async fn delete_queue(&self, name: String) -> Result<bool> {
         self.inner.delete_queue(&name).await.napi()
+    }
+
+    /// Every queue (dead-letter queues included), by name.
+    #[napi]
+    pub async fn list_queues(&self) -> Result<Vec<NativeQueueInfo>> {
+        let queues = self.inner.list_queues().await.napi()?;
+        Ok(queues
+            .into_iter()
+            .map(|q| NativeQueueInfo {
+                name: q.name,
+                ack_deadline_ms: millis(q.ack_deadline),
+                max_delivery_attempts: q.max_delivery_attempts,
+                retention_period_ms: millis(q.retention_period),
+                dead_letter_queue: q.dead_letter_queue,
+            })
+            .collect())
+    }
+
+    /// Moves every message that is not leased from queue `from` (typically a DLQ) to queue `to`, as
+    /// fresh messages (available now, attempts reset); resolves to how many moved.
+    #[napi]
+    pub async fn redrive(&self, from: String, to: String) -> Result<f64> {
+        Ok(self.inner.redrive(&from, &to).await.napi()? as f64)
     }
 
     /// A handle on a queue by name (checked for syntax only; nothing is read).

@@ -1,5 +1,7 @@
 //! Core errors as JS errors: the message carries the stable code, `[pgmq:<code>] <text>`.
 
+use napi::Env;
+
 /// Converts a core error into the napi error the JS layer recognises by its `[pgmq:<code>]` prefix.
 pub(crate) fn to_napi(e: pgmq_core::Error) -> napi::Error {
     napi::Error::new(napi::Status::GenericFailure, format!("[pgmq:{}] {e}", e.code()))
@@ -19,4 +21,15 @@ impl<T> IntoNapi<T> for pgmq_core::Result<T> {
 /// An `invalid_option` error (for values napi accepted but the core's types cannot hold).
 pub(crate) fn invalid_option(text: impl std::fmt::Display) -> napi::Error {
     to_napi(pgmq_core::Error::InvalidOption(text.to_string()))
+}
+
+/// Throws a JS `TypeError` (an argument of the wrong type, as Node's own APIs do) and returns the error
+/// that tells napi it is already thrown. For the native classes JS code calls directly (`Filter`,
+/// `AttributeCondition`), which no JS layer stands in front of.
+pub(crate) fn type_error(env: &Env, text: impl Into<String>) -> napi::Error {
+    let text = text.into();
+    match env.throw_type_error(&text, None) {
+        Ok(()) => napi::Error::new(napi::Status::PendingException, text),
+        Err(e) => e,
+    }
 }

@@ -1,9 +1,11 @@
 //! The napi-rs addon behind the npm package `pgmq`: native classes over `pgmq-core`.
 //!
 //! The addon converts types and nothing more; the public JavaScript API (`connect`, `Queue`, async
-//! iterators, `AbortSignal`, typed error classes) is the thin layer in `bindings-node/index.cjs`. Every
-//! native promise runs on napi's tokio runtime, which is also the runtime of every client's background
-//! tasks (LISTEN connection, heartbeats, ack batching).
+//! iterators, `AbortSignal`, typed error classes, serializers) is the thin layer in
+//! `bindings-node/index.cjs`, which hands out two native classes as they are: `Filter` and
+//! `AttributeCondition` (`Attribute(key)`), the core's filters. Every native promise runs on napi's tokio
+//! runtime, which is also the runtime of every client's background tasks (LISTEN connection,
+//! heartbeats, ack batching); the core's log events reach JS through [`log`].
 //!
 //! Errors cross as JS `Error`s whose message starts with `[pgmq:<code>] `, `<code>` being the core's
 //! stable [`pgmq_core::Error::code`]; the JS layer turns them into `PgmqError` subclasses. A panic never
@@ -14,6 +16,8 @@
 mod client;
 mod convert;
 mod error;
+mod filter;
+mod log;
 mod message;
 mod queue;
 mod receiver;
@@ -23,6 +27,14 @@ use napi_derive::napi;
 /// How deeply `and` / `or` may nest in one filter ([`pgmq_core::MAX_FILTER_DEPTH`]).
 #[napi]
 pub const MAX_FILTER_DEPTH: u32 = pgmq_core::MAX_FILTER_DEPTH as u32;
+
+/// The attribute that says how a body is encoded ([`pgmq_core::CONTENT_TYPE_ATTRIBUTE`]).
+#[napi]
+pub const CONTENT_TYPE_ATTRIBUTE: &str = pgmq_core::CONTENT_TYPE_ATTRIBUTE;
+
+/// Its value for a UTF-8 JSON body ([`pgmq_core::JSON_CONTENT_TYPE`]).
+#[napi]
+pub const JSON_CONTENT_TYPE: &str = pgmq_core::JSON_CONTENT_TYPE;
 
 /// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
 #[napi(catch_unwind)]

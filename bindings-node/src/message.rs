@@ -1,11 +1,14 @@
 //! A claim: the messages of one `nextBatch`, column by column (one JS object for the whole claim,
-//! bodies in one buffer), and `NativeLeases`, the leases behind them, addressed by index. Acks of
-//! many messages cross into Rust in one call.
+//! bodies in one buffer), and `NativeLeases`, the leases behind them, addressed by index. The acks of
+//! one event-loop turn are awaited with one promise per claim.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use futures_util::future::join_all;
-use napi::bindgen_prelude::*;
+use napi::bindgen_prelude::{within_runtime_if_available, *};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use pgmq_core::{Error, NackOptions};
@@ -38,10 +41,15 @@ pub struct Claim {
     pub leases: NativeLeases,
 }
 
+/// A nack the core has begun (see [`begin`]), to await.
+type Finishing = Pin<Box<dyn Future<Output = pgmq_core::Result<()>> + Send>>;
+
 /// One leased message of a claim.
 struct Slot {
     id: pgmq_core::Uuid,
-    /// `None` once released; dropping the last reference to an unfinished core message releases it.
+    token: pgmq_core::Uuid,
+    /// `None` once released; dropping the last reference to an unfinished core message releases it (an
+    /// ack or nack under way holds a reference of its own).
     message: Mutex<Option<Arc<pgmq_core::Message>>>,
     /// Ends the cancellation watch (finished, released or collected).
     done: CancellationToken,
@@ -49,12 +57,36 @@ struct Slot {
 
 impl Slot {
     fn message(&self) -> pgmq_core::Result<Arc<pgmq_core::Message>> {
-        self.message.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::AlreadyFinished(self.id))
+        lock(&self.message).clone().ok_or(Error::AlreadyFinished(self.id))
     }
 
     fn release(&self) {
         self.done.cancel();
-        drop(self.message.lock().unwrap_or_else(|p| p.into_inner()).take());
+        drop(lock(&self.message).take());
+    }
+}
+
+/// A lock that a panic elsewhere cannot poison for good (what it guards stays consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs the core's `nack` of a message here, on the JS thread, up to its first wait, and returns the
+/// rest of it to await. What the core decides at once — this handle's claim on finishing the message,
+/// or `already_finished` — then happens in the order JS made its calls: the core alone keeps a
+/// message's state, and a second `nack`, a `release` or `finished` right after one sees it finishing.
+/// (Acks are begun on the runtime, all of a batch in one go, which keeps them in one statement; the JS
+/// layer orders a message's other calls after its ack.)
+fn begin<F>(work: F) -> Finishing
+where
+    F: Future<Output = pgmq_core::Result<()>> + Send + 'static,
+{
+    let mut work = Box::pin(work);
+    let mut cx = Context::from_waker(Waker::noop());
+    // The runtime's context, in case the first step needs it (the core only queues the statement there).
+    match within_runtime_if_available(|| work.as_mut().poll(&mut cx)) {
+        Poll::Ready(output) => Box::pin(std::future::ready(output)),
+        Poll::Pending => work,
     }
 }
 
@@ -86,14 +118,19 @@ pub(crate) fn claim(messages: Vec<pgmq_core::Message>) -> Claim {
         c.sent_at.push(epoch_ms(m.sent_at()));
         c.last_errors.push(m.last_error().map(str::to_owned));
         c.dead_letter_attempts.push(m.dead_letter_attempts());
-        c.leases.slots.push(Slot { id: m.id(), message: Mutex::new(Some(Arc::new(m))), done: CancellationToken::new() });
+        c.leases.slots.push(Slot {
+            id: m.id(),
+            token: m.lease_token(),
+            message: Mutex::new(Some(Arc::new(m))),
+            done: CancellationToken::new(),
+        });
     }
     c.bodies = bodies.into();
     c
 }
 
-/// The leases of one claim. The JS layer tracks which messages it has finished or released and
-/// never addresses a message twice; here a released message simply reads as gone.
+/// The leases of one claim, addressed by index. The core keeps each message's state (held, finishing,
+/// finished, lease lost, cancelled); a released message reads as finished.
 #[napi]
 pub struct NativeLeases {
     slots: Vec<Slot>,
@@ -123,9 +160,10 @@ fn settled(result: &pgmq_core::Result<()>, done: &CancellationToken) {
 
 #[napi]
 impl NativeLeases {
-    /// Acks the messages at `indices` (handed to the core together, so they commit in one statement).
-    /// Resolves to one entry per index: `null` for success, else the error (`[pgmq:<code>] text`).
-    /// The leases are taken now, so a `release` right after this call cannot undo it.
+    /// Acks the messages at `indices` (the acks of one event-loop turn, handed to the core together on
+    /// the runtime, so that they commit in one statement). Resolves to one entry per index: `null` for
+    /// success, else the error (`[pgmq:<code>] text`). The messages are taken now, so a `release` right
+    /// after this call cannot undo it.
     #[napi(ts_return_type = "Promise<Array<string | null>>", catch_unwind)]
     pub fn ack<'env>(&self, env: &'env Env, indices: Vec<u32>) -> Result<PromiseRaw<'env, Vec<Option<String>>>> {
         let mut work = Vec::with_capacity(indices.len());
@@ -159,8 +197,9 @@ impl NativeLeases {
         let delay = delay_ms.map(|ms| duration_ms(ms, "delayMs")).transpose()?;
         let message = self.message(index)?;
         let done = self.slot(index)?.done.clone();
+        let work = begin(async move { message.nack(NackOptions { delay, error }).await });
         env.spawn_future(async move {
-            let result = message.nack(NackOptions { delay, error }).await;
+            let result = work.await;
             settled(&result, &done);
             result.napi()
         })
@@ -175,7 +214,7 @@ impl NativeLeases {
     }
 
     /// Hands message `index` back unfinished, for prompt redelivery (this counts as an attempt).
-    /// Does nothing if it was finished or already released.
+    /// Does nothing if it was finished, is being finished, or was released.
     #[napi(catch_unwind)]
     pub fn release(&self, index: u32) {
         if let Some(slot) = self.slots.get(index as usize) {
@@ -197,10 +236,23 @@ impl NativeLeases {
         self.message(index).is_ok_and(|m| m.is_cancelled())
     }
 
-    /// Whether message `index` can no longer be acked or nacked (finished, released or lost).
+    /// Whether message `index` can no longer be acked or nacked (finished, being finished, released).
     #[napi(catch_unwind)]
     pub fn finished(&self, index: u32) -> bool {
         self.message(index).map_or(true, |m| m.is_finished())
+    }
+
+    /// Whether the heartbeat found the lease of message `index` lost (expired and taken elsewhere, or
+    /// dead-lettered). False once released.
+    #[napi(catch_unwind)]
+    pub fn lease_lost(&self, index: u32) -> bool {
+        self.message(index).is_ok_and(|m| m.is_lease_lost())
+    }
+
+    /// The fencing token of the lease of message `index`.
+    #[napi(catch_unwind)]
+    pub fn lease_token(&self, index: u32) -> Result<String> {
+        Ok(self.slot(index)?.token.to_string())
     }
 
     /// Calls `callback()` once if message `index` is cancelled while held. The watch ends when the

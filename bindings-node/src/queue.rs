@@ -8,8 +8,9 @@ use napi_derive::napi;
 use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions};
 use serde_json::Value;
 
-use crate::convert::{attributes, duration_ms, filter, instant_ms, uuids, whole};
+use crate::convert::{attributes, duration_ms, instant_ms, uuids, whole};
 use crate::error::IntoNapi;
+use crate::filter::Filter;
 use crate::receiver::{report_to, NativeReceiver};
 
 /// When sent messages become available and whether their outcome is tracked.
@@ -28,8 +29,6 @@ pub struct NativeSendOptions {
 pub struct NativeReceiveOptions {
     /// Most messages held at once, leased in one statement (default 1).
     pub batch_size: Option<f64>,
-    /// A filter built by `Attribute`, in postfix order (see [`crate::convert::filter`]).
-    pub filter: Option<Value>,
     /// Safety-net re-read while idle, ms (default 30 s).
     pub poll_interval_ms: Option<f64>,
 }
@@ -133,12 +132,14 @@ impl NativeQueue {
         })
     }
 
-    /// A receiver (nothing is read until its first `nextBatch`). `onError(reason)` is called on the JS
-    /// thread with the `[pgmq:<code>] text` of each error the receiver recovered from (it retries).
+    /// A receiver (nothing is read until its first `nextBatch`) of the messages `filter` matches (all
+    /// without one). `onError(reason)` is called on the JS thread with the `[pgmq:<code>] text` of each
+    /// error the receiver recovered from (it retries).
     #[napi(catch_unwind)]
     pub fn receiver(
         &self,
         options: Option<NativeReceiveOptions>,
+        filter: Option<&Filter>,
         // Spelt out rather than `ErrorCallback`: napi-rs writes the TypeScript type from this text.
         on_error: Option<ThreadsafeFunction<String, Unknown<'static>, String, Status, false, true>>,
     ) -> Result<NativeReceiver> {
@@ -148,12 +149,12 @@ impl NativeQueue {
                 let n = whole(n, "batchSize", i64::MIN as f64, i64::MAX as f64)?;
                 opts = opts.batch_size(ReceiveOptions::checked_batch_size(n).napi()?);
             }
-            if let Some(f) = &o.filter {
-                opts = opts.filter(filter(f)?);
-            }
             if let Some(ms) = o.poll_interval_ms {
                 opts = opts.poll_interval(duration_ms(ms, "pollIntervalMs")?);
             }
+        }
+        if let Some(f) = filter {
+            opts = opts.filter(f.inner.clone());
         }
         if let Some(callback) = on_error {
             opts = opts.on_error(report_to(callback));

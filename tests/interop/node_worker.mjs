@@ -1,7 +1,8 @@
 // Node side of tests/interop: receives COUNT messages from QUEUE with the npm package `pgmq`, acks each
 // one, and reports every step as one JSON line on stdout (read by test_interop.py):
 //   {"event":"ready"}                          connected; the receive stream is waiting
-//   {"event":"received","id",...}              a message: its body as hex, attributes, JS types
+//   {"event":"received","id",...}              a message: its body as hex, attributes, JS types, and
+//                                              `json`: msg.json() when it carries a content-type
 //   {"event":"acked","id"}                     its ack resolved
 // With --hold, each message is acked only once a line "ack" arrives on stdin (so the test can look at the
 // queue, and its pending completion, while the message is held), and the client is closed only once a
@@ -11,7 +12,7 @@
 //
 //   DATABASE_URL=postgres://... node tests/interop/node_worker.mjs QUEUE [COUNT] [--hold]
 import { createInterface } from 'node:readline'
-import { connect } from 'pgmq'
+import { connect, CONTENT_TYPE_ATTRIBUTE } from 'pgmq'
 
 const args = process.argv.slice(2)
 const hold = args.includes('--hold')
@@ -74,6 +75,7 @@ try {
       attributes: msg.attributes,
       attributeTypes: Object.fromEntries(Object.entries(msg.attributes).map(([k, v]) => [k, kind(v)])),
       deliveryAttempt: msg.deliveryAttempt,
+      json: CONTENT_TYPE_ATTRIBUTE in msg.attributes ? msg.json() : undefined,
     })
     await command('ack')
     await msg.ack()

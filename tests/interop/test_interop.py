@@ -162,6 +162,49 @@ async def test_attributes_and_a_binary_body_cross_intact(
             assert completed["outcome"] == "completed"
 
 
+# A JSON value in one language is the same value in the other: UTF-8 JSON text labelled with the core's
+# content-type attribute, which each side's message.json() reads.
+JSON_VALUE: Dict[str, Any] = {
+    "resize": 42,
+    "name": "ünïcödé ✓ 日本",
+    "tags": ["a", None, True],
+    "ratio": 2.5,
+    "nested": {"empty": {}, "list": []},
+}
+
+
+@pytest.mark.parametrize("direction", ["python-to-node", "node-to-python"])
+async def test_a_json_value_crosses_labelled_and_parses_on_the_other_side(
+    client: pgmq.Client, queue_name: str, run_node: NodeRunner, direction: str
+) -> None:
+    label = {pgmq.CONTENT_TYPE_ATTRIBUTE: pgmq.JSON_CONTENT_TYPE}
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        if direction == "python-to-node":
+            async with run_node("node_worker.mjs", queue_name) as worker:
+                await worker.expect("ready", timeout=30)
+                async with queue.send(JSON_VALUE):
+                    received = await worker.expect("received")
+                    await worker.expect("acked")
+                await worker.assert_exits_cleanly()
+
+            assert received["attributes"] == label
+            assert received["json"] == JSON_VALUE
+            assert json.loads(bytes.fromhex(received["bodyHex"]).decode("utf-8")) == JSON_VALUE
+        else:
+            async with queue.receive() as stream:
+                async with run_node("node_sender.mjs", queue_name, json.dumps(JSON_VALUE), "--json") as sender:
+                    await sender.expect("sent", timeout=30)
+                    with anyio.fail_after(STEP):
+                        handle = await stream.receive()
+                    async with handle.acquire() as message:
+                        attributes, value = dict(message.attributes), message.json()
+                    await sender.expect("completed")
+                    await sender.assert_exits_cleanly()
+
+            assert attributes == label
+            assert value == JSON_VALUE
+
+
 # ---- short-lived processes: the NOTIFY of an ack or a send must not be lost when the client closes ----
 # Client::close() sends the notifications of the client's last acks and sends before it closes; before it
 # did, a process that acked or sent and exited at once left waiters in other processes asleep until their
