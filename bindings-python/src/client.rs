@@ -1,11 +1,15 @@
-//! `pgmq.connect` and the client: schema, queue creation and deletion, opening queues, closing.
+//! `pgmq.connect` and the client: schema, queue creation, listing (with statistics) and deletion,
+//! redrive, opening queues, closing.
 
-use pgmq_core::{ClientOptions, DeadLetterOptions, QueueOptions};
+use std::time::Duration;
+
+use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions, DEFAULTS};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use crate::convert::{count, duration};
 use crate::error::{guard, invalid_option, ToPyResult};
-use crate::queue::Queue;
+use crate::queue::{Queue, QueueStatistics};
 use crate::runtime::{future_into_py, Owner};
 
 /// A connection pool plus one LISTEN connection to a database holding the `pgmq` schema.
@@ -23,34 +27,39 @@ pub(crate) struct Client {
     dsn,
     *,
     listen_dsn=None,
-    pool_size=10,
+    pool_size=None,
     connect_timeout=None,
     statement_timeout=None,
     statement_cache=None,
     connect_retry=None,
     application_name=None,
     schema=None,
+    maintenance_interval=None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
     py: Python<'_>,
     dsn: String,
     listen_dsn: Option<String>,
-    pool_size: i64,
+    pool_size: Option<i64>,
     connect_timeout: Option<f64>,
     statement_timeout: Option<f64>,
     statement_cache: Option<bool>,
     connect_retry: Option<f64>,
     application_name: Option<String>,
     schema: Option<String>,
+    maintenance_interval: Option<f64>,
 ) -> PyResult<Bound<'_, PyAny>> {
     let owner = Owner::current()?;
-    // The core rejects 0, so a negative size gets the same clear error. The application_name tells
-    // operators in pg_stat_activity which language's client a backend serves (unless the DSN or
-    // PGAPPNAME names the application).
-    let mut options = ClientOptions::default()
-        .application_name(application_name.unwrap_or_else(|| "pgmq-python".to_owned()))
-        .pool_size(usize::try_from(pool_size).unwrap_or(0));
+    // The application_name tells operators in pg_stat_activity which language's client a backend
+    // serves (unless the DSN or PGAPPNAME names the application).
+    let application_name =
+        application_name.unwrap_or_else(|| format!("{}python", DEFAULTS.client.application_name_prefix));
+    let mut options = ClientOptions::default().application_name(application_name);
+    if let Some(size) = pool_size {
+        // The core rejects 0, so a negative size gets the same clear error.
+        options = options.pool_size(usize::try_from(size).unwrap_or(0));
+    }
     if let Some(listen_dsn) = listen_dsn {
         options = options.listen_dsn(listen_dsn);
     }
@@ -74,6 +83,9 @@ pub(crate) fn connect(
     if let Some(seconds) = connect_retry {
         options = options.connect_retry(duration(py, seconds, "connect_retry")?);
     }
+    if let Some(seconds) = maintenance_interval {
+        options = options.maintenance_interval(duration(py, seconds, "maintenance_interval")?);
+    }
     future_into_py(py, owner, async move {
         let inner = pgmq_core::Client::connect_with(&dsn, options).await?;
         Ok(Client { inner, owner })
@@ -95,9 +107,11 @@ impl Client {
     }
 
     /// Creates a queue and, unless `dlq` is `None`, its dead-letter queue `dlq@<name>`
-    /// (`dlq` = `(ack_deadline, max_delivery_attempts, retention_period)`). Durations in seconds.
-    /// Resolves to `False` if the queue exists.
-    #[pyo3(signature = (name, *, ack_deadline, max_delivery_attempts, retention_period, dlq))]
+    /// (`dlq` = `(ack_deadline, max_delivery_attempts, retention_period)`), with the nack `backoff`
+    /// `(base, factor, max, jitter)` if given. Durations in seconds. Resolves to `False` if the queue
+    /// exists.
+    #[pyo3(signature = (name, *, ack_deadline, max_delivery_attempts, retention_period, dlq, backoff=None))]
+    #[allow(clippy::too_many_arguments)]
     fn create_queue<'py>(
         &self,
         py: Python<'py>,
@@ -106,6 +120,7 @@ impl Client {
         max_delivery_attempts: i64,
         retention_period: f64,
         dlq: Option<(f64, i64, f64)>,
+        backoff: Option<(f64, f64, f64, bool)>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let dead_letter_queue = match dlq {
             Some((ack, attempts, retention)) => Some(DeadLetterOptions {
@@ -115,11 +130,21 @@ impl Client {
             }),
             None => None,
         };
+        let backoff = match backoff {
+            Some((base, factor, max, jitter)) => Some(Backoff {
+                base: duration(py, base, "backoff.base")?,
+                factor,
+                max: duration(py, max, "backoff.max")?,
+                jitter,
+            }),
+            None => None,
+        };
         let options = QueueOptions::default()
             .ack_deadline(duration(py, ack_deadline, "ack_deadline")?)
             .max_delivery_attempts(count(py, max_delivery_attempts, "max_delivery_attempts")?)
             .retention_period(duration(py, retention_period, "retention_period")?)
-            .dead_letter_queue(dead_letter_queue);
+            .dead_letter_queue(dead_letter_queue)
+            .backoff(backoff);
         let client = self.inner.clone();
         future_into_py(py, self.owner, async move { client.create_queue(&name, &options).await })
     }
@@ -128,6 +153,23 @@ impl Client {
     fn delete_queue<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
         future_into_py(py, self.owner, async move { client.delete_queue(&name).await })
+    }
+
+    /// Every queue (dead-letter queues included), by name: a list of `QueueInfo`.
+    fn list_queues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        future_into_py(py, self.owner, async move {
+            Ok(client.list_queues().await?.into_iter().map(QueueInfo::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// Every queue (dead-letter queues included), by name, with its counts and the age of its oldest
+    /// ready message, all read in one statement: a list of `QueueOverview`.
+    fn list_queues_with_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        future_into_py(py, self.owner, async move {
+            Ok(client.list_queues_with_stats().await?.into_iter().map(QueueOverview::from).collect::<Vec<_>>())
+        })
     }
 
     /// Moves every unleased message of queue `source` (typically a DLQ) to `target` as fresh messages;
@@ -161,5 +203,124 @@ impl Client {
 
     fn __repr__(&self) -> String {
         format!("<pgmq._pgmq.Client closed={}>", if self.inner.is_closed() { "True" } else { "False" })
+    }
+}
+
+/// A queue and its settings, as `Client.list_queues` lists it.
+#[pyclass(frozen, module = "pgmq._pgmq")]
+pub(crate) struct QueueInfo {
+    /// The queue's name (`dlq@...` for a dead-letter queue).
+    #[pyo3(get)]
+    name: String,
+    /// How long a delivered message stays leased without a heartbeat.
+    #[pyo3(get)]
+    ack_deadline: Duration,
+    /// Deliveries before a message is dead-lettered.
+    #[pyo3(get)]
+    max_delivery_attempts: u32,
+    /// How long an unconsumed message is kept.
+    #[pyo3(get)]
+    retention_period: Duration,
+    /// The name of its dead-letter queue, if it has one.
+    #[pyo3(get)]
+    dead_letter_queue: Option<String>,
+    backoff: Option<Backoff>,
+}
+
+impl From<pgmq_core::QueueInfo> for QueueInfo {
+    fn from(info: pgmq_core::QueueInfo) -> Self {
+        QueueInfo {
+            name: info.name,
+            ack_deadline: info.ack_deadline,
+            max_delivery_attempts: info.max_delivery_attempts,
+            retention_period: info.retention_period,
+            dead_letter_queue: info.dead_letter_queue,
+            backoff: info.backoff,
+        }
+    }
+}
+
+#[pymethods]
+impl QueueInfo {
+    /// Its delay policy for nacks without a delay of their own, as a `pgmq.Backoff` (durations as
+    /// timedeltas); `None`: such nacks retry at once.
+    #[getter]
+    fn backoff<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        static BACKOFF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let Some(b) = self.backoff else { return Ok(None) };
+        let class = BACKOFF.import(py, "pgmq._types", "Backoff")?;
+        class.call1((b.base, b.factor, b.max, b.jitter)).map(Some)
+    }
+
+    fn __repr__(&self) -> String {
+        let dlq = self.dead_letter_queue.as_deref().map_or_else(|| "None".to_owned(), |d| format!("{d:?}"));
+        let backoff = self.backoff.map_or_else(
+            || "None".to_owned(),
+            |b| {
+                format!(
+                    "Backoff(base={}s, factor={}, max={}s, jitter={})",
+                    b.base.as_secs_f64(),
+                    b.factor,
+                    b.max.as_secs_f64(),
+                    if b.jitter { "True" } else { "False" }
+                )
+            },
+        );
+        format!(
+            "QueueInfo(name={:?}, ack_deadline={}s, max_delivery_attempts={}, retention_period={}s, \
+             dead_letter_queue={dlq}, backoff={backoff})",
+            self.name,
+            self.ack_deadline.as_secs_f64(),
+            self.max_delivery_attempts,
+            self.retention_period.as_secs_f64(),
+        )
+    }
+}
+
+/// A queue, its settings and its counts, as `Client.list_queues_with_stats` lists it. Made without the
+/// GIL (on the runtime); its `info` and `stats` objects are made on first use.
+#[pyclass(frozen, module = "pgmq._pgmq")]
+pub(crate) struct QueueOverview {
+    overview: pgmq_core::QueueOverview,
+    info: PyOnceLock<Py<QueueInfo>>,
+    stats: PyOnceLock<Py<QueueStatistics>>,
+}
+
+impl From<pgmq_core::QueueOverview> for QueueOverview {
+    fn from(overview: pgmq_core::QueueOverview) -> Self {
+        QueueOverview { overview, info: PyOnceLock::new(), stats: PyOnceLock::new() }
+    }
+}
+
+#[pymethods]
+impl QueueOverview {
+    /// Its name and settings: a `QueueInfo`.
+    #[getter]
+    fn info(&self, py: Python<'_>) -> PyResult<Py<QueueInfo>> {
+        let info = self.info.get_or_try_init(py, || Py::new(py, QueueInfo::from(self.overview.info.clone())))?;
+        Ok(info.clone_ref(py))
+    }
+
+    /// Its counts by state, and its dead-letter queue's depth: a `QueueStatistics`.
+    #[getter]
+    fn stats(&self, py: Python<'_>) -> PyResult<Py<QueueStatistics>> {
+        let stats = self.stats.get_or_try_init(py, || Py::new(py, QueueStatistics::from(self.overview.stats)))?;
+        Ok(stats.clone_ref(py))
+    }
+
+    /// How long its oldest ready message has waited since it became available (its send, its
+    /// scheduled time, or the nack or lapsed lease that made it ready again); `None` when none is ready.
+    #[getter]
+    fn oldest_ready_age(&self) -> Option<Duration> {
+        self.overview.oldest_ready_age
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let age = self.overview.oldest_ready_age.map_or_else(|| "None".to_owned(), |a| format!("{}s", a.as_secs_f64()));
+        Ok(format!(
+            "QueueOverview(info={}, stats={}, oldest_ready_age={age})",
+            self.info(py)?.bind(py).repr()?,
+            self.stats(py)?.bind(py).repr()?
+        ))
     }
 }

@@ -1,6 +1,7 @@
 //! Arguments from Python: durations in seconds, instants in microseconds since the epoch, attribute
-//! values. The typed wrappers in `pgmq/` have already turned `timedelta`/`datetime` into numbers; what
-//! is out of range here is an `InvalidOption` (a `ValueError`), never a panic.
+//! values. The typed wrappers in `pgmq/` have already turned `timedelta`/`datetime` into numbers, except
+//! for the methods of `Message`, which users call directly ([`duration_arg`]); what is out of range here
+//! is an `InvalidOption` (a `ValueError`), never a panic.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,7 +9,8 @@ use pgmq_core::{AttributeValue, Attributes};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDelta, PyDict, PyFloat, PyInt, PyString};
+use pyo3::IntoPyObjectExt;
 
 use crate::error::invalid_option;
 
@@ -17,6 +19,25 @@ pub(crate) fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Dur
     Duration::try_from_secs_f64(seconds).map_err(|_| {
         invalid_option(py, format!("{what} must be a finite, non-negative number of seconds, got {seconds}"))
     })
+}
+
+/// A duration given as a `timedelta` or a number of seconds (not a bool): finite and not negative.
+pub(crate) fn duration_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
+    let py = value.py();
+    let seconds = if let Ok(delta) = value.cast::<PyDelta>() {
+        delta.call_method0("total_seconds")?.extract::<f64>()?
+    } else if !value.is_instance_of::<PyBool>()
+        && (value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>())
+    {
+        // An int beyond any float is out of range, like infinity.
+        value.extract::<f64>().unwrap_or(f64::INFINITY)
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a timedelta or a number of seconds, not {}",
+            value.get_type().name()?
+        )));
+    };
+    duration(py, seconds, what)
 }
 
 /// An instant given in microseconds since the Unix epoch (UTC).
@@ -72,15 +93,20 @@ pub(crate) fn attributes(dict: &Bound<'_, PyAny>) -> PyResult<Attributes> {
 pub(crate) fn attributes_to_py<'py>(py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (k, v) in attributes {
-        match v {
-            AttributeValue::Null => dict.set_item(k, py.None())?,
-            AttributeValue::Bool(b) => dict.set_item(k, *b)?,
-            AttributeValue::Int(i) => dict.set_item(k, *i)?,
-            AttributeValue::Float(f) => dict.set_item(k, *f)?,
-            AttributeValue::String(s) => dict.set_item(k, s)?,
-        }
+        dict.set_item(k, attribute_value_to_py(py, v)?)?;
     }
     Ok(dict)
+}
+
+/// One attribute value as its Python scalar.
+pub(crate) fn attribute_value_to_py<'py>(py: Python<'py>, value: &AttributeValue) -> PyResult<Bound<'py, PyAny>> {
+    match value {
+        AttributeValue::Null => Ok(py.None().into_bound(py)),
+        AttributeValue::Bool(b) => b.into_bound_py_any(py),
+        AttributeValue::Int(i) => i.into_bound_py_any(py),
+        AttributeValue::Float(f) => f.into_bound_py_any(py),
+        AttributeValue::String(s) => s.into_bound_py_any(py),
+    }
 }
 
 /// An aware UTC `datetime` for an instant (exact to the microsecond).

@@ -1,40 +1,25 @@
 //! The one mapping from the core's errors to pgmq's Python exceptions.
 //!
 //! The exception classes are defined in Python (`pgmq/_errors.py`), where multiple inheritance reads
-//! naturally (`QueueNotFound` is both a `PgmqError` and a `LookupError`). Each carries the core's stable
-//! code as `.code`. Errors are raised with the GIL held: by a method directly, or by the awaitable of an
-//! async method when its result is handed to Python ([`Mapped`]).
+//! naturally (`QueueNotFound` is both a `PgmqError` and a `LookupError`), and so is the table choosing
+//! the class for each of the core's codes (`_errors.CLASSES`, which a test compares with the core's
+//! `ERROR_CODES`). Each exception carries the core's stable code as `.code`. Errors are raised with the
+//! GIL held: by a method directly, or by the awaitable of an async method when its result is handed to
+//! Python ([`Mapped`]).
 
 use pgmq_core::Error;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyModule;
 use pyo3::IntoPyObjectExt;
 
-/// The Python exception for a core error, by variant.
+/// The Python exception for a core error: the class `_errors.CLASSES` names for its code.
 pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
-    let class = match &e {
-        Error::InvalidQueueName { .. } => "InvalidQueueName",
-        Error::InvalidOption(_) => "InvalidOption",
-        Error::QueueNotFound(_) => "QueueNotFound",
-        Error::LeaseLost(_) => "LeaseLost",
-        Error::AlreadyFinished(_) | Error::NotTracked(_) => "HandleError",
-        Error::MessageNotFound(_) => "MessageNotFound",
-        Error::SchemaMissing(_) => "SchemaMissing",
-        Error::SchemaConflict(_) => "SchemaConflict",
-        Error::Connection(_) => "ConnectionError",
-        Error::Timeout(_) => "Timeout",
-        Error::Database(_) => "DatabaseError",
-        Error::Closed => "ClientClosed",
-        Error::Internal(_) => "InternalError",
-        _ => "PgmqError",
-    };
-    new_error(py, class, &e.to_string(), e.code())
+    new_error(py, &e.to_string(), e.code())
 }
 
 /// `ClientClosed` with a message of its own (runtime shut down, object inherited across fork()).
 pub(crate) fn client_closed(message: &str) -> PyErr {
-    Python::attach(|py| new_error(py, "ClientClosed", message, Error::Closed.code()))
+    Python::attach(|py| new_error(py, message, Error::Closed.code()))
 }
 
 /// Runs a synchronous call into the core with panics caught: a panic becomes `InternalError` (a
@@ -50,13 +35,9 @@ pub(crate) fn invalid_option(py: Python<'_>, message: impl Into<String>) -> PyEr
     to_py(py, Error::InvalidOption(message.into()))
 }
 
-fn new_error(py: Python<'_>, class: &str, message: &str, code: &str) -> PyErr {
-    static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    let made = ERRORS
-        .get_or_try_init(py, || py.import("pgmq._errors").map(Bound::unbind))
-        .and_then(|m| m.bind(py).getattr(class))
-        .and_then(|cls| cls.call1((message, code)));
-    match made {
+fn new_error(py: Python<'_>, message: &str, code: &str) -> PyErr {
+    static ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    match ERROR.import(py, "pgmq._errors", "error").and_then(|make| make.call1((message, code))) {
         Ok(exc) => PyErr::from_value(exc),
         // Only if pgmq/_errors.py is missing or broken: say so instead of losing the original error.
         Err(e) => e,

@@ -3,14 +3,19 @@
 //! Every method has the same shape: clone the core handle, run the core future on the one runtime
 //! ([`runtime::future_into_py`]), map the error ([`error::to_py`]). The Python package (`pgmq/`) wraps
 //! this module in typed, idiomatic classes: context managers, `async for`, timedelta/datetime arguments
-//! and the cancellation behaviour of `acquire()`. No SQL and no queue logic live here.
+//! and the cancellation behaviour of `acquire()`. No SQL and no queue logic live here. The core's log
+//! events reach Python's `logging` through [`log`], installed when the module loads.
 
+mod body;
 mod client;
 mod completion;
 mod convert;
+mod defaults;
 mod error;
 mod filter;
+mod log;
 mod message;
+mod peek;
 mod queue;
 mod receiver;
 mod runtime;
@@ -41,21 +46,28 @@ fn panic_for_tests(py: Python<'_>, in_runtime: bool) -> PyResult<Bound<'_, PyAny
 
 #[pymodule]
 fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    log::install();
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     m.add_function(wrap_pyfunction!(dlq_name, m)?)?;
     m.add_function(wrap_pyfunction!(message::ack_all, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(panic_for_tests, m)?)?;
     m.add_class::<client::Client>()?;
+    m.add_class::<client::QueueInfo>()?;
+    m.add_class::<client::QueueOverview>()?;
     m.add_class::<queue::Queue>()?;
     m.add_class::<queue::QueueStatistics>()?;
     m.add_class::<receiver::Receiver>()?;
     m.add_class::<message::Message>()?;
+    m.add_class::<peek::PeekedMessage>()?;
     m.add_class::<message::CancelWatch>()?;
     m.add_class::<completion::Completion>()?;
     m.add_class::<filter::Attribute>()?;
     m.add_class::<filter::Filter>()?;
     m.add("LATEST_SCHEMA_VERSION", pgmq_core::LATEST_VERSION)?;
+    m.add("CONTENT_TYPE_ATTRIBUTE", pgmq_core::CONTENT_TYPE_ATTRIBUTE)?;
+    m.add("JSON_CONTENT_TYPE", pgmq_core::JSON_CONTENT_TYPE)?;
+    defaults::add(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! A leased message: its content, ack / nack / extend / release, and the cancellation watch that lets
-//! `acquire()` interrupt its block when the message is cancelled.
+//! A leased message: its content (as bytes, or decoded by the queue's serializer), ack / nack / extend /
+//! release, and the cancellation watch that lets `acquire()` interrupt its block when the message is
+//! cancelled.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -8,10 +9,10 @@ use futures_util::future::join_all;
 use pgmq_core::{Attributes, Error, NackOptions, Uuid};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::convert::{attributes_to_py, datetime_to_py, duration};
+use crate::body::Body;
+use crate::convert::{attributes_to_py, datetime_to_py, duration_arg};
 use crate::error::{guard, ToPyResult};
 use crate::runtime::{self, detached_future_into_py, future_into_py, Owner};
 
@@ -21,30 +22,30 @@ use crate::runtime::{self, detached_future_into_py, future_into_py, Owner};
 pub(crate) struct Message {
     id: Uuid,
     queue: String,
-    body: Vec<u8>,
-    body_py: PyOnceLock<Py<PyBytes>>,
+    body: Body,
     attributes: Attributes,
     delivery_attempt: u32,
     sent_at: SystemTime,
     last_error: Option<String>,
     dead_letter_attempts: Option<u32>,
+    lease_token: Uuid,
     /// `None` once released; dropping the last reference to an unfinished core message releases it.
     lease: Mutex<Option<Arc<pgmq_core::Message>>>,
     owner: Owner,
 }
 
 impl Message {
-    pub(crate) fn new(mut m: pgmq_core::Message, owner: Owner) -> Message {
+    pub(crate) fn new(mut m: pgmq_core::Message, owner: Owner, serializer: Option<Arc<Py<PyAny>>>) -> Message {
         Message {
             id: m.id(),
             queue: m.queue().to_owned(),
-            body: m.take_body(),
-            body_py: PyOnceLock::new(),
+            body: Body::new(m.take_body(), serializer),
             attributes: m.attributes().clone(),
             delivery_attempt: m.delivery_attempt(),
             sent_at: m.sent_at(),
             last_error: m.last_error().map(str::to_owned),
             dead_letter_attempts: m.dead_letter_attempts(),
+            lease_token: m.lease_token(),
             lease: Mutex::new(Some(Arc::new(m))),
             owner,
         }
@@ -76,7 +77,7 @@ impl Message {
     /// The payload.
     #[getter]
     fn body(&self, py: Python<'_>) -> Py<PyBytes> {
-        self.body_py.get_or_init(py, || PyBytes::new(py, &self.body).unbind()).clone_ref(py)
+        self.body.to_py(py)
     }
 
     /// The attributes it was sent with: a new dict, `{}` when there are none.
@@ -109,6 +110,30 @@ impl Message {
         self.dead_letter_attempts
     }
 
+    /// The fencing token of this lease: an ack or nack under an older token changes nothing.
+    #[getter]
+    fn lease_token(&self) -> Uuid {
+        self.lease_token
+    }
+
+    /// Whether the heartbeat found the lease lost while it was held (expired and taken, or dead-lettered).
+    #[getter]
+    fn lease_lost(&self) -> bool {
+        self.lease().is_ok_and(|m| m.is_lease_lost())
+    }
+
+    /// The body parsed as JSON (`pgmq._serializers.decode_json`): `ContentTypeError` if its content
+    /// type is not JSON; what `json.loads` raises if the body is not JSON.
+    fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.body.json(py, &self.attributes)
+    }
+
+    /// The body decoded by the serializer of the queue handle it was received through (JSON by
+    /// default): `ContentTypeError` if its content type is another.
+    fn decode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.body.decode(py, &self.attributes)
+    }
+
     /// Whether `queue.cancel()` was called on it while held (its ack then changes nothing).
     #[getter]
     fn cancelled(&self) -> bool {
@@ -128,18 +153,24 @@ impl Message {
         detached_future_into_py(py, self.owner, async move { message.ack().await })
     }
 
-    /// Fails this delivery: redelivered after `delay` seconds (default: the queue's backoff, or at
-    /// once), or dead-lettered on the last attempt, keeping `error` as its last error.
+    /// Fails this delivery: redelivered after `delay` (a timedelta or seconds; default: the queue's
+    /// backoff, or at once), or dead-lettered on the last attempt, keeping `error` as its last error.
     #[pyo3(signature = (error=None, delay=None))]
-    fn nack<'py>(&self, py: Python<'py>, error: Option<String>, delay: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let options = NackOptions { delay: delay.map(|d| duration(py, d, "delay")).transpose()?, error };
+    fn nack<'py>(
+        &self,
+        py: Python<'py>,
+        error: Option<String>,
+        delay: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = NackOptions { delay: delay.map(|d| duration_arg(d, "delay")).transpose()?, error };
         let message = self.lease().to_py(py)?;
         detached_future_into_py(py, self.owner, async move { message.nack(options).await })
     }
 
-    /// Extends the lease to `seconds` from now (the heartbeat keeps extending it afterwards).
-    fn extend<'py>(&self, py: Python<'py>, seconds: f64) -> PyResult<Bound<'py, PyAny>> {
-        let by = duration(py, seconds, "extend")?;
+    /// Extends the lease to `seconds` (a number, or a timedelta) from now (the heartbeat keeps extending
+    /// it afterwards).
+    fn extend<'py>(&self, py: Python<'py>, seconds: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let by = duration_arg(seconds, "extend")?;
         let message = self.lease().to_py(py)?;
         future_into_py(py, self.owner, async move { message.extend(by).await })
     }

@@ -1,6 +1,8 @@
-//! A queue: send, receive, cancel, statistics, completion of earlier sends.
+//! A queue: send, receive, peek, cancel, purge, statistics, completion of earlier sends.
 
-use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions, Uuid};
+use std::sync::Arc;
+
+use pgmq_core::{MessageState, OutgoingMessage, PeekOptions, ReceiveOptions, SendOptions, Uuid};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -9,6 +11,7 @@ use crate::completion::Completion;
 use crate::convert::{attributes, duration, instant};
 use crate::error::{guard, ToPyResult};
 use crate::filter::Filter;
+use crate::peek::PeekedMessage;
 use crate::receiver::Receiver;
 use crate::runtime::{call_on_loop_with_error, future_into_py, Owner};
 
@@ -40,6 +43,18 @@ pub(crate) struct QueueStatistics {
     dead_lettered: u64,
 }
 
+impl From<pgmq_core::QueueStats> for QueueStatistics {
+    fn from(s: pgmq_core::QueueStats) -> Self {
+        QueueStatistics {
+            messages: s.messages,
+            ready: s.ready,
+            scheduled: s.scheduled,
+            leased: s.leased,
+            dead_lettered: s.dead_lettered,
+        }
+    }
+}
+
 #[pymethods]
 impl QueueStatistics {
     fn __repr__(&self) -> String {
@@ -60,7 +75,7 @@ impl Queue {
 
     /// Sends `bodies` (with `attributes[i]` for body i, if given) in one atomic statement; resolves to
     /// their `Completion`. `schedule_at` is in microseconds since the epoch, `delay` in seconds.
-    #[pyo3(signature = (bodies, attributes_list=None, *, schedule_at=None, delay=None, track=true))]
+    #[pyo3(signature = (bodies, attributes_list=None, *, schedule_at=None, delay=None, track))]
     fn send<'py>(
         &self,
         py: Python<'py>,
@@ -97,10 +112,11 @@ impl Queue {
     }
 
     /// A receiver leasing up to `batch_size` messages at a time (nothing is read until `next_batch`).
-    /// `poll_interval` (seconds) is the idle safety-net re-read; `None` keeps the core's 30 s.
+    /// `poll_interval` (seconds) is the idle safety-net re-read; `None` keeps the core's default.
     /// `on_error(exception)` is called, on the thread of the event loop running now, with each error
-    /// the receiver recovered from (it retries, see the core's `ReceiveOptions::on_error`).
-    #[pyo3(signature = (*, batch_size=1, poll_interval=None, filter=None, on_error=None))]
+    /// the receiver recovered from (it retries, see the core's `ReceiveOptions::on_error`). `serializer`
+    /// is what `Message.decode()` of its messages uses (`None`: JSON).
+    #[pyo3(signature = (*, batch_size, poll_interval=None, filter=None, on_error=None, serializer=None))]
     fn receiver(
         &self,
         py: Python<'_>,
@@ -108,6 +124,7 @@ impl Queue {
         poll_interval: Option<f64>,
         filter: Option<&Filter>,
         on_error: Option<Py<PyAny>>,
+        serializer: Option<Py<PyAny>>,
     ) -> PyResult<Receiver> {
         self.owner.check()?;
         let mut options =
@@ -121,7 +138,35 @@ impl Queue {
         if let Some(callback) = on_error {
             options = options.on_error(call_on_loop_with_error(py, callback)?);
         }
-        guard(py, || Ok(Receiver::new(self.inner.receiver(options).to_py(py)?, self.owner)))
+        guard(py, || Ok(Receiver::new(self.inner.receiver(options).to_py(py)?, self.owner, serializer)))
+    }
+
+    /// Resolves to up to `limit` of the queue's messages (a list of `PeekedMessage`), read without
+    /// leasing them, in the order receivers would take them; only those matching `filter` and in
+    /// `state` (`"ready"`, `"scheduled"`, `"leased"` or `"lapsed"`; `None`: any) if given.
+    /// `InvalidOption` for a limit out of range or an unknown state, `QueueNotFound` for an unknown
+    /// queue. `serializer` is what `PeekedMessage.decode()` uses (`None`: JSON).
+    #[pyo3(signature = (*, limit, filter=None, state=None, serializer=None))]
+    fn peek<'py>(
+        &self,
+        py: Python<'py>,
+        limit: i64,
+        filter: Option<&Filter>,
+        state: Option<&str>,
+        serializer: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut options = PeekOptions::default().limit(PeekOptions::checked_limit(limit).to_py(py)?);
+        if let Some(state) = state {
+            options = options.state(MessageState::parse(state).to_py(py)?);
+        }
+        if let Some(filter) = filter {
+            options = options.filter(filter.inner.clone());
+        }
+        let (queue, serializer) = (self.inner.clone(), serializer.map(Arc::new));
+        future_into_py(py, self.owner, async move {
+            let messages = queue.peek(&options).await?;
+            Ok(messages.into_iter().map(|m| PeekedMessage::new(m, serializer.clone())).collect::<Vec<_>>())
+        })
     }
 
     /// Cancels messages; resolves to the ids that existed (unknown ids are no error).
@@ -130,19 +175,17 @@ impl Queue {
         future_into_py(py, self.owner, async move { queue.cancel(&ids).await })
     }
 
+    /// Deletes the messages no worker holds; resolves to how many (their outcome: `cancelled`).
+    /// `QueueNotFound` for an unknown queue.
+    fn purge<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let queue = self.inner.clone();
+        future_into_py(py, self.owner, async move { queue.purge().await })
+    }
+
     /// Resolves to the queue's `QueueStatistics`; `QueueNotFound` for an unknown queue.
     fn statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let queue = self.inner.clone();
-        future_into_py(py, self.owner, async move {
-            let s = queue.stats().await?;
-            Ok(QueueStatistics {
-                messages: s.messages,
-                ready: s.ready,
-                scheduled: s.scheduled,
-                leased: s.leased,
-                dead_lettered: s.dead_lettered,
-            })
-        })
+        future_into_py(py, self.owner, async move { Ok(QueueStatistics::from(queue.stats().await?)) })
     }
 
     /// Resolves to a `Completion` for messages sent earlier to this queue, possibly by another process.

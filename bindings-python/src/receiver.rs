@@ -1,6 +1,8 @@
 //! The receiving end of `queue.receive()`: leases batches of messages. The Python stream
 //! (`pgmq/_receive.py`) buffers a batch and hands out one handle per message.
 
+use std::sync::Arc;
+
 use pgmq_core::{Error, SharedReceiver};
 use pyo3::prelude::*;
 
@@ -13,12 +15,14 @@ use crate::runtime::{future_into_py, Owner};
 pub(crate) struct Receiver {
     /// Concurrent `next_batch` callers queue up; `close()` ends them all.
     inner: SharedReceiver,
+    /// Handed to every message, for `Message.decode()`; `None`: JSON.
+    serializer: Option<Arc<Py<PyAny>>>,
     owner: Owner,
 }
 
 impl Receiver {
-    pub(crate) fn new(inner: pgmq_core::Receiver, owner: Owner) -> Receiver {
-        Receiver { inner: SharedReceiver::new(inner), owner }
+    pub(crate) fn new(inner: pgmq_core::Receiver, owner: Owner, serializer: Option<Py<PyAny>>) -> Receiver {
+        Receiver { inner: SharedReceiver::new(inner), serializer: serializer.map(Arc::new), owner }
     }
 }
 
@@ -28,10 +32,10 @@ impl Receiver {
     /// of `Message`). Cancelling the awaitable releases what it had leased. `ClientClosed` after
     /// `close()` or when the client closes.
     fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let (inner, owner) = (self.inner.clone(), self.owner);
+        let (inner, owner, serializer) = (self.inner.clone(), self.owner, self.serializer.clone());
         future_into_py(py, owner, async move {
             let batch = inner.next_batch().await?.ok_or(Error::Closed)?;
-            Ok(batch.into_iter().map(|m| Message::new(m, owner)).collect::<Vec<_>>())
+            Ok(batch.into_iter().map(|m| Message::new(m, owner, serializer.clone())).collect::<Vec<_>>())
         })
     }
 

@@ -107,15 +107,20 @@ impl Owner {
 }
 
 /// Stops the runtime: called once from `atexit`. Background tasks stop, connections close (the server
-/// releases their leases when they expire), and any later call fails with `ClientClosed`.
+/// releases their leases when they expire), and any later call fails with `ClientClosed`. The core's log
+/// events stop reaching `logging` from the `pgmq-log` thread first; the ones queued are emitted here.
 #[pyfunction]
 #[pyo3(name = "_shutdown")]
 pub(crate) fn shutdown(py: Python<'_>) {
+    // First, so that no thread of pgmq attaches to Python from now on (see crate::log).
+    crate::log::stop(py);
     let runtime = lock().as_mut().filter(|s| s.pid == std::process::id()).and_then(|s| s.runtime.take());
     if let Some(runtime) = runtime {
         // Waits (at most 500 ms) for the runtime's threads: nothing they do may wait for the GIL.
         py.detach(move || runtime.shutdown_timeout(Duration::from_millis(500)));
     }
+    // What the core logged until now (a failed heartbeat, say), from this thread; later events are dropped.
+    crate::log::flush(py);
 }
 
 /// Runs a core future on the runtime and returns an asyncio future of its result, on the running event

@@ -1,4 +1,4 @@
-"""Helpers shared by the test modules: unique queue names and bounded waits.
+"""Helpers shared by the test modules: unique queue names, bounded waits, the core's log records.
 
 Waits are bounded by `anyio.fail_after`/`move_on_after` around the awaited event. Where there is no event
 to wait on (counts changed by another worker or by housekeeping), `eventually` re-reads every 20 ms up to a
@@ -7,15 +7,20 @@ limit.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+import psycopg
+from psycopg.conninfo import make_conninfo
 
 import pgmq
 
@@ -98,3 +103,62 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+# How long a test waits for a log record of the core (they arrive from the pgmq-log thread).
+RECORD_WAIT = 10.0
+
+
+class CoreRecords(logging.Handler):
+    """The records of the ``pgmq.core`` logger, as they arrive (from the pgmq-log thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+        self._arrived = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._arrived:
+            self.records.append(record)
+            self._arrived.notify_all()
+
+    async def wait_for(self, matches: Callable[[logging.LogRecord], bool], what: str) -> logging.LogRecord:
+        """The first record that `matches`, waiting for it (at most 10 s)."""
+
+        def wait() -> logging.LogRecord:
+            with self._arrived:
+                found = self._arrived.wait_for(lambda: [r for r in self.records if matches(r)], timeout=RECORD_WAIT)
+                if not found:
+                    got = [r.getMessage() for r in self.records]
+                    raise AssertionError(f"no record {what} within {RECORD_WAIT} s; got {got}")
+                return found[0]
+
+        return await anyio.to_thread.run_sync(wait)
+
+
+@contextmanager
+def core_records(level: int) -> Iterator[CoreRecords]:
+    """Collects what ``pgmq.core`` emits at `level` or above during the block."""
+    logger = logging.getLogger("pgmq.core")
+    handler = CoreRecords()
+    previous = logger.level
+    logger.setLevel(level)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@contextmanager
+def fresh_database(dsn: str) -> Iterator[str]:
+    """A new, empty database for the block (dropped afterwards): its DSN."""
+    database = unique("pgmq_fresh").replace("-", "_")
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    try:
+        yield make_conninfo(dsn, dbname=database)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {database} WITH (FORCE)")

@@ -129,9 +129,12 @@ async def test_wrong_types_raise_type_error_and_write_nothing(client: pgmq.Clien
     await pgmq.create_queue(name, client)
     bad: Any
     async with pgmq.connect_to_queue(name, client) as queue:
-        for bad in [None, [b"x"], {"body": b"x"}, 1.5, uuid.uuid4()]:
+        # Neither bytes nor encodable by the default serializer (JSON).
+        for bad in [[b"x"], {"body": b"x"}, uuid.uuid4(), {1, 2}, object()]:
             with pytest.raises(TypeError):
                 await queue.send(bad)
+            with pytest.raises(TypeError):
+                await queue.send(b"ok", pgmq.OutgoingMessage(bad))
         for bad in [b"bytes value", [1], {"nested": 1}, object()]:
             with pytest.raises(TypeError):
                 await queue.send(pgmq.OutgoingMessage(b"x", attributes={"k": bad}))

@@ -1,4 +1,5 @@
-"""Connecting, migrating, creating and deleting queues, dead-letter queue names and the error classes."""
+"""Connecting, migrating, creating, listing and deleting queues, nack backoff, dead-letter queue names and the
+error classes."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import anyio
+import psycopg
 import pytest
 
 import pgmq
-from support import FIVE_S, receive_within, send_ids, unique
+from support import FIVE_S, fresh_database, receive_within, send_ids, unique
 
 pytestmark = pytest.mark.anyio
 
@@ -240,6 +242,141 @@ async def test_connect_to_queue_opens_a_dlq_by_its_dlq_at_name(client: pgmq.Clie
     assert received == (ids[0], b"put straight into the DLQ")
 
 
+# ---- backoff, listing, schema version ----
+
+
+def seconds_until_available(dsn: str, queue: str) -> float:
+    """How long until the one message of `queue` is available (read beside pgmq, with psycopg)."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT extract(epoch FROM m.available_at - now()) FROM pgmq.messages m"
+            " JOIN pgmq.queues q ON q.id = m.queue_id WHERE q.name = %s",
+            (queue,),
+        ).fetchone()
+    assert row is not None, f"no message in {queue}"
+    return float(row[0])
+
+
+async def test_a_nack_without_delay_waits_the_queues_backoff_growing_by_factor_up_to_max(
+    client: pgmq.Client, migrated: str
+) -> None:
+    # Arrange: 0.2 s after the first failure, then 0.2 * 100 = 20 s capped at 10 s after the second.
+    name = unique("backoff")
+    backoff = pgmq.Backoff(base=timedelta(milliseconds=200), factor=100, max=timedelta(seconds=10), jitter=False)
+    await pgmq.create_queue(name, client, backoff=backoff)
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        await send_ids(queue, b"fails twice")
+        async with queue.receive() as stream:
+            # Act: two failed attempts.
+            for attempt in (1, 2):
+                with pytest.raises(ZeroDivisionError):
+                    async with (await receive_within(stream)).acquire() as message:
+                        assert message.delivery_attempt == attempt
+                        raise ZeroDivisionError
+            after_second = seconds_until_available(migrated, name)
+            stats = await queue.get_statistics()
+
+    # Assert: the second failure waits the capped delay (a first one of 20 s would have failed the loop).
+    assert 9.0 < after_second <= 10.0
+    assert (stats.scheduled, stats.ready, stats.leased) == (1, 0, 0)
+
+
+async def test_list_queues_shows_each_queues_backoff_as_a_backoff_of_timedeltas(client: pgmq.Client) -> None:
+    with_backoff, default, without = unique("listed-backoff"), unique("listed-backoff"), unique("listed-no-backoff")
+    await pgmq.create_queue(with_backoff, client, backoff=pgmq.Backoff(base=0.25, factor=3, max=60, jitter=False))
+    await pgmq.create_queue(default, client, backoff=pgmq.Backoff())
+    await pgmq.create_queue(without, client)
+
+    listed = {q.name: q for q in await client.list_queues()}
+
+    assert listed[with_backoff].backoff == pgmq.Backoff(
+        base=timedelta(milliseconds=250), factor=3.0, max=timedelta(minutes=1), jitter=False
+    )
+    assert listed[default].backoff == pgmq.Backoff()
+    assert listed[without].backoff is None
+    assert "backoff=Backoff(base=0.25s, factor=3, max=60s, jitter=False)" in repr(listed[with_backoff])
+
+
+@pytest.mark.parametrize(
+    "backoff",
+    [
+        pgmq.Backoff(factor=0.5),
+        pgmq.Backoff(factor=float("nan")),
+        pgmq.Backoff(factor=10**400),
+        pgmq.Backoff(base=10, max=5),
+        pgmq.Backoff(max=timedelta(days=101 * 366)),
+        pgmq.Backoff(base=-1),
+    ],
+)
+async def test_an_out_of_range_backoff_raises_invalid_option_and_creates_nothing(
+    client: pgmq.Client, backoff: pgmq.Backoff
+) -> None:
+    name = unique("bad-backoff")
+
+    with pytest.raises(pgmq.InvalidOption) as refused:
+        await pgmq.create_queue(name, client, backoff=backoff)
+
+    assert refused.value.code == "invalid_option"
+    assert name not in {q.name for q in await client.list_queues()}
+
+
+async def test_a_backoff_of_the_wrong_type_raises_type_error(client: pgmq.Client) -> None:
+    for bad in [
+        {"base": 1},
+        pgmq.Backoff(factor="2"),  # type: ignore[arg-type]
+        pgmq.Backoff(jitter=1),  # type: ignore[arg-type]
+        pgmq.Backoff(base="1s"),  # type: ignore[arg-type]
+    ]:
+        with pytest.raises(TypeError):
+            await pgmq.create_queue(unique("bad-backoff"), client, backoff=bad)  # type: ignore[arg-type]
+
+
+async def test_list_queues_lists_each_queue_and_its_dlq_with_their_settings(client: pgmq.Client) -> None:
+    name, plain = unique("listed"), unique("listed-plain")
+    await pgmq.create_queue(
+        name,
+        client,
+        ack_deadline=timedelta(seconds=3),
+        max_delivery_attempts=4,
+        retention_period=timedelta(hours=2),
+        dlq_options=pgmq.QueueOptions(ack_deadline=5, max_delivery_attempts=2, retention_period=timedelta(days=1)),
+    )
+    await pgmq.create_queue(plain, client, dlq_options=None)
+
+    listed = {q.name: q for q in await client.list_queues()}
+    await pgmq.delete_queue(name, client)
+    after_delete = {q.name for q in await client.list_queues()}
+
+    def settings(q: pgmq.QueueInfo) -> tuple[object, ...]:
+        return (q.ack_deadline, q.max_delivery_attempts, q.retention_period, q.dead_letter_queue)
+
+    assert settings(listed[name]) == (timedelta(seconds=3), 4, timedelta(hours=2), f"dlq@{name}")
+    assert settings(listed[f"dlq@{name}"]) == (timedelta(seconds=5), 2, timedelta(days=1), None)
+    assert settings(listed[plain]) == (timedelta(seconds=10), 10, timedelta(days=7), None)
+    assert name in repr(listed[name])
+    assert name not in after_delete and f"dlq@{name}" not in after_delete and plain in after_delete
+
+
+async def test_schema_version_is_zero_before_migrating_and_the_latest_after(migrated: str) -> None:
+    with fresh_database(migrated) as dsn:
+        async with pgmq.connect(dsn) as client:
+            before = await client.schema_version()
+            await pgmq.migrate_to_latest_version(client)
+            after = await client.schema_version()
+
+    assert (before, after) == (0, pgmq.LATEST_SCHEMA_VERSION)
+
+
+async def test_maintenance_interval_must_be_a_positive_duration(migrated: str) -> None:
+    async with pgmq.connect(migrated, maintenance_interval=timedelta(milliseconds=250)) as client:
+        assert not client.closed
+    with pytest.raises(pgmq.InvalidOption):
+        await pgmq.connect(migrated, maintenance_interval=0)
+    with pytest.raises(TypeError):
+        pgmq.connect(migrated, maintenance_interval="1s")  # type: ignore[arg-type]
+
+
 # ---- errors ----
 
 
@@ -357,10 +494,10 @@ async def test_wrong_argument_types_raise_type_error(client: pgmq.Client) -> Non
 
     async with pgmq.connect_to_queue(name, client) as queue:
         with pytest.raises(TypeError):
-            async with queue.send("a str is not bytes"):  # type: ignore[arg-type]
+            async with queue.send({"not JSON": b"bytes"}):
                 pass
         with pytest.raises(TypeError):
-            async with queue.send(42):  # type: ignore[arg-type]
+            async with queue.send(b"ok", {1, 2}):
                 pass
         with pytest.raises(TypeError):
             async with queue.send(b"x", schedule_at="2030-01-01T00:00:00"):  # type: ignore[arg-type]
@@ -381,7 +518,7 @@ async def test_wrong_argument_types_raise_type_error(client: pgmq.Client) -> Non
             await queue.cancel(42)  # type: ignore[arg-type]
         assert (await queue.get_statistics()).messages == 0, "a rejected send wrote something"
     with pytest.raises(TypeError):
-        pgmq.OutgoingMessage("str body")  # type: ignore[arg-type]
+        pgmq.OutgoingMessage(b"x", attributes=[("k", 1)])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         pgmq.OutgoingMessage(b"x", attributes={"k": [1, 2]})  # type: ignore[dict-item]
     with pytest.raises(TypeError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 from typing import Union
 
@@ -124,6 +126,52 @@ async def test_track_false_completion_raises_handle_error(client: pgmq.Client) -
 
     assert isinstance(by_call.value, RuntimeError)
     assert isinstance(by_call.value.code, str) and by_call.value.code
+    assert completion.tracked is False
+
+
+async def test_a_tracked_send_says_so(client: pgmq.Client) -> None:
+    name = await new_queue(client, "tracked")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        completion = await queue.send(b"tracked")
+
+    assert completion.tracked is True
+
+
+async def test_a_send_never_awaited_warns_as_a_coroutine_does_and_sends_nothing(client: pgmq.Client) -> None:
+    name = await new_queue(client, "unawaited")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # Act: the trap, `await` forgotten.
+            queue.send(b"lost")
+            gc.collect()
+        stats = await queue.get_statistics()
+
+    never_awaited = [w for w in caught if issubclass(w.category, RuntimeWarning) and "never awaited" in str(w.message)]
+    assert len(never_awaited) == 1, [str(w.message) for w in caught]
+    assert name in str(never_awaited[0].message)
+    assert stats.messages == 0
+
+
+async def test_awaited_and_entered_sends_do_not_warn(client: pgmq.Client) -> None:
+    name = await new_queue(client, "awaited")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            await queue.send(b"awaited")
+            async with queue.send(b"entered"):
+                pass
+            with pytest.raises(pgmq.QueueNotFound):
+                async with pgmq.connect_to_queue(unique("absent"), client) as absent:
+                    await absent.send(b"failed, but it was awaited")
+            gc.collect()
+        stats = await queue.get_statistics()
+
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    assert stats.messages == 2
 
 
 async def test_send_to_an_unknown_queue_raises_queue_not_found_and_creates_nothing(client: pgmq.Client) -> None:
@@ -323,6 +371,65 @@ async def test_exception_in_acquire_nacks_reraises_and_the_message_comes_back_at
     assert redelivered_after < 1.0
 
 
+async def test_a_nack_with_delay_inside_acquire_makes_the_clean_exit_a_no_op(client: pgmq.Client) -> None:
+    name = await new_queue(client, "nack-inside")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        [sent] = await send_ids(queue, b"x")
+        async with queue.receive() as stream:
+            # Act: the block decides itself (retry in a minute) and then ends normally.
+            async with (await receive_within(stream)).acquire() as message:
+                await message.nack(error="not yet", delay=timedelta(minutes=1))
+            stats = await queue.get_statistics()
+            await assert_nothing_within(stream, QUIET, "a message nacked with a delay came back at once")
+
+    assert (message.id, message.finished) == (sent, True)
+    assert (stats.messages, stats.scheduled, stats.leased, stats.ready) == (1, 1, 0, 0), stats
+
+
+@pytest.mark.parametrize("finish", ["ack", "release"])
+async def test_an_explicit_ack_or_release_inside_acquire_makes_the_clean_exit_a_no_op(
+    client: pgmq.Client, finish: str
+) -> None:
+    name = await new_queue(client, f"{finish}-inside")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        await send_ids(queue, b"x")
+        async with queue.receive() as stream:
+            async with (await receive_within(stream)).acquire() as message:
+                if finish == "ack":
+                    await message.ack()
+                else:
+                    message.release()
+            # A release is handed back in the background (an ack has committed when it returns).
+            await eventually(lambda: nothing_leased(queue), "the message is still leased", FIVE_S)
+            stats = await queue.get_statistics()
+
+    assert message.finished
+    assert stats.messages == (0 if finish == "ack" else 1), stats
+
+
+async def test_an_exception_after_an_explicit_ack_inside_acquire_propagates_without_a_nack(
+    client: pgmq.Client,
+) -> None:
+    name = await new_queue(client, "ack-then-raise")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        async with queue.send(b"x") as completion:
+            async with queue.receive() as stream:
+                with pytest.raises(JobFailed):
+                    async with (await receive_within(stream)).acquire() as message:
+                        await message.ack()
+                        raise JobFailed("after the ack")
+                await assert_nothing_within(stream, QUIET, "an acked message came back")
+            with anyio.fail_after(FIVE_S):
+                outcomes = await completion()
+        stats = await queue.get_statistics()
+
+    assert outcomes == {message.id: pgmq.Outcome.COMPLETED}
+    assert stats.messages == 0
+
+
 async def test_exception_in_async_for_before_acquire_releases_the_message_at_once(client: pgmq.Client) -> None:
     # Original test 10: the exception comes from the loop body, the handle was never acquired.
     name = await new_queue(client, "raise-before")
@@ -380,6 +487,27 @@ async def test_delivery_attempt_starts_at_one_and_counts_every_delivery(client: 
                 attempts.append(message.delivery_attempt)
 
     assert attempts == [1, 2, 3, 4]
+
+
+async def test_each_delivery_has_a_lease_token_of_its_own_and_no_lost_lease_while_held(client: pgmq.Client) -> None:
+    name = await new_queue(client, "tokens")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        await send_ids(queue, b"x")
+        seen = []
+        async with queue.receive() as stream:
+            with pytest.raises(JobFailed):
+                async with (await receive_within(stream)).acquire() as message:
+                    seen.append((message.lease_token, message.lease_lost))
+                    raise JobFailed
+            async with (await receive_within(stream)).acquire() as message:
+                seen.append((message.lease_token, message.lease_lost))
+                await message.extend(timedelta(seconds=30))
+                await message.extend(20)
+
+    (first, first_lost), (second, second_lost) = seen
+    assert isinstance(first, uuid.UUID) and isinstance(second, uuid.UUID) and first != second
+    assert (first_lost, second_lost) == (False, False)
 
 
 async def test_batch_of_fifteen_is_processed_concurrently_on_a_pool_of_two(migrated: str) -> None:

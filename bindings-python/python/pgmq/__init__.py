@@ -14,6 +14,16 @@
                         print(message.body)          # clean exit: acked
                 print(await completion())            # {UUID(...): Outcome.COMPLETED}
 
+Bodies are bytes, sent and received as they are, or any other value (``queue.send({"resize": 42})``),
+encoded by the queue's serializer (JSON unless ``connect_to_queue(..., serializer=)`` says otherwise) and
+read back with ``message.json()`` or ``message.decode()``.
+
+For operators: ``queue.peek()`` reads messages (of a queue or a dead-letter queue) without leasing them,
+``queue.purge()`` deletes those no worker holds, ``client.list_queues_with_stats()`` surveys every queue.
+
+The core logs through :mod:`logging`: logger ``pgmq.core`` (``record.rust_target`` names the Rust module),
+levels ``ERROR`` to ``DEBUG`` and :data:`TRACE`; the Python layer logs on ``pgmq``.
+
 The Rust core (``pgmq-core``) does all the work; this package adapts it to Python.
 """
 
@@ -26,6 +36,8 @@ from ._client import (
     Client,
     Connecting,
     QueueContext,
+    QueueInfo,
+    QueueOverview,
     connect,
     connect_to_queue,
     create_queue,
@@ -34,6 +46,7 @@ from ._client import (
     migrate_to_latest_version,
 )
 from ._convert import Body, Duration
+from ._log import TRACE
 from ._errors import (
     ClientClosed,
     ConnectionError,
@@ -50,9 +63,16 @@ from ._errors import (
     SchemaMissing,
     Timeout,
 )
-from ._queue import CompletionHandle, Queue, Sending, WaitingForCompletion
+from ._queue import CompletionHandle, PeekedMessage, Queue, Sending, WaitingForCompletion
 from ._receive import Acquisition, MessageHandle, MessageHandleStream, Receiving
-from ._types import AttributeValue, Attributes, OutgoingMessage, Outcome, QueueOptions
+from ._serializers import (
+    CONTENT_TYPE_ATTRIBUTE,
+    JSON_CONTENT_TYPE,
+    ContentTypeError,
+    JsonSerializer,
+    Serializer,
+)
+from ._types import AttributeValue, Attributes, Backoff, MessageState, OutgoingMessage, Outcome, QueueOptions
 
 Attribute = _pgmq.Attribute
 Filter = _pgmq.Filter
@@ -70,12 +90,15 @@ __all__ = [
     "Attribute",
     "AttributeValue",
     "Attributes",
+    "Backoff",
     "Body",
+    "CONTENT_TYPE_ATTRIBUTE",
     "Client",
     "ClientClosed",
     "CompletionHandle",
     "Connecting",
     "ConnectionError",
+    "ContentTypeError",
     "DatabaseError",
     "Duration",
     "Filter",
@@ -83,24 +106,32 @@ __all__ = [
     "InternalError",
     "InvalidOption",
     "InvalidQueueName",
+    "JSON_CONTENT_TYPE",
+    "JsonSerializer",
     "LATEST_SCHEMA_VERSION",
     "LeaseLost",
     "Message",
     "MessageHandle",
     "MessageHandleStream",
     "MessageNotFound",
+    "MessageState",
     "OutgoingMessage",
     "Outcome",
+    "PeekedMessage",
     "PgmqError",
     "Queue",
     "QueueContext",
+    "QueueInfo",
     "QueueNotFound",
     "QueueOptions",
+    "QueueOverview",
     "QueueStatistics",
     "Receiving",
     "SchemaConflict",
     "SchemaMissing",
     "Sending",
+    "Serializer",
+    "TRACE",
     "Timeout",
     "WaitingForCompletion",
     "connect",

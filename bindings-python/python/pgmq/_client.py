@@ -1,15 +1,19 @@
-"""Connecting, the schema, creating and deleting queues, opening them."""
+"""Connecting, the schema, creating, listing and deleting queues, redrive, opening queues."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
 from types import TracebackType
-from typing import Any, Generator, Optional, Type
+from typing import Any, Generator, List, Optional, Type
 
-from . import _pgmq
+from . import _defaults, _pgmq
 from ._convert import Duration, count, optional_seconds, seconds
 from ._queue import Queue
-from ._types import QueueOptions
+from ._serializers import Serializer, checked
+from ._types import Backoff, QueueOptions
+
+QueueInfo = _pgmq.QueueInfo
+QueueOverview = _pgmq.QueueOverview
 
 
 class Client:
@@ -31,6 +35,27 @@ class Client:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._native.closed
+
+    async def schema_version(self) -> int:
+        """The version of the pgmq schema in the database: 0 before the first migration,
+        :data:`pgmq.LATEST_SCHEMA_VERSION` once :func:`pgmq.migrate_to_latest_version` ran."""
+        return await self._native.schema_version()
+
+    async def list_queues(self) -> List[QueueInfo]:
+        """Every queue, dead-letter queues included, by name: their settings as :class:`pgmq.QueueInfo`
+        (``.name``, ``.ack_deadline`` and ``.retention_period`` as timedeltas, ``.max_delivery_attempts``,
+        ``.dead_letter_queue``: its name or ``None``, ``.backoff``: a :class:`pgmq.Backoff` or ``None``)."""
+        return await self._native.list_queues()
+
+    async def list_queues_with_stats(self) -> List[QueueOverview]:
+        """Every queue, dead-letter queues included, by name, with its counts, all read at one instant in
+        one statement: a :class:`pgmq.QueueOverview` each (``.info``: its :class:`pgmq.QueueInfo`,
+        ``.stats``: its :class:`pgmq.QueueStatistics`, ``.oldest_ready_age``: how long its oldest ready
+        message has waited since it became available, a timedelta, or ``None`` when none is ready).
+
+        It reads every message row once, as a ``count(*)`` of the messages would: fine for a dashboard
+        refreshed every few seconds, not for a hot loop."""
+        return await self._native.list_queues_with_stats()
 
     async def redrive(self, source: str, target: str) -> int:
         """Moves every unleased message of queue ``source`` (typically a dead-letter queue) to
@@ -90,13 +115,14 @@ def connect(
     dsn: str,
     *,
     listen_dsn: Optional[str] = None,
-    pool_size: int = 10,
+    pool_size: int = _defaults.POOL_SIZE,
     connect_timeout: Optional[Duration] = None,
     statement_timeout: Optional[Duration] = None,
     statement_cache: Optional[bool] = None,
     connect_retry: Optional[Duration] = None,
     application_name: Optional[str] = None,
     schema: Optional[str] = None,
+    maintenance_interval: Optional[Duration] = None,
 ) -> Connecting:
     """Connects to PostgreSQL: ``async with pgmq.connect(dsn) as client`` or
     ``client = await pgmq.connect(dsn)``.
@@ -105,7 +131,8 @@ def connect(
     it: the ``PG*`` environment variables and ``~/.pgpass`` fill what it leaves out (``""`` takes
     everything from them), ``sslmode=verify-full`` with ``sslrootcert=/path/to/ca.crt`` sets up TLS.
     ``listen_dsn`` is a separate DSN for the LISTEN connection (e.g. direct to PostgreSQL while ``dsn``
-    goes through a transaction-pooling PgBouncer). ``pool_size`` is the number of work connections.
+    goes through a transaction-pooling PgBouncer). ``pool_size`` (default 10) is the number of work
+    connections.
 
     Durations are ``timedelta`` or seconds; ``None`` leaves the core's default:
 
@@ -124,6 +151,8 @@ def connect(
     - ``schema`` (``"pgmq"``): the schema pgmq's tables and functions live in; another name (a
       lower-case identifier) lets pgmq share a database with Tembo's pgmq extension, which uses
       ``pgmq``. Every client of one installation must use the same schema.
+    - ``maintenance_interval`` (1 s): how often this client offers to run housekeeping (retention expiry,
+      lapsed last attempts, outcome pruning); one client at a time does it.
 
     Raises :class:`pgmq.ConnectionError` if the server cannot be reached, its certificate is not
     trusted or the login is refused, :class:`pgmq.InvalidOption` for a malformed DSN, a pool size under
@@ -149,6 +178,7 @@ def connect(
         "connect_retry": optional_seconds(connect_retry, "connect_retry"),
         "application_name": application_name,
         "schema": schema,
+        "maintenance_interval": optional_seconds(maintenance_interval, "maintenance_interval"),
     }
     return Connecting(dsn, options)
 
@@ -172,21 +202,38 @@ async def create_queue(
     name: str,
     client: Client,
     *,
-    ack_deadline: Duration = timedelta(seconds=10),
-    max_delivery_attempts: int = 10,
-    retention_period: Duration = timedelta(days=7),
+    ack_deadline: Duration = _defaults.ACK_DEADLINE,
+    max_delivery_attempts: int = _defaults.MAX_DELIVERY_ATTEMPTS,
+    retention_period: Duration = _defaults.RETENTION_PERIOD,
     dlq_options: Optional[QueueOptions] = QueueOptions(),
+    backoff: Optional[Backoff] = None,
 ) -> bool:
     """Creates a queue and, unless ``dlq_options`` is ``None``, its dead-letter queue ``dlq@<name>``,
     in one transaction. Returns ``False`` (changing nothing) if the queue already exists.
 
-    ``ack_deadline`` (>= 1 s) is how long a delivered message stays leased without a heartbeat (the
-    client extends it while a worker holds the message); after ``max_delivery_attempts`` deliveries a
-    message moves to the dead-letter queue; an unconsumed message moves there after
-    ``retention_period``. Durations are ``timedelta`` or seconds. Raises
-    :class:`pgmq.InvalidQueueName` or :class:`pgmq.InvalidOption` before writing anything.
+    ``ack_deadline`` (>= 1 s, default 10 s) is how long a delivered message stays leased without a
+    heartbeat (the client extends it while a worker holds the message); after ``max_delivery_attempts``
+    (default 10) deliveries a message moves to the dead-letter queue; an unconsumed message moves there
+    after ``retention_period`` (default 7 days). ``backoff`` (a :class:`pgmq.Backoff`) delays the
+    redelivery after a nack that gives no delay of its own; ``None``: at once. Durations are ``timedelta``
+    or seconds. Raises :class:`pgmq.InvalidQueueName` or :class:`pgmq.InvalidOption` before writing
+    anything. ``client.list_queues()`` shows the settings a queue was created with.
     """
     native = _native(client)
+    policy = None
+    if backoff is not None:
+        if not isinstance(backoff, Backoff):
+            raise TypeError(f"backoff must be a pgmq.Backoff or None, not {type(backoff).__name__}")
+        factor = backoff.factor
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            raise TypeError(f"backoff.factor must be a number, not {type(factor).__name__}")
+        if not isinstance(backoff.jitter, bool):
+            raise TypeError(f"backoff.jitter must be a bool, not {type(backoff.jitter).__name__}")
+        try:
+            factor = float(factor)
+        except OverflowError:  # an int beyond any float: not finite, as the core says
+            factor = math.inf
+        policy = (seconds(backoff.base, "backoff.base"), factor, seconds(backoff.max, "backoff.max"), backoff.jitter)
     dlq = None
     if dlq_options is not None:
         if not isinstance(dlq_options, QueueOptions):
@@ -202,6 +249,7 @@ async def create_queue(
         max_delivery_attempts=count(max_delivery_attempts, "max_delivery_attempts"),
         retention_period=seconds(retention_period, "retention_period"),
         dlq=dlq,
+        backoff=policy,
     )
 
 
@@ -236,9 +284,12 @@ class QueueContext:
         pass
 
 
-def connect_to_queue(name: str, client: Client) -> QueueContext:
+def connect_to_queue(name: str, client: Client, *, serializer: Optional[Serializer] = None) -> QueueContext:
     """Opens queue ``name`` (or a dead-letter queue, ``"dlq@" + name``):
     ``async with pgmq.connect_to_queue("jobs", client) as queue``. Nothing is read from the database:
     sending to a queue that does not exist raises :class:`pgmq.QueueNotFound`, receiving waits for it
-    to exist. :class:`pgmq.InvalidQueueName` for a malformed name."""
-    return QueueContext(Queue(_native(client).queue(name)))
+    to exist. :class:`pgmq.InvalidQueueName` for a malformed name.
+
+    ``serializer`` (a :class:`pgmq.Serializer`; default :class:`pgmq.JsonSerializer`) encodes the bodies
+    this handle sends that are not bytes, and decodes for ``message.decode()`` of what it receives."""
+    return QueueContext(Queue(_native(client).queue(name), checked(serializer)))

@@ -1,4 +1,4 @@
-"""Python values to what the native layer takes: seconds, microseconds since the epoch, bytes."""
+"""Python values to what the native layer takes: seconds, microseconds since the epoch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ Duration = Union[timedelta, int, float]
 """A duration: a ``timedelta`` or a number of seconds."""
 
 Body = Union[bytes, bytearray, memoryview]
-"""A message body: any bytes-like object."""
+"""A body sent as it is: any bytes-like object (other values go through the queue's serializer)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -55,13 +55,3 @@ def datetime_from_micros(micros: int) -> datetime:
     """The aware UTC datetime ``micros`` microseconds after the epoch (used by the native layer)."""
     return _EPOCH + timedelta(microseconds=micros)
 
-
-def body_bytes(body: object) -> bytes:
-    """A message body as ``bytes``: bytes, bytearray and memoryview are accepted."""
-    if type(body) is bytes:
-        return body
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        return bytes(body)
-    raise TypeError(
-        f"a message body must be bytes, bytearray, memoryview or pgmq.OutgoingMessage, not {type(body).__name__}"
-    )

@@ -2,10 +2,16 @@
 
 Every one is a :class:`PgmqError` carrying ``.code``, the core's stable snake_case code (the same in every
 language pgmq speaks). Where a built-in exception means the same thing, the class is one of those too, so
-``except LookupError`` or ``except ValueError`` work as a Python user expects.
+``except LookupError`` or ``except ValueError`` work as a Python user expects. :data:`CLASSES` says which
+class each of the core's codes raises; the codes themselves, and whether each is transient, are the core's
+(``pgmq_core::ERROR_CODES``, read from the native module).
 """
 
 from __future__ import annotations
+
+from typing import Dict, Type
+
+from . import _pgmq
 
 __all__ = [
     "PgmqError",
@@ -34,6 +40,12 @@ class PgmqError(Exception):
         super().__init__(message)
         if code is not None:
             self.code = code
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed: ``True`` for ``connection`` and ``timeout`` (the core's
+        ``Error::is_transient``), ``False`` for every other code."""
+        return _TRANSIENT.get(self.code, False)
 
     def __reduce__(self) -> tuple[type[PgmqError], tuple[str, str]]:
         return (type(self), (str(self), self.code))
@@ -101,16 +113,17 @@ class SchemaConflict(PgmqError):
 
 
 class ConnectionError(PgmqError):  # noqa: A001 - pgmq.ConnectionError, as the API names it
-    """The server could not be reached, refused the login, or the connection broke."""
+    """The server could not be reached, refused the login, or the connection broke (:attr:`transient`:
+    trying again later may succeed)."""
 
     code = "connection"
 
 
 class Timeout(PgmqError, TimeoutError):
-    """The server did not answer in time: a lock wait hit ``lock_timeout`` (migrating sets 5 s for its
-    own transaction) or a statement hit ``statement_timeout``. The statement failed and its transaction
-    rolled back: nothing changed, and running it again later is safe. A :class:`TimeoutError` too, so
-    ``except TimeoutError`` catches it."""
+    """Something ran out of time: a lock wait hit ``lock_timeout`` (migrating sets 5 s for its own
+    transaction), the server's ``statement_timeout`` cancelled a statement, or no pool connection came
+    free within the client's ``statement_timeout``. Nothing changed, and trying again later is safe
+    (:attr:`transient`). A :class:`TimeoutError` too, so ``except TimeoutError`` catches it."""
 
     code = "timeout"
 
@@ -134,3 +147,37 @@ class InternalError(PgmqError):
     whether it had taken effect is unknown. The interpreter and other pgmq objects keep working."""
 
     code = "internal"
+
+
+CLASSES: Dict[str, Type[PgmqError]] = {
+    **{
+        cls.code: cls
+        for cls in (
+            InvalidQueueName,
+            InvalidOption,
+            QueueNotFound,
+            LeaseLost,
+            MessageNotFound,
+            SchemaMissing,
+            SchemaConflict,
+            ConnectionError,
+            Timeout,
+            DatabaseError,
+            ClientClosed,
+            InternalError,
+        )
+    },
+    # One class for the misuses of a handle, each with its own code; two of them are the core's.
+    "already_finished": HandleError,
+    "not_tracked": HandleError,
+}
+"""The class raised for each of the core's error codes (tests/test_truths.py checks that it names every
+code of the core, and only those)."""
+
+_TRANSIENT: Dict[str, bool] = {code: transient for code, transient, _ in _pgmq.ERROR_CODES}
+
+
+def error(message: str, code: str) -> PgmqError:
+    """The exception for an error of the core: of the class :data:`CLASSES` names for ``code``
+    (:class:`PgmqError` for a code this package does not know yet)."""
+    return CLASSES.get(code, PgmqError)(message, code)

@@ -3,51 +3,73 @@ it wraps these classes in context managers and typed helpers."""
 
 from asyncio import Future
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional, Union, final
 from uuid import UUID
 
 from ._errors import PgmqError
+from ._serializers import Serializer
+from ._types import Backoff, MessageState
 
 _AttributeValue = Union[str, int, float, bool, None]
 
 __all__ = [
     "Attribute",
+    "CONTENT_TYPE_ATTRIBUTE",
     "CancelWatch",
     "Client",
     "Completion",
+    "DEFAULTS",
+    "ERROR_CODES",
     "Filter",
+    "JSON_CONTENT_TYPE",
     "LATEST_SCHEMA_VERSION",
     "Message",
+    "PeekedMessage",
     "Queue",
+    "QueueInfo",
+    "QueueOverview",
     "QueueStatistics",
     "Receiver",
     "ack_all",
     "connect",
     "dlq_name",
     "_shutdown",
+    "_truths_json",
     "_panic_for_tests",
     "__version__",
 ]
 
 LATEST_SCHEMA_VERSION: int
+CONTENT_TYPE_ATTRIBUTE: str
+"""The core's `CONTENT_TYPE_ATTRIBUTE`: `"content-type"`."""
+JSON_CONTENT_TYPE: str
+"""The core's `JSON_CONTENT_TYPE`: `"application/json"`."""
+DEFAULTS: dict[str, dict[str, Any]]
+"""The core's `pgmq_core::DEFAULTS`: `{section: {field: value}}` by the core's names (`"queue"`,
+`"ack_deadline"`), durations as timedeltas. Read through `pgmq._defaults`."""
+ERROR_CODES: tuple[tuple[str, bool, str], ...]
+"""The core's `pgmq_core::ERROR_CODES`: `(code, transient, description)` of every error code."""
 __version__: str
 
 def connect(
     dsn: str,
     *,
     listen_dsn: Optional[str] = None,
-    pool_size: int = 10,
+    pool_size: Optional[int] = None,
     connect_timeout: Optional[float] = None,
     statement_timeout: Optional[float] = None,
     statement_cache: Optional[bool] = None,
     connect_retry: Optional[float] = None,
     application_name: Optional[str] = None,
     schema: Optional[str] = None,
+    maintenance_interval: Optional[float] = None,
 ) -> Future[Client]: ...
 def dlq_name(name: str) -> str: ...
 def ack_all(messages: list[Message], futures: list[Future[None]]) -> None: ...
 def _shutdown() -> None: ...
+def _truths_json() -> str:
+    """Test hook, not API: the core's `truths_json()`, its defaults, limits, codes and names as JSON."""
 def _panic_for_tests(in_runtime: bool) -> Future[None]:
     """Test hook, not API: panics (now, or in a task when ``in_runtime``); raises ``InternalError``."""
 @final
@@ -64,8 +86,11 @@ class Client:
         max_delivery_attempts: int,
         retention_period: float,
         dlq: Optional[tuple[float, int, float]],
+        backoff: Optional[tuple[float, float, float, bool]] = None,
     ) -> Future[bool]: ...
     def delete_queue(self, name: str) -> Future[bool]: ...
+    def list_queues(self) -> Future[list[QueueInfo]]: ...
+    def list_queues_with_stats(self) -> Future[list[QueueOverview]]: ...
     def redrive(self, source: str, target: str) -> Future[int]: ...
     def queue(self, name: str) -> Queue: ...
     def close(self) -> Future[None]: ...
@@ -81,21 +106,73 @@ class Queue:
         *,
         schedule_at: Optional[int] = None,
         delay: Optional[float] = None,
-        track: bool = True,
+        track: bool,
     ) -> Future[Completion]: ...
     def receiver(
         self,
         *,
-        batch_size: int = 1,
+        batch_size: int,
         poll_interval: Optional[float] = None,
         filter: Optional[Filter] = None,
         on_error: Optional[Callable[[PgmqError], object]] = None,
+        serializer: Optional[Serializer] = None,
     ) -> Receiver:
         """`on_error(exception)` is called on the thread of the event loop running now with each error the
-        receiver recovered from (it retries). Needs a running event loop when given."""
+        receiver recovered from (it retries). Needs a running event loop when given. `serializer` is what
+        `Message.decode()` of its messages uses (`None`: JSON)."""
+    def peek(
+        self,
+        *,
+        limit: int,
+        filter: Optional[Filter] = None,
+        state: Optional[str] = None,
+        serializer: Optional[Serializer] = None,
+    ) -> Future[list[PeekedMessage]]:
+        """`state`: `"ready"`, `"scheduled"`, `"leased"` or `"lapsed"` (`None`: any). `serializer` is what
+        `PeekedMessage.decode()` uses (`None`: JSON)."""
     def cancel(self, ids: list[UUID]) -> Future[list[UUID]]: ...
+    def purge(self) -> Future[int]: ...
     def statistics(self) -> Future[QueueStatistics]: ...
     def completion(self, ids: list[UUID]) -> Future[Completion]: ...
+
+@final
+class QueueInfo:
+    """A queue and its settings, as `Client.list_queues` lists it."""
+
+    @property
+    def name(self) -> str:
+        """The queue's name (`dlq@...` for a dead-letter queue)."""
+    @property
+    def ack_deadline(self) -> timedelta:
+        """How long a delivered message stays leased without a heartbeat."""
+    @property
+    def max_delivery_attempts(self) -> int:
+        """Deliveries before a message is dead-lettered."""
+    @property
+    def retention_period(self) -> timedelta:
+        """How long an unconsumed message is kept."""
+    @property
+    def dead_letter_queue(self) -> Optional[str]:
+        """The name of its dead-letter queue, if it has one."""
+    @property
+    def backoff(self) -> Optional[Backoff]:
+        """Its delay policy for nacks without a delay of their own (durations as timedeltas); `None`:
+        such nacks retry at once."""
+
+@final
+class QueueOverview:
+    """A queue, its settings and its counts, as `Client.list_queues_with_stats` lists it."""
+
+    @property
+    def info(self) -> QueueInfo:
+        """Its name and settings."""
+    @property
+    def stats(self) -> QueueStatistics:
+        """Its counts by state, and its dead-letter queue's depth."""
+    @property
+    def oldest_ready_age(self) -> Optional[timedelta]:
+        """How long its oldest ready message has waited since it became available; `None` when none is
+        ready."""
 
 @final
 class QueueStatistics:
@@ -153,16 +230,75 @@ class Message:
     def dead_letter_attempts(self) -> Optional[int]:
         """For a message in a dead-letter queue: the attempts it used in its original queue."""
     @property
+    def lease_token(self) -> UUID:
+        """The fencing token of this lease: an ack or nack under an older token changes nothing."""
+    @property
+    def lease_lost(self) -> bool:
+        """Whether the heartbeat found the lease lost while it was held (expired and taken, or
+        dead-lettered): an ack or nack would raise `LeaseLost`."""
+    @property
     def cancelled(self) -> bool:
         """Whether `queue.cancel()` was called on it while held."""
     @property
     def finished(self) -> bool:
         """Whether it was acked, nacked or released through this handle."""
+    def json(self) -> Any:
+        """The body parsed as JSON. `pgmq.ContentTypeError` (a `ValueError`) if its `content-type`
+        attribute names another encoding (a body without one is parsed too); `json.JSONDecodeError` (a
+        `ValueError`) if it is not JSON."""
+    def decode(self) -> Any:
+        """The body decoded by the serializer of the queue handle it was received through (JSON unless
+        `connect_to_queue(..., serializer=)` gave another). `pgmq.ContentTypeError` if its `content-type`
+        attribute is not the serializer's."""
     def ack(self) -> Future[None]: ...
-    def nack(self, error: Optional[str] = None, delay: Optional[float] = None) -> Future[None]: ...
-    def extend(self, seconds: float) -> Future[None]: ...
+    def nack(self, error: Optional[str] = None, delay: Optional[Union[timedelta, float]] = None) -> Future[None]:
+        """Fails this delivery: redelivered after `delay` (a timedelta or seconds; default: the queue's
+        backoff, or at once), or dead-lettered on the last attempt, keeping `error` as its last error."""
+    def extend(self, seconds: Union[timedelta, float]) -> Future[None]:
+        """Extends the lease to `seconds` (or a timedelta) from now."""
     def release(self) -> None: ...
     def watch_cancelled(self, callback: Callable[[], object]) -> CancelWatch: ...
+
+@final
+class PeekedMessage:
+    """A message as `queue.peek()` read it: a copy of its row, holding no lease."""
+
+    @property
+    def id(self) -> UUID:
+        """The message id."""
+    @property
+    def queue(self) -> str:
+        """The queue it was read from."""
+    @property
+    def body(self) -> bytes:
+        """The payload."""
+    @property
+    def attributes(self) -> dict[str, _AttributeValue]:
+        """The attributes it was sent with (a new dict; `{}` when there are none)."""
+    @property
+    def state(self) -> MessageState:
+        """Where it stood when read."""
+    @property
+    def delivery_attempts(self) -> int:
+        """Deliveries so far (leases taken, a current one included)."""
+    @property
+    def sent_at(self) -> datetime:
+        """When it was sent (aware, UTC)."""
+    @property
+    def available_at(self) -> datetime:
+        """When it became or becomes ready; for a leased message, when its lease expires (aware, UTC)."""
+    @property
+    def last_error(self) -> Optional[str]:
+        """The error given to the last failed attempt, if any (in a dead-letter queue: the error that
+        dead-lettered it)."""
+    @property
+    def dead_letter_attempts(self) -> Optional[int]:
+        """For a message in a dead-letter queue: the attempts it used in its original queue."""
+    def json(self) -> Any:
+        """The body parsed as JSON, as `Message.json()`."""
+    def decode(self) -> Any:
+        """The body decoded by the serializer of the queue handle it was peeked through, as
+        `Message.decode()`."""
 
 @final
 class CancelWatch:

@@ -1,19 +1,22 @@
-"""A queue: send (with completion tracking), receive, cancel, statistics."""
+"""A queue: send (with completion tracking), receive, peek, cancel, purge, statistics."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import warnings
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Callable, Coroutine, Dict, Generator, List, Optional, Tuple, Type, Union
 from uuid import UUID
 
-from . import _pgmq
-from ._convert import Body, Duration, body_bytes, count, epoch_micros, optional_seconds
-from ._errors import PgmqError
+from . import _defaults, _pgmq
+from ._convert import Duration, count, epoch_micros, optional_seconds
+from ._errors import InvalidOption, PgmqError
 from ._receive import MessageHandleStream, Receiving, error_reporter
-from ._types import OutgoingMessage, Outcome
+from ._serializers import CONTENT_TYPE_ATTRIBUTE, JSON, Serializer, dump
+from ._types import MessageState, OutgoingMessage, Outcome
 
 QueueStatistics = _pgmq.QueueStatistics
+PeekedMessage = _pgmq.PeekedMessage
 Filter = _pgmq.Filter
 
 
@@ -32,6 +35,11 @@ class CompletionHandle:
         self._native = native
         self._poll_interval = poll_interval
         self._ids: Optional[Tuple[UUID, ...]] = None
+
+    @property
+    def tracked(self) -> bool:
+        """Whether the messages were sent with tracking (``track=True``), so that waiting works."""
+        return self._native.tracked
 
     @property
     def ids(self) -> Tuple[UUID, ...]:
@@ -53,9 +61,12 @@ class CompletionHandle:
 
 
 class Sending:
-    """What ``queue.send(...)`` returns: use it as ``async with`` (the send runs on entry) or await it."""
+    """What ``queue.send(...)`` returns: use it as ``async with`` (the send runs on entry) or await it.
 
-    __slots__ = ("_queue", "_bodies", "_attributes", "_schedule_at", "_delay", "_track")
+    Like a coroutine, it does nothing until then: one that is dropped unused sent nothing, and says so
+    with a ``RuntimeWarning`` ("... was never awaited") when it is garbage-collected."""
+
+    __slots__ = ("_queue", "_bodies", "_attributes", "_schedule_at", "_delay", "_track", "_used")
 
     def __init__(
         self,
@@ -72,6 +83,18 @@ class Sending:
         self._schedule_at = schedule_at
         self._delay = delay
         self._track = track
+        self._used = False
+
+    def __del__(self) -> None:
+        if not self._used:
+            n = len(self._bodies)
+            warnings.warn(
+                f"queue.send() of {n} message{'' if n == 1 else 's'} to {self._queue.name!r} was never awaited: "
+                "nothing was sent (write `await queue.send(...)` or `async with queue.send(...) as completion`)",
+                RuntimeWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     async def _send(self) -> CompletionHandle:
         native = await self._queue.send(
@@ -80,9 +103,11 @@ class Sending:
         return CompletionHandle(native)
 
     def __await__(self) -> Generator[Any, None, CompletionHandle]:
+        self._used = True
         return self._send().__await__()
 
     async def __aenter__(self) -> CompletionHandle:
+        self._used = True
         return await self._send()
 
     async def __aexit__(
@@ -120,42 +145,75 @@ class WaitingForCompletion:
 class Queue:
     """A queue of a client, opened with ``async with pgmq.connect_to_queue(name, client) as queue``."""
 
-    __slots__ = ("_native",)
+    __slots__ = ("_native", "_serializer")
 
-    def __init__(self, native: _pgmq.Queue) -> None:
+    def __init__(self, native: _pgmq.Queue, serializer: Serializer = JSON) -> None:
         self._native = native
+        self._serializer = serializer
 
     @property
     def name(self) -> str:
         """The queue's name."""
         return self._native.name
 
+    @property
+    def serializer(self) -> Serializer:
+        """What encodes the bodies that are not bytes (:class:`pgmq.JsonSerializer` unless
+        ``connect_to_queue`` was given another)."""
+        return self._serializer
+
     def send(
         self,
-        *messages: Union[Body, OutgoingMessage],
+        *messages: object,
         schedule_at: Optional[datetime] = None,
         delay: Optional[Duration] = None,
-        track: bool = True,
+        track: bool = _defaults.TRACK,
     ) -> Sending:
         """Sends one or more messages atomically, in one statement, with one NOTIFY.
 
         ``async with queue.send(b"a", b"b") as completion:`` sends on entry; ``await queue.send(...)``
-        works too. Each message is bytes-like or an :class:`OutgoingMessage` with attributes. They become
-        available at ``schedule_at`` (an aware datetime, or a naive one taken as UTC) or after ``delay``
-        (a timedelta or seconds), never both; ``track=False`` skips the outcome record (fire and
+        works too. Not awaited, it sends nothing (and warns, as a coroutine does).
+
+        Each message is a body or an :class:`OutgoingMessage` (a body with attributes). A bytes-like body
+        is sent as it is. Any other value (a ``dict``, ``list``, ``str``, number, ``None``...) is encoded
+        by the queue's serializer (compact UTF-8 JSON by default; ``TypeError`` or ``ValueError`` if it
+        cannot) and gets the attribute ``content-type`` with the serializer's content type, so that
+        ``message.json()`` in any language reads it. A ``content-type`` given in the attributes of such a
+        message must equal the serializer's (:class:`pgmq.InvalidOption` otherwise: the bytes are the
+        serializer's, so is their label); one given with bytes is sent as it is.
+
+        They become available at ``schedule_at`` (an aware datetime, or a naive one taken as UTC) or after
+        ``delay`` (a timedelta or seconds), never both; ``track=False`` skips the outcome record (fire and
         forget). :class:`pgmq.QueueNotFound` if the queue does not exist (nothing is written).
         """
         bodies: List[bytes] = []
         attributes: Optional[List[Optional[Dict[str, Any]]]] = None
         for i, message in enumerate(messages):
+            if type(message) is bytes:  # the common case first
+                bodies.append(message)
+                continue
             if isinstance(message, OutgoingMessage):
-                bodies.append(body_bytes(message.body))
-                if message.attributes:
-                    if attributes is None:
-                        attributes = [None] * len(messages)
-                    attributes[i] = dict(message.attributes)
+                body, given = message.body, message.attributes
             else:
-                bodies.append(body_bytes(message))
+                body, given = message, None
+            labels: Optional[Dict[str, Any]] = dict(given) if given else None
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                bodies.append(bytes(body))
+            else:
+                serializer = self._serializer
+                bodies.append(dump(serializer, body, i))
+                content_type = serializer.content_type
+                if labels is None:
+                    labels = {CONTENT_TYPE_ATTRIBUTE: content_type}
+                elif labels.setdefault(CONTENT_TYPE_ATTRIBUTE, content_type) != content_type:
+                    raise InvalidOption(
+                        f"message {i}: attribute {CONTENT_TYPE_ATTRIBUTE}={labels[CONTENT_TYPE_ATTRIBUTE]!r}, but "
+                        f"its body is encoded by {serializer!r} as {content_type!r}; send bytes to label them yourself"
+                    )
+            if labels:
+                if attributes is None:
+                    attributes = [None] * len(messages)
+                attributes[i] = labels
         if not isinstance(track, bool):
             raise TypeError(f"track must be a bool, not {type(track).__name__}")
         at = None if schedule_at is None else epoch_micros(schedule_at, "schedule_at")
@@ -164,24 +222,27 @@ class Queue:
     def receive(
         self,
         *,
-        batch_size: int = 1,
-        poll_interval: Optional[Duration] = None,
+        batch_size: int = _defaults.BATCH_SIZE,
+        poll_interval: Optional[Duration] = _defaults.RECEIVE_POLL_INTERVAL,
         filter: Optional[Filter] = None,  # noqa: A002 - the API's name
         on_error: Optional[Callable[[PgmqError], object]] = None,
     ) -> Receiving:
         """Opens a stream of message handles: ``async with queue.receive() as stream``.
 
-        The stream leases up to ``batch_size`` messages at once (claimed in one statement) and never
-        holds more unfinished ones than that. While idle it sleeps on NOTIFY; ``poll_interval`` (a
-        timedelta or seconds; default 30 s) is only the safety-net re-read. ``filter`` keeps messages
+        The stream leases up to ``batch_size`` messages at once (claimed in one statement; default 1, at
+        most 100,000) and never holds more unfinished ones than that. While idle it sleeps on NOTIFY;
+        ``poll_interval`` (a timedelta or seconds; default 30 s, the core's) is only the safety-net
+        re-read. ``filter`` keeps messages
         whose attributes match (``pgmq.Attribute("color").eq("red")``). Leaving the block releases the
         messages whose handles were not acquired, for prompt redelivery.
 
         A lost connection never ends the stream: it retries (with a capped, jittered backoff) until the
-        server answers, and reports each error it recovered from (a :class:`pgmq.ConnectionError`, say) to
-        ``on_error(error)``, called on the thread of the event loop ``receive()`` is called in; by default
-        a warning on the ``pgmq`` logger. An exception ``on_error`` raises is logged there and does not
-        stop the stream.
+        server answers. Each error it recovered from (a :class:`pgmq.ConnectionError`, say) is a warning of
+        the core on the ``pgmq.core`` logger, and is also given to ``on_error(error)`` if set, called on
+        the thread of the event loop ``receive()`` is called in. An exception ``on_error`` raises is logged
+        on the ``pgmq`` logger and does not stop the stream.
+
+        ``message.decode()`` of the messages received decodes with this queue handle's serializer.
         """
         if filter is not None and not isinstance(filter, Filter):
             raise TypeError(f"filter must be a pgmq.Filter (from pgmq.Attribute), not {type(filter).__name__}")
@@ -190,8 +251,56 @@ class Queue:
             poll_interval=optional_seconds(poll_interval, "poll_interval"),
             filter=filter,
             on_error=error_reporter(self.name, on_error),
+            serializer=None if self._serializer is JSON else self._serializer,
         )
         return Receiving(receiver)
+
+    async def peek(
+        self,
+        *,
+        limit: int = _defaults.PEEK_LIMIT,
+        filter: Optional[Filter] = None,  # noqa: A002 - the API's name
+        state: Union[MessageState, str, None] = None,
+    ) -> List[PeekedMessage]:
+        """Reads up to ``limit`` (default 100, at most 10,000) of this queue's messages without leasing
+        or changing them: for looking into a queue, or into a dead-letter queue (open it as
+        ``pgmq.get_dlq_name(name)``), where ``last_error`` and ``dead_letter_attempts`` say why each
+        message is there.
+
+        The messages come as :class:`pgmq.PeekedMessage` objects, in the order receivers would take them:
+        ready ones oldest first, then the others by when they fall due. ``filter`` keeps those whose
+        attributes match (as in :meth:`receive`); ``state`` (a :class:`pgmq.MessageState` or its value,
+        ``"ready"``, ``"scheduled"``, ``"leased"`` or ``"lapsed"``) those in that state. A plain read of
+        one snapshot: it takes no lock, so it neither waits for workers nor holds them up, and what it
+        returns may have changed by the time you look at it. ``message.decode()`` decodes with this queue
+        handle's serializer.
+
+        :class:`pgmq.InvalidOption` for a ``limit`` out of range or an unknown ``state``,
+        :class:`pgmq.QueueNotFound` for an unknown queue.
+        """
+        if filter is not None and not isinstance(filter, Filter):
+            raise TypeError(f"filter must be a pgmq.Filter (from pgmq.Attribute), not {type(filter).__name__}")
+        if isinstance(state, MessageState):
+            state = state.value
+        elif state is not None and not isinstance(state, str):
+            raise TypeError(f"state must be a pgmq.MessageState, a str or None, not {type(state).__name__}")
+        return await self._native.peek(
+            limit=count(limit, "limit"),
+            filter=filter,
+            state=state,
+            serializer=None if self._serializer is JSON else self._serializer,
+        )
+
+    async def purge(self) -> int:
+        """Deletes this queue's messages that no worker holds (ready and scheduled ones) and returns how
+        many it deleted. Their outcome becomes :attr:`pgmq.Outcome.CANCELLED`, as if :meth:`cancel` had
+        been called on each: waiters on them, in any process, learn it at once. Messages under a live
+        lease are left to their workers; :meth:`cancel` their ids to stop those too. One transaction,
+        whatever the number of messages; works on a dead-letter queue too.
+
+        :class:`pgmq.QueueNotFound` for an unknown queue; :class:`pgmq.DatabaseError` (permission denied)
+        for a role that may only send (``pgmq.grant_producer``)."""
+        return await self._native.purge()
 
     async def cancel(self, message_id: UUID, *more: UUID) -> List[UUID]:
         """Cancels messages; returns the ids that existed (unknown ids are no error).
@@ -211,11 +320,12 @@ class Queue:
         self,
         message_id: UUID,
         *more: UUID,
-        poll_interval: Optional[Duration] = timedelta(seconds=10),
+        poll_interval: Optional[Duration] = _defaults.COMPLETION_POLL_INTERVAL,
     ) -> WaitingForCompletion:
         """A completion handle for messages sent earlier (by anyone):
         ``async with queue.wait_for_completion(id1, id2) as handle: outcomes = await handle()``.
-        ``poll_interval`` is the safety-net re-read (NOTIFY does the waking)."""
+        ``poll_interval`` (a timedelta or seconds; default 10 s, the core's) is the safety-net re-read:
+        NOTIFY does the waking."""
         interval = optional_seconds(poll_interval, "poll_interval")
         return WaitingForCompletion(self._native, [message_id, *more], interval)
 
@@ -227,6 +337,7 @@ __all__ = [
     "CompletionHandle",
     "Filter",
     "MessageHandleStream",
+    "PeekedMessage",
     "Queue",
     "QueueStatistics",
     "Sending",

@@ -45,16 +45,14 @@ def _stream_closed() -> HandleError:
     return HandleError("the queue.receive() block was left: this stream is closed", "stream_closed")
 
 
-def error_reporter(queue: str, on_error: Optional[Callable[[PgmqError], object]]) -> Callable[[PgmqError], None]:
-    """What a stream calls, on the event loop's thread, with each error it recovered from: ``on_error``,
-    or by default a warning on the ``pgmq`` logger. An exception ``on_error`` raises is logged there and
-    goes no further: reporting must never stop the stream."""
+def error_reporter(
+    queue: str, on_error: Optional[Callable[[PgmqError], object]]
+) -> Optional[Callable[[PgmqError], None]]:
+    """What a stream calls, on the event loop's thread, with each error it recovered from: ``on_error``, or
+    nothing (the core logs each one as a warning on ``pgmq.core`` anyway). An exception ``on_error`` raises
+    is logged on the ``pgmq`` logger and goes no further: reporting must never stop the stream."""
     if on_error is None:
-
-        def warn(error: PgmqError) -> None:
-            _logger.warning("receiving from queue %r failed, retrying: %s", queue, error)
-
-        return warn
+        return None
     if not callable(on_error):
         raise TypeError(f"on_error must be callable, not {type(on_error).__name__}")
 
@@ -273,7 +271,9 @@ class MessageHandleStream:
 class MessageHandle:
     """A message leased to this worker, not yet being processed. ``async with handle.acquire() as
     message`` processes it: a clean exit acks it, an exception nacks it (with the exception's text as
-    the error) and propagates, a cancellation releases it for prompt redelivery and propagates."""
+    the error) and propagates, a cancellation releases it for prompt redelivery and propagates. A block
+    that finishes the message itself (``await message.nack(delay=...)``, ``await message.ack()``,
+    ``message.release()``) has decided: its exit then does nothing more, however it ends."""
 
     __slots__ = ("_message", "_stream", "_state", "_order")
 
@@ -376,8 +376,16 @@ class Acquisition:
             # Cancelled by queue.cancel(): releasing drops it for good (its outcome is already recorded).
             message.release()
             return await self._end_interruption(exc_type)
+        if message.finished:
+            # The block acked, nacked or released it itself: that was the decision, however the block ends.
+            return False
         if exc_type is None:
-            await stream._ack(message)
+            try:
+                await stream._ack(message)
+            except HandleError as e:
+                # An ack or nack the block started without awaiting it got there first.
+                if e.code != "already_finished":
+                    raise
             return False
         if issubclass(exc_type, Exception):
             try:

@@ -1,13 +1,13 @@
-"""Plain values of the API: options, outgoing messages, outcomes."""
+"""Plain values of the API: options, outgoing messages, outcomes, message states."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Dict, Mapping, Optional, Union
 
-from ._convert import Body, Duration
+from . import _defaults
+from ._convert import Duration
 
 AttributeValue = Union[str, int, float, bool, None]
 """An attribute value: a JSON scalar."""
@@ -29,6 +29,21 @@ class Outcome(enum.Enum):
     """Nobody consumed it within the queue's retention period; it moved to the dead-letter queue."""
 
 
+class MessageState(enum.Enum):
+    """Where a message stands, as ``queue.peek()`` read it (``PeekedMessage.state``). The four are
+    disjoint and cover every message of a queue."""
+
+    READY = "ready"
+    """Available for delivery now: the next receive may lease it."""
+    SCHEDULED = "scheduled"
+    """Waiting for its scheduled time or a nack delay (``available_at`` says when it becomes ready)."""
+    LEASED = "leased"
+    """Held by a worker under a live lease (``available_at`` is when the lease expires)."""
+    LAPSED = "lapsed"
+    """Its lease ran out on its last delivery attempt, or while it was being cancelled: housekeeping
+    dead-letters (or drops) it within a maintenance interval. It is never delivered again."""
+
+
 @dataclass(frozen=True)
 class QueueOptions:
     """The settings of the dead-letter queue created with a queue (``create_queue(..., dlq_options=)``).
@@ -37,25 +52,46 @@ class QueueOptions:
     message that exhausts its attempts there is dropped.
     """
 
-    ack_deadline: Duration = timedelta(seconds=10)
-    """How long a delivered message stays leased without a heartbeat (>= 1 s)."""
-    max_delivery_attempts: int = 10
-    """Deliveries before a message is dropped (>= 1)."""
-    retention_period: Duration = timedelta(days=7)
-    """How long an unconsumed message is kept."""
+    ack_deadline: Duration = _defaults.DLQ_ACK_DEADLINE
+    """How long a delivered message stays leased without a heartbeat (>= 1 s; default 10 s)."""
+    max_delivery_attempts: int = _defaults.DLQ_MAX_DELIVERY_ATTEMPTS
+    """Deliveries before a message is dropped (>= 1; default 10)."""
+    retention_period: Duration = _defaults.DLQ_RETENTION_PERIOD
+    """How long an unconsumed message is kept (default 7 days)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When a nack without an explicit ``delay`` makes its message available again
+    (``create_queue(..., backoff=pgmq.Backoff())``): after ``min(base * factor ** (attempt - 1), max)``,
+    scaled by a random factor in ``[0.5, 1]`` when ``jitter`` is on. The defaults are the core's.
+
+    Durations are ``timedelta`` or seconds. :class:`pgmq.InvalidOption` from ``create_queue`` for a
+    ``factor`` under 1 (or not finite), a ``max`` under ``base``, a negative duration or one over 100
+    years.
+    """
+
+    base: Duration = _defaults.BACKOFF_BASE
+    """The delay after the first failed attempt (default 1 s)."""
+    factor: float = _defaults.BACKOFF_FACTOR
+    """Growth per attempt, >= 1 (default 2)."""
+    max: Duration = _defaults.BACKOFF_MAX
+    """The longest delay (default 10 min)."""
+    jitter: bool = _defaults.BACKOFF_JITTER
+    """Spread retries so that failures do not come back in lockstep (default on)."""
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A message to send with attributes: ``OutgoingMessage(b"...", attributes={"color": "red"})``."""
+    """A message to send with attributes: ``OutgoingMessage(b"...", attributes={"color": "red"})``.
 
-    body: Body
+    The body is bytes-like, sent as it is, or any other value, which the queue's serializer encodes (JSON
+    by default) and labels with the ``content-type`` attribute."""
+
+    body: object
     attributes: Optional[Mapping[str, AttributeValue]] = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.body, (bytes, bytearray, memoryview)):
-            kind = type(self.body).__name__
-            raise TypeError(f"a message body must be bytes, bytearray or memoryview, not {kind}")
         if self.attributes is None:
             return
         if not isinstance(self.attributes, Mapping):

@@ -1,0 +1,61 @@
+//! A message's body as Python reads it, for leased and peeked messages alike: `bytes` made once,
+//! `.json()`, and `.decode()` by the serializer of the queue handle it was read through (the decoding
+//! itself is `pgmq/_serializers.py`'s).
+
+use std::sync::Arc;
+
+use pgmq_core::{Attributes, CONTENT_TYPE_ATTRIBUTE};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyBytes;
+
+use crate::convert::attribute_value_to_py;
+
+/// The body of one message and what decodes it.
+pub(crate) struct Body {
+    bytes: Vec<u8>,
+    /// The `bytes` object, made on first use and then shared: a body is never copied twice.
+    py_bytes: PyOnceLock<Py<PyBytes>>,
+    /// The serializer of the queue handle it was read through; `None`: JSON.
+    serializer: Option<Arc<Py<PyAny>>>,
+}
+
+impl Body {
+    pub(crate) fn new(bytes: Vec<u8>, serializer: Option<Arc<Py<PyAny>>>) -> Body {
+        Body { bytes, py_bytes: PyOnceLock::new(), serializer }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The body as `bytes`.
+    pub(crate) fn to_py(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.py_bytes.get_or_init(py, || PyBytes::new(py, &self.bytes).unbind()).clone_ref(py)
+    }
+
+    /// The body parsed as JSON (`pgmq._serializers.decode_json`): `ContentTypeError` if the
+    /// `content-type` attribute names another encoding; what `json.loads` raises if it is not JSON.
+    pub(crate) fn json<'py>(&self, py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyAny>> {
+        static DECODE_JSON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let decode_json = DECODE_JSON.import(py, "pgmq._serializers", "decode_json")?;
+        decode_json.call1((self.to_py(py), content_type(py, attributes)?))
+    }
+
+    /// The body decoded by the serializer (`pgmq._serializers.decode`): `ContentTypeError` if the
+    /// `content-type` attribute is not the serializer's.
+    pub(crate) fn decode<'py>(&self, py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyAny>> {
+        static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let serializer = self.serializer.as_ref().map(|s| s.clone_ref(py));
+        DECODE.import(py, "pgmq._serializers", "decode")?.call1((
+            self.to_py(py),
+            content_type(py, attributes)?,
+            serializer,
+        ))
+    }
+}
+
+/// The `content-type` attribute (the core's `CONTENT_TYPE_ATTRIBUTE`), if the message has one.
+fn content_type<'py>(py: Python<'py>, attributes: &Attributes) -> PyResult<Option<Bound<'py, PyAny>>> {
+    attributes.get(CONTENT_TYPE_ATTRIBUTE).map(|v| attribute_value_to_py(py, v)).transpose()
+}
