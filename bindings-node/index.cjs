@@ -8,7 +8,37 @@
 const native = require('./native.cjs')
 
 // ---------------------------------------------------------------------------------------------------
+// The core's table of truths: every default and limit, the error codes, the outcome and message-state
+// names. Read here, never written out again (bindings-node/src/defaults.rs; the tests compare them with
+// the core's own rendering).
+
+function deepFreeze(value) {
+  if (typeof value === 'object' && value !== null) {
+    for (const key of Object.keys(value)) deepFreeze(value[key])
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** `dead_lettered` -> `DeadLettered`. */
+function pascal(snake) {
+  return snake.replace(/(?:^|_)([a-z])/g, (_, c) => c.toUpperCase())
+}
+
+/** Every default and limit of the core (`pgmq_core::DEFAULTS`): `DEFAULTS.queue.ackDeadlineMs`, ... */
+const DEFAULTS = deepFreeze(native.defaults())
+/** The core's error codes (`pgmq_core::ERROR_CODES`): `{ code, transient, description }`, in its order. */
+const ERROR_CODES = deepFreeze(native.errorCodes())
+
+/** How a message finished: `Outcome.Completed === 'completed'`, ... */
+const Outcome = deepFreeze(Object.fromEntries(native.outcomeNames().map((name) => [pascal(name), name])))
+/** Where a message stands, as `queue.peek()` reads it: `MessageState.Ready === 'ready'`, ... */
+const MessageState = deepFreeze(Object.fromEntries(native.messageStateNames().map((name) => [pascal(name), name])))
+
+// ---------------------------------------------------------------------------------------------------
 // Errors
+
+const TRANSIENT = new Set(ERROR_CODES.filter((e) => e.transient).map((e) => e.code))
 
 /** Base class of every pgmq error; `code` is the core's stable snake_case code. */
 class PgmqError extends Error {
@@ -17,47 +47,40 @@ class PgmqError extends Error {
     this.name = new.target.name
     this.code = code === undefined ? new.target.code : code
   }
+
+  /** Whether trying again later may succeed (the core's table: `connection`, `timeout`). */
+  get transient() {
+    return TRANSIENT.has(this.code)
+  }
 }
 PgmqError.code = 'pgmq'
 
-function errorClass(name, code, base = PgmqError) {
-  const cls = { [name]: class extends base {} }[name]
-  cls.code = code
-  return cls
+// One class per code of the core's table, named for it (`queue_not_found`: QueueNotFoundError), but for
+// these names, which the package has always had.
+const CLASS_NAMES = {
+  // Misuses of a handle, one class for both (as in Python).
+  already_finished: 'HandleError',
+  not_tracked: 'HandleError',
+  // Not `TimeoutError`: that is the name of the DOMException an AbortSignal.timeout() aborts with, and
+  // `err.name` should tell a pgmq timeout from a caller's own deadline.
+  timeout: 'PgmqTimeoutError',
+  closed: 'ClientClosedError',
 }
 
-const InvalidQueueNameError = errorClass('InvalidQueueNameError', 'invalid_queue_name')
-const InvalidOptionError = errorClass('InvalidOptionError', 'invalid_option')
-const QueueNotFoundError = errorClass('QueueNotFoundError', 'queue_not_found')
-const MessageNotFoundError = errorClass('MessageNotFoundError', 'message_not_found')
-const LeaseLostError = errorClass('LeaseLostError', 'lease_lost')
-const HandleError = errorClass('HandleError', 'already_finished')
-const SchemaMissingError = errorClass('SchemaMissingError', 'schema_missing')
-const SchemaConflictError = errorClass('SchemaConflictError', 'schema_conflict')
-const ConnectionError = errorClass('ConnectionError', 'connection')
-// Not `TimeoutError`: that is the name of the DOMException an AbortSignal.timeout() aborts with, and
-// `err.name` should tell a pgmq timeout from a caller's own deadline.
-const PgmqTimeoutError = errorClass('PgmqTimeoutError', 'timeout')
-const DatabaseError = errorClass('DatabaseError', 'database')
-const ClientClosedError = errorClass('ClientClosedError', 'closed')
-const InternalError = errorClass('InternalError', 'internal')
-
-const ERROR_CLASSES = {
-  invalid_queue_name: InvalidQueueNameError,
-  invalid_option: InvalidOptionError,
-  queue_not_found: QueueNotFoundError,
-  message_not_found: MessageNotFoundError,
-  lease_lost: LeaseLostError,
-  already_finished: HandleError,
-  not_tracked: HandleError,
-  schema_missing: SchemaMissingError,
-  schema_conflict: SchemaConflictError,
-  connection: ConnectionError,
-  timeout: PgmqTimeoutError,
-  database: DatabaseError,
-  closed: ClientClosedError,
-  internal: InternalError,
+/** The error class of each code of the core: `{ [code]: class }`; the class's static `code` is its first code. */
+const ERROR_CLASSES = Object.create(null)
+/** The same classes by name, as the package exports them. */
+const errorClasses = {}
+for (const { code } of ERROR_CODES) {
+  const name = Object.hasOwn(CLASS_NAMES, code) ? CLASS_NAMES[code] : `${pascal(code)}Error`
+  if (!Object.hasOwn(errorClasses, name)) {
+    const cls = { [name]: class extends PgmqError {} }[name]
+    cls.code = code
+    errorClasses[name] = cls
+  }
+  ERROR_CLASSES[code] = errorClasses[name]
 }
+const { InvalidOptionError, InternalError } = errorClasses
 
 const CODED = /^\[pgmq:([a-z_]+)\] /
 
@@ -71,7 +94,7 @@ function typed(err) {
     }
     // Not one of pgmq's errors but a failure of the addon itself: a panic that napi caught (every
     // export catches them) or a napi call that failed. A bug, not a crash.
-    if (err.code === 'GenericFailure') return new InternalError(err.message, 'internal', { cause: err })
+    if (err.code === 'GenericFailure') return new InternalError(err.message, InternalError.code, { cause: err })
   }
   return err
 }
@@ -223,7 +246,8 @@ function bytes(v) {
 function scalar(v, what) {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new RangeError(`${what} must be a finite number, got ${v}`)
+    // The core refuses these with invalid_option (the addon's conversion could not carry them to it).
+    if (!Number.isFinite(v)) throw new InvalidOptionError(`${what} must be a finite number, got ${v}`)
     return v
   }
   throw new TypeError(`${what} must be a string, number, boolean or null, got ${describe(v)}`)
@@ -269,15 +293,7 @@ function sendOptions(o) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Outcomes and filters
-
-/** How a message finished. */
-const Outcome = Object.freeze({
-  Completed: 'completed',
-  DeadLettered: 'dead_lettered',
-  Cancelled: 'cancelled',
-  Expired: 'expired',
-})
+// Filters
 
 // Filters are the core's: `Attribute(key)` makes a native AttributeCondition, whose methods make native
 // Filters (a wrong type is a TypeError there); `and` / `or` past MAX_FILTER_DEPTH levels throw the core's
@@ -300,6 +316,12 @@ function Attribute(key) {
 }
 Attribute.prototype = AttributeCondition.prototype
 
+function filterOf(v) {
+  if (v === undefined || v === null) return undefined
+  if (!(v instanceof Filter)) throw new TypeError(`filter must be a Filter (made with Attribute), got ${describe(v)}`)
+  return v
+}
+
 function getDlqName(name) {
   return native.getDlqName(string(name, 'queue name'))
 }
@@ -309,8 +331,7 @@ function getDlqName(name) {
 // other value is serialized (JSON by default) and labelled with the content-type attribute, whose name
 // and JSON value are the core's, as in every language.
 
-const CONTENT_TYPE_ATTRIBUTE = native.CONTENT_TYPE_ATTRIBUTE
-const JSON_CONTENT_TYPE = native.JSON_CONTENT_TYPE
+const { contentTypeAttribute: CONTENT_TYPE_ATTRIBUTE, jsonContentType: JSON_CONTENT_TYPE } = DEFAULTS.conventions
 
 /** UTF-8 JSON: `JSON.stringify` / `JSON.parse`, content type `application/json`. */
 const jsonSerializer = Object.freeze({
@@ -322,13 +343,6 @@ const jsonSerializer = Object.freeze({
     return JSON.parse(body.toString('utf8'))
   },
 })
-
-/** JSON under another name too: parameters (`; charset=utf-8`) or a `+json` type (`application/cloudevents+json`). */
-function isJsonType(type) {
-  if (typeof type !== 'string') return false
-  const media = type.split(';', 1)[0].trim().toLowerCase()
-  return media === JSON_CONTENT_TYPE || (media.startsWith('application/') && media.endsWith('+json'))
-}
 
 function serializerOf(v) {
   if (v === undefined || v === null) return null
@@ -382,6 +396,29 @@ function isEnvelope(m) {
   if (!isPlainObject(m) || !Object.hasOwn(m, 'body')) return false
   for (const key in m) if (key !== 'body' && key !== 'attributes') return false
   return true
+}
+
+/**
+ * The value of a received or peeked message's body (its `json()`), by the serializer of the queue handle it
+ * was read through (JSON without one). Which labels read as JSON is the core's rule, the same in every
+ * language (`application/json`, with parameters or not, `application/<x>+json`, or no label); another
+ * serializer reads its own label, or none. A body labelled as another encoding is a TypeError, unparsed.
+ */
+function decode(message, serializer) {
+  const s = serializer || jsonSerializer
+  const type = message.attributes[CONTENT_TYPE_ATTRIBUTE]
+  const readable =
+    type === s.contentType ||
+    (s.contentType === JSON_CONTENT_TYPE
+      ? native.isJsonContentType(typeof type === 'string' ? type : null)
+      : type === undefined)
+  if (!readable) {
+    throw new TypeError(
+      `message ${message.id} has ${CONTENT_TYPE_ATTRIBUTE} ${JSON.stringify(type)}, which json() does not read ` +
+        `(it reads ${JSON.stringify(s.contentType)}, or a body without ${CONTENT_TYPE_ATTRIBUTE}): decode message.body`,
+    )
+  }
+  return s.deserialize(message.body)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -460,17 +497,7 @@ class Message {
 
   /** The body, parsed by the queue's serializer (JSON by default), unless it is labelled as another encoding. */
   json() {
-    const serializer = this.#source.serializer || jsonSerializer
-    const type = this.attributes[CONTENT_TYPE_ATTRIBUTE]
-    const readable =
-      type === undefined || type === serializer.contentType || (serializer.contentType === JSON_CONTENT_TYPE && isJsonType(type))
-    if (!readable) {
-      throw new TypeError(
-        `message ${this.id} has ${CONTENT_TYPE_ATTRIBUTE} ${JSON.stringify(type)}, which json() does not read ` +
-          `(it reads ${JSON.stringify(serializer.contentType)}, or a body without ${CONTENT_TYPE_ATTRIBUTE}): decode message.body`,
-      )
-    }
-    return serializer.deserialize(this.body)
+    return decode(this, this.#source.serializer)
   }
 
   /** Whether this handle can no longer ack or nack (finished, being finished, or released). */
@@ -638,6 +665,34 @@ class MessageStream {
   }
 }
 
+/** A message as `queue.peek()` read it: a copy of its row, holding no lease (see index.d.ts). */
+class PeekedMessage {
+  #serializer
+
+  constructor(row, serializer) {
+    this.#serializer = serializer
+    this.id = row.id
+    this.queue = row.queue
+    this.body = row.body
+    this.attributes = row.attributes || {}
+    this.state = row.state
+    this.deliveryAttempts = row.deliveryAttempts
+    this.sentAt = new Date(row.sentAtMs)
+    this.availableAt = new Date(row.availableAtMs)
+    this.lastError = row.lastError ?? null // (napi leaves out what is None)
+    this.deadLetterAttempts = row.deadLetterAttempts ?? null
+  }
+
+  /** The body, parsed as `Message.json()` parses it. */
+  json() {
+    return decode(this, this.#serializer)
+  }
+
+  toString() {
+    return `PeekedMessage(${this.id}, ${this.state}, attempt ${this.deliveryAttempts}, ${this.body.length} bytes)`
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Sending
 
@@ -701,6 +756,10 @@ function onErrorOf(o) {
   return o.onError
 }
 
+// How many handlers process() runs at once by default: Node's own (a loop of this package, which the core
+// has no option for), stated in index.d.ts.
+const PROCESS_CONCURRENCY = 10
+
 class Queue {
   #native
   // What the messages of its streams read: { name, serializer }.
@@ -757,13 +816,7 @@ class Queue {
   }
 
   #receiver(o, batchSize, onError) {
-    let filter
-    if (o.filter !== undefined && o.filter !== null) {
-      if (!(o.filter instanceof Filter)) {
-        throw new TypeError(`filter must be a Filter (made with Attribute), got ${describe(o.filter)}`)
-      }
-      filter = o.filter
-    }
+    const filter = filterOf(o.filter)
     const pollIntervalMs = optionalMs(o.pollIntervalMs, 'pollIntervalMs')
     // Without onError, what the receiver recovers from reaches Node as the core's warning (see Logs).
     // With one, it is called on the JS thread with each of them (the receiver goes on retrying).
@@ -792,7 +845,7 @@ class Queue {
       throw new TypeError(`process() takes a handler function, got ${describe(handler)}`)
     }
     const o = options(opts, 'process options')
-    const concurrency = optionalCount(o.concurrency, 'concurrency') || 10
+    const concurrency = optionalCount(o.concurrency, 'concurrency') || PROCESS_CONCURRENCY
     const signal = signalOf(o.signal)
     const onError = onErrorOf(o)
     const receiver = this.#receiver(o, concurrency, onError)
@@ -849,6 +902,22 @@ class Queue {
     }
   }
 
+  async peek(opts) {
+    const o = options(opts, 'peek options')
+    const filter = filterOf(o.filter)
+    // Out of range (0, past the core's maximum, fractional, NaN) is the core's InvalidOptionError, as an
+    // unknown state is.
+    const limit = optionalNumber(o.limit, 'limit')
+    const state = optionalString(o.state, 'state')
+    const rows = await call(callSync(() => this.#native.peek({ limit, state }, filter)))
+    const serializer = this.#source.serializer
+    return rows.map((row) => new PeekedMessage(row, serializer))
+  }
+
+  async purge() {
+    return call(this.#native.purge())
+  }
+
   async cancel(messageIds) {
     return call(this.#native.cancel(ids(messageIds, 'cancel ids')))
   }
@@ -879,10 +948,8 @@ function queueOptions(o) {
   }
   if (o.backoff !== undefined && o.backoff !== null) {
     const b = options(o.backoff, 'backoff')
-    const baseMs = optionalNumber(b.baseMs, 'backoff.baseMs')
-    if (baseMs === undefined) throw new TypeError('backoff.baseMs is required')
     out.backoff = {
-      baseMs,
+      baseMs: optionalNumber(b.baseMs, 'backoff.baseMs'),
       factor: optionalNumber(b.factor, 'backoff.factor'),
       maxMs: optionalNumber(b.maxMs, 'backoff.maxMs'),
       jitter: optionalBoolean(b.jitter, 'backoff.jitter'),
@@ -894,6 +961,13 @@ function queueOptions(o) {
     }
   }
   return out
+}
+
+/** A native queue info with `null` for what it has not (napi leaves out what is None). */
+function queueInfo(q) {
+  q.deadLetterQueue ??= null
+  q.backoff ??= null
+  return q
 }
 
 class Client {
@@ -921,9 +995,12 @@ class Client {
   }
 
   async listQueues() {
-    const queues = await call(this.#native.listQueues())
-    for (const q of queues) if (q.deadLetterQueue === undefined) q.deadLetterQueue = null // (napi leaves it out)
-    return queues
+    return (await call(this.#native.listQueues())).map(queueInfo)
+  }
+
+  async listQueuesWithStats() {
+    const overviews = await call(this.#native.listQueuesWithStats())
+    return overviews.map((o) => ({ info: queueInfo(o.info), stats: o.stats, oldestReadyAgeMs: o.oldestReadyAgeMs ?? null }))
   }
 
   async redrive(from, to) {
@@ -970,33 +1047,25 @@ module.exports = {
   connect,
   setLogger,
   getDlqName,
+  DEFAULTS,
+  ERROR_CODES,
   Outcome,
+  MessageState,
   Attribute,
   Filter,
   jsonSerializer,
   CONTENT_TYPE_ATTRIBUTE,
   JSON_CONTENT_TYPE,
-  MAX_FILTER_DEPTH: native.MAX_FILTER_DEPTH,
+  MAX_FILTER_DEPTH: DEFAULTS.limits.maxFilterDepth,
   Client,
   Queue,
   Message,
+  PeekedMessage,
   MessageStream,
   SentMessage,
   SentBatch,
   PgmqError,
-  InvalidQueueNameError,
-  InvalidOptionError,
-  QueueNotFoundError,
-  MessageNotFoundError,
-  LeaseLostError,
-  HandleError,
-  SchemaMissingError,
-  SchemaConflictError,
-  ConnectionError,
-  PgmqTimeoutError,
-  DatabaseError,
-  ClientClosedError,
-  InternalError,
+  ...errorClasses,
 }
 
 // Test hook, not API (hidden: not enumerable, not typed): makes the addon panic in a synchronous call or
@@ -1004,3 +1073,8 @@ module.exports = {
 Object.defineProperty(module.exports, '_panicForTests', {
   value: (inRuntime) => (inRuntime ? call(native.panicForTestsAsync()) : callSync(() => native.panicForTests())),
 })
+
+// Test hooks, not API (hidden the same way): the core's own rendering of its table of truths, and the
+// error class of each code, which the tests compare with each other.
+Object.defineProperty(module.exports, '_truthsJson', { value: () => native.truthsJson() })
+Object.defineProperty(module.exports, '_errorClasses', { value: Object.freeze({ ...ERROR_CLASSES }) })

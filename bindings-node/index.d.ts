@@ -29,7 +29,7 @@
 
 /// <reference types="node" />
 
-/** How a message finished. */
+/** How a message finished (the core's names). */
 export type Outcome = 'completed' | 'dead_lettered' | 'cancelled' | 'expired'
 /** The outcomes by name: `Outcome.Completed === 'completed'`. */
 export declare const Outcome: {
@@ -39,6 +39,130 @@ export declare const Outcome: {
   readonly Expired: 'expired'
 }
 
+/**
+ * Where a message stands, as {@link Queue.peek} reads it (the core's names). The four are disjoint and cover
+ * every message of a queue: `ready` (the next receive may lease it), `scheduled` (waiting for its time or a nack
+ * delay), `leased` (held by a worker), `lapsed` (its lease ran out on its last attempt, or while it was being
+ * cancelled: housekeeping dead-letters or drops it within a maintenance interval; never delivered again).
+ */
+export type MessageState = 'ready' | 'scheduled' | 'leased' | 'lapsed'
+/** The message states by name: `MessageState.Ready === 'ready'`. */
+export declare const MessageState: {
+  readonly Ready: 'ready'
+  readonly Scheduled: 'scheduled'
+  readonly Leased: 'leased'
+  readonly Lapsed: 'lapsed'
+}
+
+/**
+ * Every default and limit of pgmq, read from the Rust core (`pgmq_core::DEFAULTS`, the table every language
+ * reads): the core's names in lowerCamelCase, durations in milliseconds under names ending in `Ms`. An option left
+ * out means this value.
+ *
+ * ```ts
+ * import { DEFAULTS } from 'pgmq'
+ * console.log(DEFAULTS.queue.ackDeadlineMs, DEFAULTS.peek.maxLimit) // 10000 10000
+ * ```
+ */
+export interface Defaults {
+  /** A new queue ({@link QueueOptions}). */
+  readonly queue: {
+    readonly ackDeadlineMs: number
+    readonly maxDeliveryAttempts: number
+    readonly retentionPeriodMs: number
+    /** Whether a dead-letter queue is created with the queue. */
+    readonly deadLetterQueue: boolean
+    /** Whether nacks without a delay follow a backoff policy. */
+    readonly backoff: boolean
+  }
+  /** The dead-letter queue created with it ({@link DeadLetterQueueOptions}). */
+  readonly deadLetterQueue: {
+    readonly ackDeadlineMs: number
+    readonly maxDeliveryAttempts: number
+    readonly retentionPeriodMs: number
+  }
+  /** A backoff policy's values left out ({@link BackoffOptions}). */
+  readonly backoff: {
+    readonly baseMs: number
+    readonly factor: number
+    readonly maxMs: number
+    readonly jitter: boolean
+  }
+  /** A send ({@link SendOptions}). */
+  readonly send: {
+    readonly track: boolean
+  }
+  /** A receiver ({@link ReceiveOptions}); `maxBatchSize` is the largest `batchSize` accepted. */
+  readonly receive: {
+    readonly batchSize: number
+    readonly maxBatchSize: number
+    readonly pollIntervalMs: number
+  }
+  /** Waiting for outcomes: the safety-net re-read of the outcome records. */
+  readonly completion: {
+    readonly pollIntervalMs: number
+  }
+  /** A peek ({@link PeekOptions}); `maxLimit` is the largest `limit` accepted. */
+  readonly peek: {
+    readonly limit: number
+    readonly maxLimit: number
+  }
+  /** A client ({@link ConnectOptions}) and its connections. */
+  readonly client: {
+    readonly poolSize: number
+    readonly connectTimeoutMs: number
+    readonly statementTimeoutMs: number
+    readonly connectRetryMs: number
+    /** How often a client offers to run housekeeping. */
+    readonly maintenanceIntervalMs: number
+    readonly schema: string
+    /** The Rust client's `application_name`; Node's is `applicationNamePrefix` + `'node'`. */
+    readonly applicationName: string
+    readonly applicationNamePrefix: string
+    readonly keepalivesIdleMs: number
+    readonly keepalivesIntervalMs: number
+    readonly keepalivesCount: number
+    readonly tcpUserTimeoutMs: number
+    /** First pause after a connection error (receivers, connect retries), doubling up to `reconnectBackoffMaxMs`. */
+    readonly reconnectBackoffMinMs: number
+    readonly reconnectBackoffMaxMs: number
+  }
+  /** Bounds checked before anything is written ({@link InvalidOptionError}, {@link InvalidQueueNameError} beyond). */
+  readonly limits: {
+    readonly maxSendBytes: number
+    readonly maxQueueNameLen: number
+    readonly maxSchemaNameLen: number
+    readonly maxFilterDepth: number
+    readonly minAckDeadlineMs: number
+    readonly maxDeliveryAttempts: number
+    readonly maxDurationMs: number
+    /** Ids one NOTIFY payload lists before it says `*` instead. */
+    readonly notifyMaxIds: number
+    /** How long `migrate()` waits for a lock before it fails with {@link PgmqTimeoutError}. */
+    readonly migrateLockTimeoutMs: number
+  }
+  /** Names every language uses alike. */
+  readonly conventions: {
+    readonly dlqPrefix: string
+    readonly contentTypeAttribute: string
+    readonly jsonContentType: string
+  }
+}
+/** Every default and limit of pgmq, from the core: see {@link Defaults}. Frozen. */
+export declare const DEFAULTS: Defaults
+
+/** One error code of the core. */
+export interface ErrorCodeInfo {
+  /** The code, e.g. `'queue_not_found'`. */
+  readonly code: ErrorCode
+  /** Whether trying again later may succeed. */
+  readonly transient: boolean
+  /** What it means, in one line. */
+  readonly description: string
+}
+/** Every error code of the core (`pgmq_core::ERROR_CODES`), in its order; each is one class below (docs/errors.md). Frozen. */
+export declare const ERROR_CODES: readonly ErrorCodeInfo[]
+
 /** A message body sent as it is: bytes (a `Buffer`, any typed array or `DataView`, an `ArrayBuffer`), or a string (its UTF-8 text). Received bodies are always `Buffer`s. */
 export type Body = Buffer | Uint8Array | ArrayBufferView | ArrayBuffer | string
 
@@ -47,7 +171,7 @@ export type AttributeValue = string | number | boolean | null
 /** Message attributes: a flat object of scalars, which receivers can filter on. */
 export type Attributes = Record<string, AttributeValue>
 
-/** The stable error codes of the core, the same in every language. */
+/** The stable error codes of the core, the same in every language ({@link ERROR_CODES}), and `'cancelled'`, the code of the reason {@link Message.cancelled} aborts with. */
 export type ErrorCode =
   | 'invalid_queue_name'
   | 'invalid_option'
@@ -69,11 +193,15 @@ export type ErrorCode =
 export declare class PgmqError extends Error {
   /** The stable code of the failure (e.g. `'queue_not_found'`). */
   readonly code: ErrorCode | (string & {})
+  /** Whether trying again later may succeed: the core's table says so of `connection` and `timeout` ({@link ConnectionError}, {@link PgmqTimeoutError}), which receivers retry by themselves. */
+  get transient(): boolean
+  /** The code of this class's errors, the default of the constructor's `code` (`HandleError`: `'already_finished'`; `PgmqError`: `'pgmq'`). */
+  static readonly code: string
   constructor(message: string, code?: string, options?: ErrorOptions)
 }
 /** The queue name is empty, longer than 48 characters, not `[a-zA-Z0-9_-]`, or (to create) starts with `dlq@`. */
 export declare class InvalidQueueNameError extends PgmqError {}
-/** An option has a value the queue cannot accept (e.g. `ackDeadlineMs` below 1000, `maxDeliveryAttempts` below 1). */
+/** An option has a value the queue cannot accept (e.g. `ackDeadlineMs` below 1000, `maxDeliveryAttempts` below 1, a `NaN` attribute, a peek `limit` of 0). */
 export declare class InvalidOptionError extends PgmqError {}
 /** There is no queue of that name. */
 export declare class QueueNotFoundError extends PgmqError {}
@@ -115,7 +243,7 @@ export declare class Filter {
   toString(): string
 }
 
-/** How deeply `and` / `or` may nest in one {@link Filter}: the core's `MAX_FILTER_DEPTH` (100). */
+/** How deeply `and` / `or` may nest in one {@link Filter}: the core's limit (100), `DEFAULTS.limits.maxFilterDepth`. */
 export declare const MAX_FILTER_DEPTH: number
 
 /** The conditions on one attribute. A value or pattern of the wrong type is a `TypeError`. */
@@ -263,10 +391,10 @@ export interface DeadLetterQueueOptions {
   retentionPeriodMs?: number
 }
 
-/** Exponential backoff of nacks that give no delay: `min(baseMs * factor^(attempt-1), maxMs)`. */
+/** Exponential backoff of nacks that give no delay: `min(baseMs * factor^(attempt-1), maxMs)`. What is left out is the core's default ({@link DEFAULTS}`.backoff`): `backoff: {}` is 1 s doubling up to 10 minutes, jittered. */
 export interface BackoffOptions {
-  /** Delay after the first failure, ms. */
-  baseMs: number
+  /** Delay after the first failure, ms (default 1000). */
+  baseMs?: number
   /** Growth per attempt (>= 1; default 2). */
   factor?: number
   /** Upper bound, ms (default 10 minutes). */
@@ -374,6 +502,58 @@ export interface QueueInfo {
   retentionPeriodMs: number
   /** The name of its dead-letter queue, or `null` without one. */
   deadLetterQueue: string | null
+  /** Its backoff of nacks without a delay (every value filled in), or `null`: such a nack redelivers at once. */
+  backoff: Required<BackoffOptions> | null
+}
+
+/** A queue, its settings and its counts ({@link Client.listQueuesWithStats}). */
+export interface QueueOverview {
+  /** Its name and settings. */
+  info: QueueInfo
+  /** Its counts by state and its dead-letter queue's depth, as {@link Queue.stats} gives them. */
+  stats: QueueStats
+  /** How long its oldest ready message has waited since it became available (its send, its scheduled time, or the nack or lapsed lease that made it ready again), ms; `null` when none is ready. */
+  oldestReadyAgeMs: number | null
+}
+
+/** Options of {@link Queue.peek}. */
+export interface PeekOptions {
+  /** Most messages returned (a whole number from 1 to 10 000; default 100). Out of range: {@link InvalidOptionError}. */
+  limit?: number
+  /** Only messages whose attributes match (as in {@link Queue.receive}). */
+  filter?: Filter
+  /** Only messages in this state; another string is an {@link InvalidOptionError}. */
+  state?: MessageState
+}
+
+/**
+ * A message as {@link Queue.peek} read it: a copy of its row at one instant, holding no lease. Nothing can be done to
+ * the message through it, and it may have changed since.
+ */
+export declare class PeekedMessage<T = unknown> {
+  private constructor()
+  /** The message id. */
+  readonly id: string
+  /** The queue it was read from (a dead-letter queue's name is `dlq@<name>`). */
+  readonly queue: string
+  /** The payload. */
+  readonly body: Buffer
+  /** Its attributes (`{}` when none). */
+  readonly attributes: Attributes
+  /** Where it stood when read. */
+  readonly state: MessageState
+  /** Deliveries so far (leases taken, a current one included). */
+  readonly deliveryAttempts: number
+  /** When it was sent. */
+  readonly sentAt: Date
+  /** When it became or becomes ready; for a leased message, when its lease expires. */
+  readonly availableAt: Date
+  /** The error given to the last failed attempt, if any (in a dead-letter queue: the error that dead-lettered it). */
+  readonly lastError: string | null
+  /** For a message in a dead-letter queue: the attempts it used in its original queue. */
+  readonly deadLetterAttempts: number | null
+  /** The body parsed as {@link Message.json} parses it, by the serializer of the queue handle it was peeked through. */
+  json<U = T>(): U
 }
 
 /**
@@ -405,9 +585,9 @@ export declare class Message<T = unknown> {
   /**
    * The body parsed by the queue's {@link Serializer} (`JSON.parse` of its UTF-8 text by default). A body without a
    * `content-type` attribute is parsed too (JSON sent as bytes or text); one labelled as another encoding than the
-   * serializer's is a `TypeError`, unparsed (the JSON serializer also reads `application/json; charset=utf-8` and
-   * `application/<x>+json`, as Python's `json()` does). Parsed anew on each call; throws what the serializer throws
-   * (a `SyntaxError` for a body that is not JSON).
+   * serializer's is a `TypeError`, unparsed. Which labels are JSON is the core's rule, the same in every language:
+   * `application/json` with or without parameters (`; charset=utf-8`) and `application/<x>+json`. Parsed anew on
+   * each call; throws what the serializer throws (a `SyntaxError` for a body that is not JSON).
    */
   json<U = T>(): U
   /** Whether this handle can no longer ack or nack it (finished, being finished, or released). */
@@ -495,6 +675,24 @@ export declare class Queue<T = unknown> {
   process(handler: (message: Message<T>) => unknown | Promise<unknown>, options?: ProcessOptions<T>): Promise<void>
   /** Cancels messages: a queued or scheduled one is removed and never delivered (guaranteed); a held one is signalled through `message.cancelled` and never redelivered. Resolves to the ids that were found. */
   cancel(ids: readonly string[]): Promise<string[]>
+  /**
+   * Reads up to `limit` of this queue's messages without leasing or changing them: to look into a queue, or into its
+   * dead-letter queue (`client.queue(getDlqName(name))`), where `lastError` and `deadLetterAttempts` say why each
+   * message is there. They come in the order receivers would take them: ready ones oldest first, then the others by
+   * when they fall due. A plain read of one snapshot: it takes no lock, so it neither waits for workers nor holds
+   * them up. Rejects with {@link InvalidOptionError} for a `limit` out of range or an unknown `state`, with
+   * {@link QueueNotFoundError} for an unknown queue.
+   */
+  peek(options?: PeekOptions): Promise<PeekedMessage<T>[]>
+  /**
+   * Deletes this queue's messages that no worker holds (ready and scheduled ones) and resolves to how many it
+   * deleted. Their outcome becomes `'cancelled'`, as if {@link Queue.cancel} had been called on each: waiters on
+   * them, in any process, learn it at once. Messages under a live lease are left to their workers; cancel their
+   * ids to stop those too. One transaction, whatever the number of messages; works on a dead-letter queue too.
+   * Rejects with {@link QueueNotFoundError} for an unknown queue, with {@link DatabaseError} (permission denied)
+   * for a role that may only send.
+   */
+  purge(): Promise<number>
   /** Counts of this queue's messages by state. */
   stats(): Promise<QueueStats>
   /** Waits until every message has an outcome (messages sent earlier, by any process, with tracking). */
@@ -514,6 +712,12 @@ export declare class Client implements AsyncDisposable {
   deleteQueue(name: string): Promise<boolean>
   /** Every queue, dead-letter queues included, by name. */
   listQueues(): Promise<QueueInfo[]>
+  /**
+   * Every queue, dead-letter queues included, by name, with its counts, all read at one instant in one statement.
+   * It reads every message row once, as a count of the messages would: fine for a dashboard refreshed every few
+   * seconds, not for a hot loop.
+   */
+  listQueuesWithStats(): Promise<QueueOverview[]>
   /**
    * Moves every message of queue `from` (typically a DLQ, `getDlqName(name)`) that is not leased to queue `to`, as
    * fresh messages: available now, attempts reset, same ids, bodies and attributes. Resolves to how many moved.

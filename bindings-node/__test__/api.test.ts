@@ -5,7 +5,6 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import pg from 'pg'
 import {
@@ -21,6 +20,7 @@ import {
   ClientClosedError,
   ConnectionError,
   CONTENT_TYPE_ATTRIBUTE,
+  DEFAULTS,
   JSON_CONTENT_TYPE,
   jsonSerializer,
   type Client,
@@ -226,6 +226,7 @@ describe('createQueue, deleteQueue, getDlqName', () => {
       maxDeliveryAttempts: 4,
       retentionPeriodMs: 3_600_000,
       deadLetterQueue: getDlqName(name),
+      backoff: null,
     })
     assert.equal(byName.get(getDlqName(name))?.deadLetterQueue, null)
     assert.equal(byName.get(bare)?.deadLetterQueue, null)
@@ -622,9 +623,8 @@ describe('sendBatch', () => {
 // ---------------------------------------------------------------------------------------------------
 describe('JSON bodies and serializers', () => {
   test('the content-type attribute and the JSON type are the core\'s constants', () => {
-    const native = createRequire(path.join(__dirname, 'api.test.ts'))('../native.cjs') as { CONTENT_TYPE_ATTRIBUTE: string; JSON_CONTENT_TYPE: string }
-    assert.equal(CONTENT_TYPE_ATTRIBUTE, native.CONTENT_TYPE_ATTRIBUTE)
-    assert.equal(JSON_CONTENT_TYPE, native.JSON_CONTENT_TYPE)
+    assert.equal(CONTENT_TYPE_ATTRIBUTE, DEFAULTS.conventions.contentTypeAttribute)
+    assert.equal(JSON_CONTENT_TYPE, DEFAULTS.conventions.jsonContentType)
     // What a Python or Kotlin JSON sender writes: the contract between languages.
     assert.equal(CONTENT_TYPE_ATTRIBUTE, 'content-type')
     assert.equal(JSON_CONTENT_TYPE, 'application/json')

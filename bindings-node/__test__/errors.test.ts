@@ -184,6 +184,24 @@ describe('errors of the queue', () => {
     assert.equal(await c.deleteQueue(name), true)
   })
 
+  test('a NaN or infinite attribute is InvalidOptionError (invalid_option, as docs/errors.md says), and nothing is sent', T, async () => {
+    await using c = await client()
+    const q = c.queue(await freshQueue(c))
+    const refused: [string, () => Promise<unknown>][] = [
+      ['NaN attribute', () => q.send('x', { attributes: { a: NaN } })],
+      ['Infinity attribute', () => q.send('x', { attributes: { a: Infinity } })],
+      ['-Infinity attribute of a JSON body', () => q.send({ v: 1 }, { attributes: { a: -Infinity } })],
+      ['NaN attribute in a batch', () => q.sendBatch(['ok', { body: 'x', attributes: { a: NaN } }])],
+    ]
+
+    for (const [label, call] of refused) {
+      await assert.rejects(call(), (e: unknown) => e instanceof InvalidOptionError && e.code === 'invalid_option', label)
+    }
+
+    assert.equal((await q.stats()).messages, 0, 'a refused send wrote something')
+    await stillWorks(q)
+  })
+
   test('connect options out of range are InvalidOptionErrors, like every option the core refuses', T, async () => {
     const refused: [string, ConnectOptions][] = [
       ['connectTimeoutMs -1', { connectTimeoutMs: -1 }],
@@ -374,8 +392,6 @@ describe('argument errors of the JS layer', () => {
       ['Infinity delayMs', () => q.send('x', { delayMs: Infinity })],
       ['-Infinity delayMs', () => q.send('x', { delayMs: -Infinity })],
       ['invalid Date', () => q.send('x', { scheduleAt: new Date(NaN) })],
-      ['NaN attribute', () => q.send('x', { attributes: { a: NaN } })],
-      ['Infinity attribute', () => q.send('x', { attributes: { a: Infinity } })],
       ['batch negative delayMs', () => q.sendBatch(['x'], { delayMs: -5 })],
     ]
     for (const [label, call] of rangeErrors) await assert.rejects(call(), RangeError, label)
@@ -423,7 +439,8 @@ describe('argument errors of the JS layer', () => {
     await assert.rejects(c.createQueue(uniqueName(), bad('opts')), TypeError)
     await assert.rejects(c.createQueue(uniqueName(), { ackDeadlineMs: bad('1000') }), TypeError)
     await assert.rejects(c.createQueue(uniqueName(), { ackDeadlineMs: Infinity }), RangeError)
-    await assert.rejects(c.createQueue(uniqueName(), { backoff: bad({}) }), TypeError)
+    await assert.rejects(c.createQueue(uniqueName(), { backoff: bad('fast') }), TypeError)
+    await assert.rejects(c.createQueue(uniqueName(), { backoff: { baseMs: bad('1s') } }), TypeError)
     await assert.rejects(c.createQueue(uniqueName(), { deadLetterQueue: bad('none') }), TypeError)
     await assert.rejects(c.deleteQueue(bad(null)), TypeError)
     assert.throws(() => q.receive(bad('opts')), TypeError)

@@ -98,6 +98,13 @@ const BLOCK_OUTPUT: Record<string, RegExp[]> = {
   'readme-node-quick': [/^resize image 42$/m, /^completed$/m],
   'readme-node': [/^processing \{"resize": 42\} \{ kind: 'resize' \} 1$/m, /^completed$/m],
   'readme-node-work': [/'completed'/, /'dead_lettered'/, /^1$/m],
+  'readme-node-json': [/^cat\.png 640 application\/json$/m],
+  'readme-node-ops': [
+    /^ready \{ order: 1 \} payment service down$/m,
+    /^readme-node-ops 1 true$/m,
+    /^dlq@readme-node-ops 1 true$/m,
+    /^1\n2$/m,
+  ],
   'errors-node-missing': [/^queue_not_found$/m],
 }
 

@@ -1,7 +1,8 @@
 // Every public operation of the core's Client, Queue, Message, Receiver, Completion and SentMessage has
 // its Node counterpart, or a stated reason why not. The core's list is read from its source (every
 // `pub fn` / `pub async fn` of those types, but #[doc(hidden)] ones), so a new core operation fails this
-// test until it is bound here or its absence is explained in CORE_TO_NODE.
+// test until it is bound here or its absence is explained in CORE_TO_NODE. docs/parity.md's Node column
+// says the same: every name in it exists, and it names each counterpart CORE_TO_NODE gives.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -42,9 +43,8 @@ function coreOperations(): string[] {
 
 /** Where a member lives in Node: a module export, or a member of a class (an instance of it for fields). */
 type Node = { export: string } | { member: [NodeClass, string] }
-type NodeClass = 'Client' | 'Queue' | 'Message' | 'MessageStream' | 'SentMessage' | 'SentBatch'
-/** `pending`: bound by the change that adds it to the core; the test fails once it exists in Node (update this). */
-type Entry = Node | { notBound: string } | { pending: [NodeClass, string] }
+type NodeClass = 'Client' | 'Queue' | 'Message' | 'PeekedMessage' | 'MessageStream' | 'SentMessage' | 'SentBatch'
+type Entry = Node | { notBound: string }
 
 const CORE_TO_NODE: Record<string, Entry> = {
   'Client::connect': { export: 'connect' },
@@ -55,7 +55,7 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Client::delete_queue': { member: ['Client', 'deleteQueue'] },
   'Client::queue': { member: ['Client', 'queue'] },
   'Client::list_queues': { member: ['Client', 'listQueues'] },
-  'Client::list_queues_with_stats': { pending: ['Client', 'listQueuesWithStats'] },
+  'Client::list_queues_with_stats': { member: ['Client', 'listQueuesWithStats'] },
   'Client::redrive': { member: ['Client', 'redrive'] },
   'Client::close': { member: ['Client', 'close'] },
   'Client::is_closed': { member: ['Client', 'closed'] },
@@ -65,8 +65,8 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Queue::send_batch': { member: ['Queue', 'sendBatch'] },
   'Queue::receiver': { member: ['Queue', 'receive'] },
   'Queue::cancel': { member: ['Queue', 'cancel'] },
-  'Queue::peek': { pending: ['Queue', 'peek'] },
-  'Queue::purge': { pending: ['Queue', 'purge'] },
+  'Queue::peek': { member: ['Queue', 'peek'] },
+  'Queue::purge': { member: ['Queue', 'purge'] },
   'Queue::stats': { member: ['Queue', 'stats'] },
   'Queue::completion': { member: ['Queue', 'waitForCompletion'] },
   'Queue::wait_for_completion': { member: ['Queue', 'waitForCompletion'] },
@@ -102,6 +102,34 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'SentMessage::into_completion': { notBound: 'a Rust move: SentMessage has tracked and completed() itself' },
 }
 
+/**
+ * Calls `check` with an instance of every Node class, for the members set per instance (Message fields,
+ * SentMessage.id), then finishes what it leased.
+ */
+async function withInstances(check: (instances: Record<NodeClass, object>) => void): Promise<void> {
+  await using c = await client()
+  const q = c.queue(await freshQueue(c))
+  const sent = await q.send('x')
+  const batch = await q.sendBatch(['y'])
+  const [peeked] = await q.peek({ limit: 1 })
+  const stream = q.receive()
+  const message = (await stream.next()).value as pgmq.Message
+  try {
+    check({ Client: c, Queue: q, Message: message, PeekedMessage: peeked, MessageStream: stream, SentMessage: sent, SentBatch: batch })
+  } finally {
+    await message.ack()
+    stream.close()
+  }
+}
+
+/** Whether `name` (an export, or `Class.member`) exists in Node. */
+function exists(name: string, instances: Record<NodeClass, object>): boolean {
+  const [owner, member] = name.split('.')
+  if (member === undefined) return name in pgmq
+  if (!(owner in instances)) return false
+  return member in instances[owner as NodeClass] || member in (pgmq as Record<string, any>)[owner]
+}
+
 test('every public core operation has a Node counterpart or a stated reason', T, async () => {
   const operations = coreOperations()
   assert.ok(operations.length > 40, `read only ${operations.length} operations from ${CORE_SRC}`)
@@ -110,29 +138,47 @@ test('every public core operation has a Node counterpart or a stated reason', T,
   const gone = Object.keys(CORE_TO_NODE).filter((op) => !operations.includes(op))
   assert.deepEqual(gone, [], 'CORE_TO_NODE names operations the core no longer has')
 
-  // Instances of every class, for the members set per instance (Message fields, SentMessage.id).
-  await using c = await client()
-  const q = c.queue(await freshQueue(c))
-  const sent = await q.send('x')
-  const batch = await q.sendBatch(['y'])
-  const stream = q.receive()
-  const message = (await stream.next()).value as pgmq.Message
-  const instances: Record<NodeClass, object> = {
-    Client: c,
-    Queue: q,
-    Message: message,
-    MessageStream: stream,
-    SentMessage: sent,
-    SentBatch: batch,
-  }
-  const has = ([cls, member]: [NodeClass, string]) => member in instances[cls]
-  for (const [op, entry] of Object.entries(CORE_TO_NODE)) {
-    if ('export' in entry) assert.ok(entry.export in pgmq, `${op}: pgmq.${entry.export} is missing`)
-    if ('member' in entry) assert.ok(has(entry.member), `${op}: ${entry.member.join('.')} is missing`)
-    if ('pending' in entry) {
-      assert.ok(!has(entry.pending), `${op}: ${entry.pending.join('.')} exists now: map it in CORE_TO_NODE`)
+  await withInstances((instances) => {
+    for (const [op, entry] of Object.entries(CORE_TO_NODE)) {
+      if ('export' in entry) assert.ok(entry.export in pgmq, `${op}: pgmq.${entry.export} is missing`)
+      if ('member' in entry) assert.ok(exists(entry.member.join('.'), instances), `${op}: ${entry.member.join('.')} is missing`)
     }
+  })
+})
+
+// ---- docs/parity.md
+
+/** Node's cell of each row of docs/parity.md's operations table: Rust operation -> the Node names (none for `—`). */
+function parityColumn(): Map<string, string[]> {
+  const text = readFileSync(path.join(__dirname, '..', '..', 'docs', 'parity.md'), 'utf8')
+  const table = text.slice(text.indexOf('## Operations'), text.indexOf('## Not part of the API'))
+  const rows = table.split('\n').filter((l) => l.startsWith('| `'))
+  const cells = (line: string) => line.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim())
+  const header = cells(table.split('\n').find((l) => l.startsWith('| Rust'))!)
+  const node = header.indexOf('Node')
+  assert.ok(node > 0, 'docs/parity.md has no Node column')
+  return new Map(
+    rows.map((row) => {
+      const c = cells(row)
+      const names = c[node] === '—' ? [] : c[node].split(', ').map((n) => /^`([\w.]+)`$/.exec(n)?.[1] ?? `unparsable: ${n}`)
+      return [c[0].replace(/`/g, ''), names]
+    }),
+  )
+}
+
+test('docs/parity.md: every name in the Node column exists, and each row names the counterpart CORE_TO_NODE gives', T, async () => {
+  const column = parityColumn()
+  assert.ok(column.size > 50, `read only ${column.size} rows of docs/parity.md`)
+
+  await withInstances((instances) => {
+    const missing = [...column].flatMap(([op, names]) => names.filter((n) => !exists(n, instances)).map((n) => `${op}: ${n}`))
+    assert.deepEqual(missing, [], 'docs/parity.md names Node members that do not exist')
+  })
+  for (const [op, entry] of Object.entries(CORE_TO_NODE)) {
+    const names = column.get(op)
+    assert.ok(names !== undefined, `docs/parity.md has no row ${op}`)
+    if ('notBound' in entry) assert.deepEqual(names, [], `${op}: Node has none (${entry.notBound}); the docs say ${names}`)
+    const name = 'export' in entry ? entry.export : 'member' in entry ? entry.member.join('.') : null
+    if (name !== null) assert.ok(names.includes(name), `${op}: docs/parity.md's Node cell should name ${name}, it says ${names}`)
   }
-  await message.ack()
-  stream.close()
 })

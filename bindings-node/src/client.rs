@@ -1,14 +1,15 @@
-//! `NativeClient`: connect, migrate, create / delete / list queues, redrive, open a queue, close.
+//! `NativeClient`: connect, migrate, create / delete / list queues (with their counts), redrive, open a
+//! queue, close.
 
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions};
+use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions, DEFAULTS};
 
 use crate::convert::{duration_ms, millis, whole};
 use crate::error::{invalid_option, IntoNapi};
-use crate::queue::NativeQueue;
+use crate::queue::{NativeQueue, NativeStats};
 
 /// How to connect (every field optional).
 #[napi(object)]
@@ -25,7 +26,8 @@ pub struct NativeConnectOptions {
     pub statement_cache: Option<bool>,
     /// How long to keep trying a server that cannot be reached yet, ms (default 0: fail at once).
     pub connect_retry_ms: Option<f64>,
-    /// What `pg_stat_activity` shows, unless the DSN or PGAPPNAME says (default `pgmq-node`).
+    /// What `pg_stat_activity` shows, unless the DSN or PGAPPNAME says (default `pgmq-node`: the core's
+    /// prefix and the language).
     pub application_name: Option<String>,
     pub schema: Option<String>,
 }
@@ -33,12 +35,15 @@ pub struct NativeConnectOptions {
 /// The core's options: its defaults, with `pgmq-node` as the application name (operators see the
 /// language in pg_stat_activity), overridden by whatever the caller gave.
 fn client_options(options: Option<NativeConnectOptions>) -> Result<ClientOptions> {
-    let mut opts = ClientOptions::default().application_name("pgmq-node");
+    let application_name = format!("{}node", DEFAULTS.client.application_name_prefix);
+    let mut opts = ClientOptions::default().application_name(application_name);
     let Some(o) = options else { return Ok(opts) };
     if let Some(listen) = o.listen_dsn {
         opts = opts.listen_dsn(listen);
     }
     if let Some(n) = o.pool_size {
+        // Node's own bound, not the core's (which has none): the pool reserves a slot per connection
+        // up front, so a pool size of 10^12 would abort the process allocating them.
         opts = opts.pool_size(whole(n, "poolSize", 1.0, 10_000.0)? as usize);
     }
     if let Some(ms) = o.connect_timeout_ms {
@@ -77,11 +82,11 @@ pub struct NativeDeadLetterOptions {
     pub retention_period_ms: Option<f64>,
 }
 
-/// Exponential backoff for nacks without a delay.
+/// Exponential backoff for nacks without a delay; what is left out is the core's default.
 #[napi(object)]
 pub struct NativeBackoff {
-    /// Delay after the first failure, ms.
-    pub base_ms: f64,
+    /// Delay after the first failure, ms (default 1 s).
+    pub base_ms: Option<f64>,
     /// Growth per attempt (>= 1; default 2).
     pub factor: Option<f64>,
     /// Upper bound, ms (default 10 minutes).
@@ -145,7 +150,7 @@ fn queue_options(o: NativeQueueOptions) -> Result<QueueOptions> {
         Some(b) => {
             let bd = Backoff::default();
             Some(Backoff {
-                base: duration_ms(b.base_ms, "backoff.baseMs")?,
+                base: ms_or(b.base_ms, bd.base, "backoff.baseMs")?,
                 factor: b.factor.unwrap_or(bd.factor),
                 max: ms_or(b.max_ms, bd.max, "backoff.maxMs")?,
                 jitter: b.jitter.unwrap_or(bd.jitter),
@@ -158,6 +163,19 @@ fn queue_options(o: NativeQueueOptions) -> Result<QueueOptions> {
         .retention_period(ms_or(o.retention_period_ms, d.retention_period, "retentionPeriodMs")?)
         .dead_letter_queue(dlq)
         .backoff(backoff))
+}
+
+/// The backoff policy of a queue, as `listQueues` lists it.
+#[napi(object, object_from_js = false)]
+pub struct NativeQueueBackoff {
+    /// Delay after the first failure, ms.
+    pub base_ms: f64,
+    /// Growth per attempt.
+    pub factor: f64,
+    /// Upper bound, ms.
+    pub max_ms: f64,
+    /// Whether delays are randomised.
+    pub jitter: bool,
 }
 
 /// A queue and its settings, as `listQueues` lists them.
@@ -173,6 +191,37 @@ pub struct NativeQueueInfo {
     pub retention_period_ms: f64,
     /// The name of its DLQ, or `null` without one.
     pub dead_letter_queue: Option<String>,
+    /// Its backoff of nacks without a delay, or `null` without one (redelivered at once).
+    pub backoff: Option<NativeQueueBackoff>,
+}
+
+impl From<pgmq_core::QueueInfo> for NativeQueueInfo {
+    fn from(q: pgmq_core::QueueInfo) -> Self {
+        NativeQueueInfo {
+            name: q.name,
+            ack_deadline_ms: millis(q.ack_deadline),
+            max_delivery_attempts: q.max_delivery_attempts,
+            retention_period_ms: millis(q.retention_period),
+            dead_letter_queue: q.dead_letter_queue,
+            backoff: q.backoff.map(|b| NativeQueueBackoff {
+                base_ms: millis(b.base),
+                factor: b.factor,
+                max_ms: millis(b.max),
+                jitter: b.jitter,
+            }),
+        }
+    }
+}
+
+/// A queue, its settings and its counts, as `listQueuesWithStats` lists them.
+#[napi(object, object_from_js = false)]
+pub struct NativeQueueOverview {
+    /// Its name and settings.
+    pub info: NativeQueueInfo,
+    /// Its counts by state, and its DLQ's depth.
+    pub stats: NativeStats,
+    /// How long its oldest ready message has waited since it became available, ms; `null` when none is.
+    pub oldest_ready_age_ms: Option<f64>,
 }
 
 /// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection.
@@ -220,14 +269,19 @@ impl NativeClient {
     #[napi]
     pub async fn list_queues(&self) -> Result<Vec<NativeQueueInfo>> {
         let queues = self.inner.list_queues().await.napi()?;
+        Ok(queues.into_iter().map(NativeQueueInfo::from).collect())
+    }
+
+    /// Every queue (dead-letter queues included), by name, with its counts, read in one statement.
+    #[napi]
+    pub async fn list_queues_with_stats(&self) -> Result<Vec<NativeQueueOverview>> {
+        let queues = self.inner.list_queues_with_stats().await.napi()?;
         Ok(queues
             .into_iter()
-            .map(|q| NativeQueueInfo {
-                name: q.name,
-                ack_deadline_ms: millis(q.ack_deadline),
-                max_delivery_attempts: q.max_delivery_attempts,
-                retention_period_ms: millis(q.retention_period),
-                dead_letter_queue: q.dead_letter_queue,
+            .map(|q| NativeQueueOverview {
+                info: q.info.into(),
+                stats: q.stats.into(),
+                oldest_ready_age_ms: q.oldest_ready_age.map(millis),
             })
             .collect())
     }

@@ -3,8 +3,9 @@
 //! The addon converts types and nothing more; the public JavaScript API (`connect`, `Queue`, async
 //! iterators, `AbortSignal`, typed error classes, serializers) is the thin layer in
 //! `bindings-node/index.cjs`, which hands out two native classes as they are: `Filter` and
-//! `AttributeCondition` (`Attribute(key)`), the core's filters. Every native promise runs on napi's tokio
-//! runtime, which is also the runtime of every client's background tasks (LISTEN connection,
+//! `AttributeCondition` (`Attribute(key)`), the core's filters. Every default, limit, error code and
+//! name the JS layer uses is the core's, read through [`defaults`]. Every native promise runs on napi's
+//! tokio runtime, which is also the runtime of every client's background tasks (LISTEN connection,
 //! heartbeats, ack batching); the core's log events reach JS through [`log`].
 //!
 //! Errors cross as JS `Error`s whose message starts with `[pgmq:<code>] `, `<code>` being the core's
@@ -15,31 +16,28 @@
 
 mod client;
 mod convert;
+mod defaults;
 mod error;
 mod filter;
 mod log;
 mod message;
+mod peek;
 mod queue;
 mod receiver;
 
 use napi_derive::napi;
 
-/// How deeply `and` / `or` may nest in one filter ([`pgmq_core::MAX_FILTER_DEPTH`]).
-#[napi]
-pub const MAX_FILTER_DEPTH: u32 = pgmq_core::MAX_FILTER_DEPTH as u32;
-
-/// The attribute that says how a body is encoded ([`pgmq_core::CONTENT_TYPE_ATTRIBUTE`]).
-#[napi]
-pub const CONTENT_TYPE_ATTRIBUTE: &str = pgmq_core::CONTENT_TYPE_ATTRIBUTE;
-
-/// Its value for a UTF-8 JSON body ([`pgmq_core::JSON_CONTENT_TYPE`]).
-#[napi]
-pub const JSON_CONTENT_TYPE: &str = pgmq_core::JSON_CONTENT_TYPE;
-
 /// The name of the dead-letter queue created with queue `name`: `dlq@<name>`.
 #[napi(catch_unwind)]
 pub fn get_dlq_name(name: String) -> String {
     pgmq_core::dlq_name(&name)
+}
+
+/// Whether `message.json()` reads a body labelled with this `content-type` attribute as JSON (`null`:
+/// none, or not a string): the core's one rule, the same in every language.
+#[napi(catch_unwind)]
+pub fn is_json_content_type(content_type: Option<String>) -> bool {
+    pgmq_core::is_json_content_type(content_type.as_deref())
 }
 
 /// Test hook, not API: panics in this call, so tests can prove a panic becomes an `InternalError`

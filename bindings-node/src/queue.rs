@@ -1,4 +1,4 @@
-//! `NativeQueue`: send, send a batch, receive, cancel, stats, completion.
+//! `NativeQueue`: send, send a batch, receive, peek, cancel, purge, stats, completion.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::convert::{attributes, duration_ms, instant_ms, uuids, whole};
 use crate::error::IntoNapi;
 use crate::filter::Filter;
+use crate::peek::{peek_options, NativePeekOptions, NativePeekedMessage};
 use crate::receiver::{report_to, NativeReceiver};
 
 /// When sent messages become available and whether their outcome is tracked.
@@ -46,6 +47,18 @@ pub struct NativeStats {
     pub leased: i64,
     /// In the queue's DLQ.
     pub dead_lettered: i64,
+}
+
+impl From<pgmq_core::QueueStats> for NativeStats {
+    fn from(s: pgmq_core::QueueStats) -> Self {
+        NativeStats {
+            messages: s.messages as i64,
+            ready: s.ready as i64,
+            scheduled: s.scheduled as i64,
+            leased: s.leased as i64,
+            dead_lettered: s.dead_lettered as i64,
+        }
+    }
 }
 
 fn send_options(o: Option<NativeSendOptions>) -> Result<SendOptions> {
@@ -162,6 +175,32 @@ impl NativeQueue {
         Ok(NativeReceiver::new(self.inner.receiver(opts).napi()?))
     }
 
+    /// Reads up to `limit` of this queue's messages (those `filter` matches, in `state`) without leasing
+    /// or changing them, in the order receivers would take them.
+    #[napi(ts_return_type = "Promise<Array<NativePeekedMessage>>", catch_unwind)]
+    pub fn peek<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<NativePeekOptions>,
+        filter: Option<&Filter>,
+    ) -> Result<PromiseRaw<'env, Vec<NativePeekedMessage>>> {
+        let mut options = peek_options(options)?;
+        if let Some(f) = filter {
+            options = options.filter(f.inner.clone());
+        }
+        let queue = self.inner.clone();
+        env.spawn_future(async move {
+            let messages = queue.peek(&options).await.napi()?;
+            Ok(messages.into_iter().map(NativePeekedMessage::from).collect())
+        })
+    }
+
+    /// Deletes the messages no worker holds (their outcome: `cancelled`); resolves to how many.
+    #[napi]
+    pub async fn purge(&self) -> Result<f64> {
+        Ok(self.inner.purge().await.napi()? as f64)
+    }
+
     /// Cancels messages; resolves to the ids found (and now cancelled).
     #[napi]
     pub async fn cancel(&self, ids: Vec<String>) -> Result<Vec<String>> {
@@ -173,14 +212,7 @@ impl NativeQueue {
     /// Counts of this queue's messages by state.
     #[napi]
     pub async fn stats(&self) -> Result<NativeStats> {
-        let s = self.inner.stats().await.napi()?;
-        Ok(NativeStats {
-            messages: s.messages as i64,
-            ready: s.ready as i64,
-            scheduled: s.scheduled as i64,
-            leased: s.leased as i64,
-            dead_lettered: s.dead_lettered as i64,
-        })
+        Ok(self.inner.stats().await.napi()?.into())
     }
 
     /// Waits for the outcome of every id (sent earlier, by anyone, with tracking).
