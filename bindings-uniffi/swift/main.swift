@@ -1,7 +1,8 @@
-// Swift tests of the pgmq bindings (uniffi): the core scenarios of the Kotlin suite, against a real
-// PostgreSQL ($DATABASE_URL). run-tests.sh compiles this file together with the generated
-// target/uniffi/swift/Pgmq.swift into one executable (module PgmqSwiftTests, the C module PgmqFFI from
-// PgmqFFI.modulemap) linked with libpgmq_uniffi, and runs it. It prints one line per test and, last,
+// Swift tests of the pgmq bindings (uniffi): the core scenarios of the Kotlin suite, and the hand-written
+// layer (Sources/Pgmq: `layerTests()`), against a real PostgreSQL ($DATABASE_URL). run-tests.sh compiles
+// this file together with the generated target/uniffi/swift/Pgmq.swift and Sources/Pgmq/*.swift into one
+// executable (module PgmqSwiftTests, the C module PgmqFFI from PgmqFFI.modulemap) linked with
+// libpgmq_uniffi, and runs it. It prints one line per test and, last,
 // `swift: N passed, M failed`; it exits non-zero when a test failed.
 //
 // Every wait is bounded (`within`), and a watchdog ends the whole run. Note: a Swift Task cancelled
@@ -713,6 +714,97 @@ func testSecretsStayHidden(_ ctx: TestContext) async throws {
 
 typealias TestBody = @Sendable (TestContext) async throws -> Void
 
+/// The operator calls: peek (no lease taken), listQueues with the backoff, listQueuesWithStats,
+/// schemaVersion, a message's queue and lease token, redrive out of the DLQ, purge.
+func testOperatorCalls(_ ctx: TestContext) async throws {
+    let policy = Backoff(baseMs: 2000, factor: 3.0, maxMs: 60000, jitter: false)
+    let queue = try await ctx.freshQueue(QueueOptions(maxDeliveryAttempts: 1, backoff: policy))
+    let first = try await queue.send(body: Data("a".utf8))
+    _ = try await queue.send(body: Data("later".utf8), options: SendOptions(delayMs: 3_600_000))
+    let peeked = try await queue.peek()
+    try checkEqual(peeked.first?.id, first.id(), "peek: the ready one first")
+    try checkEqual(peeked.map { $0.state }, [MessageState.ready, MessageState.scheduled], "peek: states")
+    let scheduled = try await queue.peek(options: PeekOptions(state: .scheduled))
+    try checkEqual(scheduled.count, 1, "peek(options: PeekOptions(state: .scheduled))")
+
+    let info = try await ctx.client.listQueues().first { $0.name == queue.name() }
+    try checkEqual(info?.backoff, policy, "listQueues(): the queue's backoff")
+    let overview = try await ctx.client.listQueuesWithStats().first { $0.info.name == queue.name() }
+    try checkEqual(overview?.stats.messages, 2, "listQueuesWithStats(): its messages")
+    let migrated = try await ctx.client.migrate()
+    let version = try await ctx.client.schemaVersion()
+    try checkEqual(version, migrated, "schemaVersion()")
+
+    let receiver = try queue.receiver()
+    let message = try await receive(receiver)
+    try checkEqual(message.queue, queue.name(), "message.queue")
+    try check(UUID(uuidString: message.leaseToken) != nil, "message.leaseToken is a UUID: \(message.leaseToken)")
+    try check(!message.lease.isLeaseLost(), "isLeaseLost() while held")
+    try await message.lease.nack(options: NackOptions(error: "down"))
+    let dlq = try ctx.client.queue(name: dlqName(name: queue.name()))
+    try await eventually("dead-lettered") { try await dlq.stats().messages == 1 }
+    let moved = try await ctx.client.redrive(from: dlqName(name: queue.name()), to: queue.name())
+    try checkEqual(moved, 1, "redrive(from:to:)")
+    let purged = try await queue.purge()
+    try checkEqual(purged, 2, "purge(): the redriven one and the scheduled one")
+    receiver.close()
+}
+
+/// The core's table: `defaults()`, `errorCodes()` with each case's `errorCode()`, the literal defaults
+/// of the records, and the content-type rule.
+func testTruths(_ ctx: TestContext) async throws {
+    let table = defaults()
+    try checkEqual(table.completion.pollIntervalMs, 10_000, "defaults().completion.pollIntervalMs")
+    try checkEqual(QueueOptions().ackDeadlineMs, table.queue.ackDeadlineMs, "QueueOptions().ackDeadlineMs")
+    try checkEqual(Backoff().maxMs, table.backoff.maxMs, "Backoff().maxMs")
+    try checkEqual(UInt64(PeekOptions().limit), table.peek.limit, "PeekOptions().limit")
+    try checkEqual(table.conventions.contentTypeAttribute, "content-type", "the content-type attribute")
+    let cases: [PgmqError] = [
+        .InvalidQueueName(reason: "r"), .InvalidOption(reason: "r"), .QueueNotFound(reason: "r"),
+        .LeaseLost(reason: "r"), .AlreadyFinished(reason: "r"), .NotTracked(reason: "r"),
+        .MessageNotFound(reason: "r"), .SchemaMissing(reason: "r"), .SchemaConflict(reason: "r"),
+        .Connection(reason: "r"), .Timeout(reason: "r"), .Database(reason: "r"), .Closed(reason: "r"),
+        .Internal(reason: "r"),
+    ]
+    try checkEqual(cases.map { $0.errorCode() }, errorCodes().map { $0.code }, "errorCode() of each case, in the core's order")
+    try checkEqual(cases.map { $0.isTransient() }, errorCodes().map { $0.transient }, "isTransient()")
+    try check(truthsJson().contains("\"error_codes\""), "truthsJson()")
+    try check(isJsonContentType(contentType: nil), "no label reads as JSON")
+    try check(isJsonContentType(contentType: "application/json; charset=utf-8"), "JSON with parameters")
+    try check(!isJsonContentType(contentType: "text/plain"), "text/plain is not JSON")
+}
+
+/// Keeps the core's log events it is given.
+final class CollectingLogHandler: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [(LogLevel, String)] = []
+
+    func log(level: LogLevel, target: String, message: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        events.append((level, message))
+    }
+
+    /// The level of the first event whose text contains `fragment`.
+    func level(of fragment: String) -> LogLevel? {
+        lock.lock()
+        defer { lock.unlock() }
+        return events.first { $0.1.contains(fragment) }?.0
+    }
+}
+
+/// `setLogHandler(handler:)`: the warning of a connect that retries reaches a Swift `LogHandler`.
+func testLogHandler(_ ctx: TestContext) async throws {
+    let handler = CollectingLogHandler()
+    setLogHandler(handler: handler)
+    defer { setLogHandler(handler: nil) }
+    try await expectError("Connection", "connect to a closed port, retrying for 300 ms") {
+        try await Client.connect(
+            dsn: "postgres://pgmq@127.0.0.1:1/none", options: ClientOptions(connectTimeoutMs: 500, connectRetryMs: 300))
+    }
+    try await eventually("the retry's warning reached the handler") { handler.level(of: "retrying") == .warn }
+}
+
 func allTests() -> [(String, TestBody)] {
     [
         ("send, receive, ack: completed() resolves completed", testSendReceiveAckCompletion),
@@ -733,6 +825,411 @@ func allTests() -> [(String, TestBody)] {
         ("errors", testErrors),
         ("ClientOptions() has the core's defaults; statementTimeoutMs 0 is InvalidOption", testClientOptionsDefaults),
         ("ClientOptions, redactDsn and DSN errors never show a password", testSecretsStayHidden),
+        ("peek, listQueues(WithStats), schemaVersion, leaseToken, redrive, purge", testOperatorCalls),
+        ("defaults(), errorCodes() and errorCode() are the core's table", testTruths),
+        ("setLogHandler(handler:) gets the core's warnings", testLogHandler),
+    ]
+}
+
+// ---- the hand-written layer (Sources/Pgmq) ---------------------------------------------------------
+
+/// Runs `operation`, which must throw a `PgmqError` whose `code` is `expected`.
+func expectCode<T>(
+    _ expected: PgmqError.Code, _ what: String, line: UInt = #line, _ operation: () async throws -> T
+) async throws {
+    do {
+        _ = try await operation()
+    } catch let error as PgmqError {
+        if error.code == expected { return }
+        throw Failure("line \(line): \(what): expected code \(expected), got \(error.code): \(error.reason)")
+    }
+    throw Failure("line \(line): \(what): expected a PgmqError with code \(expected), nothing was thrown")
+}
+
+/// `error.code` has one lowerCamel case per generated case, whose raw value is the core's code
+/// (`errorCode()`), in the core's order (`errorCodes()`); `error.reason` is the case's text.
+func testLayerErrorCodes(_ ctx: TestContext) async throws {
+    let cases: [PgmqError] = [
+        .InvalidQueueName(reason: "r0"), .InvalidOption(reason: "r1"), .QueueNotFound(reason: "r2"),
+        .LeaseLost(reason: "r3"), .AlreadyFinished(reason: "r4"), .NotTracked(reason: "r5"),
+        .MessageNotFound(reason: "r6"), .SchemaMissing(reason: "r7"), .SchemaConflict(reason: "r8"),
+        .Connection(reason: "r9"), .Timeout(reason: "r10"), .Database(reason: "r11"), .Closed(reason: "r12"),
+        .Internal(reason: "r13"),
+    ]
+    try checkEqual(cases.map { $0.code.rawValue }, cases.map { $0.errorCode() }, "code.rawValue against errorCode()")
+    try checkEqual(
+        PgmqError.Code.allCases.map { $0.rawValue }, errorCodes().map { $0.code }, "PgmqError.Code.allCases against errorCodes()")
+    try checkEqual(cases.map { $0.reason }, (0..<14).map { "r\($0)" }, "reason")
+    try checkEqual("\(PgmqError.Code.queueNotFound)", "queue_not_found", "a code, printed")
+    try checkEqual(PgmqError.Code(rawValue: "lease_lost"), .leaseLost, "a code from the core's text")
+
+    do {
+        _ = try ctx.client.queue("bad name!")
+        throw Failure("queue(\"bad name!\") did not throw")
+    } catch let error as PgmqError where error.code == .invalidQueueName {
+        try check(!error.reason.isEmpty, "the reason of an invalidQueueName error")
+    }
+    let missing = "swift-layer-missing-\(UUID().uuidString.lowercased().prefix(8))"
+    try await expectCode(.queueNotFound, "send to a missing queue") {
+        try await ctx.client.queue(missing).send(Data("x".utf8))
+    }
+}
+
+/// `Duration`s become whole milliseconds exactly (a sub-millisecond rest rounds up, far too long stays
+/// `UInt64.max`), negative ones are `.invalidOption`, the other arguments keep the generated defaults, and
+/// the getters read the milliseconds back.
+func testLayerDurations(_ ctx: TestContext) async throws {
+    let cases: [(Duration, UInt64)] = [
+        (.seconds(30), 30_000), (.milliseconds(1500), 1500), (.microseconds(1500), 2), (.nanoseconds(1), 1),
+        (.zero, 0), (.seconds(Int64.max), UInt64.max), (Duration.seconds(1) + .nanoseconds(1), 1001),
+    ]
+    for (duration, ms) in cases {
+        let send = try SendOptions(delay: duration)
+        try checkEqual(send.delayMs, ms, "SendOptions(delay: \(duration)).delayMs")
+    }
+    for negative in [Duration.milliseconds(-1), .nanoseconds(-1), .seconds(-3600)] {
+        try await expectCode(.invalidOption, "SendOptions(delay: \(negative))") { try SendOptions(delay: negative) }
+        try await expectCode(.invalidOption, "QueueOptions(ackDeadline: \(negative))") { try QueueOptions(ackDeadline: negative) }
+        try await expectCode(.invalidOption, "ReceiveOptions(pollInterval: \(negative))") { try ReceiveOptions(pollInterval: negative) }
+        try await expectCode(.invalidOption, "NackOptions(delay: \(negative))") { try NackOptions(delay: negative) }
+        try await expectCode(.invalidOption, "ClientOptions(connectTimeout: \(negative))") { try ClientOptions(connectTimeout: negative) }
+        try await expectCode(.invalidOption, "Backoff(base: \(negative))") { try Backoff(base: negative) }
+    }
+
+    var queue = QueueOptions()
+    queue.ackDeadlineMs = 30_000
+    queue.maxDeliveryAttempts = 3
+    try checkEqual(try QueueOptions(ackDeadline: .seconds(30), maxDeliveryAttempts: 3), queue, "QueueOptions(ackDeadline:)")
+    var retention = QueueOptions()
+    retention.retentionPeriodMs = 3_600_000
+    try checkEqual(try QueueOptions(retentionPeriod: .seconds(3600)), retention, "QueueOptions(retentionPeriod:)")
+    try checkEqual(
+        try DeadLetterQueueOptions(ackDeadline: .seconds(20), retentionPeriod: .seconds(60)),
+        DeadLetterQueueOptions(ackDeadlineMs: 20_000, retentionPeriodMs: 60_000), "DeadLetterQueueOptions(ackDeadline:retentionPeriod:)")
+    try checkEqual(
+        try ClientOptions(poolSize: 3, connectTimeout: .seconds(3), statementTimeout: .seconds(5), connectRetry: .milliseconds(250)),
+        ClientOptions(poolSize: 3, connectTimeoutMs: 3000, statementTimeoutMs: 5000, connectRetryMs: 250),
+        "ClientOptions(connectTimeout:statementTimeout:connectRetry:)")
+    try checkEqual(try ClientOptions(statementTimeout: .seconds(5)), ClientOptions(statementTimeoutMs: 5000), "ClientOptions(statementTimeout:)")
+    try checkEqual(try ClientOptions(connectRetry: .seconds(1)), ClientOptions(connectRetryMs: 1000), "ClientOptions(connectRetry:)")
+    try checkEqual(
+        try ReceiveOptions(batchSize: 3, pollInterval: .seconds(2)), ReceiveOptions(batchSize: 3, pollIntervalMs: 2000),
+        "ReceiveOptions(batchSize:pollInterval:)")
+    try checkEqual(try NackOptions(delay: .seconds(2), error: "e"), NackOptions(delayMs: 2000, error: "e"), "NackOptions(delay:error:)")
+    try checkEqual(try Backoff(base: .seconds(2), max: .seconds(60)), Backoff(baseMs: 2000, maxMs: 60_000), "Backoff(base:max:)")
+    try checkEqual(try Backoff(max: .seconds(60)), Backoff(maxMs: 60_000), "Backoff(max:)")
+
+    try checkEqual(QueueOptions().ackDeadline, .milliseconds(QueueOptions().ackDeadlineMs), "QueueOptions().ackDeadline")
+    try checkEqual(ReceiveOptions().pollInterval, .milliseconds(ReceiveOptions().pollIntervalMs), "ReceiveOptions().pollInterval")
+    try checkEqual(ClientOptions().statementTimeout, .milliseconds(ClientOptions().statementTimeoutMs), "ClientOptions().statementTimeout")
+    try checkEqual(SendOptions().delay, nil, "SendOptions().delay")
+    try checkEqual(try SendOptions(delay: .seconds(2)).delay, .seconds(2), "SendOptions(delay:).delay")
+
+    // The core's own bounds still apply: an ack deadline under 1 s.
+    try await expectCode(.invalidOption, "createQueue with ackDeadline 999 ms") {
+        try await ctx.client.createQueue("swift-layer-short-deadline", options: try QueueOptions(ackDeadline: .milliseconds(999)))
+    }
+}
+
+/// `for try await message in queue.messages()`: each message once; finished through the message.
+func testLayerMessagesLoop(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue()
+    let batch = try await queue.sendBatch([Data("one".utf8), Data("two".utf8), Data("three".utf8)])
+    var texts: [String] = []
+    for try await message in queue.messages() {
+        texts.append(message.text)
+        try await message.ack()
+        if texts.count == 3 { break }
+    }
+    try checkEqual(Set(texts), ["one", "two", "three"], "the bodies received")
+    let outcomes = try await within(10, "batch.completed()") { try await batch.completed() }
+    try check(outcomes.count == 3 && outcomes.values.allSatisfy { $0 == .completed }, "every outcome is completed: \(outcomes)")
+}
+
+/// A message the loop body leaves unfinished is released when the loop ends (`break`): delivered again
+/// at once (attempt 2), long before its 30 s ack deadline.
+func testLayerMessagesReleasedOnBreak(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue(try QueueOptions(ackDeadline: .seconds(30)))
+    let sent = try await queue.send(Data("unfinished".utf8))
+    for try await message in queue.messages() {
+        try checkEqual(message.id, sent.id(), "the message")
+        break
+    }
+    let endedAt = nowMs()
+    var again: Message? = nil
+    for try await message in queue.messages() {
+        again = message
+        break
+    }
+    guard let redelivered = again else { throw Failure("the second loop ended without a message") }
+    try checkEqual(redelivered.id, sent.id(), "the message delivered again")
+    try checkEqual(redelivered.deliveryAttempt, UInt32(2), "its delivery attempt")
+    try check(nowMs() - endedAt < 10_000, "delivered again \(Int(nowMs() - endedAt)) ms after the loop ended")
+    try await redelivered.ack()
+}
+
+/// Messages the loop body keeps (up to `batchSize`, the receiver's capacity) stay leased while the loop
+/// moves on and after it ends: acked later in other Tasks, each completes, none is delivered twice.
+func testLayerMessagesHandedOff(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue(try QueueOptions(ackDeadline: .seconds(30)))
+    let batch = try await queue.sendBatch([Data("a".utf8), Data("b".utf8), Data("c".utf8)])
+    var kept: [Message] = []
+    for try await message in queue.messages(ReceiveOptions(batchSize: 3)) {
+        kept.append(message)
+        if kept.count == 3 { break }
+    }
+    let held = try await queue.stats()
+    try checkEqual(held.leased, UInt64(3), "stats.leased after the loop: the kept messages are held")
+    let workers = kept.map { message in Task { try await message.ack() } }
+    for worker in workers { try await worker.value }
+    let outcomes = try await within(10, "batch.completed()") { try await batch.completed() }
+    try check(outcomes.count == 3 && outcomes.values.allSatisfy { $0 == .completed }, "every outcome is completed: \(outcomes)")
+    try check(kept.allSatisfy { $0.deliveryAttempt == 1 }, "first deliveries only: \(kept.map { $0.deliveryAttempt })")
+}
+
+/// Cancelling the Task that runs the loop ends its pending `next()` (the layer closes the receiver): the
+/// loop ends without an error, in time, and nothing was leased on its behalf.
+func testLayerMessagesTaskCancellation(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue()
+    let loop = Task { () async throws -> Int in
+        var count = 0
+        for try await message in queue.messages() {
+            count += 1
+            try await message.ack()
+        }
+        return count
+    }
+    try await snooze(ms: 300) // let it reach the wait
+    loop.cancel()
+    let count = try await within(5, "the cancelled loop to end") { try await loop.value }
+    try checkEqual(count, 0, "messages the cancelled loop received")
+
+    let sent = try await queue.send(Data("after the cancel".utf8))
+    let receiver = try queue.receiver()
+    defer { receiver.close() }
+    let message = try await receive(receiver)
+    try checkEqual(message.id, sent.id(), "the message sent after the cancel")
+    try checkEqual(message.deliveryAttempt, UInt32(1), "its delivery attempt: the cancelled loop never leased it")
+    try await message.ack()
+}
+
+/// With batchSize 3, what the first claim leased but the loop never handed out is released when the loop
+/// ends: another loop gets it at once, not after the 30 s ack deadline.
+func testLayerMessagesBatchRestReleased(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue(try QueueOptions(ackDeadline: .seconds(30)))
+    try await queue.sendBatch([Data("1".utf8), Data("2".utf8), Data("3".utf8)])
+    for try await message in queue.messages(ReceiveOptions(batchSize: 3)) {
+        try await message.ack()
+        break
+    }
+    let endedAt = nowMs()
+    var rest: [String] = []
+    for try await message in queue.messages() {
+        rest.append(message.text)
+        try await message.ack()
+        if rest.count == 2 { break }
+    }
+    try checkEqual(rest.count, 2, "the messages left")
+    try check(nowMs() - endedAt < 10_000, "the rest came back \(Int(nowMs() - endedAt)) ms after the first loop ended")
+    try await eventually("the queue to be empty") { try await queue.stats().messages == 0 }
+}
+
+/// What `queue.receiver(options:)` refuses is thrown by the loop's first `next()`; a loop ends when its
+/// client is closed; `messages(onError:)` and `ReceiveErrorCallback` take closures.
+func testLayerMessagesErrorsAndEnd(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue()
+    try await expectCode(.invalidOption, "messages(ReceiveOptions(batchSize: 0))") {
+        for try await _ in queue.messages(ReceiveOptions(batchSize: 0)) {}
+    }
+    let withCallback = ReceiveOptions(batchSize: 2, onError: ReceiveErrorCallback { _ in })
+    try checkEqual(withCallback, ReceiveOptions(batchSize: 2), "options with and without a ReceiveErrorCallback")
+
+    let client = try await Client.connect(ctx.dsn, options: ClientOptions(poolSize: 2))
+    let theirs = try client.queue(queue.name())
+    let sent = try await queue.send(Data("x".utf8))
+    let loop = Task { () async throws -> [String] in
+        var seen: [String] = []
+        for try await message in theirs.messages(onError: { _ in }) {
+            seen.append(message.id)
+            try await message.ack()
+        }
+        return seen
+    }
+    try await eventually("the message to be acked") { try await queue.stats().messages == 0 }
+    try await within(10, "client.close()") { await client.close() }
+    let seen = try await within(10, "the loop to end after client.close()") { try await loop.value }
+    try checkEqual(seen, [sent.id()], "what the loop received")
+}
+
+/// The Swift-style calls: the name or body unlabeled, and no `_ =` where the result is optional to use.
+func testLayerDiscardableCalls(_ ctx: TestContext) async throws {
+    let name = "swift-layer-\(UUID().uuidString.lowercased().prefix(8))"
+    try await ctx.client.createQueue(name)
+    let again = try await ctx.client.createQueue(name, options: QueueOptions())
+    try check(!again, "createQueue of an existing queue returned true")
+    let queue = try ctx.client.queue(name)
+    try await queue.send(Data("a".utf8))
+    try await queue.sendBatch([OutgoingMessage(body: Data("b".utf8))])
+    try await queue.sendBatch([Data("c".utf8), Data("d".utf8)])
+    let scheduled = try await queue.send(Data("later".utf8), options: try SendOptions(delay: .seconds(60)))
+    try await queue.cancel([scheduled.id()])
+    let found = try await queue.cancel([scheduled.id()])
+    try checkEqual(found, [String](), "cancel of an already cancelled message")
+    let stats = try await queue.stats()
+    try checkEqual(stats.ready, UInt64(4), "stats.ready")
+    try await ctx.client.deleteQueue(name)
+    let deleted = try await ctx.client.deleteQueue(name)
+    try check(!deleted, "deleteQueue of a deleted queue returned true")
+}
+
+/// A `Codable` order, sent as JSON.
+struct LayerOrder: Codable, Equatable {
+    let id: Int
+    let item: String
+    let rush: Bool
+}
+
+/// JSON bodies: `send(_ value:)` labels them `content-type: application/json` (the core's conventions),
+/// `decode(_:)` reads them back, and unlabelled bytes too; a `String` is sent as its text; another label
+/// is a `ContentTypeError`, and a JSON send that names another content type is `.invalidOption` (nothing
+/// is sent); `PeekedMessage.decode` reads a peeked body.
+func testLayerJSON(_ ctx: TestContext) async throws {
+    try checkEqual(ContentType.attribute, "content-type", "ContentType.attribute")
+    try checkEqual(ContentType.json, "application/json", "ContentType.json")
+    let json: AttributeValue = .text(value: "application/json")
+    let queue = try await ctx.freshQueue()
+    let receiver = try queue.receiver()
+    defer { receiver.close() }
+
+    let order = LayerOrder(id: 42, item: "résumé ✓", rush: true)
+    try await queue.send(order, options: SendOptions(attributes: ["kind": .text(value: "order")]))
+    let first = try await receive(receiver, "the JSON order")
+    try checkEqual(first.attributes, [ContentType.attribute: json, "kind": .text(value: "order")], "the attributes")
+    try checkEqual(try first.decode(LayerOrder.self), order, "decode(LayerOrder.self)")
+    let inferred: LayerOrder = try first.decode()
+    try checkEqual(inferred, order, "decode() by inference")
+    try await first.ack()
+
+    try await queue.send("just a string")
+    let plainText = try await receive(receiver, "a String, sent as its text")
+    try checkEqual(plainText.text, "just a string", "the body of a String")
+    try checkEqual(plainText.attributes[ContentType.attribute], nil, "no label on text")
+    try await plainText.ack()
+    try await queue.sendBatch([OutgoingMessage(json: "a JSON string")])
+    let fragment = try await receive(receiver, "a JSON string")
+    try checkEqual(fragment.text, #""a JSON string""#, "the body of a JSON string")
+    try checkEqual(try fragment.decode(String.self), "a JSON string", "decode(String.self)")
+    try await fragment.ack()
+
+    try await queue.sendBatch([LayerOrder(id: 1, item: "a", rush: false), LayerOrder(id: 2, item: "b", rush: true)])
+    var ids: [Int] = []
+    for _ in 0..<2 {
+        let message = try await receive(receiver, "an order of the batch")
+        try checkEqual(message.attributes[ContentType.attribute], json, "the label of a batch message")
+        ids.append(try message.decode(LayerOrder.self).id)
+        try await message.ack()
+    }
+    try checkEqual(ids.sorted(), [1, 2], "the batch's orders")
+
+    try await queue.send(Data(#"{"id": 7, "item": "raw", "rush": false}"#.utf8))
+    let raw = try await receive(receiver, "JSON sent as bytes")
+    try checkEqual(raw.attributes[ContentType.attribute], nil, "no label on bytes")
+    try checkEqual(try raw.decode(LayerOrder.self), LayerOrder(id: 7, item: "raw", rush: false), "decode of unlabelled JSON")
+    do {
+        _ = try raw.decode([String].self)
+        throw Failure("decoding an object as [String] did not throw")
+    } catch is DecodingError {}
+    try await raw.ack()
+
+    let vendor: AttributeValue = .text(value: "application/vnd.order+json; charset=utf-8")
+    try await queue.send(Data(#"{"id": 8, "item": "vnd", "rush": true}"#.utf8), options: SendOptions(attributes: [ContentType.attribute: vendor]))
+    let vnd = try await receive(receiver, "a +json message")
+    try checkEqual(try vnd.decode(LayerOrder.self).id, 8, "decode of application/vnd.order+json; charset=utf-8")
+    try await vnd.ack()
+
+    let plain: AttributeValue = .text(value: "text/plain")
+    try await queue.send(Data("plain".utf8), options: SendOptions(attributes: [ContentType.attribute: plain]))
+    let labelled = try await receive(receiver, "a text/plain message")
+    do {
+        _ = try labelled.decode(String.self)
+        throw Failure("decode of a text/plain message did not throw")
+    } catch let error as ContentTypeError {
+        try checkEqual(error.contentType, "text/plain", "ContentTypeError.contentType")
+        try checkEqual(error.expected, "application/json", "ContentTypeError.expected")
+    }
+    try await labelled.ack()
+
+    try await expectCode(.invalidOption, "a JSON send labelled text/plain") {
+        try await queue.send(order, options: SendOptions(attributes: [ContentType.attribute: plain]))
+    }
+    try await queue.send(order, options: SendOptions(attributes: [ContentType.attribute: json]))
+    let peeked = try await queue.peek(options: PeekOptions(state: .ready))
+    try checkEqual(peeked.count, 1, "peek(options: PeekOptions(state: .ready))")
+    try checkEqual(try peeked[0].decode(LayerOrder.self), order, "PeekedMessage.decode")
+    let explicit = try await receive(receiver, "a JSON send labelled application/json")
+    try checkEqual(try explicit.decode(LayerOrder.self), order, "decode")
+    try await explicit.ack()
+    let outgoing = try OutgoingMessage(json: order, attributes: ["kind": .text(value: "order")])
+    try checkEqual(outgoing.attributes, [ContentType.attribute: json, "kind": .text(value: "order")], "OutgoingMessage(json:)")
+    try checkEqual(try JSONDecoder().decode(LayerOrder.self, from: outgoing.body), order, "OutgoingMessage(json:).body")
+    try await eventually("nothing left (the refused send sent nothing)") { try await queue.stats().messages == 0 }
+}
+
+/// `message.ack()`, `nack(delay:error:)`, `nack(options:)`, `extend(by:)`, `release()`, the state
+/// properties, `text`; and `completed(pollInterval:)`, `waitForCompletion(ids:pollInterval:)`.
+func testLayerMessageShortcuts(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue(try QueueOptions(ackDeadline: .seconds(5)))
+    let sent = try await queue.send(Data("shortcut".utf8))
+    let receiver = try queue.receiver()
+    defer { receiver.close() }
+    let first = try await receive(receiver)
+    try checkEqual(first.text, "shortcut", "message.text")
+    try check(!first.isFinished && !first.isCancelled && !first.isLeaseLost, "a held message")
+    try await first.extend(by: .seconds(20))
+    try await expectCode(.invalidOption, "extend(by: -1 s)") { try await first.extend(by: .seconds(-1)) }
+    try await expectCode(.invalidOption, "nack(delay: -1 s)") { try await first.nack(delay: .seconds(-1)) }
+    let nackedAt = nowMs()
+    try await first.nack(delay: .milliseconds(400), error: "later")
+    try check(first.isFinished, "a nacked message is finished")
+    try await expectCode(.alreadyFinished, "ack after nack") { try await first.ack() }
+
+    let second = try await receive(receiver, "the redelivery")
+    try check(nowMs() - nackedAt >= 400, "delivered again \(Int(nowMs() - nackedAt)) ms after nack(delay: 400 ms)")
+    try checkEqual(second.lastError, "later", "lastError")
+    try checkEqual(second.deliveryAttempt, UInt32(2), "deliveryAttempt")
+    second.release()
+    try check(second.isFinished, "a released message is finished")
+
+    let third = try await receive(receiver, "the message after release()")
+    try checkEqual(third.deliveryAttempt, UInt32(3), "deliveryAttempt after release()")
+    try await third.nack(options: NackOptions(delayMs: 0, error: "again"))
+    let fourth = try await receive(receiver, "the message after nack(options:)")
+    try checkEqual(fourth.lastError, "again", "lastError after nack(options:)")
+    try await fourth.ack()
+
+    let outcome = try await within(10, "completed(pollInterval:)") { try await sent.completed(pollInterval: .seconds(1)) }
+    try checkEqual(outcome, Outcome.completed, "completed(pollInterval:)")
+    let recorded = try await within(10, "waitForCompletion(ids:pollInterval:)") {
+        try await queue.waitForCompletion(ids: [sent.id()], pollInterval: .milliseconds(500))
+    }
+    try checkEqual(recorded, [sent.id(): Outcome.completed], "waitForCompletion(ids:pollInterval:)")
+    try await expectCode(.invalidOption, "completed(pollInterval: -1 s)") { try await sent.completed(pollInterval: .seconds(-1)) }
+}
+
+/// The tests of the hand-written layer, run after `allTests()`.
+func layerTests() -> [(String, TestBody)] {
+    [
+        ("layer: error.code is the core's code, one case each; error.reason", testLayerErrorCodes),
+        ("layer: Duration options convert exactly and refuse negatives", testLayerDurations),
+        ("layer: for try await over queue.messages()", testLayerMessagesLoop),
+        ("layer: a message left unfinished is released when the loop ends", testLayerMessagesReleasedOnBreak),
+        ("layer: messages kept by the loop body stay leased and can be acked later", testLayerMessagesHandedOff),
+        ("layer: cancelling the loop's Task ends a pending next()", testLayerMessagesTaskCancellation),
+        ("layer: what a batch leased but never handed out is released when the loop ends", testLayerMessagesBatchRestReleased),
+        ("layer: messages() throws the receiver's InvalidOption, ends on client.close(), takes onError", testLayerMessagesErrorsAndEnd),
+        ("layer: unlabeled, @discardableResult calls on Client and Queue", testLayerDiscardableCalls),
+        ("layer: Codable bodies as JSON with the content-type attribute", testLayerJSON),
+        ("layer: message.ack/nack/extend/release and Duration poll intervals", testLayerMessageShortcuts),
     ]
 }
 
@@ -765,7 +1262,7 @@ func runAll() async -> Int32 {
     }
     let ctx = TestContext(client: client, dsn: dsn)
 
-    for (name, body) in allTests() {
+    for (name, body) in allTests() + layerTests() {
         let started = nowMs()
         do {
             try await within(60, name) { try await body(ctx) }
