@@ -1,4 +1,4 @@
-//! `Client`: connect, migrate, create / delete queues, open a queue, close.
+//! `Client`: connect, migrate, create / delete / list queues, redrive, open a queue, close.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::PgmqError;
 use crate::queue::Queue;
 use crate::run;
-use crate::types::{ClientOptions, QueueOptions, DEFAULT_APPLICATION_NAME};
+use crate::types::{default_application_name, ClientOptions, QueueInfo, QueueOptions, QueueOverview};
 
 /// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by
 /// every waiter. Close it with `close()` (Kotlin: `use {}`), or let it go when unreferenced.
@@ -18,13 +18,14 @@ pub struct Client {
 /// The core's options: the foreign ones, or the defaults when there are none, with this library's
 /// `application_name` unless they name one.
 fn client_options(options: Option<ClientOptions>) -> pgmq_core::ClientOptions {
-    let defaults = pgmq_core::ClientOptions::default().application_name(DEFAULT_APPLICATION_NAME);
+    let defaults = pgmq_core::ClientOptions::default().application_name(default_application_name());
     let Some(o) = options else { return defaults };
     let mut opts = defaults
         .pool_size(o.pool_size as usize)
         .connect_timeout(Duration::from_millis(o.connect_timeout_ms))
         .statement_timeout(Duration::from_millis(o.statement_timeout_ms))
-        .connect_retry(Duration::from_millis(o.connect_retry_ms));
+        .connect_retry(Duration::from_millis(o.connect_retry_ms))
+        .maintenance_interval(Duration::from_millis(o.maintenance_interval_ms));
     if let Some(listen) = o.listen_dsn {
         opts = opts.listen_dsn(listen);
     }
@@ -54,11 +55,13 @@ fn queue_options(o: &QueueOptions) -> pgmq_core::QueueOptions {
         .max_delivery_attempts(o.max_delivery_attempts)
         .retention_period(Duration::from_millis(o.retention_period_ms))
         .dead_letter_queue(dlq)
+        .backoff(o.backoff.map(Into::into))
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Client {
-    /// Connects with a libpq DSN (`postgres://user@host:port/db?sslmode=verify-full` or
+    /// (Kotlin: `connectNative`; call `Client.connect`, which first sends the core's log events to
+    /// `java.util.logging`.) Connects with a libpq DSN (`postgres://user@host:port/db?sslmode=verify-full` or
     /// `host=... user=... sslmode=...`; TLS, `PG*` variables and `~/.pgpass` as libpq reads them); the
     /// pool's first connection and the LISTEN connection are opened now. `Connection` if the server
     /// cannot be reached or TLS fails (the reason says what failed), `InvalidOption` for a malformed
@@ -80,6 +83,12 @@ impl Client {
         run(async move { Ok(inner.migrate().await?) }).await
     }
 
+    /// The version of the `pgmq` schema in the database (0 when it was never migrated there).
+    pub async fn schema_version(&self) -> Result<i32, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.schema_version().await?) }).await
+    }
+
     /// Creates a queue (and its DLQ unless `createDeadLetterQueue` is false); false if it exists.
     pub async fn create_queue(&self, name: String, options: QueueOptions) -> Result<bool, PgmqError> {
         let inner = self.inner.clone();
@@ -90,6 +99,29 @@ impl Client {
     pub async fn delete_queue(&self, name: String) -> Result<bool, PgmqError> {
         let inner = self.inner.clone();
         run(async move { Ok(inner.delete_queue(&name).await?) }).await
+    }
+
+    /// Every queue (dead-letter queues included) with its settings, by name.
+    pub async fn list_queues(&self) -> Result<Vec<QueueInfo>, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.list_queues().await?.into_iter().map(Into::into).collect()) }).await
+    }
+
+    /// Every queue (dead-letter queues included) with its settings, its counts by state, its DLQ's depth
+    /// and the age of its oldest ready message, by name: an operator's overview in one statement,
+    /// whatever the number of queues. It reads every message row once, so on a large backlog it costs
+    /// what a count of the messages does: fine for a dashboard, not for a hot loop.
+    pub async fn list_queues_with_stats(&self) -> Result<Vec<QueueOverview>, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.list_queues_with_stats().await?.into_iter().map(Into::into).collect()) }).await
+    }
+
+    /// Moves every message that is not leased from queue `from` (typically a DLQ: `dlqName(name)`) to
+    /// queue `to`, as fresh messages: available now, attempts reset, same ids, bodies and attributes.
+    /// Returns how many moved. `QueueNotFound` if either queue is unknown.
+    pub async fn redrive(&self, from: String, to: String) -> Result<u64, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.redrive(&from, &to).await?) }).await
     }
 
     /// A handle on a queue (the name is checked now; the queue need not exist yet).

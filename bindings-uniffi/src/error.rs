@@ -124,4 +124,76 @@ impl PgmqError {
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
         PgmqError::InvalidOption { reason: reason.into() }
     }
+
+    /// The core's code of this case: the variant of `pgmq_core::Error` it is made from (the test below
+    /// holds the two maps to each other).
+    fn code(&self) -> &'static str {
+        match self {
+            PgmqError::InvalidQueueName { .. } => "invalid_queue_name",
+            PgmqError::InvalidOption { .. } => "invalid_option",
+            PgmqError::QueueNotFound { .. } => "queue_not_found",
+            PgmqError::LeaseLost { .. } => "lease_lost",
+            PgmqError::AlreadyFinished { .. } => "already_finished",
+            PgmqError::NotTracked { .. } => "not_tracked",
+            PgmqError::MessageNotFound { .. } => "message_not_found",
+            PgmqError::SchemaMissing { .. } => "schema_missing",
+            PgmqError::SchemaConflict { .. } => "schema_conflict",
+            PgmqError::Connection { .. } => "connection",
+            PgmqError::Timeout { .. } => "timeout",
+            PgmqError::Database { .. } => "database",
+            PgmqError::Closed { .. } => "closed",
+            PgmqError::Internal { .. } => "internal",
+        }
+    }
+}
+
+#[uniffi::export]
+impl PgmqError {
+    /// The core's stable snake_case code of this error (`queue_not_found`, `connection`, ...: one of
+    /// `errorCodes()`), the same in every language. Kotlin: the property `code`.
+    pub fn error_code(&self) -> String {
+        self.code().to_owned()
+    }
+
+    /// Whether trying again later may succeed: `Connection` or `Timeout` (receivers retry these by
+    /// themselves).
+    pub fn is_transient(&self) -> bool {
+        pgmq_core::ERROR_CODES.iter().any(|e| e.code == self.code() && e.transient)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgmq_core::{Error as E, Uuid};
+
+    #[test]
+    fn every_core_error_keeps_its_code_and_every_code_has_a_case() {
+        let id = Uuid::nil();
+        let s = || "x".to_owned();
+        let core = [
+            E::InvalidQueueName { name: s(), reason: s() },
+            E::InvalidOption(s()),
+            E::QueueNotFound(s()),
+            E::LeaseLost(id),
+            E::AlreadyFinished(id),
+            E::NotTracked(id),
+            E::MessageNotFound(id),
+            E::SchemaMissing(s()),
+            E::SchemaConflict(s()),
+            E::Connection(s()),
+            E::Timeout(s()),
+            E::Database(s()),
+            E::Closed,
+            E::Internal(s()),
+        ];
+        for e in &core {
+            let ours = PgmqError::from(e.clone());
+            assert_eq!(ours.error_code(), e.code(), "{e:?}");
+            assert_eq!(ours.is_transient(), e.is_transient(), "{e:?}");
+        }
+        let codes: Vec<&str> = core.iter().map(E::code).collect();
+        let table: Vec<&str> = pgmq_core::ERROR_CODES.iter().map(|e| e.code).collect();
+        assert_eq!(codes, table, "one core error of each code, in the table's order");
+    }
 }

@@ -8,9 +8,13 @@
 
 mod client;
 mod error;
+mod handoff;
+mod log;
 mod message;
 mod on_error;
+mod peek;
 mod queue;
+mod truths;
 mod types;
 
 use std::future::Future;
@@ -19,12 +23,19 @@ use std::sync::OnceLock;
 
 pub use client::Client;
 pub use error::PgmqError;
+pub use log::{set_default_log_handler, set_log_handler, LogHandler, LogLevel};
 pub use message::{Lease, Message, Receiver};
 pub use on_error::ReceiveErrorHandler;
+pub use peek::{MessageState, PeekOptions, PeekedMessage};
 pub use queue::{Queue, SentBatch, SentMessage};
+pub use truths::{
+    defaults, error_codes, truths_json, BackoffDefaults, ClientDefaults, CompletionDefaults, Conventions,
+    DeadLetterDefaults, Defaults, ErrorCode, Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, SendDefaults,
+};
 pub use types::{
-    default_client_options, max_filter_depth, AttributeValue, ClientOptions, DeadLetterQueueOptions, Filter,
-    NackOptions, Outcome, OutgoingMessage, QueueOptions, QueueStats, ReceiveOptions, SendOptions,
+    default_client_options, max_filter_depth, AttributeValue, Backoff, ClientOptions, DeadLetterQueueOptions,
+    Filter, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueOverview, QueueStats,
+    ReceiveOptions, SendOptions,
 };
 
 uniffi::setup_scaffolding!();
@@ -84,6 +95,37 @@ pub fn dlq_name(name: String) -> String {
 #[uniffi::export]
 pub fn redact_dsn(dsn: String) -> String {
     pgmq_core::redact_dsn(&dsn)
+}
+
+/// Checks a queue name as every call taking one does: a plain name (`^[a-zA-Z0-9_-]{1,48}$`) or a
+/// dead-letter queue's `dlq@<name>`; `InvalidQueueName` otherwise. For callers that check early (a name
+/// read from configuration).
+#[uniffi::export]
+pub fn validate_queue_name(name: String) -> Result<(), PgmqError> {
+    guard(|| Ok(pgmq_core::validate_queue_name(&name)?))
+}
+
+/// Checks a name for `createQueue`: a plain name only (`dlq@` is reserved for dead-letter queues);
+/// `InvalidQueueName` otherwise.
+#[uniffi::export]
+pub fn validate_new_queue_name(name: String) -> Result<(), PgmqError> {
+    guard(|| Ok(pgmq_core::validate_new_queue_name(&name)?))
+}
+
+/// Checks a name for `ClientOptions.schema`: a lower-case identifier of at most 63 bytes, not starting
+/// with `pg_`; `InvalidOption` otherwise.
+#[uniffi::export]
+pub fn validate_schema_name(name: String) -> Result<(), PgmqError> {
+    guard(|| Ok(pgmq_core::validate_schema_name(&name)?))
+}
+
+/// Whether a message whose `content-type` attribute is `contentType` (`null`: absent, or not a string)
+/// may be read as JSON (Kotlin's `message.json()`): no label, `application/json` with or without
+/// parameters, or an `application/…+json` type; case-insensitive. The core's one rule, the same in
+/// every language.
+#[uniffi::export]
+pub fn is_json_content_type(content_type: Option<String>) -> bool {
+    pgmq_core::is_json_content_type(content_type.as_deref())
 }
 
 /// Test hook, not API: panics, inside [`guard`] (`guarded`: `PgmqError.Internal`) or not (uniffi's

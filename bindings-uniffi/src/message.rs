@@ -19,6 +19,8 @@ use crate::types::{from_core_attributes, AttributeValue, NackOptions};
 pub struct Message {
     /// The message id (a time-ordered UUID).
     pub id: String,
+    /// The queue it was received from.
+    pub queue: String,
     /// The payload.
     pub body: Vec<u8>,
     /// Its attributes (empty when none).
@@ -31,6 +33,9 @@ pub struct Message {
     pub last_error: Option<String>,
     /// In a DLQ: the attempts it used in its original queue.
     pub dead_letter_attempts: Option<u32>,
+    /// The fencing token of this delivery's lease (a UUID): an ack or nack under an older token changes
+    /// nothing. Each delivery has its own, so it tells two deliveries of one message apart.
+    pub lease_token: String,
     /// The lease.
     pub lease: Arc<Lease>,
 }
@@ -38,12 +43,14 @@ pub struct Message {
 fn deliver(mut m: pgmq_core::Message, client: &Arc<Client>) -> Message {
     Message {
         id: m.id().to_string(),
+        queue: m.queue().to_owned(),
         body: m.take_body(),
         attributes: from_core_attributes(m.attributes()),
         delivery_attempt: m.delivery_attempt(),
         sent_at: m.sent_at(),
         last_error: m.last_error().map(str::to_owned),
         dead_letter_attempts: m.dead_letter_attempts(),
+        lease_token: m.lease_token().to_string(),
         lease: Arc::new(Lease {
             id: m.id(),
             message: Mutex::new(Some(Arc::new(m))),
@@ -126,6 +133,13 @@ impl Lease {
     /// Whether this handle can no longer ack or nack (finished, released or lost).
     pub fn is_finished(&self) -> bool {
         self.message().map_or(true, |m| m.is_finished())
+    }
+
+    /// Whether the heartbeat found the lease lost (it expired and the message went to another worker,
+    /// or the message was dead-lettered or deleted): an ack or nack now fails with `LeaseLost`. False
+    /// once this handle is finished or released.
+    pub fn is_lease_lost(&self) -> bool {
+        self.message().is_ok_and(|m| m.is_lease_lost())
     }
 
     /// Whether `queue.cancel()` was called on the message while held.

@@ -1,11 +1,9 @@
-//! `ReceiveErrorHandler`: a receiver's `onError`, implemented in Kotlin or Swift, and the hand-off that
-//! calls it without holding up the runtime.
+//! `ReceiveErrorHandler`: a receiver's `onError`, implemented in Kotlin or Swift.
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::error::PgmqError;
+use crate::handoff::Handoff;
 
 /// Told of each connection error a receiver recovered from (`ReceiveOptions.onError`). A receiver never
 /// ends on a connection error (a dropped connection, `pg_terminate_backend`, a server restart): it
@@ -22,22 +20,9 @@ pub trait ReceiveErrorHandler: Send + Sync {
     fn on_error(&self, error: PgmqError);
 }
 
-/// A core `on_error` handler that queues each report for `handler`. The core reports from a runtime
-/// thread: calling Kotlin or Swift there would let a handler that blocks (a log appender on a slow disk,
-/// `runBlocking`) stall one of the two threads that also run every client's heartbeats. So the reports
-/// go through a channel to a task that makes each call on tokio's blocking pool, one at a time; the task
-/// ends, and lets the handler go, when the receiver drops its options.
+/// A core `on_error` handler that hands each report to `handler` ([`Handoff`]); the hand-off ends, and
+/// lets the handler go, when the receiver drops its options.
 pub(crate) fn report_to(handler: Arc<dyn ReceiveErrorHandler>) -> impl Fn(&pgmq_core::Error) + Send + Sync + 'static {
-    let (reports, mut pending) = mpsc::unbounded_channel::<PgmqError>();
-    crate::runtime().spawn(async move {
-        while let Some(error) = pending.recv().await {
-            let handler = handler.clone();
-            // A Kotlin exception arrives here as a panic of uniffi's: it ends this call only.
-            let _ = tokio::task::spawn_blocking(move || handler.on_error(error)).await;
-        }
-    });
-    move |e| {
-        // Fails only once the task is gone, i.e. never while the receiver that reports is alive.
-        let _ = reports.send(e.clone().into());
-    }
+    let reports = Handoff::new(move |error: PgmqError| handler.on_error(error));
+    move |e| reports.send(e.clone().into())
 }

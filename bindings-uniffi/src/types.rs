@@ -49,36 +49,39 @@ pub struct ClientOptions {
     /// client of one installation must use the same.
     #[uniffi(default = None)]
     pub schema: Option<String>,
+    /// How often this client offers to run housekeeping (retention expiry, lapsed last attempts,
+    /// outcome pruning), ms (> 0, else `InvalidOption`); one client at a time does it, elected by an
+    /// advisory lock.
+    #[uniffi(default = 1000)]
+    pub maintenance_interval_ms: u64,
 }
 
-/// The core's connect defaults as `ClientOptions` (`applicationName` null: this library's own name).
-/// `ClientOptions()` has the same values: uniffi takes only literals as field defaults, so the tests
-/// hold those literals to this.
+/// The core's connect defaults (`DEFAULTS.client`) as `ClientOptions` (`applicationName` null: this
+/// library's own name). `ClientOptions()` has the same values: uniffi takes only literals as field
+/// defaults, so the tests hold those literals to this.
 #[uniffi::export]
 pub fn default_client_options() -> ClientOptions {
-    let core = pgmq_core::ClientOptions::default();
-    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let d = pgmq_core::DEFAULTS.client;
     ClientOptions {
-        listen_dsn: core.listen_dsn,
-        pool_size: u32::try_from(core.pool_size).unwrap_or(u32::MAX),
-        connect_timeout_ms: ms(core.connect_timeout),
+        listen_dsn: None,
+        pool_size: u32::try_from(d.pool_size).unwrap_or(u32::MAX),
+        connect_timeout_ms: ms(d.connect_timeout),
         application_name: None,
-        statement_timeout_ms: ms(core.statement_timeout),
-        statement_cache: core.statement_cache,
-        connect_retry_ms: ms(core.connect_retry),
+        statement_timeout_ms: ms(d.statement_timeout),
+        statement_cache: None,
+        connect_retry_ms: ms(d.connect_retry),
         schema: None,
+        maintenance_interval_ms: ms(d.maintenance_interval),
     }
 }
 
-/// The `application_name` of a client whose options, DSN and environment name none: the language this
-/// library serves on the platform (the library cannot ask; on Apple platforms only Swift loads it).
-#[cfg(target_vendor = "apple")]
-pub(crate) const DEFAULT_APPLICATION_NAME: &str = "pgmq-swift";
-/// The `application_name` of a client whose options, DSN and environment name none: the language this
-/// library serves on the platform (the library cannot ask; off Apple platforms it is Kotlin, or Swift on
-/// Linux, which names itself with `applicationName`).
-#[cfg(not(target_vendor = "apple"))]
-pub(crate) const DEFAULT_APPLICATION_NAME: &str = "pgmq-kotlin";
+/// The `application_name` of a client whose options, DSN and environment name none: the core's prefix
+/// and the language this library serves on the platform (the library cannot ask; on Apple platforms only
+/// Swift loads it, elsewhere it is Kotlin, or Swift on Linux, which names itself with `applicationName`).
+pub(crate) fn default_application_name() -> String {
+    let language = if cfg!(target_vendor = "apple") { "swift" } else { "kotlin" };
+    format!("{}{language}", pgmq_core::DEFAULTS.client.application_name_prefix)
+}
 
 // Printed by the generated Kotlin `toString()` and Swift `description`, which would otherwise show the
 // DSN as given, password included, in every log line that prints the options.
@@ -88,7 +91,7 @@ impl fmt::Display for ClientOptions {
         write!(
             f,
             "ClientOptions(listenDsn={}, poolSize={}, connectTimeoutMs={}, applicationName={}, \
-             statementTimeoutMs={}, statementCache={}, connectRetryMs={}, schema={})",
+             statementTimeoutMs={}, statementCache={}, connectRetryMs={}, schema={}, maintenanceIntervalMs={})",
             listen.as_deref().unwrap_or("null"),
             self.pool_size,
             self.connect_timeout_ms,
@@ -97,6 +100,7 @@ impl fmt::Display for ClientOptions {
             self.statement_cache.map_or("null", |cache| if cache { "true" } else { "false" }),
             self.connect_retry_ms,
             self.schema.as_deref().unwrap_or("null"),
+            self.maintenance_interval_ms,
         )
     }
 }
@@ -139,6 +143,100 @@ pub struct QueueOptions {
     /// Whether to create the DLQ; without one, exhausted messages are dropped.
     #[uniffi(default = true)]
     pub create_dead_letter_queue: bool,
+    /// The delay of a nack that gives none (`null`: redelivered at once). `Backoff()` has the core's
+    /// policy: 1 s doubling up to 10 min, jittered.
+    #[uniffi(default = None)]
+    pub backoff: Option<Backoff>,
+}
+
+/// Exponential backoff for the nacks of a queue that give no delay: `min(baseMs * factor^(attempt - 1),
+/// maxMs)`, scaled by a random factor in `[0.5, 1]` with `jitter`. Out of range (`factor` < 1 or not
+/// finite, `maxMs` < `baseMs`, `maxMs` over 100 years) is `InvalidOption` from `createQueue`.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct Backoff {
+    /// The delay after the first failed attempt, ms.
+    #[uniffi(default = 1000)]
+    pub base_ms: u64,
+    /// Growth per attempt (>= 1).
+    #[uniffi(default = 2.0)]
+    pub factor: f64,
+    /// The longest delay, ms.
+    #[uniffi(default = 600000)]
+    pub max_ms: u64,
+    /// Whether each delay is scaled by a random factor in `[0.5, 1]`, so that failures do not come back
+    /// in lockstep.
+    #[uniffi(default = true)]
+    pub jitter: bool,
+}
+
+impl From<Backoff> for pgmq_core::Backoff {
+    fn from(b: Backoff) -> Self {
+        pgmq_core::Backoff {
+            base: Duration::from_millis(b.base_ms),
+            factor: b.factor,
+            max: Duration::from_millis(b.max_ms),
+            jitter: b.jitter,
+        }
+    }
+}
+
+impl From<pgmq_core::Backoff> for Backoff {
+    fn from(b: pgmq_core::Backoff) -> Self {
+        Backoff { base_ms: ms(b.base), factor: b.factor, max_ms: ms(b.max), jitter: b.jitter }
+    }
+}
+
+/// A queue and its settings, as `client.listQueues()` lists them.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct QueueInfo {
+    /// The queue's name (a dead-letter queue's is `dlq@<name>`).
+    pub name: String,
+    /// Its lease length, ms.
+    pub ack_deadline_ms: u64,
+    /// Its deliveries before a message is dead-lettered.
+    pub max_delivery_attempts: u32,
+    /// How long it keeps an unconsumed message, ms.
+    pub retention_period_ms: u64,
+    /// The name of its dead-letter queue (`null`: none).
+    pub dead_letter_queue: Option<String>,
+    /// Its delay policy for nacks that give none (`null`: redelivered at once).
+    pub backoff: Option<Backoff>,
+}
+
+impl From<pgmq_core::QueueInfo> for QueueInfo {
+    fn from(q: pgmq_core::QueueInfo) -> Self {
+        QueueInfo {
+            name: q.name,
+            ack_deadline_ms: ms(q.ack_deadline),
+            max_delivery_attempts: q.max_delivery_attempts,
+            retention_period_ms: ms(q.retention_period),
+            dead_letter_queue: q.dead_letter_queue,
+            backoff: q.backoff.map(Into::into),
+        }
+    }
+}
+
+/// A queue, its settings and its counts, as `client.listQueuesWithStats()` lists them.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct QueueOverview {
+    /// Its name and settings.
+    pub info: QueueInfo,
+    /// Its counts by state and its DLQ's depth, as `queue.stats()` gives them.
+    pub stats: QueueStats,
+    /// How long its oldest ready message has waited since it became available, ms (`null`: none is
+    /// ready).
+    pub oldest_ready_age_ms: Option<u64>,
+}
+
+impl From<pgmq_core::QueueOverview> for QueueOverview {
+    fn from(o: pgmq_core::QueueOverview) -> Self {
+        QueueOverview { info: o.info.into(), stats: o.stats.into(), oldest_ready_age_ms: o.oldest_ready_age.map(ms) }
+    }
+}
+
+/// Whole milliseconds of a duration (saturating: no duration pgmq accepts comes near `u64::MAX` ms).
+pub(crate) fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A scalar attribute value.

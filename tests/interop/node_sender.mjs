@@ -3,18 +3,21 @@
 //   {"event":"sent","id","tracked"}            the send resolved (the message is durable)
 //   {"event":"completed","id","outcome"}       sent.completed() resolved
 // With --exit-after-send it closes the client and exits right after the send, without waiting. With --json
-// the body argument is JSON text, whose value is sent (serialized by the package, labelled content-type).
-// Any failure goes to stderr and exits non-zero.
+// the body argument is JSON text, whose value is sent (serialized by the package, labelled content-type);
+// with --text it is sent as a JS string (its UTF-8 text, unlabelled). Any failure goes to stderr and exits
+// non-zero.
 //
 //   DATABASE_URL=postgres://... node tests/interop/node_sender.mjs QUEUE [BODY_HEX [ATTRIBUTES_JSON]] [--exit-after-send]
 //   DATABASE_URL=postgres://... node tests/interop/node_sender.mjs QUEUE JSON_TEXT --json
+//   DATABASE_URL=postgres://... node tests/interop/node_sender.mjs QUEUE TEXT --text
 // The body defaults to the UTF-8 text "hello from node"; attributes to none.
 import { connect } from 'pgmq'
 
 const args = process.argv.slice(2)
 const exitAfterSend = args.includes('--exit-after-send')
 const asJson = args.includes('--json')
-const [queueName, bodyHex, attributesJson] = args.filter((a) => a !== '--exit-after-send' && a !== '--json')
+const asText = args.includes('--text')
+const [queueName, bodyHex, attributesJson] = args.filter((a) => !['--exit-after-send', '--json', '--text'].includes(a))
 if (!queueName) {
   console.error('usage: node node_sender.mjs QUEUE [BODY_HEX [ATTRIBUTES_JSON]] [--exit-after-send]')
   process.exit(2)
@@ -35,7 +38,8 @@ setTimeout(() => {
   process.exit(3)
 }, 60_000).unref()
 
-const body = bodyHex === undefined ? 'hello from node' : asJson ? JSON.parse(bodyHex) : Buffer.from(bodyHex, 'hex')
+const body =
+  bodyHex === undefined ? 'hello from node' : asJson ? JSON.parse(bodyHex) : asText ? bodyHex : Buffer.from(bodyHex, 'hex')
 const options = attributesJson === undefined ? {} : { attributes: JSON.parse(attributesJson) }
 
 const client = await connect(dsn)

@@ -1,8 +1,8 @@
 // Node side of tests/interop: receives COUNT messages from QUEUE with the npm package `pgmq`, acks each
 // one, and reports every step as one JSON line on stdout (read by test_interop.py):
 //   {"event":"ready"}                          connected; the receive stream is waiting
-//   {"event":"received","id",...}              a message: its body as hex, attributes, JS types, and
-//                                              `json`: msg.json() when it carries a content-type
+//   {"event":"received","id",...}              a message: its body as hex and as UTF-8 text, attributes,
+//                                              JS types, and `json`: msg.json() when it carries a content-type
 //   {"event":"acked","id"}                     its ack resolved
 // With --hold, each message is acked only once a line "ack" arrives on stdin (so the test can look at the
 // queue, and its pending completion, while the message is held), and the client is closed only once a
@@ -71,6 +71,7 @@ try {
       event: 'received',
       id: msg.id,
       bodyHex: msg.body.toString('hex'),
+      text: msg.body.toString('utf8'),
       bodyIsBuffer: Buffer.isBuffer(msg.body),
       attributes: msg.attributes,
       attributeTypes: Object.fromEntries(Object.entries(msg.attributes).map(([k, v]) => [k, kind(v)])),

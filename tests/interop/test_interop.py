@@ -205,6 +205,43 @@ async def test_a_json_value_crosses_labelled_and_parses_on_the_other_side(
             assert value == JSON_VALUE
 
 
+# A string is its UTF-8 text in every language, sent unlabelled (no serializer was given to either queue
+# handle): what one side sends as a str the other reads back as the same text, not as a JSON string.
+TEXT = 'grüße ✓ 日本 "quoted" {not json}'
+
+
+@pytest.mark.parametrize("direction", ["python-to-node", "node-to-python"])
+async def test_a_str_crosses_as_its_utf8_text_unlabelled_and_reads_as_the_same_text(
+    client: pgmq.Client, queue_name: str, run_node: NodeRunner, direction: str
+) -> None:
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        if direction == "python-to-node":
+            async with run_node("node_worker.mjs", queue_name) as worker:
+                await worker.expect("ready", timeout=30)
+                async with queue.send(TEXT):
+                    received = await worker.expect("received")
+                    await worker.expect("acked")
+                await worker.assert_exits_cleanly()
+
+            assert received["text"] == TEXT
+            assert bytes.fromhex(received["bodyHex"]) == TEXT.encode("utf-8")
+            assert received["attributes"] == {}
+            assert "json" not in received  # unlabelled: nothing says it is JSON
+        else:
+            async with queue.receive() as stream:
+                async with run_node("node_sender.mjs", queue_name, TEXT, "--text") as sender:
+                    await sender.expect("sent", timeout=30)
+                    with anyio.fail_after(STEP):
+                        handle = await stream.receive()
+                    async with handle.acquire() as message:
+                        body, attributes = message.body, dict(message.attributes)
+                    await sender.expect("completed")
+                    await sender.assert_exits_cleanly()
+
+            assert body.decode("utf-8") == TEXT
+            assert attributes == {}
+
+
 # ---- short-lived processes: the NOTIFY of an ack or a send must not be lost when the client closes ----
 # Client::close() sends the notifications of the client's last acks and sends before it closes; before it
 # did, a process that acked or sent and exited at once left waiters in other processes asleep until their

@@ -11,6 +11,7 @@ a JSON line on stdout, like the Node children of test_interop.py. Skipped only w
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -217,3 +218,48 @@ async def test_a_kotlin_nack_redelivers_to_python_with_its_error(
     assert received["deliveryAttempt"] == 1
     assert redelivered == (str(sent_id), b"try me", 2, "kotlin says: not now")
     assert outcomes == {sent_id: pgmq.Outcome.COMPLETED}
+
+
+# A JSON value in one language is the same value in the other: UTF-8 JSON text labelled with the core's
+# content-type attribute, which Python's message.json() and Kotlin's msg.json() read.
+JSON_VALUE: Dict[str, Any] = {
+    "resize": 42,
+    "name": "ünïcödé ✓ 日本",
+    "tags": ["a", None, True],
+    "ratio": 2.5,
+    "nested": {"empty": {}, "list": []},
+}
+
+
+@pytest.mark.parametrize("direction", ["python-to-kotlin", "kotlin-to-python"])
+async def test_a_json_value_crosses_labelled_and_parses_on_the_other_side(
+    client: pgmq.Client, queue_name: str, run_kotlin: KotlinRunner, direction: str
+) -> None:
+    label = {pgmq.CONTENT_TYPE_ATTRIBUTE: pgmq.JSON_CONTENT_TYPE}
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        if direction == "python-to-kotlin":
+            async with run_kotlin("worker", queue_name) as worker:
+                await worker.expect("ready", timeout=START)
+                async with queue.send(JSON_VALUE):
+                    received = await worker.expect("received")
+                    await worker.expect("acked")
+                await worker.expect("done")
+                await worker.assert_exits_cleanly()
+
+            assert received["attributes"] == label
+            assert json.loads(received["json"]) == JSON_VALUE
+        else:
+            text = json.dumps(JSON_VALUE, ensure_ascii=False)
+            async with queue.receive() as stream:
+                async with run_kotlin("sender", queue_name, "--json", text.encode("utf-8").hex()) as sender:
+                    await sender.expect("sent", timeout=START)
+                    with anyio.fail_after(STEP):
+                        handle = await stream.receive()
+                    async with handle.acquire() as message:
+                        attributes, value, body = dict(message.attributes), message.json(), message.body
+                    await sender.expect("completed")
+                    await sender.assert_exits_cleanly()
+
+            assert attributes == label
+            assert value == JSON_VALUE
+            assert body.decode("utf-8") == text

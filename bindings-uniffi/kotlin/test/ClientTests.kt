@@ -93,6 +93,13 @@ val clientTests = suite {
         }
     }
 
+    test("maintenanceIntervalMs = 0 is InvalidOption; clientOptions(maintenanceInterval = ...) gives a working client") {
+        assertThrows<PgmqException.InvalidOption>("maintenanceIntervalMs = 0") { connect(ClientOptions(maintenanceIntervalMs = 0uL)) }
+        val c = connect(clientOptions(maintenanceInterval = kotlin.time.Duration.parse("250ms")))
+        assertEquals(client.schemaVersion(), c.schemaVersion(), "it works")
+        c.closeAsync()
+    }
+
     test("statementTimeoutMs = 0 is InvalidOption") {
         val e = assertThrows<PgmqException.InvalidOption>("statementTimeoutMs = 0") {
             Client.connect(dsn, ClientOptions(statementTimeoutMs = 0uL)).close()
@@ -361,8 +368,7 @@ val clientTests = suite {
         val db = "kt_nomigrate_" + UUID.randomUUID().toString().replace("-", "").take(8)
         psql(listOf(dsn), "CREATE DATABASE $db")
         try {
-            val otherDsn = dsn.replace(Regex("/[^/?]*(\\?|$)"), "/$db$1")
-            Client.connect(otherDsn).use { c ->
+            Client.connect(dsnOfDatabase(dsn, db)).use { c ->
                 val e = assertThrows<PgmqException.SchemaMissing>("createQueue without migrate") { c.createQueue("q", QueueOptions()) }
                 assertEquals("schema_missing", e.code, "code")
                 assertThrows<PgmqException.SchemaMissing>("send without migrate") { c.queue("q").send(bytes("x")) }
@@ -419,24 +425,45 @@ val clientTests = suite {
         }
     }
 
-    test("code of every PgmqException subclass is the core's stable code") {
-        val all = listOf(
-            PgmqException.QueueNotFound("r") to "queue_not_found",
-            PgmqException.InvalidQueueName("r") to "invalid_queue_name",
-            PgmqException.InvalidOption("r") to "invalid_option",
-            PgmqException.LeaseLost("r") to "lease_lost",
-            PgmqException.AlreadyFinished("r") to "already_finished",
-            PgmqException.NotTracked("r") to "not_tracked",
-            PgmqException.MessageNotFound("r") to "message_not_found",
-            PgmqException.SchemaMissing("r") to "schema_missing",
-            PgmqException.SchemaConflict("r") to "schema_conflict",
-            PgmqException.Connection("r") to "connection",
-            PgmqException.Timeout("r") to "timeout",
-            PgmqException.Database("r") to "database",
-            PgmqException.Closed("r") to "closed",
-            PgmqException.Internal("r") to "internal",
-        )
-        for ((e, code) in all) assertEquals(code, e.code, e::class.simpleName ?: "")
+    test("closeAsync() suspends while the close waits for a blocked ack: the dispatcher's one thread runs other coroutines meanwhile") {
+        if (PSQL == null) {
+            println("    (no psql: skipped)")
+            return@test
+        }
+        val c = connect()
+        val q = c.queue(newQueue("closeasync").name())
+        val sent = q.send("x")
+        val m = q.receiver().nextWithin()
+        PsqlSession(dsn).use { session ->
+            // A lock on the message's row: the ack's statement waits for it, and so does the close's flush.
+            val pid = session.query("BEGIN; SELECT pg_backend_pid() FROM pgmq.messages WHERE id = '${m.id}' FOR UPDATE;")
+            val ack = async(Dispatchers.Default) { runCatching { m.ack() } }
+            eventually("the ack is blocked on the row lock") {
+                psql(listOf(dsn), "SELECT count(*) FROM pg_stat_activity WHERE $pid = ANY(pg_blocking_pids(pid))") != "0"
+            }
+            val single = java.util.concurrent.Executors.newSingleThreadExecutor().asCoroutineDispatcher()
+            single.use {
+                val closing = launch(single) { c.closeAsync() }
+                // Runs on the same (only) thread: it gets there only if closeAsync() suspended.
+                val stillClosing = withTimeout(FIVE_S) { withContext(single) { closing.isActive } }
+                assertTrue(stillClosing, "another coroutine ran on the dispatcher's thread while the close waited")
+                session.send("ROLLBACK;")
+                withTimeout(FIVE_S) { closing.join() }
+            }
+            assertTrue(ack.await().isSuccess, "the ack went through once the lock was released: ${ack.await()}")
+        }
+        assertThrows<PgmqException.Closed>("a send after closeAsync()") { q.send("y") }
+        assertEquals(mapOf(sent.id() to Outcome.COMPLETED), withTimeout(FIVE_S) { client.queue(q.name()).waitForCompletion(listOf(sent.id())) }, "outcome")
+    }
+
+    test("useAsync {} closes the client when the block ends, without blocking") {
+        val c = connect()
+        val q = c.queue(newQueue("useasync").name())
+        val sent = c.useAsync { q.send("x") }
+        assertThrows<PgmqException.Closed>("a send after the block") { q.send("y") }
+        val m = client.queue(q.name()).receiver().nextWithin()
+        assertEquals(sent.id(), m.id, "the send of the block went through")
+        m.ack()
     }
 }
 

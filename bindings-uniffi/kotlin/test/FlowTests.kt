@@ -1,21 +1,62 @@
-// The hand-written layer (bindings-uniffi/kotlin/src/io/pgmq/Extras.kt): Queue.messages() as a Flow,
-// the attribute and filter builders.
+// The hand-written layer (bindings-uniffi/kotlin/src/io/pgmq): Queue.messages() as a Flow whose
+// messages belong to the collector (handed to other coroutines through buffer(), flowOn(),
+// flatMapMerge), the Duration overloads, the attribute and filter builders.
 package io.pgmq.tests
 
 import io.pgmq.*
 import kotlinx.coroutines.*
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.flow.*
+import java.util.concurrent.ConcurrentLinkedQueue
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
 
 val flowTests = suite {
-    test("a message taken out of the flow unfinished (first()) is released when collection ends") {
+    test("first() hands over a message that stays leased to the caller: acked after the flow ended") {
         val q = newQueue("flowfirst")
         val sent = q.send("x")
         val m = withTimeout(FIVE_S) { q.messages().first() }
-        assertTrue(m.isFinished, "released")
-        assertThrows<PgmqException.AlreadyFinished>("ack after the flow ended") { m.ack() }
-        val again = q.receiver().nextWithin()
-        assertEquals(sent.id(), again.id, "redelivered")
-        again.ack()
+        assertTrue(!m.isFinished, "still held after collection ended")
+        assertEquals(1uL, q.stats().leased, "leased while the caller holds it")
+        m.ack()
+        assertEquals(Outcome.COMPLETED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
+    }
+
+    test("buffer(10) with acks in other coroutines: every message delivered once, none redelivered") {
+        val q = newQueue("flowbuffer")
+        val batch = q.sendBatch((1..30).map { outgoing("m$it") })
+        val delivered = ConcurrentLinkedQueue<Message>()
+        val acked = Channel<String>(Channel.UNLIMITED)
+        val worker = launch(Dispatchers.Default) {
+            q.messages(ReceiveOptions(batchSize = 10u)).buffer(10).collect { m ->
+                delivered += m
+                // Finished in a coroutine of its own, after the flow has gone on to the next message.
+                launch { m.ack(); acked.send(m.id) }
+            }
+        }
+        val ids = withTimeout(FIVE_S) { List(30) { acked.receive() } }
+        worker.cancelAndJoin()
+        assertEquals(batch.ids().sorted(), ids.sorted(), "each message acked once")
+        assertEquals(batch.ids().sorted(), delivered.map { it.id }.sorted(), "each message delivered once")
+        assertEquals(listOf(1u), delivered.map { it.deliveryAttempt }.distinct(), "no redelivery")
+        assertEquals(batch.ids().associateWith { Outcome.COMPLETED }, withTimeout(FIVE_S) { batch.completed() }, "outcomes")
+        assertEquals(0uL, q.stats().messages, "nothing left")
+    }
+
+    test("flowOn(Dispatchers.IO) and flatMapMerge(4): messages acked downstream, each delivered once") {
+        val q = newQueue("flowmerge")
+        val batch = q.sendBatch((1..20).map { outgoing("m$it") })
+        @OptIn(ExperimentalCoroutinesApi::class)
+        val attempts = withTimeout(FIVE_S) {
+            q.messages(ReceiveOptions(batchSize = 4u))
+                .flowOn(Dispatchers.IO)
+                .flatMapMerge(concurrency = 4) { m -> flow { m.ack(); emit(m.id to m.deliveryAttempt) } }
+                .take(20)
+                .toList()
+        }
+        assertEquals(batch.ids().sorted(), attempts.map { it.first }.sorted(), "each message once")
+        assertEquals(listOf(1u), attempts.map { it.second }.distinct(), "no redelivery")
+        assertEquals(batch.ids().associateWith { Outcome.COMPLETED }, withTimeout(FIVE_S) { batch.completed() }, "outcomes")
     }
 
     test("messages() emits every message in send order; acked in the collector, all complete") {
@@ -38,22 +79,25 @@ val flowTests = suite {
         assertEquals(0uL, q.stats().messages, "both acked")
     }
 
-    test("messages(): a message left unfinished is released when the next one is requested") {
-        val q = newQueue("flowrel")
-        val batch = q.sendBatch(listOf(outgoing("a"), outgoing("b")))
-        val (a, b) = batch.ids()
+    test("messages(): a message the collector keeps unfinished stays leased while the next ones come; release() frees it") {
+        val q = newQueue("flowkeep")
+        val batch = q.sendBatch(listOf(outgoing("a"), outgoing("b"), outgoing("c")))
+        val (a, b, c) = batch.ids()
         val seen = mutableListOf<Message>()
         withTimeout(FIVE_S) {
-            q.messages().take(3).collect { m ->
-                if (seen.isNotEmpty()) assertTrue(seen[0].isFinished, "the first message was released before the next emission")
+            q.messages(ReceiveOptions(batchSize = 2u)).take(3).collect { m ->
+                if (seen.isNotEmpty()) assertTrue(!seen[0].isFinished, "the kept message is still held when the next comes")
                 seen += m
-                if (seen.size > 1) m.ack()
+                if (m.id != a) m.ack()
             }
         }
-        assertEquals(listOf(a, a, b).sorted(), seen.map { it.id }.sorted(), "deliveries")
-        val redelivered = seen.drop(1).first { it.id == a }
-        assertEquals(2u, redelivered.deliveryAttempt, "the released message came back as attempt 2")
-        assertEquals(batch.ids().associateWith { Outcome.COMPLETED }, withTimeout(FIVE_S) { batch.completed() }, "outcomes")
+        assertEquals(listOf(a, b, c), seen.map { it.id }, "each once, in order")
+        assertEquals(1uL, q.stats().leased, "the kept one is still leased after the flow ended")
+        seen[0].release()
+        val again = q.receiver().nextWithin()
+        assertEquals(a, again.id, "released, redelivered")
+        assertEquals(2u, again.deliveryAttempt, "as attempt 2")
+        again.ack()
     }
 
     test("cancelling the collecting coroutine releases the held message; it is delivered to another receiver") {
@@ -143,6 +187,28 @@ val flowTests = suite {
         delay(100)
         c.shutdown()
         assertEquals(emptyList<Message>(), withTimeout(FIVE_S) { collected.await() }, "the flow completed empty")
+    }
+
+    test("Duration overloads: nack(delay), extend(by), completed(pollInterval), and the option builders") {
+        val q = newQueue("flowdur", queueOptions(ackDeadline = 2.seconds))
+        assertEquals(2_000uL, client.listQueues().first { it.name == q.name() }.ackDeadlineMs, "queueOptions(ackDeadline)")
+        val sent = q.send(bytes("x"), sendOptions(delay = 50.milliseconds))
+        assertEquals(1uL, q.stats().scheduled, "sendOptions(delay) schedules")
+        val r = q.receiver(receiveOptions(pollInterval = 1.seconds))
+        val m = r.nextWithin()
+        m.extend(5.seconds)
+        m.lease.extend(5.seconds)
+        val nacked = System.nanoTime()
+        m.nack(200.milliseconds, error = "later")
+        val again = r.nextWithin()
+        assertTrue(elapsedMs(nacked) >= 190, "not redelivered before the nack's delay (${elapsedMs(nacked)} ms)")
+        assertEquals("later", again.lastError, "lastError")
+        again.ack()
+        assertEquals(Outcome.COMPLETED, withTimeout(FIVE_S) { sent.completed(pollInterval = 1.seconds) }, "completed(pollInterval)")
+        assertEquals(mapOf(sent.id() to Outcome.COMPLETED), withTimeout(FIVE_S) { q.waitForCompletion(listOf(sent.id()), 1.seconds) }, "waitForCompletion")
+        assertThrows<IllegalArgumentException>("a negative delay") { m.nack((-1).seconds) }
+        assertEquals(30_000uL, clientOptions(connectTimeout = 30.seconds).connectTimeoutMs, "clientOptions(connectTimeout)")
+        assertEquals(Backoff(baseMs = 500uL, factor = 3.0, maxMs = 60_000uL, jitter = false), backoff(500.milliseconds, 3.0, 60.seconds, false), "backoff()")
     }
 
     test("attributeValue / attributes / raw convert Kotlin values") {

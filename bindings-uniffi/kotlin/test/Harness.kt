@@ -144,3 +144,39 @@ suspend fun psql(connection: List<String>, sql: String): String = withContext(Di
     if (p.waitFor() != 0) fail("psql -c '$sql': $out")
     out.trim()
 }
+
+/**
+ * A psql session of its own, kept open so that a test can hold a transaction (and its locks) while pgmq
+ * works; [close] rolls back whatever is open and ends it (the server rolls back too if psql dies).
+ */
+class PsqlSession(dsn: String) : AutoCloseable {
+    private val process = ProcessBuilder(PSQL ?: fail("psql is needed"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", dsn)
+        .redirectErrorStream(true)
+        .start()
+    private val input = process.outputStream.bufferedWriter()
+    private val output = process.inputStream.bufferedReader()
+
+    /** Sends [sql], which must print one line (end it with a SELECT), and returns that line. */
+    suspend fun query(sql: String): String = withContext(Dispatchers.IO) {
+        input.write(sql + "\n")
+        input.flush()
+        output.readLine() ?: fail("psql ended: $sql")
+    }
+
+    /** Sends [sql], which prints nothing, without waiting for it. */
+    suspend fun send(sql: String) = withContext(Dispatchers.IO) {
+        input.write(sql + "\n")
+        input.flush()
+    }
+
+    override fun close() {
+        runCatching {
+            input.write("ROLLBACK;\n\\q\n")
+            input.close()
+        }
+        if (!process.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) process.destroyForcibly()
+    }
+}
+
+/** [dsn] (a URL) pointing at database [db] instead of its own. */
+fun dsnOfDatabase(dsn: String, db: String): String = dsn.replace(Regex("/[^/?]*(\\?|$)"), "/$db$1")

@@ -20,7 +20,8 @@ fun main(args: Array<String>) {
         runBlocking { Client.connect(dsn).use { c -> for (name in args.drop(1)) runCatching { c.deleteQueue(name) } } }
         exitProcess(0)
     }
-    val all = clientTests + sendReceiveTests + deliveryTests + flowTests + resilienceTests + robustnessTests + tlsTests
+    val all = clientTests + sendReceiveTests + deliveryTests + flowTests + resilienceTests + robustnessTests + tlsTests +
+        operatorTests + parityTests + loggingTests + jsonTests
     val selected = if (args.isEmpty()) all else all.filter { t -> args.any { t.name.contains(it, ignoreCase = true) } }
     var passed = 0
     var failed = 0

@@ -3,25 +3,33 @@
 //
 //   worker QUEUE [--hold] [--nack ERROR]
 //     {"event":"ready"}                              connected; the receiver is waiting
-//     {"event":"received","id","bodyHex","attributes","deliveryAttempt","lastError"}
+//     {"event":"received","id","bodyHex","attributes","deliveryAttempt","lastError","json"}
+//                                                    (json: msg.json(), the JSON text, when the message
+//                                                    carries a content-type; else null)
 //     {"event":"acked","id"}                         the ack returned (or "nacked", with --nack ERROR)
 //     {"event":"done"}                               the client is shut down
 //   With --hold the message is acked only once a line "ack" arrives on stdin, and the client is shut
 //   down only once a line "close" arrives.
 //
-//   sender QUEUE [BODY_HEX]
+//   sender QUEUE [BODY_HEX | --json JSON_HEX]
 //     {"event":"sent","id"}                          the send returned (the message is durable, tracked)
 //     {"event":"completed","id","outcome"}           sent.completed() returned ("completed", ...)
-//   It sends BODY_HEX (default: the UTF-8 text "hello from kotlin") with the attributes of ATTRIBUTES.
+//   It sends BODY_HEX (default: the UTF-8 text "hello from kotlin") with the attributes of ATTRIBUTES; with
+//   --json, the JSON text whose UTF-8 bytes JSON_HEX spells, through queue.sendJson (labelled
+//   content-type: application/json, no other attribute).
 //
 // Any failure goes to stderr and exits non-zero. Compiled once per test session by the test:
 //   kotlinc -classpath target/uniffi/pgmq.jar:jna.jar:kotlinx-coroutines-core-jvm.jar -d peer.jar InteropPeer.kt
 //   DATABASE_URL=... java -Djna.library.path=target/debug -cp peer.jar:...:kotlin-stdlib.jar InteropPeerKt worker QUEUE
 
 import io.pgmq.AttributeValue
+import io.pgmq.CONTENT_TYPE_ATTRIBUTE
 import io.pgmq.Client
 import io.pgmq.NackOptions
 import io.pgmq.SendOptions
+import io.pgmq.connect
+import io.pgmq.json
+import io.pgmq.sendJson
 import kotlinx.coroutines.runBlocking
 import kotlin.system.exitProcess
 
@@ -97,6 +105,7 @@ suspend fun worker(client: Client, queueName: String, hold: Boolean, nackError: 
         "attributes" to msg.attributes,
         "deliveryAttempt" to msg.deliveryAttempt,
         "lastError" to msg.lastError,
+        "json" to if (CONTENT_TYPE_ATTRIBUTE in msg.attributes) msg.json() else null,
     )
     if (hold) command("ack")
     if (nackError != null) {
@@ -110,15 +119,16 @@ suspend fun worker(client: Client, queueName: String, hold: Boolean, nackError: 
     if (hold) command("close")
 }
 
-suspend fun sender(client: Client, queueName: String, body: ByteArray) {
-    val sent = client.queue(queueName).send(body, SendOptions(attributes = ATTRIBUTES))
+suspend fun sender(client: Client, queueName: String, body: ByteArray, json: String?) {
+    val queue = client.queue(queueName)
+    val sent = if (json != null) queue.sendJson(json) else queue.send(body, SendOptions(attributes = ATTRIBUTES))
     emit("event" to "sent", "id" to sent.id())
     val outcome = sent.completed()
     emit("event" to "completed", "id" to sent.id(), "outcome" to outcome.name.lowercase())
 }
 
 fun main(args: Array<String>) {
-    val usage = "usage: InteropPeerKt worker QUEUE [--hold] [--nack ERROR] | sender QUEUE [BODY_HEX]"
+    val usage = "usage: InteropPeerKt worker QUEUE [--hold] [--nack ERROR] | sender QUEUE [BODY_HEX | --json JSON_HEX]"
     val dsn = System.getenv("DATABASE_URL") ?: run {
         System.err.println("InteropPeer: DATABASE_URL is not set")
         exitProcess(2)
@@ -145,7 +155,11 @@ fun main(args: Array<String>) {
                         val nackError = if (nackAt >= 0) rest.getOrNull(nackAt + 1) ?: error(usage) else null
                         worker(client, args[1], hold = "--hold" in rest, nackError = nackError)
                     }
-                    "sender" -> sender(client, args[1], args.getOrNull(2)?.let(::unhex) ?: "hello from kotlin".toByteArray())
+                    "sender" -> {
+                        val json = if (args.getOrNull(2) == "--json") unhex(args.getOrNull(3) ?: error(usage)).decodeToString() else null
+                        val body = if (json == null) args.getOrNull(2)?.let(::unhex) else null
+                        sender(client, args[1], body ?: "hello from kotlin".toByteArray(), json)
+                    }
                     else -> error(usage)
                 }
             } finally {
