@@ -87,6 +87,12 @@ impl Message {
     pub fn attributes(&self) -> &Attributes {
         &self.attributes
     }
+    /// The body parsed as JSON into `T`, as sent by [`crate::OutgoingMessage::json`] or by the JSON send
+    /// of any other language. [`Error::InvalidOption`] when the message is labelled with a content type
+    /// that is not JSON ([`crate::is_json_content_type`]) or the body is not a `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        crate::options::decode_json(&self.body, &self.attributes)
+    }
     /// Which delivery this is: 1 the first time, then +1 for every lease (redeliveries after a nack, a
     /// release or an expired lease).
     pub fn delivery_attempt(&self) -> u32 {

@@ -488,6 +488,35 @@ impl OutgoingMessage {
         self.attributes.insert(key.into(), value.into());
         self
     }
+
+    /// A message whose body is `value` as UTF-8 JSON, labelled [`CONTENT_TYPE_ATTRIBUTE`] =
+    /// [`JSON_CONTENT_TYPE`] so that `message.json()` reads it in every language. Bytes stay the
+    /// fastest path: this serialises with `serde_json`.
+    ///
+    /// Errors: [`Error::InvalidOption`] when `value` cannot be written as JSON (e.g. a map with
+    /// non-string keys). Adding a different content type afterwards is the caller's choice; the JSON
+    /// sends of the other languages refuse it.
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid_option(format!("the value cannot be written as JSON: {e}")))?;
+        Ok(OutgoingMessage::new(body).attribute(CONTENT_TYPE_ATTRIBUTE, JSON_CONTENT_TYPE))
+    }
+}
+
+/// `message.json()` of a received or peeked message: the body parsed as JSON when its
+/// [`CONTENT_TYPE_ATTRIBUTE`] allows it ([`is_json_content_type`]).
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8], attributes: &Attributes) -> Result<T> {
+    let label = match attributes.get(CONTENT_TYPE_ATTRIBUTE) {
+        Some(AttributeValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    if !is_json_content_type(label) {
+        return Err(Error::invalid_option(format!(
+            "json(): the message's {CONTENT_TYPE_ATTRIBUTE} is {:?}, not {JSON_CONTENT_TYPE:?}",
+            label.unwrap_or_default()
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| Error::invalid_option(format!("json(): the body is not this JSON: {e}")))
 }
 
 impl<T: Into<Vec<u8>>> From<T> for OutgoingMessage {

@@ -145,6 +145,13 @@ pub struct PeekedMessage {
     pub dead_letter_attempts: Option<u32>,
 }
 
+impl PeekedMessage {
+    /// The body parsed as JSON into `T`, by the rule of [`crate::Message::json`].
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        crate::options::decode_json(&self.body, &self.attributes)
+    }
+}
+
 /// The head of the peek: `$1` the queue's name, `$2` the limit, then the filter's parameters. One row
 /// per message, or one row of NULLs when the queue exists but nothing matches, and no row when the
 /// queue does not exist. A plain read of the statement's snapshot: no lock, nothing written.

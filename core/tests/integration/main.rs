@@ -11,6 +11,7 @@ mod connection;
 mod dead_letter;
 mod filters;
 mod hostile_roles;
+mod json;
 mod leases;
 mod listener;
 mod load;
