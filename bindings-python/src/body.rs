@@ -1,15 +1,23 @@
 //! A message's body as Python reads it, for leased and peeked messages alike: `bytes` made once,
 //! `.json()`, and `.decode()` by the serializer of the queue handle it was read through (the decoding
-//! itself is `pgmq/_serializers.py`'s).
+//! itself is `pgmq/_serializers.py`'s, which asks the core's [`is_json_content_type`] which labels read
+//! as JSON).
 
 use std::sync::Arc;
 
-use pgmq_core::{Attributes, CONTENT_TYPE_ATTRIBUTE};
+use pgmq_core::{AttributeValue, Attributes, CONTENT_TYPE_ATTRIBUTE};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 
-use crate::convert::attribute_value_to_py;
+/// `pgmq_core::is_json_content_type`: whether a message with this `content-type` attribute (`None`: none)
+/// reads as JSON: no label, `application/json` with or without parameters, or an `application/*+json`
+/// type, case-insensitively. The one rule of every language's `message.json()`.
+#[pyfunction]
+#[pyo3(signature = (content_type, /))]
+pub(crate) fn is_json_content_type(content_type: Option<&str>) -> bool {
+    pgmq_core::is_json_content_type(content_type)
+}
 
 /// The body of one message and what decodes it.
 pub(crate) struct Body {
@@ -39,7 +47,7 @@ impl Body {
     pub(crate) fn json<'py>(&self, py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyAny>> {
         static DECODE_JSON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let decode_json = DECODE_JSON.import(py, "pgmq._serializers", "decode_json")?;
-        decode_json.call1((self.to_py(py), content_type(py, attributes)?))
+        decode_json.call1((self.to_py(py), content_type(attributes)))
     }
 
     /// The body decoded by the serializer (`pgmq._serializers.decode`): `ContentTypeError` if the
@@ -49,13 +57,17 @@ impl Body {
         let serializer = self.serializer.as_ref().map(|s| s.clone_ref(py));
         DECODE.import(py, "pgmq._serializers", "decode")?.call1((
             self.to_py(py),
-            content_type(py, attributes)?,
+            content_type(attributes),
             serializer,
         ))
     }
 }
 
-/// The `content-type` attribute (the core's `CONTENT_TYPE_ATTRIBUTE`), if the message has one.
-fn content_type<'py>(py: Python<'py>, attributes: &Attributes) -> PyResult<Option<Bound<'py, PyAny>>> {
-    attributes.get(CONTENT_TYPE_ATTRIBUTE).map(|v| attribute_value_to_py(py, v)).transpose()
+/// The `content-type` attribute (the core's `CONTENT_TYPE_ATTRIBUTE`), if the message has one that is a
+/// string: as `is_json_content_type` says, one of another type labels nothing.
+fn content_type(attributes: &Attributes) -> Option<&str> {
+    match attributes.get(CONTENT_TYPE_ATTRIBUTE) {
+        Some(AttributeValue::String(label)) => Some(label),
+        _ => None,
+    }
 }

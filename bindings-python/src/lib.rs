@@ -28,6 +28,14 @@ fn dlq_name(name: &str) -> String {
     pgmq_core::dlq_name(name)
 }
 
+/// `pgmq.redact_dsn`: the DSN with its password masked (`postgres://u:***@h/db`, `password=***`), for
+/// logs; `<unparsable DSN>` when where a password would be cannot be told.
+#[pyfunction]
+#[pyo3(signature = (dsn, /))]
+fn redact_dsn(dsn: &str) -> String {
+    pgmq_core::redact_dsn(dsn)
+}
+
 /// Test hook, not API: panics, in this call (`in_runtime=False`) or in a task on the runtime (`True`:
 /// returns an awaitable), so tests can prove a panic surfaces as `pgmq.InternalError`.
 #[pyfunction]
@@ -49,6 +57,8 @@ fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
     log::install();
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     m.add_function(wrap_pyfunction!(dlq_name, m)?)?;
+    m.add_function(wrap_pyfunction!(redact_dsn, m)?)?;
+    m.add_function(wrap_pyfunction!(body::is_json_content_type, m)?)?;
     m.add_function(wrap_pyfunction!(message::ack_all, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(panic_for_tests, m)?)?;

@@ -399,6 +399,11 @@ def test_exception_classes_form_the_documented_hierarchy() -> None:
     assert issubclass(pgmq.InvalidOption, ValueError)
     assert issubclass(pgmq.HandleError, RuntimeError)
     assert issubclass(pgmq.Timeout, TimeoutError)
+    handle_errors = (pgmq.AlreadyFinished, pgmq.NotTracked, pgmq.StreamClosed, pgmq.AlreadyAcquired)
+    assert all(issubclass(cls, pgmq.HandleError) for cls in handle_errors)
+    codes = [cls("x").code for cls in handle_errors]
+    assert codes == ["already_finished", "not_tracked", "stream_closed", "already_acquired"]
+    assert "code" not in vars(pgmq.HandleError)  # a base for `except`, with no code of its own
     timeout = pgmq.Timeout("migrate waited 5s", "timeout")
     assert (str(timeout), timeout.code, timeout.args) == ("migrate waited 5s", "timeout", ("migrate waited 5s",))
     assert pgmq.SchemaConflict("x").code == "schema_conflict"

@@ -519,3 +519,23 @@ async def test_a_connected_client_and_its_connect_call_show_no_password(tls_serv
         shown = [repr(connecting), repr(client), str(client), repr(client._native)]
 
     assert not [s for s in shown if tls_server.password in s], shown
+
+
+def test_redact_dsn_masks_the_password_of_either_form_as_the_core_does() -> None:
+    shown = [
+        pgmq.redact_dsn("postgres://app:S3cret@db.internal:5432/jobs?sslmode=require"),
+        pgmq.redact_dsn("postgres://app@db.internal/jobs?password=S3cret&application_name=w"),
+        pgmq.redact_dsn("host=db.internal user=app password='S3 cret' dbname=jobs"),
+        pgmq.redact_dsn("host=db.internal password=S3cret port=not a port"),
+        pgmq.redact_dsn("postgres://app@db.internal/jobs"),
+    ]
+
+    assert shown == [
+        "postgres://app:***@db.internal:5432/jobs?sslmode=require",
+        "postgres://app@db.internal/jobs?password=***&application_name=w",
+        "host=db.internal user=app password=*** dbname=jobs",
+        "<unparsable DSN>",  # where the password ends cannot be told: nothing of it is shown
+        "postgres://app@db.internal/jobs",
+    ]
+    with pytest.raises(TypeError):
+        pgmq.redact_dsn(b"postgres://app:S3cret@db/jobs")  # type: ignore[arg-type]

@@ -1,6 +1,8 @@
 """Bodies that are not bytes: a value is sent as compact UTF-8 JSON labelled with the core's content-type
-attribute, and read back parsed (`message.json()`, `message.decode()`); a queue handle's serializer
-replaces JSON (the pydantic recipe of `pgmq.Serializer`'s docstring, run as written); bytes stay bytes.
+attribute, and read back parsed (`message.json()`, `message.decode()`); a str is its UTF-8 text,
+unlabelled, as in every language; a serializer given to a queue handle replaces JSON and takes str too
+(the pydantic recipe of `pgmq.Serializer`'s docstring, run as written); bytes stay bytes. Which labels
+read as JSON is the core's rule.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pydantic
 import pytest
 
 import pgmq
+from pgmq import _pgmq, _serializers
 from support import FIVE_S, receive_within, unique
 
 pytestmark = pytest.mark.anyio
@@ -69,7 +72,7 @@ async def test_a_dict_is_sent_as_compact_utf8_json_with_the_content_type_and_rea
 
 async def test_every_json_value_travels_in_one_batch_beside_bytes_which_stay_unlabelled(client: pgmq.Client) -> None:
     name = await fresh_queue(client, "json-batch")
-    values: list[Any] = [{"a": {"b": [1]}}, [1, "two", None], "text", 7, -1.5, False, None]
+    values: list[Any] = [{"a": {"b": [1]}}, [1, "two", None], 7, -1.5, False, None]
 
     async with pgmq.connect_to_queue(name, client) as queue:
         await queue.send(*values, b"raw \xff bytes", bytearray(b"[1]"))
@@ -83,6 +86,52 @@ async def test_every_json_value_travels_in_one_batch_beside_bytes_which_stay_unl
     assert (raw_body, raw_attributes) == (b"raw \xff bytes", {})
     assert isinstance(raw, ValueError)  # not JSON: decode() raises, the body is there as it was sent
     assert (array_body, array_attributes, array) == (b"[1]", {}, [1])  # json() parses unlabelled bytes too
+
+
+async def test_a_str_is_sent_as_its_utf8_text_unlabelled_and_its_attributes_are_kept_as_given(
+    client: pgmq.Client,
+) -> None:
+    name = await fresh_queue(client, "text")
+    text = "grüße ✓ 日本"
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        assert queue.serializer is None
+        await queue.send(
+            text,
+            '{"n": 1}',
+            pgmq.OutgoingMessage("red", attributes={"color": "red"}),
+            pgmq.OutgoingMessage("plain", attributes={pgmq.CONTENT_TYPE_ATTRIBUTE: "text/plain"}),
+        )
+        got = await receive_all(queue, 4)
+
+    (body, attributes, decoded), (json_text, json_attributes, parsed) = got[:2]
+    assert (body, attributes) == (text.encode("utf-8"), {})
+    assert isinstance(decoded, json.JSONDecodeError)  # text, not JSON: read it as message.body.decode()
+    assert (json_text, json_attributes, parsed) == (b'{"n": 1}', {}, {"n": 1})  # as it was, not re-encoded
+    assert got[2][:2] == (b"red", {"color": "red"})
+    assert got[3][:2] == (b"plain", {pgmq.CONTENT_TYPE_ATTRIBUTE: "text/plain"})
+    assert isinstance(got[3][2], pgmq.ContentTypeError)
+
+
+async def test_a_str_goes_through_a_serializer_given_explicitly_even_the_json_one(client: pgmq.Client) -> None:
+    name = await fresh_queue(client, "text-json")
+    serializer = pgmq.JsonSerializer()
+
+    async with pgmq.connect_to_queue(name, client, serializer=serializer) as queue:
+        assert queue.serializer is serializer
+        await queue.send("text")
+        got = await receive_all(queue, 1)
+
+    assert got == [(b'"text"', JSON, "text")]
+
+
+async def test_a_str_that_is_not_valid_unicode_is_refused_before_anything_is_sent(client: pgmq.Client) -> None:
+    name = await fresh_queue(client, "text-bad")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        with pytest.raises(UnicodeEncodeError):
+            await queue.send("ok", "lone \ud800 surrogate")
+        assert (await queue.get_statistics()).messages == 0
 
 
 async def test_attributes_given_with_a_value_are_kept_beside_the_content_type_and_can_be_filtered_on(
@@ -143,6 +192,27 @@ async def test_json_of_a_message_labelled_otherwise_raises_content_type_error_an
     assert isinstance(wrong.value, ValueError)
     assert (wrong.value.content_type, wrong.value.expected) == ("text/plain", pgmq.JSON_CONTENT_TYPE)
     assert plain_attributes == {"content-type": "text/plain"}
+
+
+def test_which_labels_read_as_json_is_the_cores_rule() -> None:
+    readable = [None, "application/json", "Application/JSON; charset=utf-8", "application/cloudevents+json"]
+    unreadable = ["text/plain", "application/octet-stream", "text/json+xml", "", "json"]
+
+    assert [_pgmq.is_json_content_type(label) for label in readable] == [True] * len(readable)
+    assert [_pgmq.is_json_content_type(label) for label in unreadable] == [False] * len(unreadable)
+    assert not hasattr(_serializers, "_is_json")  # no copy of the rule in Python
+
+
+async def test_a_content_type_attribute_that_is_not_a_string_labels_nothing(client: pgmq.Client) -> None:
+    name = await fresh_queue(client, "json-label")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        await queue.send(pgmq.OutgoingMessage(b'{"x": 1}', attributes={pgmq.CONTENT_TYPE_ATTRIBUTE: 5}))
+        (peeked,) = await queue.peek()
+        got = await receive_all(queue, 1)
+
+    assert peeked.json() == {"x": 1}
+    assert got == [(b'{"x": 1}', {pgmq.CONTENT_TYPE_ATTRIBUTE: 5}, {"x": 1})]
 
 
 async def test_values_json_cannot_hold_are_refused_before_anything_is_sent(client: pgmq.Client) -> None:

@@ -41,6 +41,7 @@ COUNTERPARTS = {
     "Message::queue": "Message.queue",
     "Message::body": "Message.body",
     "Message::attributes": "Message.attributes",
+    "Message::json": "Message.json",
     "Message::delivery_attempt": "Message.delivery_attempt",
     "Message::sent_at": "Message.sent_at",
     "Message::last_error": "Message.last_error",

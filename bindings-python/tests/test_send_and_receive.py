@@ -110,7 +110,7 @@ async def test_outgoing_message_without_attributes_arrives_with_an_empty_dict(cl
     assert all(isinstance(a, dict) for a in attributes)
 
 
-async def test_track_false_completion_raises_handle_error(client: pgmq.Client) -> None:
+async def test_track_false_completion_raises_not_tracked_a_handle_error(client: pgmq.Client) -> None:
     name = await new_queue(client, "untracked")
 
     async with pgmq.connect_to_queue(name, client) as queue:
@@ -124,8 +124,8 @@ async def test_track_false_completion_raises_handle_error(client: pgmq.Client) -
             async with (await receive_within(stream)).acquire() as message:
                 assert message.id == ids[0], "an untracked message is delivered like any other"
 
-    assert isinstance(by_call.value, RuntimeError)
-    assert isinstance(by_call.value.code, str) and by_call.value.code
+    assert isinstance(by_call.value, pgmq.NotTracked) and isinstance(by_call.value, RuntimeError)
+    assert by_call.value.code == "not_tracked"
     assert completion.tracked is False
 
 
@@ -409,6 +409,26 @@ async def test_an_explicit_ack_or_release_inside_acquire_makes_the_clean_exit_a_
     assert stats.messages == (0 if finish == "ack" else 1), stats
 
 
+async def test_a_second_ack_or_nack_of_a_message_raises_already_finished_and_changes_nothing(
+    client: pgmq.Client,
+) -> None:
+    name = await new_queue(client, "ack-twice")
+
+    async with pgmq.connect_to_queue(name, client) as queue:
+        await send_ids(queue, b"x")
+        async with queue.receive() as stream:
+            async with (await receive_within(stream)).acquire() as message:
+                await message.ack()
+                with pytest.raises(pgmq.AlreadyFinished) as again:
+                    await message.ack()
+                with pytest.raises(pgmq.HandleError) as nacked:
+                    await message.nack(error="too late")
+        stats = await queue.get_statistics()
+
+    assert (again.value.code, type(nacked.value)) == ("already_finished", pgmq.AlreadyFinished)
+    assert stats.messages == 0
+
+
 async def test_an_exception_after_an_explicit_ack_inside_acquire_propagates_without_a_nack(
     client: pgmq.Client,
 ) -> None:
@@ -580,7 +600,9 @@ async def test_receive_on_an_unknown_queue_raises_nothing_and_delivers_once_it_e
 # ---- handle misuse ----
 
 
-async def test_handle_misuse_raises_handle_error_with_a_distinct_code_for_each_case(client: pgmq.Client) -> None:
+async def test_handle_misuse_raises_a_handle_error_of_its_own_class_and_code_for_each_case(
+    client: pgmq.Client,
+) -> None:
     name = await new_queue(client, "misuse")
     async with pgmq.connect_to_queue(name, client) as queue:
         await send_ids(queue, b"closed", b"twice", b"finished")
@@ -610,12 +632,14 @@ async def test_handle_misuse_raises_handle_error_with_a_distinct_code_for_each_c
 
         stats = await queue.get_statistics()
 
-    # Assert: three distinct codes; the first acquire of `handle` still acked it.
+    # Assert: three classes, three codes; the first acquire of `handle` still acked it.
     errors = [after_close.value, acquired_twice.value, acquired_finished.value]
     assert all(isinstance(e, RuntimeError) and isinstance(e, pgmq.PgmqError) for e in errors)
-    codes = [e.code for e in errors]
-    assert all(isinstance(c, str) and c for c in codes), codes
-    assert len(set(codes)) == 3, f"codes are not distinct: {codes}"
+    assert [(type(e), e.code) for e in errors] == [
+        (pgmq.StreamClosed, "stream_closed"),
+        (pgmq.AlreadyAcquired, "already_acquired"),
+        (pgmq.AlreadyFinished, "already_finished"),
+    ]
     assert twice.body == b"twice"
     assert stats.messages == 1, "only the message of the closed stream is left"
     assert stats.leased == 0

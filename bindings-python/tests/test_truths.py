@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,7 +67,6 @@ CORE_DEFAULTS = {
 # Defaults that are not values of the core's table, and why.
 NOT_THE_CORES = {
     ("create_queue", "dlq_options"): "QueueOptions(), whose fields are checked against the core's above",
-    ("Queue.__init__", "serializer"): "JSON, Python's own (the core carries bytes)",
 }
 
 
@@ -128,19 +128,22 @@ def test_the_limits_and_names_the_package_shows_are_the_cores() -> None:
     assert pgmq.get_dlq_name("jobs") == TRUTHS["conventions"]["dlq_prefix"] + "jobs"
 
 
-def test_the_error_classes_cover_exactly_the_cores_codes() -> None:
+def test_the_error_classes_cover_exactly_the_cores_codes_one_class_per_code() -> None:
     core_codes = [e["code"] for e in TRUTHS["error_codes"]]
     exported = [getattr(pgmq, name) for name in pgmq.__all__]
     error_classes = {obj for obj in exported if inspect.isclass(obj) and issubclass(obj, pgmq.PgmqError)}
+    raised = {**_errors.CLASSES, **_errors.PYTHON_CLASSES}
 
-    # Each class carries its code as `.code`; HandleError is one class for several misuses of a handle.
-    wrong_code = {
-        code: cls.code for code, cls in _errors.CLASSES.items() if cls.code != code and cls is not pgmq.HandleError
-    }
+    # Each class carries its one code as `.code`, at class level and on its instances.
+    wrong_code = {code: cls.code for code, cls in raised.items() if cls.code != code or cls(code).code != code}
 
     assert sorted(_errors.CLASSES) == sorted(core_codes)
+    assert len(set(_errors.CLASSES.values())) == len(_errors.CLASSES), "two codes share a class"
+    assert not set(_errors.PYTHON_CLASSES) & set(core_codes), "a code of the Python layer is the core's too"
+    assert not set(_errors.PYTHON_CLASSES.values()) & set(_errors.CLASSES.values())
     assert not wrong_code, wrong_code
-    assert error_classes - set(_errors.CLASSES.values()) == {pgmq.PgmqError}
+    # The rest are the bases, for `except`: never raised themselves.
+    assert error_classes - set(raised.values()) == {pgmq.PgmqError, pgmq.HandleError}
     assert [(c, t, d) for c, t, d in _pgmq.ERROR_CODES] == [
         (e["code"], e["transient"], e["description"]) for e in TRUTHS["error_codes"]
     ]
@@ -180,8 +183,10 @@ def human(value: Any) -> str:
 
 
 STUB = BINDING_DIR / "python" / "pgmq" / "_pgmq.pyi"
+README = BINDING_DIR / "README.md"
 
-# Where a docstring states a default or a limit in words: (what, the phrase with {} for the values, the values).
+# Where a docstring (or the stub, or the package's README) states a default or a limit in words: (what, the
+# phrase with {} for the values, the values).
 DOCUMENTED: list[tuple[object, str, tuple[str, ...]]] = [
     (pgmq.connect, "``pool_size`` (default {})", ("defaults.client.pool_size",)),
     (pgmq.connect, "``connect_timeout`` ({})", ("defaults.client.connect_timeout",)),
@@ -214,20 +219,49 @@ DOCUMENTED: list[tuple[object, str, tuple[str, ...]]] = [
     (pgmq.Timeout, "migrating sets {} for its own", ("limits.migrate_lock_timeout",)),
     (pgmq.InvalidQueueName, "``^[a-zA-Z0-9_-]{{1,{}}}$``", ("limits.max_queue_name_len",)),
     (STUB, "deeper than {} levels", ("limits.max_filter_depth",)),
-]
+    (README, "pool_size={},", ("defaults.client.pool_size",)),
+    (README, "`connect_timeout` {} per host, `statement_timeout` {},",
+     ("defaults.client.connect_timeout", "defaults.client.statement_timeout")),
+    (README, "`maintenance_interval` {} (how often", ("defaults.client.maintenance_interval",)),
+    (
+        README,
+        "ack_deadline={}, max_delivery_attempts={}, retention_period={},",
+        ("defaults.queue.ack_deadline", "defaults.queue.max_delivery_attempts", "defaults.queue.retention_period"),
+    ),
+    (README, "queue.receive(batch_size={}, poll_interval={}, filter=None, on_error=None)",
+     ("defaults.receive.batch_size", "defaults.receive.poll_interval")),
+    (README, "`await queue.peek(limit={}, filter=None, state=None)` | up to `limit` (at most {})",
+     ("defaults.peek.limit", "defaults.peek.max_limit")),
+    (README, "poll_interval={}) as handle`", ("defaults.completion.poll_interval",)),
+]  # fmt: skip
+
+
+def backoff_phrase() -> str:
+    """The README's words for the default backoff: its first three delays, then its cap."""
+    base, factor = core_value("defaults.backoff.base"), core_value("defaults.backoff.factor")
+    delays = ", ".join(human(base * factor**n) for n in range(3))
+    return f"a nack without a delay waits {delays}… up to {human(core_value('defaults.backoff.max'))}"
+
+
+def where_label(where: object) -> str:
+    return where.name if isinstance(where, Path) else getattr(where, "__qualname__", repr(where))
 
 
 @pytest.mark.parametrize(
     ("where", "phrase", "paths"),
     DOCUMENTED,
-    ids=[f"{getattr(where, '__qualname__', '_pgmq.pyi')}: {phrase}" for where, phrase, _ in DOCUMENTED],
+    ids=[f"{where_label(where)}: {phrase}" for where, phrase, _ in DOCUMENTED],
 )
 def test_each_default_a_docstring_states_is_the_cores(where: object, phrase: str, paths: tuple[str, ...]) -> None:
-    source = STUB.read_text() if where is STUB else inspect.getsource(where)  # type: ignore[arg-type]
+    source = where.read_text() if isinstance(where, Path) else inspect.getsource(where)  # type: ignore[arg-type]
 
     expected = phrase.format(*(human(core_value(path)) for path in paths))
 
     assert expected in " ".join(source.split()), f"{expected!r} is not what the docstring says"
+
+
+def test_the_package_readme_states_the_cores_default_backoff() -> None:
+    assert backoff_phrase() in " ".join(README.read_text().split())
 
 
 # ---- docs/errors.md ----
@@ -275,11 +309,22 @@ def test_docs_errors_md_names_for_each_code_the_python_class_that_raises_it() ->
 RAISED = sorted(set(_errors.CLASSES.values()), key=lambda c: c.__name__)
 
 
+def builtin_bases(cls: type[pgmq.PgmqError]) -> set[str]:
+    """The built-in exceptions a class is, directly or through a base of pgmq's (HandleError's RuntimeError)."""
+    found = set()
+    for base in cls.__bases__:
+        if base.__module__ == "builtins":
+            found.add(base.__name__)
+        elif base is not pgmq.PgmqError and issubclass(base, pgmq.PgmqError):
+            found |= builtin_bases(base)
+    return found
+
+
 @pytest.mark.parametrize("cls", RAISED, ids=[c.__name__ for c in RAISED])
 def test_docs_errors_md_names_every_builtin_base_of_each_class(cls: type[pgmq.PgmqError]) -> None:
     rows = generated_table(ERRORS_MD.read_text(), "error-codes")
     cells = [row[PYTHON_COLUMN] for row in rows if _errors.CLASSES.get(row["code"].strip("`")) is cls]
-    bases = {b.__name__ for b in cls.__bases__ if b.__module__ == "builtins"}
+    bases = builtin_bases(cls)
 
     said = {m[2] for m in (PYTHON_CELL.fullmatch(c) for c in cells) if m is not None and m[2] is not None}
 

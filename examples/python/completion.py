@@ -2,7 +2,7 @@
 
 A tracked send (the default) records each message's outcome durably, so a waiter that starts late, or in
 another process, still learns it. ``track=False`` skips the record (fire and forget); waiting on such a
-send raises ``HandleError`` with code ``not_tracked``.
+send raises ``pgmq.NotTracked`` (code ``not_tracked``), one of the ``pgmq.HandleError`` misuses.
 
     python examples/python/completion.py [DSN]     (default: $DATABASE_URL)
 
@@ -43,7 +43,7 @@ async def main(dsn: str) -> None:
             untracked = await queue.send(b"metrics sample", track=False)
             try:
                 await untracked()
-            except pgmq.HandleError as e:
+            except pgmq.NotTracked as e:
                 print("fire and forget:", e.code)
         await pgmq.delete_queue(QUEUE, client)
 

@@ -14,9 +14,10 @@
                         print(message.body)          # clean exit: acked
                 print(await completion())            # {UUID(...): Outcome.COMPLETED}
 
-Bodies are bytes, sent and received as they are, or any other value (``queue.send({"resize": 42})``),
-encoded by the queue's serializer (JSON unless ``connect_to_queue(..., serializer=)`` says otherwise) and
-read back with ``message.json()`` or ``message.decode()``.
+Bodies are bytes, sent and received as they are; a ``str``, sent as its UTF-8 text; or any other value
+(``queue.send({"resize": 42})``), sent as JSON labelled ``content-type: application/json`` and read back
+with ``message.json()`` or ``message.decode()``. A serializer given to ``connect_to_queue(...,
+serializer=)`` encodes every body that is not bytes, ``str`` included.
 
 For operators: ``queue.peek()`` reads messages (of a queue or a dead-letter queue) without leasing them,
 ``queue.purge()`` deletes those no worker holds, ``client.list_queues_with_stats()`` surveys every queue.
@@ -44,10 +45,13 @@ from ._client import (
     delete_queue,
     get_dlq_name,
     migrate_to_latest_version,
+    redact_dsn,
 )
 from ._convert import Body, Duration
 from ._log import TRACE
 from ._errors import (
+    AlreadyAcquired,
+    AlreadyFinished,
     ClientClosed,
     ConnectionError,
     DatabaseError,
@@ -57,10 +61,12 @@ from ._errors import (
     InvalidQueueName,
     LeaseLost,
     MessageNotFound,
+    NotTracked,
     PgmqError,
     QueueNotFound,
     SchemaConflict,
     SchemaMissing,
+    StreamClosed,
     Timeout,
 )
 from ._queue import CompletionHandle, PeekedMessage, Queue, Sending, WaitingForCompletion
@@ -87,6 +93,8 @@ atexit.register(_pgmq._shutdown)
 
 __all__ = [
     "Acquisition",
+    "AlreadyAcquired",
+    "AlreadyFinished",
     "Attribute",
     "AttributeValue",
     "Attributes",
@@ -115,6 +123,7 @@ __all__ = [
     "MessageHandleStream",
     "MessageNotFound",
     "MessageState",
+    "NotTracked",
     "OutgoingMessage",
     "Outcome",
     "PeekedMessage",
@@ -131,6 +140,7 @@ __all__ = [
     "SchemaMissing",
     "Sending",
     "Serializer",
+    "StreamClosed",
     "TRACE",
     "Timeout",
     "WaitingForCompletion",
@@ -140,4 +150,5 @@ __all__ = [
     "delete_queue",
     "get_dlq_name",
     "migrate_to_latest_version",
+    "redact_dsn",
 ]

@@ -2,10 +2,10 @@
 completed.
 
 The database is DSN, else ``$DATABASE_URL``, else a throwaway cluster started from the local PostgreSQL
-server binaries (and deleted afterwards). The program is the seed example of the pgmq README
-(``bindings-python/examples/seed.py``, written with anyio) in plain asyncio, so that pgmq itself needs
-no dependency: two idle workers, one message; one worker receives it, works for a second and acks it
-by leaving its ``acquire()`` block, and the sender's completion resolves.
+server binaries (and deleted afterwards). The program is the seed example (``examples/python/seed.py``
+in the repository, the quick start of the package's README, written with anyio) in plain asyncio, so that
+pgmq itself needs no dependency: two idle workers, one message; one worker receives it, works for a
+second and acks it by leaving its ``acquire()`` block, and the sender's completion resolves.
 """
 
 from __future__ import annotations

@@ -264,6 +264,16 @@ def get_dlq_name(name: str) -> str:
     return _pgmq.dlq_name(name)
 
 
+def redact_dsn(dsn: str) -> str:
+    """``dsn`` with its password masked, for your own logs: ``postgres://app:***@db/jobs``,
+    ``host=db password=***``. The core's rule, as in every language; a string that does not parse as a
+    DSN is shown as ``<unparsable DSN>``, since where its password is cannot be told. pgmq's own errors
+    and reprs never show a password anyway."""
+    if not isinstance(dsn, str):
+        raise TypeError(f"dsn must be a str, not {type(dsn).__name__}")
+    return _pgmq.redact_dsn(dsn)
+
+
 class QueueContext:
     """What :func:`connect_to_queue` returns: ``async with`` it to get the :class:`Queue`."""
 
@@ -290,6 +300,8 @@ def connect_to_queue(name: str, client: Client, *, serializer: Optional[Serializ
     sending to a queue that does not exist raises :class:`pgmq.QueueNotFound`, receiving waits for it
     to exist. :class:`pgmq.InvalidQueueName` for a malformed name.
 
-    ``serializer`` (a :class:`pgmq.Serializer`; default :class:`pgmq.JsonSerializer`) encodes the bodies
-    this handle sends that are not bytes, and decodes for ``message.decode()`` of what it receives."""
+    ``serializer`` (a :class:`pgmq.Serializer`) encodes every body this handle sends that is not bytes,
+    ``str`` included, and decodes for ``message.decode()`` of what it receives. Without one (``None``), a
+    ``str`` is sent as its UTF-8 text, unlabelled, other values as JSON (:class:`pgmq.JsonSerializer`), and
+    ``message.decode()`` parses JSON."""
     return QueueContext(Queue(_native(client).queue(name), checked(serializer)))

@@ -9,7 +9,8 @@ Duration = Union[timedelta, int, float]
 """A duration: a ``timedelta`` or a number of seconds."""
 
 Body = Union[bytes, bytearray, memoryview]
-"""A body sent as it is: any bytes-like object (other values go through the queue's serializer)."""
+"""A body sent as it is: any bytes-like object (a ``str`` is sent as its UTF-8 text, other values as JSON,
+unless the queue handle has a serializer)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)

@@ -3,8 +3,10 @@
 Every one is a :class:`PgmqError` carrying ``.code``, the core's stable snake_case code (the same in every
 language pgmq speaks). Where a built-in exception means the same thing, the class is one of those too, so
 ``except LookupError`` or ``except ValueError`` work as a Python user expects. :data:`CLASSES` says which
-class each of the core's codes raises; the codes themselves, and whether each is transient, are the core's
-(``pgmq_core::ERROR_CODES``, read from the native module).
+class each of the core's codes raises, one class per code; the codes themselves, and whether each is
+transient, are the core's (``pgmq_core::ERROR_CODES``, read from the native module). Two more codes are the
+Python layer's own (:data:`PYTHON_CLASSES`): misuses of the handles of ``receive()`` and ``acquire()``,
+which the core never sees.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ __all__ = [
     "MessageNotFound",
     "LeaseLost",
     "HandleError",
+    "AlreadyFinished",
+    "NotTracked",
+    "StreamClosed",
+    "AlreadyAcquired",
     "SchemaMissing",
     "SchemaConflict",
     "ConnectionError",
@@ -85,16 +91,43 @@ class LeaseLost(PgmqError):
 
 
 class HandleError(PgmqError, RuntimeError):
-    """A handle was used in a way its state does not allow. ``code`` says which:
+    """A handle was used in a way its state does not allow: ``except pgmq.HandleError`` catches the four
+    misuses, each a class of its own with its own code. Never raised itself, so it has no code of its own:
 
-    - ``stream_closed``: acquiring a message after its ``receive()`` block was left (or receiving from a
-      closed stream);
-    - ``already_acquired``: acquiring a message that is being processed;
-    - ``already_finished``: acquiring (or acking) a message that was already acked, nacked or released;
-    - ``not_tracked``: waiting for the completion of messages sent with ``track=False``.
+    - :class:`AlreadyFinished` (``already_finished``): acking, nacking or acquiring a message that was
+      already acked, nacked or released;
+    - :class:`NotTracked` (``not_tracked``): waiting for the completion of messages sent with
+      ``track=False``;
+    - :class:`StreamClosed` (``stream_closed``, the Python layer's): acquiring a message after its
+      ``receive()`` block was left, or receiving from a closed stream;
+    - :class:`AlreadyAcquired` (``already_acquired``, the Python layer's): acquiring a message that is
+      being processed.
     """
 
-    code = "handle_error"
+
+class AlreadyFinished(HandleError):
+    """The message was already acked, nacked or released through this handle: nothing changed."""
+
+    code = "already_finished"
+
+
+class NotTracked(HandleError):
+    """Waiting for the outcome of a message sent with ``track=False``, which keeps no outcome record."""
+
+    code = "not_tracked"
+
+
+class StreamClosed(HandleError):
+    """The ``queue.receive()`` block was left: its stream hands out nothing more, and the handles it
+    handed out can no longer be acquired (their messages were released). A code of the Python layer."""
+
+    code = "stream_closed"
+
+
+class AlreadyAcquired(HandleError):
+    """The message is being processed by an ``acquire()`` block already. A code of the Python layer."""
+
+    code = "already_acquired"
 
 
 class SchemaMissing(PgmqError):
@@ -157,6 +190,8 @@ CLASSES: Dict[str, Type[PgmqError]] = {
             InvalidOption,
             QueueNotFound,
             LeaseLost,
+            AlreadyFinished,
+            NotTracked,
             MessageNotFound,
             SchemaMissing,
             SchemaConflict,
@@ -166,13 +201,13 @@ CLASSES: Dict[str, Type[PgmqError]] = {
             ClientClosed,
             InternalError,
         )
-    },
-    # One class for the misuses of a handle, each with its own code; two of them are the core's.
-    "already_finished": HandleError,
-    "not_tracked": HandleError,
+    }
 }
-"""The class raised for each of the core's error codes (tests/test_truths.py checks that it names every
-code of the core, and only those)."""
+"""The class raised for each of the core's error codes, one class per code (tests/test_truths.py checks
+that it names every code of the core, and only those)."""
+
+PYTHON_CLASSES: Dict[str, Type[PgmqError]] = {cls.code: cls for cls in (StreamClosed, AlreadyAcquired)}
+"""The class of each code of the Python layer: misuses of a handle that never reach the core."""
 
 _TRANSIENT: Dict[str, bool] = {code: transient for code, transient, _ in _pgmq.ERROR_CODES}
 

@@ -34,6 +34,8 @@ __all__ = [
     "ack_all",
     "connect",
     "dlq_name",
+    "is_json_content_type",
+    "redact_dsn",
     "_shutdown",
     "_truths_json",
     "_panic_for_tests",
@@ -66,6 +68,12 @@ def connect(
     maintenance_interval: Optional[float] = None,
 ) -> Future[Client]: ...
 def dlq_name(name: str) -> str: ...
+def redact_dsn(dsn: str, /) -> str:
+    """The core's `redact_dsn`: the DSN with its password masked; `<unparsable DSN>` if it does not parse."""
+def is_json_content_type(content_type: Optional[str], /) -> bool:
+    """The core's `is_json_content_type`: whether a body with this `content-type` attribute (`None`: none)
+    reads as JSON: no label, `application/json` with or without parameters, or an `application/*+json`
+    type, case-insensitively."""
 def ack_all(messages: list[Message], futures: list[Future[None]]) -> None: ...
 def _shutdown() -> None: ...
 def _truths_json() -> str:

@@ -26,7 +26,7 @@ class CompletionHandle:
     ``await completion()`` (or ``await completion.wait()``) waits until every message has finished and
     returns ``{id: Outcome}``. Woken by NOTIFY and confirmed from the durable outcome records, so it
     also learns outcomes that happened before it started waiting. Messages sent with ``track=False``
-    raise :class:`pgmq.HandleError` (code ``not_tracked``).
+    raise :class:`pgmq.NotTracked` (a :class:`pgmq.HandleError`).
     """
 
     __slots__ = ("_native", "_poll_interval", "_ids")
@@ -147,7 +147,7 @@ class Queue:
 
     __slots__ = ("_native", "_serializer")
 
-    def __init__(self, native: _pgmq.Queue, serializer: Serializer = JSON) -> None:
+    def __init__(self, native: _pgmq.Queue, serializer: Optional[Serializer] = None) -> None:
         self._native = native
         self._serializer = serializer
 
@@ -157,9 +157,10 @@ class Queue:
         return self._native.name
 
     @property
-    def serializer(self) -> Serializer:
-        """What encodes the bodies that are not bytes (:class:`pgmq.JsonSerializer` unless
-        ``connect_to_queue`` was given another)."""
+    def serializer(self) -> Optional[Serializer]:
+        """The serializer ``connect_to_queue(..., serializer=)`` gave this handle, or ``None``: then a
+        ``str`` is sent as its UTF-8 text, other values that are not bytes as JSON
+        (:class:`pgmq.JsonSerializer`), and ``message.decode()`` parses JSON."""
         return self._serializer
 
     def send(
@@ -175,12 +176,14 @@ class Queue:
         works too. Not awaited, it sends nothing (and warns, as a coroutine does).
 
         Each message is a body or an :class:`OutgoingMessage` (a body with attributes). A bytes-like body
-        is sent as it is. Any other value (a ``dict``, ``list``, ``str``, number, ``None``...) is encoded
-        by the queue's serializer (compact UTF-8 JSON by default; ``TypeError`` or ``ValueError`` if it
-        cannot) and gets the attribute ``content-type`` with the serializer's content type, so that
-        ``message.json()`` in any language reads it. A ``content-type`` given in the attributes of such a
-        message must equal the serializer's (:class:`pgmq.InvalidOption` otherwise: the bytes are the
-        serializer's, so is their label); one given with bytes is sent as it is.
+        is sent as it is, and so is a ``str``, as its UTF-8 text, both unlabelled (a ``str`` goes through
+        the serializer instead when ``connect_to_queue`` was given one: the rule of every language). Any
+        other value (a ``dict``, ``list``, number, ``None``...) is encoded by the queue's serializer
+        (compact UTF-8 JSON without one; ``TypeError`` or ``ValueError`` if it cannot) and gets the
+        attribute ``content-type`` with the serializer's content type, so that ``message.json()`` in any
+        language reads it. A ``content-type`` given in the attributes of such a message must equal the
+        serializer's (:class:`pgmq.InvalidOption` otherwise: the bytes are the serializer's, so is their
+        label); one given with bytes or text is sent as it is.
 
         They become available at ``schedule_at`` (an aware datetime, or a naive one taken as UTC) or after
         ``delay`` (a timedelta or seconds), never both; ``track=False`` skips the outcome record (fire and
@@ -199,8 +202,10 @@ class Queue:
             labels: Optional[Dict[str, Any]] = dict(given) if given else None
             if isinstance(body, (bytes, bytearray, memoryview)):
                 bodies.append(bytes(body))
+            elif isinstance(body, str) and self._serializer is None:
+                bodies.append(body.encode("utf-8"))
             else:
-                serializer = self._serializer
+                serializer = JSON if self._serializer is None else self._serializer
                 bodies.append(dump(serializer, body, i))
                 content_type = serializer.content_type
                 if labels is None:
@@ -251,7 +256,7 @@ class Queue:
             poll_interval=optional_seconds(poll_interval, "poll_interval"),
             filter=filter,
             on_error=error_reporter(self.name, on_error),
-            serializer=None if self._serializer is JSON else self._serializer,
+            serializer=self._serializer,
         )
         return Receiving(receiver)
 
@@ -288,7 +293,7 @@ class Queue:
             limit=count(limit, "limit"),
             filter=filter,
             state=state,
-            serializer=None if self._serializer is JSON else self._serializer,
+            serializer=self._serializer,
         )
 
     async def purge(self) -> int:

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Callable, Deque, Dict, Generator, List, Optional, Type
 
 from . import _pgmq
-from ._errors import ClientClosed, HandleError, PgmqError
+from ._errors import AlreadyAcquired, AlreadyFinished, ClientClosed, PgmqError, StreamClosed
 
 Message = _pgmq.Message
 
@@ -41,8 +41,8 @@ class _Checkpoint:
 _checkpoint = _Checkpoint()
 
 
-def _stream_closed() -> HandleError:
-    return HandleError("the queue.receive() block was left: this stream is closed", "stream_closed")
+def _stream_closed() -> StreamClosed:
+    return StreamClosed("the queue.receive() block was left: this stream is closed")
 
 
 def error_reporter(
@@ -121,7 +121,7 @@ class MessageHandleStream:
         self._watch_timer: Optional[asyncio.TimerHandle] = None
 
     async def receive(self) -> MessageHandle:
-        """Waits for the next message. :class:`pgmq.HandleError` (code ``stream_closed``) once the
+        """Waits for the next message. :class:`pgmq.StreamClosed` (a :class:`pgmq.HandleError`) once the
         stream is closed, :class:`pgmq.ClientClosed` if the client closes."""
         if self._closed:
             raise _stream_closed()
@@ -236,10 +236,8 @@ class MessageHandleStream:
         """The next handle; the iteration ends when the stream is closed."""
         try:
             return await self.receive()
-        except HandleError as e:
-            if e.code == "stream_closed":
-                raise StopAsyncIteration from None
-            raise
+        except StreamClosed:
+            raise StopAsyncIteration from None
 
     @property
     def closed(self) -> bool:
@@ -284,13 +282,13 @@ class MessageHandle:
         self._order = order
 
     def acquire(self) -> Acquisition:
-        """Starts processing the message. :class:`pgmq.HandleError` with code ``already_acquired``
-        (it is being processed), ``already_finished`` (it was processed) or ``stream_closed`` (its
-        stream was closed first, which released it)."""
+        """Starts processing the message. A :class:`pgmq.HandleError` if it cannot:
+        :class:`pgmq.AlreadyAcquired` (it is being processed), :class:`pgmq.AlreadyFinished` (it was
+        processed) or :class:`pgmq.StreamClosed` (its stream was closed first, which released it)."""
         if self._state != _READY:
             if self._state == _ACQUIRED:
-                raise HandleError("this message is already being processed by acquire()", "already_acquired")
-            raise HandleError("this message was already processed (acked, nacked or released)", "already_finished")
+                raise AlreadyAcquired("this message is already being processed by acquire()")
+            raise AlreadyFinished("this message was already processed (acked, nacked or released)")
         stream = self._stream
         if stream._closed:
             raise _stream_closed()
@@ -382,10 +380,8 @@ class Acquisition:
         if exc_type is None:
             try:
                 await stream._ack(message)
-            except HandleError as e:
-                # An ack or nack the block started without awaiting it got there first.
-                if e.code != "already_finished":
-                    raise
+            except AlreadyFinished:
+                pass  # an ack or nack the block started without awaiting it got there first
             return False
         if issubclass(exc_type, Exception):
             try:

@@ -1,11 +1,18 @@
-"""Bodies that are not bytes: the :class:`Serializer` of a queue handle, JSON by default.
+"""Bodies that are not bytes: text as it is, other values by the :class:`Serializer` of a queue handle.
 
-A value sent with ``queue.send(value)`` that is not bytes-like is turned into bytes by the queue's
-serializer, and the message gets the attribute ``content-type`` (:data:`pgmq.CONTENT_TYPE_ATTRIBUTE`) set
-to the serializer's content type, so that a reader in any language knows how to decode it. A reader gets
-the value back with ``message.json()`` (always JSON) or ``message.decode()`` (the serializer of the queue
-handle it received through). Bytes stay bytes: sent as they are, with no content type, read as
-``message.body``.
+What ``queue.send(body)`` sends, the same rule in every language:
+
+- bytes-like: as they are, unlabelled; read back as ``message.body``;
+- a ``str``: its UTF-8 text, unlabelled (read back as ``message.body.decode()``), unless the queue handle
+  was given a serializer explicitly (``connect_to_queue(..., serializer=)``): then it goes through it;
+- any other value: encoded by the handle's serializer (compact JSON when it has none) and labelled with
+  the attribute ``content-type`` (:data:`pgmq.CONTENT_TYPE_ATTRIBUTE`) set to the serializer's content type,
+  so that a reader in any language knows how to decode it. A reader gets the value back with
+  ``message.json()`` (always JSON) or ``message.decode()`` (the serializer of the queue handle it received
+  through).
+
+Which labels read as JSON is the core's rule (``pgmq_core::is_json_content_type``): none,
+``application/json`` with or without parameters, or an ``application/*+json`` type.
 """
 
 from __future__ import annotations
@@ -37,8 +44,9 @@ class ContentTypeError(ValueError):
 @runtime_checkable
 class Serializer(Protocol):
     """How a queue handle turns values into bodies and back: ``pgmq.connect_to_queue(name, client,
-    serializer=...)``. ``dumps`` must return bytes; what it or ``loads`` raises reaches the caller of
-    ``send()`` or ``decode()``.
+    serializer=...)``. Given one, a handle sends every body that is not bytes through it, ``str`` included.
+    ``dumps`` must return bytes; what it or ``loads`` raises reaches the caller of ``send()`` or
+    ``decode()``.
 
     A pydantic model, say (one model per queue)::
 
@@ -67,10 +75,12 @@ class Serializer(Protocol):
 
 
 class JsonSerializer:
-    """The default serializer: compact UTF-8 JSON (``json.dumps`` without spaces, non-ASCII characters
-    as they are), content type ``application/json``. NaN and infinities are refused (``ValueError``):
-    JSON has no such numbers and other languages' parsers reject them. ``default`` is passed to
-    ``json.dumps`` for types it does not know (``default=str`` writes a ``datetime`` as text, say)."""
+    """The encoding of a queue handle without a serializer: compact UTF-8 JSON (``json.dumps`` without
+    spaces, non-ASCII characters as they are), content type ``application/json``. Given explicitly
+    (``connect_to_queue(..., serializer=pgmq.JsonSerializer())``), it encodes ``str`` values too, as JSON
+    strings. NaN and infinities are refused (``ValueError``): JSON has no such numbers and other
+    languages' parsers reject them. ``default`` is passed to ``json.dumps`` for types it does not know
+    (``default=str`` writes a ``datetime`` as text, say)."""
 
     __slots__ = ("_default",)
 
@@ -91,12 +101,13 @@ class JsonSerializer:
 
 
 JSON = JsonSerializer()
+"""What encodes the values (other than bytes and ``str``) that a queue handle without a serializer sends."""
 
 
-def checked(serializer: Optional[Serializer]) -> Serializer:
-    """The serializer of a queue handle: ``JSON`` for ``None``; a ``TypeError`` for what does not fit."""
+def checked(serializer: Optional[Serializer]) -> Optional[Serializer]:
+    """The serializer given to a queue handle (``None``: none); a ``TypeError`` for what does not fit."""
     if serializer is None:
-        return JSON
+        return None
     content_type = getattr(serializer, "content_type", None)
     if not isinstance(content_type, str) or not content_type:
         raise TypeError(f"serializer.content_type must be a non-empty str, not {content_type!r}")
@@ -120,17 +131,9 @@ def dump(serializer: Serializer, value: object, index: int) -> bytes:
     raise TypeError(f"{serializer!r}.dumps() returned {type(body).__name__}, not bytes")
 
 
-def _is_json(content_type: object) -> bool:
-    """``application/json``, with parameters (``; charset=utf-8``) or as a ``+json`` suffix type."""
-    if not isinstance(content_type, str):
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == JSON_CONTENT_TYPE or (media.startswith("application/") and media.endswith("+json"))
-
-
-def decode_json(body: bytes, content_type: object) -> Any:
+def decode_json(body: bytes, content_type: Optional[str]) -> Any:
     """``message.json()``: a body without a content type is parsed too (bytes sent as JSON text)."""
-    if content_type is not None and not _is_json(content_type):
+    if not _pgmq.is_json_content_type(content_type):  # the core's rule, as every language's
         raise ContentTypeError(
             f"message.json(): the message's {CONTENT_TYPE_ATTRIBUTE} is {content_type!r}, not {JSON_CONTENT_TYPE!r}",
             content_type,
@@ -139,13 +142,13 @@ def decode_json(body: bytes, content_type: object) -> Any:
     return json.loads(body)
 
 
-def decode(body: bytes, content_type: object, serializer: Optional[Serializer]) -> Any:
+def decode(body: bytes, content_type: Optional[str], serializer: Optional[Serializer]) -> Any:
     """``message.decode()``: by the queue handle's serializer (``None``: JSON)."""
-    if serializer is None or serializer is JSON:
+    if serializer is None:
         return decode_json(body, content_type)
     expected = serializer.content_type
     if content_type is not None and not (
-        _is_json(content_type) if expected == JSON_CONTENT_TYPE else content_type == expected
+        _pgmq.is_json_content_type(content_type) if expected == JSON_CONTENT_TYPE else content_type == expected
     ):
         raise ContentTypeError(
             f"message.decode(): the message's {CONTENT_TYPE_ATTRIBUTE} is {content_type!r}, "

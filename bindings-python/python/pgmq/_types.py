@@ -85,8 +85,9 @@ class Backoff:
 class OutgoingMessage:
     """A message to send with attributes: ``OutgoingMessage(b"...", attributes={"color": "red"})``.
 
-    The body is bytes-like, sent as it is, or any other value, which the queue's serializer encodes (JSON
-    by default) and labels with the ``content-type`` attribute."""
+    The body is bytes-like, sent as it is; a ``str``, sent as its UTF-8 text; or any other value, encoded
+    as JSON and labelled with the ``content-type`` attribute. A serializer given to the queue handle
+    encodes (and labels) every body that is not bytes, ``str`` included."""
 
     body: object
     attributes: Optional[Mapping[str, AttributeValue]] = None
