@@ -1039,6 +1039,7 @@ async function connect(dsn, opts) {
     connectRetryMs: optionalNumber(o.connectRetryMs, 'connectRetryMs'),
     applicationName: optionalString(o.applicationName, 'applicationName'),
     schema: optionalString(o.schema, 'schema'),
+    maintenanceIntervalMs: optionalNumber(o.maintenanceIntervalMs, 'maintenanceIntervalMs'),
   }
   return new Client(await call(native.NativeClient.connect(dsn, nativeOptions)))
 }

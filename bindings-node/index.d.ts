@@ -375,6 +375,11 @@ export interface ConnectOptions {
   /** What `pg_stat_activity` shows for this client's connections, unless the DSN or `PGAPPNAME` says (default `'pgmq-node'`). */
   applicationName?: string
   /**
+   * How often this client offers to run housekeeping (expiry, lapsed leases, pruning outcome records; one client of
+   * the database does it at a time), ms (> 0; default 1000).
+   */
+  maintenanceIntervalMs?: number
+  /**
    * The schema pgmq's tables and functions live in (default `'pgmq'`); another name (a lower-case identifier) lets pgmq
    * share a database with Tembo's pgmq extension, which uses `pgmq`. Every client of one installation must use the same.
    */

@@ -213,10 +213,14 @@ describe('errors of the queue', () => {
       ['poolSize 1.5', { poolSize: 1.5 }],
       ['statementTimeoutMs -1', { statementTimeoutMs: -1 }],
       ['connectRetryMs -1', { connectRetryMs: -1 }],
+      ['maintenanceIntervalMs 0', { maintenanceIntervalMs: 0 }],
+      ['maintenanceIntervalMs -1', { maintenanceIntervalMs: -1 }],
     ]
     for (const [label, options] of refused) {
       await assert.rejects(connect(dsn(), options), (err: unknown) => check(err, InvalidOptionError, 'invalid_option'), label)
     }
+    await using accepted = await connect(dsn(), { maintenanceIntervalMs: 250 })
+    assert.ok((await accepted.schemaVersion()) >= 1, "a client with its own maintenance interval works")
   })
 
   test('batchSize 0 / fractional is a RangeError from the JS layer, thrown by receive() itself', T, async () => {

@@ -73,6 +73,7 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Message::id': { member: ['Message', 'id'] },
   'Message::queue': { member: ['Message', 'queue'] },
   'Message::body': { member: ['Message', 'body'] },
+  'Message::json': { member: ['Message', 'json'] },
   'Message::take_body': { notBound: 'body is a Buffer handed over without a copy' },
   'Message::attributes': { member: ['Message', 'attributes'] },
   'Message::delivery_attempt': { member: ['Message', 'deliveryAttempt'] },

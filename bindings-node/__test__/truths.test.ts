@@ -153,6 +153,7 @@ const STATED: [string, string | undefined, string][] = [
   ['ConnectOptions', 'connectRetryMs', `default ${n(D.client.connect_retry_ms)}: fail at once`],
   ['ConnectOptions', 'applicationName', `default \`'${D.client.application_name_prefix}node'\``],
   ['ConnectOptions', 'schema', `default \`'${D.client.schema}'\``],
+  ['ConnectOptions', 'maintenanceIntervalMs', `default ${n(D.client.maintenance_interval_ms)})`],
   ['QueueOptions', 'ackDeadlineMs', `(>= ${n(TRUTHS.limits.min_ack_deadline_ms)}; default ${n(D.queue.ack_deadline_ms)})`],
   ['QueueOptions', 'maxDeliveryAttempts', `default ${D.queue.max_delivery_attempts})`],
   ['QueueOptions', 'retentionPeriodMs', `default ${days(D.queue.retention_period_ms)})`],

@@ -30,6 +30,8 @@ pub struct NativeConnectOptions {
     /// prefix and the language).
     pub application_name: Option<String>,
     pub schema: Option<String>,
+    /// How often this client offers to run housekeeping, ms (default 1 s; > 0).
+    pub maintenance_interval_ms: Option<f64>,
 }
 
 /// The core's options: its defaults, with `pgmq-node` as the application name (operators see the
@@ -67,6 +69,9 @@ fn client_options(options: Option<NativeConnectOptions>) -> Result<ClientOptions
     }
     if let Some(name) = o.application_name {
         opts = opts.application_name(name);
+    }
+    if let Some(ms) = o.maintenance_interval_ms {
+        opts = opts.maintenance_interval(duration_ms(ms, "maintenanceIntervalMs")?);
     }
     Ok(opts)
 }
