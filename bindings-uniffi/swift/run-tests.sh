@@ -20,13 +20,21 @@ set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
 
+# The hand-written layer, compiled with the generated Pgmq.swift everywhere below (not the stale copies
+# prepare-package.sh leaves in Sources/Pgmq/Generated); on macOS, the package's deployment target
+# (macOS 13: `Duration`).
+LAYER=(bindings-uniffi/swift/Sources/Pgmq/*.swift)
+TARGET=()
+[ "$(uname -s)" = Darwin ] && TARGET=(-target "$(uname -m)-apple-macosx13.0")
+
 # --- the ```swift blocks of the Markdown files (README.md, the package READMEs, docs/*.md) -------------
 # Each block counts as one test, summed up as `swift-docs: N passed, M failed`. Every block's calls are
 # checked against the generated bindings: a call `name(label: ...)` of a function, initializer or enum
-# case that Pgmq.swift (or a hand-written .swift file under bindings-uniffi/swift) declares must use one
-# of its declared argument labels. With a toolchain, each block is also type-checked against them (as a
-# main.swift, `import Pgmq` dropped), except a SwiftPM manifest (`// swift-tools-version`) and a block
-# whose first line is `// not run`. The files in EXPECT_SWIFT must carry at least one block.
+# case that Pgmq.swift or the layer (Sources/Pgmq/*.swift, not Sources/Pgmq/Generated) declares must use
+# one of its declared argument labels; an initializer belongs to the type, or the `extension`, around it.
+# With a toolchain, each block is also type-checked against both (as a main.swift, `import Pgmq`
+# dropped), except a SwiftPM manifest (`// swift-tools-version`) and a block whose first line is
+# `// not run`. The files in EXPECT_SWIFT must carry at least one block.
 EXPECT_SWIFT="README.md bindings-uniffi/README.md docs/errors.md"
 DOCS_OUT=target/swift-tests/docs
 docs_passed=0
@@ -38,16 +46,15 @@ check_doc_blocks() {
   fi
   rm -rf "$DOCS_OUT" && mkdir -p "$DOCS_OUT"
   local report
-  report=$(python3 - "$DOCS_OUT" $EXPECT_SWIFT <<'EOF'
-import pathlib, re, sys
+  report=$(LAYER_FILES="${LAYER[*]}" python3 - "$DOCS_OUT" $EXPECT_SWIFT <<'EOF'
+import os, pathlib, re, sys
 out, expected = pathlib.Path(sys.argv[1]), set(sys.argv[2:])
 root = pathlib.Path(".")
 docs = [root / "README.md", *sorted(root.glob("docs/*.md"))] + sorted(
     p for p in root.glob("*/README.md") if p.parent.name not in {"node_modules", "target"} and not p.parent.name.startswith(".")
 )
-sources = [root / "target/uniffi/swift/Pgmq.swift"] + sorted(
-    p for p in root.glob("bindings-uniffi/swift/**/*.swift") if p.name not in {"main.swift", "Package.swift"}
-)
+# The layer as LAYER lists it: a stale Pgmq.swift in Sources/Pgmq/Generated would keep a renamed label valid.
+sources = [root / "target/uniffi/swift/Pgmq.swift"] + [pathlib.Path(p) for p in os.environ["LAYER_FILES"].split()]
 
 def labels(params):
     """The argument labels of a parameter list (`_` for none), split at top-level commas."""
@@ -68,17 +75,33 @@ def labels(params):
             found.append(head[0])
     return found
 
+# A declaration: a type or extension (its name), a function, initializer or enum case (name, parameters),
+# or a brace. The braces tell which type an `init` belongs to: the innermost type or extension open
+# around it (`extension QueueOptions { init(ackDeadline: ...) }` declares `QueueOptions(ackDeadline:)`).
+DECLARATION = re.compile(
+    r"\b(?:struct|class|enum|actor|protocol|extension)\s+(?!func\b|var\b|let\b)(\w+)"
+    r"|\b(?:func\s+(\w+)|(init)|case\s+(\w+))\s*\(([^{]*?)\)\s*(?=async|throws|rethrows|->|\{|$|\n)"
+    r"|([{}])"
+)
 declared = {}  # name -> every label it is declared with ("()" for a declaration without parameters)
 for src in sources:
     text = re.sub(r"/\*.*?\*/", "", src.read_text(encoding="utf-8"), flags=re.S)
-    owner = None
-    for m in re.finditer(r"\b(?:struct|class|enum|actor)\s+(\w+)|\b(?:func\s+(\w+)|(init)|case\s+(\w+))\s*\(([^{]*?)\)\s*(?:async|throws|rethrows|->|\{|$|\n)", text):
+    text = re.sub(r"(^|\s)//.*", r"\1", text)  # braces in comments are not scopes
+    opened, scopes = None, []  # the type whose `{` comes next; the type of each open brace
+    for m in DECLARATION.finditer(text):
         if m.group(1):
-            owner = m.group(1)
-            continue
-        name = m.group(2) or (owner if m.group(3) else None) or m.group(4)
-        if name:
-            declared.setdefault(name, set()).update(labels(m.group(5)) or ["()"])
+            opened = m.group(1)
+        elif m.group(6) == "{":
+            scopes.append(opened or (scopes[-1] if scopes else None))
+            opened = None
+        elif m.group(6) == "}":
+            if scopes:
+                scopes.pop()
+        else:
+            owner = scopes[-1] if scopes else None
+            name = m.group(2) or (owner if m.group(3) else None) or m.group(4)
+            if name:
+                declared.setdefault(name, set()).update(labels(m.group(5)) or ["()"])
 
 n, failures, carrying = 0, [], set()
 for doc in docs:
@@ -121,9 +144,9 @@ EOF
       n=${n%.swift}
       case " ${labels_failed:-} " in *" $n "*) continue ;; esac
       mkdir -p "$DOCS_OUT/$n" && cp "$block" "$DOCS_OUT/$n/main.swift"
-      if "$swiftc" -typecheck -swift-version 5 -module-name DocBlock \
+      if "$swiftc" -typecheck -swift-version 5 -module-name DocBlock ${TARGET[@]+"${TARGET[@]}"} \
         -Xcc -fmodule-map-file="$PWD/$ffi/PgmqFFI.modulemap" -I "$ffi" \
-        target/uniffi/swift/Pgmq.swift "$DOCS_OUT/$n/main.swift" >"$DOCS_OUT/$n/typecheck.log" 2>&1; then
+        target/uniffi/swift/Pgmq.swift "${LAYER[@]}" "$DOCS_OUT/$n/main.swift" >"$DOCS_OUT/$n/typecheck.log" 2>&1; then
         echo "ok    $(cat "${block%.swift}.what") (type-checked)"
       else
         echo "FAIL  $(cat "${block%.swift}.what"): does not type-check:"
@@ -200,13 +223,9 @@ grep -v '^[[:space:]]*use "' "$GEN/PgmqFFI.modulemap" >"$FFI/PgmqFFI.modulemap"
 
 check_layer
 
-# One module: the generated Pgmq.swift, the hand-written layer (Sources/Pgmq/*.swift, not the copies in
-# Sources/Pgmq/Generated) and the tests. -fmodule-map-file makes `import PgmqFFI` (inside Pgmq.swift)
-# resolve to the header; -rpath lets the executable find the library. On macOS the deployment target is
-# the package's (macOS 13: `Duration`).
-LAYER=(bindings-uniffi/swift/Sources/Pgmq/*.swift)
-TARGET=()
-[ "$(uname -s)" = Darwin ] && TARGET=(-target "$(uname -m)-apple-macosx13.0")
+# One module: the generated Pgmq.swift, the hand-written layer (LAYER, above) and the tests, for the
+# deployment target TARGET. -fmodule-map-file makes `import PgmqFFI` (inside Pgmq.swift) resolve to the
+# header; -rpath lets the executable find the library.
 echo "swift-tests: compiling with $("$SWIFTC" --version 2>&1 | head -n 1)"
 "$SWIFTC" -swift-version 5 -module-name PgmqSwiftTests ${TARGET[@]+"${TARGET[@]}"} \
   -Xcc -fmodule-map-file="$PWD/$FFI/PgmqFFI.modulemap" -I "$FFI" \

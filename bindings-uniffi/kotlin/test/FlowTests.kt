@@ -22,6 +22,18 @@ val flowTests = suite {
         assertEquals(Outcome.COMPLETED, withTimeout(FIVE_S) { sent.completed() }, "outcome")
     }
 
+    test("buffer().first() gets a message already released: behind buffer() the upstream ends by cancellation") {
+        val q = newQueue("flowbufferfirst")
+        val sent = q.send("x")
+        val m = withTimeout(FIVE_S) { q.messages().buffer(1).first() }
+        assertEquals(sent.id(), m.id, "the message")
+        assertTrue(m.isFinished, "released when first() cancelled the buffered upstream")
+        assertThrows<PgmqException.AlreadyFinished>("ack() of the released message") { m.ack() }
+        val again = q.receiver().nextWithin()
+        assertEquals(2u, again.deliveryAttempt, "redelivered as attempt 2")
+        again.ack()
+    }
+
     test("buffer(10) with acks in other coroutines: every message delivered once, none redelivered") {
         val q = newQueue("flowbuffer")
         val batch = q.sendBatch((1..30).map { outgoing("m$it") })
@@ -123,8 +135,12 @@ val flowTests = suite {
 
     test("cancelling a collector waiting for the first message leaves nothing leased") {
         val q = newQueue("flowwait")
-        val job = launch(Dispatchers.Default) { q.messages().collect { fail("nothing was sent") } }
-        delay(100)
+        // UNDISPATCHED: launch returns at the collector's first suspension, which is inside receiver.next()
+        // once the Rust call has started; so the cancellation below reaches a pending next().
+        val job = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            q.messages().collect { fail("nothing was sent") }
+        }
+        assertTrue(job.isActive, "the collector is waiting for its first message")
         job.cancelAndJoin()
         val sent = q.send("after")
         q.awaitNothingLeased("after cancelAndJoin")
@@ -183,8 +199,10 @@ val flowTests = suite {
     test("messages() completes when the client is closed") {
         val c = connect()
         val q = newQueue("flowclose")
-        val collected = async(Dispatchers.Default) { c.queue(q.name()).messages().toList() }
-        delay(100)
+        // UNDISPATCHED: async returns once the collector is suspended in receiver.next() (see above), so
+        // the shutdown ends a pending next(), not a receiver yet to be made.
+        val collected = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) { c.queue(q.name()).messages().toList() }
+        assertTrue(collected.isActive, "the collector is waiting for a message")
         c.shutdown()
         assertEquals(emptyList<Message>(), withTimeout(FIVE_S) { collected.await() }, "the flow completed empty")
     }

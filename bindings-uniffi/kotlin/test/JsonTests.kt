@@ -70,4 +70,22 @@ val jsonTests = suite {
         assertEquals("{}", vendor.json(), "application/<x>+json with parameters is JSON")
         listOf(csv, plain, vendor).forEach { it.ack() }
     }
+
+    test("a value whose attributes name another content type is InvalidOption, and nothing is sent; the same one is kept") {
+        val q = newQueue("jsonclash")
+        val csv = SendOptions(attributes = attributes(CONTENT_TYPE_ATTRIBUTE to "text/csv", "kind" to "point"))
+        val e = assertThrows<PgmqException.InvalidOption>("send(value, serializer) labelled text/csv") { q.send(Point(1, 2), PointJson, csv) }
+        assertEquals("invalid_option", e.code, "its code")
+        assertTrue("text/csv" in e.reason && JSON_CONTENT_TYPE in e.reason, "the reason names both content types: ${e.reason}")
+        assertThrows<PgmqException.InvalidOption>("sendJson(text) labelled text/csv") { q.sendJson("{}", csv) }
+        assertThrows<PgmqException.InvalidOption>("outgoing(value, serializer) labelled text/csv") {
+            outgoing(Point(1, 2), PointJson, CONTENT_TYPE_ATTRIBUTE to "text/csv")
+        }
+        assertEquals(0uL, q.stats().messages, "nothing was sent")
+
+        q.send(Point(5, 6), PointJson, SendOptions(attributes = attributes(CONTENT_TYPE_ATTRIBUTE to JSON_CONTENT_TYPE)))
+        val m = q.receiver().nextWithin()
+        assertEquals(attributes(CONTENT_TYPE_ATTRIBUTE to JSON_CONTENT_TYPE), m.attributes, "the serializer's own label, given, is kept")
+        m.ack()
+    }
 }

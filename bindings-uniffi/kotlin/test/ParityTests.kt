@@ -316,10 +316,13 @@ private fun swiftLabels(): Map<String, Set<String>> {
     return labels
 }
 
-/** The generated Pgmq.swift and the hand-written Swift sources. */
+/**
+ * The generated Pgmq.swift and the hand-written Swift layer (the .swift files of Sources/Pgmq): not the copy
+ * prepare-package.sh leaves in Sources/Pgmq/Generated, which, stale, would still declare a renamed name.
+ */
 private fun swiftSources(): List<File> =
     listOf(File("target/uniffi/swift/Pgmq.swift")) +
-        File("bindings-uniffi/swift/Sources").walkTopDown().filter { it.extension == "swift" }.sorted().toList()
+        (File("bindings-uniffi/swift/Sources/Pgmq").listFiles() ?: emptyArray()).filter { it.extension == "swift" }.sorted()
 
 private fun addSwiftLabels(text: String, labels: MutableMap<String, MutableSet<String>>) {
     var owner: String? = null

@@ -72,16 +72,17 @@ suspend fun Queue.send(body: String, options: SendOptions? = null): SentMessage 
 
 /**
  * Sends [value] encoded by [serializer], with the attribute `content-type` set to the serializer's
- * content type (in place of one in `options.attributes`); returns once the message is durable.
+ * content type (added to `options.attributes`); returns once the message is durable.
+ * `PgmqException.InvalidOption` if `options.attributes` name another content type, and nothing is sent:
+ * the bytes are the serializer's, so is their label (send a `ByteArray` to label bytes yourself).
  *
  * ```
  * queue.send(Point(1, 2), pointSerializer)
  * ```
  */
 suspend fun <T> Queue.send(value: T, serializer: Serializer<T>, options: SendOptions? = null): SentMessage {
-    val body = serializer.encode(value)
-    val labelled = (options?.attributes ?: emptyMap()) + (CONTENT_TYPE_ATTRIBUTE to AttributeValue.Text(serializer.contentType))
-    return send(body, (options ?: SendOptions()).copy(attributes = labelled))
+    val labelled = withContentType(options?.attributes ?: emptyMap(), serializer)
+    return send(serializer.encode(value), (options ?: SendOptions()).copy(attributes = labelled))
 }
 
 /**
@@ -90,12 +91,31 @@ suspend fun <T> Queue.send(value: T, serializer: Serializer<T>, options: SendOpt
  */
 suspend fun Queue.sendJson(json: String, options: SendOptions? = null): SentMessage = send(json, JsonText, options)
 
-/** One message of a batch: [value] encoded by [serializer], labelled with its content type, and [attributes]. */
-fun <T> outgoing(value: T, serializer: Serializer<T>, vararg attributes: Pair<String, Any?>): OutgoingMessage =
-    OutgoingMessage(
-        serializer.encode(value),
-        attributes(*attributes) + (CONTENT_TYPE_ATTRIBUTE to AttributeValue.Text(serializer.contentType)),
-    )
+/**
+ * One message of a batch: [value] encoded by [serializer], labelled with its content type, and
+ * [attributes]. `PgmqException.InvalidOption` if [attributes] name another content type.
+ */
+fun <T> outgoing(value: T, serializer: Serializer<T>, vararg attributes: Pair<String, Any?>): OutgoingMessage {
+    val labelled = withContentType(attributes(*attributes), serializer)
+    return OutgoingMessage(serializer.encode(value), labelled)
+}
+
+/**
+ * [attributes] with `content-type` set to [serializer]'s content type. A different one given is
+ * `PgmqException.InvalidOption`, as in Python, Node and Swift: silently replacing it would hide a
+ * caller's mistake, and keeping it would mislabel the bytes.
+ */
+private fun withContentType(attributes: Map<String, AttributeValue>, serializer: Serializer<*>): Map<String, AttributeValue> {
+    val label = AttributeValue.Text(serializer.contentType)
+    val given = attributes[CONTENT_TYPE_ATTRIBUTE] ?: return attributes + (CONTENT_TYPE_ATTRIBUTE to label)
+    if (given != label) {
+        throw PgmqException.InvalidOption(
+            "invalid option: attribute $CONTENT_TYPE_ATTRIBUTE=${given.raw}, but the body is encoded as " +
+                "${serializer.contentType}; send a ByteArray to label bytes yourself",
+        )
+    }
+    return attributes
+}
 
 private fun <T> decoded(body: ByteArray, attributes: Map<String, AttributeValue>, serializer: Serializer<T>, what: String): T {
     val label = attributes[CONTENT_TYPE_ATTRIBUTE]
