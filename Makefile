@@ -13,6 +13,11 @@ WITH_PG := tests/with-postgres.sh
 LOGS := target/test-logs
 VENV := .venv
 PY := $(VENV)/bin/python
+# The Python extension, the Node addon and the bench program are release builds for this host's target
+# triple: napi builds with --target, and giving maturin and the bench the same one puts all three in
+# target/<triple>/release, where they share the compiled dependencies instead of building them twice.
+HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+RELEASE_DIR := target/$(HOST_TRIPLE)/release
 
 .PHONY: all build python node kotlin swift demo test test-suites bench clean
 
@@ -36,7 +41,7 @@ PYTHON_DEPS := $(shell find core/src core/migrations bindings-python/src -type f
 	Cargo.toml Cargo.lock core/Cargo.toml bindings-python/Cargo.toml pyproject.toml
 python: $(PYTHON_STAMP)
 $(PYTHON_STAMP): $(PYTHON_DEPS) | $(VENV)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet --target $(HOST_TRIPLE)
 	@touch $@
 
 # npm packages (pinned by package-lock.json): @napi-rs/cli, typescript, tsx, @types/node.
@@ -51,7 +56,7 @@ NODE_DEPS := $(shell find core/src core/migrations bindings-node/src -type f) \
 	Cargo.toml Cargo.lock core/Cargo.toml bindings-node/Cargo.toml bindings-node/build.rs
 node: $(NODE_ADDON_STAMP)
 $(NODE_ADDON_STAMP): $(NODE_DEPS) node_modules/.stamp
-	npx napi build --platform --release --manifest-path bindings-node/Cargo.toml \
+	npx napi build --platform --release --target $(HOST_TRIPLE) --manifest-path bindings-node/Cargo.toml \
 	  --package-json-path package.json --output-dir bindings-node --js native.cjs --dts native.d.ts
 	@mkdir -p $(dir $@) && touch $@
 
@@ -134,8 +139,8 @@ docs:
 # Rust first, then Python and Node on the same cluster: their rows are printed beside the Rust figures
 # of this run (the binding benches read them from target/bench/summary.jsonl).
 bench: python node
-	$(CARGO) build --release -p pgmq-core --example bench
-	PGMQ_PG_TLS=1 $(WITH_PG) bash -c 'target/release/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
+	$(CARGO) build --release --target $(HOST_TRIPLE) -p pgmq-core --example bench
+	PGMQ_PG_TLS=1 $(WITH_PG) bash -c '$(RELEASE_DIR)/examples/bench && $(PY) bindings-python/bench/bench.py && node bindings-node/bench/bench.mjs'
 
 # The peer benchmark (docs/performance.md): the harness in ../shared/bench-peers runs pgmq's Python and
 # Node packages (tests/bench_contender.py, .mjs) beside procrastinate, graphile-worker, pg-boss and

@@ -28,13 +28,16 @@ const job = await queue.send('a long job')
 for await (const msg of queue.receive()) {
   console.log('working on', msg.body.toString())
   const work = sleep(60_000, undefined, { signal: msg.cancelled }) // pass the signal to what you call
-  await queue.cancel([msg.id]) // here from the same process; usually from another one
+  // Here the cancel comes from the same process; usually from another one. Not awaited before `work`
+  // is: the signal may abort `work` while the cancel is still returning.
+  const cancelling = queue.cancel([msg.id])
   try {
     await work
   } catch {
     const reason = msg.cancelled.reason as PgmqError
     console.log('the worker saw the cancel:', reason.code)
   }
+  await cancelling
   await msg.ack() // does nothing: the message is cancelled
   break
 }
