@@ -25,8 +25,12 @@ all: build
 
 # The Python and Node bindings are built by maturin and @napi-rs/cli (below), not by cargo: they are
 # loaded by their interpreters, not run as Rust test binaries.
+# One cargo invocation (the same packages, so the same features) builds the uniffi library, the Rust tests
+# and the chaos workers: the library's own build below is this one, and `cargo test` in test-suites then
+# compiles nothing again.
+RUST_WORKSPACE := --workspace --exclude pgmq-python --exclude pgmq-node
 build: python node kotlin
-	$(CARGO) build --workspace --all-targets --exclude pgmq-python --exclude pgmq-node
+	$(CARGO) build $(RUST_WORKSPACE) --all-targets
 
 # The development virtualenv: maturin, pytest, anyio, mypy (pinned).
 $(VENV): bindings-python/requirements-dev.txt
@@ -79,7 +83,7 @@ $(JNA_JAR):
 	else echo "JNA is missing: install Debian's libjna-java (or set JNA_JAR=/path/to/jna.jar)"; exit 1; fi
 
 $(UNIFFI_LIB) target/debug/uniffi-bindgen: $(UNIFFI_DEPS)
-	$(CARGO) build -p pgmq-uniffi --lib --bins
+	$(CARGO) build $(RUST_WORKSPACE) --all-targets
 	@touch $(UNIFFI_LIB)
 
 target/uniffi/.generated: $(UNIFFI_LIB) target/debug/uniffi-bindgen
@@ -112,14 +116,14 @@ test: build
 WITHOUT_SHARED_PG := env -u DATABASE_URL -u PGMQ_PG_FAST -u PGMQ_PG_TLS -u PGMQ_PG_PGBOUNCER
 test-suites:
 	@rc=0; \
-	$(CARGO) test -p pgmq-core --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(CARGO) test $(RUST_WORKSPACE) --no-fail-fast 2>&1 | tee $(LOGS)/rust.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest bindings-python/tests 2>&1 | tee $(LOGS)/python.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	npm test 2>&1 | tee $(LOGS)/node.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	bindings-uniffi/kotlin/run-tests.sh 2>&1 | tee $(LOGS)/kotlin.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	bindings-uniffi/swift/run-tests.sh 2>&1 | tee $(LOGS)/swift.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest tests/interop 2>&1 | tee $(LOGS)/interop.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(WITHOUT_SHARED_PG) $(WITH_PG) target/debug/pgmq-chaos --messages 10000 2>&1 | tee $(LOGS)/chaos.log; rc=$$(( rc | PIPESTATUS[0] )); \
-	$(WITHOUT_SHARED_PG) PGMQ_CRASH_TESTS=1 $(WITH_PG) $(CARGO) test -p pgmq-core --test crash 2>&1 | tee $(LOGS)/crash.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(WITHOUT_SHARED_PG) PGMQ_CRASH_TESTS=1 $(WITH_PG) $(CARGO) test $(RUST_WORKSPACE) --test crash 2>&1 | tee $(LOGS)/crash.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
 # core/schema.sql, the schema as the migrations leave it: a fresh database migrated by the core, dumped
