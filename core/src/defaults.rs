@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::error::ERROR_CODES;
+use crate::error::{ERROR_CODES, SQLSTATES};
 use crate::options::{Outcome, DEFAULT_SCHEMA, MAX_INTERVAL};
 use crate::peek::MessageState;
 
@@ -252,8 +252,8 @@ pub const DEFAULTS: Defaults = Defaults {
     },
 };
 
-/// [`DEFAULTS`], [`ERROR_CODES`], the outcome and message-state names and the NOTIFY protocol's names
-/// as one JSON object, for the bindings' tests to compare their own tables with in one call.
+/// [`DEFAULTS`], [`ERROR_CODES`], the SQLSTATEs of pgmq's SQL functions (`"sqlstates"`: state → error
+/// code), the outcome and message-state names and the NOTIFY protocol's names as one JSON object, for the bindings' tests to compare their own tables with in one call.
 /// Durations are whole milliseconds under a name ending in `_ms`; every other name is the Rust field's.
 ///
 /// ```
@@ -371,6 +371,7 @@ pub fn truths_json() -> String {
             .iter()
             .map(|e| json!({ "code": e.code, "transient": e.transient, "description": e.description }))
             .collect::<Vec<_>>(),
+        "sqlstates": SQLSTATES.iter().map(|(state, code)| (state.to_string(), json!(code))).collect::<serde_json::Map<_, _>>(),
         "outcomes": Outcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
         "message_states": MessageState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "protocol": {
@@ -488,6 +489,7 @@ mod tests {
         assert_eq!(truths["outcomes"], serde_json::json!(["completed", "dead_lettered", "cancelled", "expired"]));
         assert_eq!(truths["message_states"], serde_json::json!(["ready", "scheduled", "leased", "lapsed"]));
         assert_eq!(truths["protocol"]["everything"], "*");
-        assert_eq!(truths.as_object().unwrap().len(), 7);
+        assert_eq!(truths["sqlstates"], serde_json::json!({"PQ001": "queue_not_found", "PQ002": "invalid_option"}));
+        assert_eq!(truths.as_object().unwrap().len(), 8);
     }
 }

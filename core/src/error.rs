@@ -132,6 +132,9 @@ impl From<tokio_postgres::Error> for Error {
         use tokio_postgres::error::SqlState;
         if let Some(db) = e.as_db_error() {
             let code = db.code();
+            if let Some(e) = from_pgmq_sqlstate(code.code(), db.message()) {
+                return e;
+            }
             let text = format!("{} ({})", db.message(), code.code());
             if *code == SqlState::UNDEFINED_TABLE
                 || *code == SqlState::INVALID_SCHEMA_NAME
@@ -168,6 +171,25 @@ impl From<deadpool_postgres::PoolError> for Error {
             other => Error::Connection(other.to_string()),
         }
     }
+}
+
+/// The SQLSTATEs that pgmq's SQL functions raise (class `PQ`, pgmq's own), with the [`Error::code`] each
+/// stands for: every binding turns its driver's error with one of these into its own typed error, reading
+/// this table through [`crate::truths_json`] (key `"sqlstates"`).
+pub(crate) const SQLSTATES: &[(&str, &str)] = &[("PQ001", "queue_not_found"), ("PQ002", "invalid_option")];
+
+/// The error a pgmq function meant by raising `sqlstate` with `message` (`pgmq: queue "x" does not
+/// exist`, `pgmq: <what is invalid>`), if the state is one of [`SQLSTATES`].
+fn from_pgmq_sqlstate(sqlstate: &str, message: &str) -> Option<Error> {
+    let (_, code) = SQLSTATES.iter().find(|(state, _)| *state == sqlstate)?;
+    let text = message.strip_prefix("pgmq: ").unwrap_or(message);
+    Some(match *code {
+        "queue_not_found" => {
+            let name = text.strip_prefix("queue \"").and_then(|t| t.strip_suffix("\" does not exist"));
+            Error::QueueNotFound(name.unwrap_or(text).to_owned())
+        }
+        _ => Error::InvalidOption(text.to_owned()),
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -258,6 +280,18 @@ mod tests {
             }
         }
         all
+    }
+
+    #[test]
+    fn pgmq_sqlstates_map_to_their_errors_and_name_codes_that_exist() {
+        for (_, code) in SQLSTATES {
+            assert!(ERROR_CODES.iter().any(|e| e.code == *code), "{code}");
+        }
+        let e = from_pgmq_sqlstate("PQ001", "pgmq: queue \"jobs\" does not exist").unwrap();
+        assert!(matches!(&e, Error::QueueNotFound(name) if name == "jobs"), "{e:?}");
+        let e = from_pgmq_sqlstate("PQ002", "pgmq: delay must not be negative").unwrap();
+        assert!(matches!(&e, Error::InvalidOption(m) if m == "delay must not be negative"), "{e:?}");
+        assert!(from_pgmq_sqlstate("23505", "duplicate key").is_none());
     }
 
     #[test]

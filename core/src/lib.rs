@@ -59,6 +59,7 @@ mod message;
 mod migrate;
 mod notifier;
 mod options;
+pub mod outbox;
 mod peek;
 pub mod protocol;
 mod queue;

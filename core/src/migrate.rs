@@ -17,10 +17,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "0004_pin_search_path.sql", include_str!("../migrations/0004_pin_search_path.sql")),
     (5, "0005_least_privilege.sql", include_str!("../migrations/0005_least_privilege.sql")),
     (6, "0006_send_locks_directly.sql", include_str!("../migrations/0006_send_locks_directly.sql")),
+    (7, "0007_outbox.sql", include_str!("../migrations/0007_outbox.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 6;
+pub const LATEST_VERSION: i32 = 7;
 
 /// The schema's name, unquoted.
 fn schema_name(policy: &crate::db::Policy) -> String {

@@ -1,0 +1,184 @@
+//! The transactional send (outbox): sending in the caller's own transaction, through the SQL functions
+//! `pgmq.send`, `pgmq.send_json`, `pgmq.send_batch` and `pgmq.send_json_batch` (migration 0007).
+//!
+//! The messages commit with the caller's other writes or vanish with them on rollback, and receivers are
+//! woken at commit, once per transaction however many messages it sent (NOTIFY is transactional and
+//! PostgreSQL folds identical notifications of one transaction into one). docs/outbox.md describes the
+//! functions, their guarantees and the privileges they need.
+//!
+//! [`statement`] gives the SQL text of one call in the parameter style of the caller's driver, for the
+//! bindings (and anyone) to run on their own connection: the same parameters in every language.
+
+use crate::db::Policy;
+use crate::error::Result;
+use crate::options::{validate_schema_name, DEFAULT_SCHEMA};
+
+/// Which of the four outbox functions a [`statement`] calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxKind {
+    /// `pgmq.send`: one message whose body is bytes. Returns its id.
+    Send,
+    /// `pgmq.send_json`: one message whose body is JSON text, labelled `content-type: application/json`.
+    SendJson,
+    /// `pgmq.send_batch`: messages whose bodies are bytes, all or none. Returns their ids in order.
+    SendBatch,
+    /// `pgmq.send_json_batch`: messages whose bodies are JSON texts, all or none.
+    SendJsonBatch,
+}
+
+impl OutboxKind {
+    /// All four, in the order above.
+    pub const ALL: [OutboxKind; 4] = [OutboxKind::Send, OutboxKind::SendJson, OutboxKind::SendBatch, OutboxKind::SendJsonBatch];
+
+    /// The SQL function's name in pgmq's schema: `send`, `send_json`, `send_batch`, `send_json_batch`.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            OutboxKind::Send => "send",
+            OutboxKind::SendJson => "send_json",
+            OutboxKind::SendBatch => "send_batch",
+            OutboxKind::SendJsonBatch => "send_json_batch",
+        }
+    }
+
+    /// Whether the function takes arrays (of bodies and of attributes) and returns an array of ids.
+    pub fn is_batch(self) -> bool {
+        matches!(self, OutboxKind::SendBatch | OutboxKind::SendJsonBatch)
+    }
+
+    /// The names of the six parameters, for [`ParamStyle::Named`]: `queue`, `body` (`bodies` for a batch),
+    /// `attributes`, `delay_seconds`, `schedule_at`, `track`.
+    pub fn param_names(self) -> [&'static str; 6] {
+        let body = if self.is_batch() { "bodies" } else { "body" };
+        ["queue", body, "attributes", "delay_seconds", "schedule_at", "track"]
+    }
+}
+
+/// How a driver writes the placeholders of a statement's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamStyle {
+    /// `$1`, `$2`, ...: tokio-postgres, asyncpg, node-postgres, Prisma's raw queries.
+    Dollar,
+    /// `?`: JDBC.
+    QuestionMark,
+    /// `%s`: psycopg (the statement contains no other `%`).
+    Format,
+    /// `:name` ([`OutboxKind::param_names`]): SQLAlchemy's `text()`.
+    Named,
+}
+
+/// The SQL of one call of `kind`, with its six parameters in the placeholders of `style`, for `schema`
+/// (`None`: `pgmq`). The parameters, in this order in every language (each placeholder appears once, in
+/// increasing order):
+///
+/// 1. `queue`: the queue's name (text).
+/// 2. `body`: the body (bytes); for [`OutboxKind::SendJson`] the JSON text (text); for the batch kinds
+///    (`bodies`) an array of bytes / of JSON texts.
+/// 3. `attributes`: the attributes as a JSON object's text (NULL: none); for the batch kinds an array of
+///    them, one per body, or NULL.
+/// 4. `delay_seconds`: seconds to wait after commit before the messages become available (float8, NULL:
+///    none). Exclusive with `schedule_at`.
+/// 5. `schedule_at`: when the messages become available (timestamptz, NULL: now).
+/// 6. `track`: whether outcomes are recorded (bool, [`crate::DEFAULTS`]`.send.track` = true).
+///
+/// The statement returns one row with one column: the id (uuid), or for a batch the ids (uuid[]) in
+/// list order. Casts are written `CAST(x AS t)` (never `::`, which `:name` parsers misread).
+///
+/// The SQL raises SQLSTATE `PQ001` for an unknown queue and `PQ002` for an invalid argument (the map
+/// is `"sqlstates"` of [`crate::truths_json`]); nothing is written then.
+///
+/// Errors: [`Error::InvalidOption`] for a schema name that [`validate_schema_name`] refuses.
+///
+/// ```
+/// use pgmq_core::outbox::{statement, OutboxKind, ParamStyle};
+/// let sql = statement(OutboxKind::Send, None, ParamStyle::QuestionMark).unwrap();
+/// assert!(sql.starts_with("SELECT pgmq.send(CAST(? AS text), CAST(? AS bytea), "));
+/// ```
+pub fn statement(kind: OutboxKind, schema: Option<&str>, style: ParamStyle) -> Result<String> {
+    let (body, attributes) = match kind {
+        OutboxKind::Send => ("CAST($2 AS bytea)", "CAST(CAST($3 AS text) AS jsonb)"),
+        OutboxKind::SendJson => ("CAST(CAST($2 AS text) AS jsonb)", "CAST(CAST($3 AS text) AS jsonb)"),
+        OutboxKind::SendBatch => ("CAST($2 AS bytea[])", "CAST(CAST($3 AS text[]) AS jsonb[])"),
+        OutboxKind::SendJsonBatch => ("CAST(CAST($2 AS text[]) AS jsonb[])", "CAST(CAST($3 AS text[]) AS jsonb[])"),
+    };
+    let text = format!(
+        "SELECT pgmq.{}(CAST($1 AS text), {body}, {attributes}, pg_catalog.make_interval(secs => CAST($4 AS float8)), \
+         CAST($5 AS timestamptz), CAST($6 AS boolean))",
+        kind.function_name()
+    );
+    let policy = Policy {
+        statement_cache: false,
+        statement_timeout: std::time::Duration::ZERO,
+        schema: match schema {
+            None | Some(DEFAULT_SCHEMA) => None,
+            Some(name) => {
+                validate_schema_name(name)?;
+                Some(std::sync::Arc::from(format!("\"{name}\"")))
+            }
+        },
+    };
+    let text = policy.in_schema(&text).into_owned();
+    Ok(match style {
+        ParamStyle::Dollar => text,
+        ParamStyle::QuestionMark => rewrite(&text, |_| "?".to_owned()),
+        ParamStyle::Format => rewrite(&text, |_| "%s".to_owned()),
+        ParamStyle::Named => rewrite(&text, |n| format!(":{}", kind.param_names()[n - 1])),
+    })
+}
+
+/// `text` with `$1` ... `$6` replaced by `placeholder(n)`. The statements hold no other `$`.
+fn rewrite(text: &str, placeholder: impl Fn(usize) -> String) -> String {
+    let mut out = text.to_owned();
+    for n in (1..=6).rev() {
+        out = out.replace(&format!("${n}"), &placeholder(n));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_style_rewrites_the_six_placeholders_in_order_and_nothing_else() {
+        for kind in OutboxKind::ALL {
+            let dollar = statement(kind, None, ParamStyle::Dollar).unwrap();
+            let positions: Vec<usize> = (1..=6).map(|n| dollar.find(&format!("${n}")).unwrap()).collect();
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{kind:?}: {dollar}");
+            assert_eq!(dollar.matches('$').count(), 6, "{dollar}");
+            assert!(!dollar.contains("::") && !dollar.contains('%') && !dollar.contains('?') && !dollar.contains('\n'));
+            assert!(dollar.starts_with(&format!("SELECT pgmq.{}(CAST($1 AS text), ", kind.function_name())));
+
+            let question = statement(kind, None, ParamStyle::QuestionMark).unwrap();
+            assert_eq!(question, rewrite(&dollar, |_| "?".into()));
+            assert_eq!((question.matches('?').count(), question.contains('$')), (6, false));
+            let format = statement(kind, None, ParamStyle::Format).unwrap();
+            assert_eq!((format.matches("%s").count(), format.matches('%').count(), format.contains('$')), (6, 6, false));
+            let named = statement(kind, None, ParamStyle::Named).unwrap();
+            let names = kind.param_names();
+            let at: Vec<usize> = names.iter().map(|n| named.find(&format!(":{n} ")).unwrap()).collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{named}");
+            assert_eq!((named.matches(':').count(), named.contains('$')), (6, false));
+        }
+        assert_eq!(
+            statement(OutboxKind::Send, None, ParamStyle::Dollar).unwrap(),
+            "SELECT pgmq.send(CAST($1 AS text), CAST($2 AS bytea), CAST(CAST($3 AS text) AS jsonb), \
+             pg_catalog.make_interval(secs => CAST($4 AS float8)), CAST($5 AS timestamptz), CAST($6 AS boolean))"
+        );
+        assert!(statement(OutboxKind::SendBatch, None, ParamStyle::Named).unwrap().contains("CAST(:bodies AS bytea[])"));
+    }
+
+    #[test]
+    fn a_custom_schema_is_quoted_in_and_a_bad_one_refused() {
+        let sql = statement(OutboxKind::SendJsonBatch, Some("app_queues"), ParamStyle::Dollar).unwrap();
+        assert!(sql.starts_with("SELECT \"app_queues\".send_json_batch(CAST($1 AS text), "), "{sql}");
+        assert!(sql.contains("pg_catalog.make_interval") && !sql.contains("pgmq."));
+        assert_eq!(
+            statement(OutboxKind::Send, Some("pgmq"), ParamStyle::Dollar).unwrap(),
+            statement(OutboxKind::Send, None, ParamStyle::Dollar).unwrap()
+        );
+        for bad in ["Jobs", "x\"; DROP TABLE t; --", "pg_x", ""] {
+            let err = statement(OutboxKind::Send, Some(bad), ParamStyle::Dollar).unwrap_err();
+            assert_eq!(err.code(), "invalid_option", "{bad:?}");
+        }
+    }
+}
