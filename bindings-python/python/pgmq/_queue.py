@@ -10,10 +10,10 @@ from uuid import UUID
 
 from . import _defaults, _pgmq
 from ._convert import Duration, count, epoch_micros, optional_seconds
-from ._errors import InvalidOption, PgmqError
+from ._errors import PgmqError
 from ._receive import MessageHandleStream, Receiving, error_reporter
-from ._serializers import CONTENT_TYPE_ATTRIBUTE, JSON, Serializer, dump
-from ._types import MessageState, OutgoingMessage, Outcome
+from ._serializers import Serializer, encode
+from ._types import MessageState, Outcome
 
 QueueStatistics = _pgmq.QueueStatistics
 PeekedMessage = _pgmq.PeekedMessage
@@ -189,36 +189,7 @@ class Queue:
         ``delay`` (a timedelta or seconds), never both; ``track=False`` skips the outcome record (fire and
         forget). :class:`pgmq.QueueNotFound` if the queue does not exist (nothing is written).
         """
-        bodies: List[bytes] = []
-        attributes: Optional[List[Optional[Dict[str, Any]]]] = None
-        for i, message in enumerate(messages):
-            if type(message) is bytes:  # the common case first
-                bodies.append(message)
-                continue
-            if isinstance(message, OutgoingMessage):
-                body, given = message.body, message.attributes
-            else:
-                body, given = message, None
-            labels: Optional[Dict[str, Any]] = dict(given) if given else None
-            if isinstance(body, (bytes, bytearray, memoryview)):
-                bodies.append(bytes(body))
-            elif isinstance(body, str) and self._serializer is None:
-                bodies.append(body.encode("utf-8"))
-            else:
-                serializer = JSON if self._serializer is None else self._serializer
-                bodies.append(dump(serializer, body, i))
-                content_type = serializer.content_type
-                if labels is None:
-                    labels = {CONTENT_TYPE_ATTRIBUTE: content_type}
-                elif labels.setdefault(CONTENT_TYPE_ATTRIBUTE, content_type) != content_type:
-                    raise InvalidOption(
-                        f"message {i}: attribute {CONTENT_TYPE_ATTRIBUTE}={labels[CONTENT_TYPE_ATTRIBUTE]!r}, but "
-                        f"its body is encoded by {serializer!r} as {content_type!r}; send bytes to label them yourself"
-                    )
-            if labels:
-                if attributes is None:
-                    attributes = [None] * len(messages)
-                attributes[i] = labels
+        bodies, attributes = encode(messages, self._serializer)
         if not isinstance(track, bool):
             raise TypeError(f"track must be a bool, not {type(track).__name__}")
         at = None if schedule_at is None else epoch_micros(schedule_at, "schedule_at")

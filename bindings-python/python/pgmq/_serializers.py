@@ -18,9 +18,11 @@ Which labels read as JSON is the core's rule (``pgmq_core::is_json_content_type`
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 from . import _pgmq
+from ._errors import InvalidOption
+from ._types import OutgoingMessage
 
 CONTENT_TYPE_ATTRIBUTE: str = _pgmq.CONTENT_TYPE_ATTRIBUTE
 """The attribute naming a body's encoding: ``"content-type"`` (the core's constant, the same in every
@@ -129,6 +131,46 @@ def dump(serializer: Serializer, value: object, index: int) -> bytes:
     if isinstance(body, (bytes, bytearray, memoryview)):
         return bytes(body)
     raise TypeError(f"{serializer!r}.dumps() returned {type(body).__name__}, not bytes")
+
+
+def encode(
+    messages: Sequence[object], serializer: Optional[Serializer]
+) -> Tuple[List[bytes], Optional[List[Optional[Dict[str, Any]]]]]:
+    """The bodies of a send, and their attributes (``None``: no message has any), by the rule of this
+    module's docstring: what ``queue.send()`` and ``pgmq.sql.send()`` send. Each message is a body or an
+    :class:`OutgoingMessage`; a ``content-type`` attribute given with a body the serializer encodes must
+    be the serializer's (:class:`pgmq.InvalidOption` otherwise: the bytes are its, so is their label)."""
+    bodies: List[bytes] = []
+    attributes: Optional[List[Optional[Dict[str, Any]]]] = None
+    for i, message in enumerate(messages):
+        if type(message) is bytes:  # the common case first
+            bodies.append(message)
+            continue
+        if isinstance(message, OutgoingMessage):
+            body, given = message.body, message.attributes
+        else:
+            body, given = message, None
+        labels: Optional[Dict[str, Any]] = dict(given) if given else None
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            bodies.append(bytes(body))
+        elif isinstance(body, str) and serializer is None:
+            bodies.append(body.encode("utf-8"))
+        else:
+            encoder = JSON if serializer is None else serializer
+            bodies.append(dump(encoder, body, i))
+            content_type = encoder.content_type
+            if labels is None:
+                labels = {CONTENT_TYPE_ATTRIBUTE: content_type}
+            elif labels.setdefault(CONTENT_TYPE_ATTRIBUTE, content_type) != content_type:
+                raise InvalidOption(
+                    f"message {i}: attribute {CONTENT_TYPE_ATTRIBUTE}={labels[CONTENT_TYPE_ATTRIBUTE]!r}, but "
+                    f"its body is encoded by {encoder!r} as {content_type!r}; send bytes to label them yourself"
+                )
+        if labels:
+            if attributes is None:
+                attributes = [None] * len(messages)
+            attributes[i] = labels
+    return bodies, attributes
 
 
 def decode_json(body: bytes, content_type: Optional[str]) -> Any:
