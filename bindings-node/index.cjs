@@ -1044,9 +1044,175 @@ async function connect(dsn, opts) {
   return new Client(await call(native.NativeClient.connect(dsn, nativeOptions)))
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The transactional send (outbox): a send that commits or rolls back with the application's own writes,
+// on the connection of the driver it already uses. `sql.send(...)` is a query `{ text, values }` for
+// node-postgres (and anything taking a text and its parameters); the text is the core's statement
+// (pgmq_core::outbox), calling pgmq's SQL functions, which do what queue.send() does and NOTIFY on commit.
+// The values are converted as queue.send() converts its arguments.
+
+/** The core's statement of each kind (and schema), made once. */
+const outboxStatements = new Map()
+
+function outboxStatement(kind, schema) {
+  const key = schema === undefined ? kind : `${kind}\0${schema}`
+  let text = outboxStatements.get(key)
+  if (text === undefined) {
+    text = callSync(() => native.outboxStatement(kind, schema === undefined ? null : schema))
+    outboxStatements.set(key, text)
+  }
+  return text
+}
+
+/** The SQLSTATEs pgmq's SQL functions raise, and the core's code of each: `{ PQ001: 'queue_not_found', ... }`. */
+const SQLSTATES = deepFreeze(native.sqlstates())
+
+/**
+ * The query's values after the body: attributes, delay, schedule, track. `attrs` is already JSON text
+ * (or an array of them), or null.
+ */
+function outboxQuery(kind, queue, body, attrs, o) {
+  const { delayMs, scheduleAtMs, track } = sendOptions(o)
+  const schema = optionalString(o.schema, 'schema')
+  return {
+    text: outboxStatement(kind, schema),
+    values: [
+      queue,
+      body,
+      attrs,
+      // Seconds, as the statement's make_interval takes them (float8: fractions of a millisecond kept).
+      delayMs === undefined ? null : delayMs / 1000,
+      // ISO text rather than a Date: every driver passes it on as it is, and the statement casts it.
+      scheduleAtMs === undefined ? null : new Date(scheduleAtMs).toISOString(),
+      track === undefined ? DEFAULTS.send.track : track,
+    ],
+  }
+}
+
+function jsonText(value, what) {
+  const text = JSON.stringify(value)
+  if (typeof text !== 'string') throw new TypeError(`${what} must be a value JSON.stringify can encode, got ${describe(value)}`)
+  return text
+}
+
+function attributesText(v, what) {
+  const a = attributes(v, what)
+  return a === null ? null : JSON.stringify(a)
+}
+
+/** `sql.send(queue, body, options)`: one message, its body as queue.send() takes it. */
+function sqlSend(queue, body, opts) {
+  string(queue, 'queue name')
+  const o = options(opts, 'send options')
+  const [b, attrs] = encode(body, attributes(o.attributes, 'attributes'), null, 'message body')
+  return outboxQuery('send', queue, b, attrs === null ? null : JSON.stringify(attrs), o)
+}
+
+/** `sql.sendJson(queue, value, options)`: one JSON value, stored as its text and labelled by the SQL function. */
+function sqlSendJson(queue, value, opts) {
+  string(queue, 'queue name')
+  const o = options(opts, 'sendJson options')
+  return outboxQuery('send_json', queue, jsonText(value, 'the value'), attributesText(o.attributes, 'attributes'), o)
+}
+
+/** `sql.sendBatch(queue, messages, options)`: the entries queue.sendBatch() takes. */
+function sqlSendBatch(queue, messages, opts) {
+  string(queue, 'queue name')
+  if (!Array.isArray(messages)) throw new TypeError(`sendBatch takes an array of messages, got ${describe(messages)}`)
+  const o = options(opts, 'sendBatch options')
+  const bodies = new Array(messages.length)
+  let attrs = null // null unless some message has attributes
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]
+    let b = bytes(m)
+    let a = null
+    if (b === undefined) {
+      ;[b, a] = isEnvelope(m)
+        ? encode(m.body, attributes(m.attributes, `messages[${i}].attributes`), null, `messages[${i}].body`)
+        : encode(m, null, null, `messages[${i}]`)
+    }
+    bodies[i] = b
+    if (a !== null) {
+      if (attrs === null) attrs = new Array(messages.length).fill('{}')
+      attrs[i] = JSON.stringify(a)
+    }
+  }
+  return outboxQuery('send_batch', queue, bodies, attrs, o)
+}
+
+/** `sql.sendJsonBatch(queue, values, options)`: JSON values; `options.attributes`, if given, one entry per value. */
+function sqlSendJsonBatch(queue, values, opts) {
+  string(queue, 'queue name')
+  if (!Array.isArray(values)) throw new TypeError(`sendJsonBatch takes an array of values, got ${describe(values)}`)
+  const o = options(opts, 'sendJsonBatch options')
+  const bodies = values.map((v, i) => jsonText(v, `values[${i}]`))
+  let attrs = null
+  if (o.attributes !== undefined && o.attributes !== null) {
+    if (!Array.isArray(o.attributes)) {
+      throw new TypeError(`sendJsonBatch's attributes must be an array (one entry per value), got ${describe(o.attributes)}`)
+    }
+    // A length that differs is the SQL function's invalid_option (nothing is sent), as in every language.
+    attrs = o.attributes.map((a, i) => attributesText(a, `attributes[${i}]`) ?? '{}')
+  }
+  return outboxQuery('send_json_batch', queue, bodies, attrs, o)
+}
+
+/**
+ * The pgmq error a driver's error stands for, when the database raised it with one of pgmq's SQLSTATEs
+ * (node-postgres: `err.code`; Prisma: `err.meta.code`; a wrapper's `err.cause`); otherwise `err` itself.
+ */
+function sqlError(err) {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = e.cause, depth++) {
+    if (e instanceof PgmqError) return e
+    const meta = e.meta !== null && typeof e.meta === 'object' ? e.meta.code : undefined
+    const state = typeof e.code === 'string' && Object.hasOwn(SQLSTATES, e.code) ? e.code : meta
+    if (typeof state === 'string' && Object.hasOwn(SQLSTATES, state)) {
+      const code = SQLSTATES[state]
+      const Cls = ERROR_CLASSES[code] || PgmqError
+      const text = typeof e.message === 'string' ? e.message : String(e)
+      return new Cls(text.replace(/^pgmq: /, ''), code, { cause: err })
+    }
+  }
+  return err
+}
+
+/**
+ * Runs an outbox query on anything with node-postgres' `query(config)` (a Client, a PoolClient inside the
+ * caller's transaction, a Pool) and resolves to the id, or the ids of a batch, as strings.
+ */
+async function sqlExecute(client, query) {
+  if (client === null || (typeof client !== 'object' && typeof client !== 'function') || typeof client.query !== 'function') {
+    throw new TypeError(`execute takes a node-postgres Client or PoolClient (anything with query()), got ${describe(client)}`)
+  }
+  if (!isPlainObject(query) || typeof query.text !== 'string' || !Array.isArray(query.values)) {
+    throw new TypeError(`execute takes a query made by sql.send / sendJson / sendBatch / sendJsonBatch, got ${describe(query)}`)
+  }
+  let result
+  try {
+    result = await client.query(query)
+  } catch (err) {
+    throw sqlError(err)
+  }
+  const row = result && Array.isArray(result.rows) ? result.rows[0] : undefined
+  if (row === undefined) throw new TypeError('execute: the query returned no row (was it made by sql.send?)')
+  return Array.isArray(row) ? row[0] : Object.values(row)[0]
+}
+
+/** `import { sql } from 'pgmq'`: the transactional send (see index.d.ts). */
+const sql = Object.freeze({
+  send: sqlSend,
+  sendJson: sqlSendJson,
+  sendBatch: sqlSendBatch,
+  sendJsonBatch: sqlSendJsonBatch,
+  execute: sqlExecute,
+  error: sqlError,
+  SQLSTATES,
+})
+
 module.exports = {
   connect,
   setLogger,
+  sql,
   getDlqName,
   DEFAULTS,
   ERROR_CODES,

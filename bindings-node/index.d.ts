@@ -757,3 +757,101 @@ export declare class Client implements AsyncDisposable {
  * {@link InvalidOptionError} for a malformed DSN or an option out of range. No error shows the password.
  */
 export declare function connect(dsn: string, options?: ConnectOptions): Promise<Client>
+
+// ---------------------------------------------------------------------------------------------------
+// The transactional send (outbox)
+
+/**
+ * A query for the application's own driver: `text` with `$1`…`$6` placeholders and their `values`, the shape of
+ * node-postgres' `QueryConfig` (`client.query(q)`), and what Prisma's `$queryRawUnsafe(q.text, ...q.values)` takes.
+ * `R` is what {@link Sql.execute} resolves to: the id (`string`) or the ids of a batch (`string[]`).
+ */
+export interface OutboxQuery<R extends string | string[] = string | string[]> {
+  /** The core's statement, calling one of pgmq's SQL functions (`pgmq.send`, ...). */
+  readonly text: string
+  /** Queue name, body (bodies), attributes as JSON text (or null), delay in seconds (or null), schedule as ISO text (or null), track. */
+  readonly values: unknown[]
+  /** Types only: what {@link Sql.execute} resolves to. */
+  readonly __result?: R
+}
+
+/** Options of every statement of {@link sql}. */
+export interface OutboxOptions extends SendOptions {
+  /** The schema pgmq was installed in (default `'pgmq'`, as {@link ConnectOptions.schema}). */
+  schema?: string
+}
+
+/** Options of {@link Sql.send} and {@link Sql.sendJson}. */
+export interface OutboxSendOptions extends OutboxOptions {
+  /** Attributes receivers can filter on. */
+  attributes?: Attributes
+}
+
+/** Options of {@link Sql.sendJsonBatch}. */
+export interface OutboxJsonBatchOptions extends OutboxOptions {
+  /** The attributes of each value, in order: as many entries as values (`null`: none). */
+  attributes?: readonly (Attributes | null | undefined)[]
+}
+
+/** What {@link Sql.execute} runs a query on: node-postgres' `Client`, `PoolClient` or `Pool`, or anything alike. */
+export interface Queryable {
+  query(query: { text: string; values: unknown[] }): Promise<{ rows: unknown[] }>
+}
+
+/** The type of {@link sql}. */
+export interface Sql {
+  /**
+   * One message as a query: sent when the caller's transaction commits, with it; a rollback leaves nothing, and
+   * receivers are woken at commit (one wake-up however many sends the transaction made). The body as
+   * {@link Queue.send} takes it: bytes as they are, a string as its UTF-8 text, any other value as JSON with
+   * `content-type: application/json`. Type and range errors (`TypeError`, `RangeError`) are thrown here; what the
+   * database refuses (an unknown queue, bad attributes, `delayMs` and `scheduleAt` together) when it runs.
+   */
+  send(queue: string, body: unknown, options?: OutboxSendOptions): OutboxQuery<string>
+  /** One JSON value (`JSON.stringify`), labelled `content-type: application/json` by the SQL function; `message.json()` reads it in every language. */
+  sendJson(queue: string, value: unknown, options?: OutboxSendOptions): OutboxQuery<string>
+  /** Messages as one query, sent all or none; each entry as {@link Queue.sendBatch} takes it. Ids in order. */
+  sendBatch(queue: string, messages: readonly OutgoingMessage[], options?: OutboxOptions): OutboxQuery<string[]>
+  /** JSON values as one query, sent all or none, each labelled as by {@link Sql.sendJson}. Ids in order. */
+  sendJsonBatch(queue: string, values: readonly unknown[], options?: OutboxJsonBatchOptions): OutboxQuery<string[]>
+  /**
+   * Runs a query of this object on `client` (inside the caller's transaction: a `Client` or `PoolClient` after
+   * `BEGIN`) and resolves to the message id, or the ids of a batch. The database's refusals become pgmq's errors:
+   * {@link QueueNotFoundError} for an unknown queue, {@link InvalidOptionError} for a bad option (nothing was
+   * written; the transaction is aborted, as after any failed statement); other driver errors are rethrown as
+   * they are.
+   * ```ts
+   * // not run
+   * await db.query('BEGIN')
+   * await db.query('INSERT INTO orders (id) VALUES ($1)', [orderId])
+   * const id = await sql.execute(db, sql.sendJson('orders', { orderId }))
+   * await db.query('COMMIT') // the message is sent with the order, or not at all
+   * ```
+   */
+  execute<R extends string | string[]>(client: Queryable, query: OutboxQuery<R>): Promise<R>
+  /**
+   * The pgmq error a driver's error stands for, when the database raised one of pgmq's SQLSTATEs (its `code`, a
+   * Prisma error's `meta.code`, or one of its `cause`s): for queries run by another driver (Prisma, Drizzle).
+   * Any other error is returned as it is.
+   */
+  error(err: unknown): unknown
+  /** The SQLSTATEs pgmq's SQL functions raise and the code of each (the core's map): `{ PQ001: 'queue_not_found', PQ002: 'invalid_option' }`. */
+  readonly SQLSTATES: Readonly<Record<string, ErrorCode>>
+}
+
+/**
+ * The transactional send (the outbox): a message that commits or rolls back with the application's own writes,
+ * through the driver it already uses. Queries for node-postgres (`pg`) and their runner:
+ * ```ts
+ * // not run
+ * import pg from 'pg'
+ * import { sql } from 'pgmq'
+ * const db = await pool.connect()
+ * await db.query('BEGIN')
+ * const id = await sql.execute(db, sql.send('emails', 'welcome'))
+ * await db.query('COMMIT')
+ * ```
+ * Any client of pgmq (in any language) receives the message and can wait for its outcome by `id`
+ * ({@link Queue.waitForCompletion}). The role needs the producer grant (`pgmq.grant_producer`).
+ */
+export declare const sql: Sql

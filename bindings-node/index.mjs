@@ -5,6 +5,7 @@ import pgmq from './index.cjs'
 export const {
   connect,
   setLogger,
+  sql,
   getDlqName,
   DEFAULTS,
   ERROR_CODES,

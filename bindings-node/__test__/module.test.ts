@@ -48,6 +48,7 @@ test('the package exports the documented names', () => {
   const names = [
     'connect',
     'setLogger',
+    'sql',
     'getDlqName',
     'DEFAULTS',
     'ERROR_CODES',

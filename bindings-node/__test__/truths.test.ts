@@ -79,6 +79,20 @@ test('an error of each code is its class, with the core\'s code and transience',
   assert.deepEqual([unknown.code, unknown.transient], ['some_new_code', false])
 })
 
+test('sql.SQLSTATES is the core\'s map of SQLSTATEs, each to one of its codes, which sql.error gives the class of', () => {
+  const codes = TRUTHS.error_codes.map((e: Json) => e.code)
+
+  assert.deepEqual(pgmq.sql.SQLSTATES, TRUTHS.sqlstates)
+  assert.ok(Object.keys(TRUTHS.sqlstates).length > 0, 'the core names no SQLSTATE')
+  assert.ok(Object.isFrozen(pgmq.sql.SQLSTATES))
+  for (const [state, code] of Object.entries(pgmq.sql.SQLSTATES)) {
+    assert.ok(codes.includes(code), `${state}: ${code} is no code of the core`)
+    const err = pgmq.sql.error(Object.assign(new Error('pgmq: refused'), { code: state }))
+    assert.ok(err instanceof hooks._errorClasses[code], `${state}: ${err}`)
+    assert.deepEqual([(err as PgmqError).code, (err as PgmqError).message], [code, 'refused'])
+  }
+})
+
 test('Outcome and MessageState are the core\'s names, and index.d.ts types them alike', () => {
   const union = (name: string) => {
     const m = new RegExp(`^export type ${name} = (.*)$`, 'm').exec(DTS)

@@ -21,6 +21,7 @@ mod error;
 mod filter;
 mod log;
 mod message;
+mod outbox;
 mod peek;
 mod queue;
 mod receiver;
