@@ -113,7 +113,7 @@ test('every Markdown file expected to carry ts blocks has them, and every exampl
   for (const file of EXPECT_TS) assert.ok(carrying.includes(file), `${file} has no runnable \`\`\`ts block`)
   assert.deepEqual(
     examples.map((e) => e.name),
-    ['cancel.mts', 'completion.mts', 'filters.mts', 'seed.mts', 'worker.mts'],
+    ['cancel.mts', 'completion.mts', 'filters.mts', 'outbox.mts', 'seed.mts', 'worker.mts'],
   )
   for (const e of examples) assert.ok(expectedOutput(e.source).length > 0, e.name)
 })
