@@ -123,11 +123,14 @@ async function withInstances(check: (instances: Record<NodeClass, object>) => vo
   }
 }
 
-/** Whether `name` (an export, or `Class.member`) exists in Node. */
+/** Whether `name` (an export, `Class.member`, or a member of an exported object such as `sql.send`) exists in Node. */
 function exists(name: string, instances: Record<NodeClass, object>): boolean {
   const [owner, member] = name.split('.')
   if (member === undefined) return name in pgmq
-  if (!(owner in instances)) return false
+  if (!(owner in instances)) {
+    const exported = (pgmq as Record<string, unknown>)[owner]
+    return typeof exported === 'object' && exported !== null && member in exported
+  }
   return member in instances[owner as NodeClass] || member in (pgmq as Record<string, any>)[owner]
 }
 
