@@ -59,8 +59,9 @@ fn error_codes(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
     PyTuple::new(py, ERROR_CODES.iter().map(|e| (e.code, e.transient, e.description)))
 }
 
-/// Test hook, not API: `pgmq_core::truths_json()`, the core's defaults, limits, error codes, outcome and
-/// message-state names as one JSON text.
+/// Not API: `pgmq_core::truths_json()`, the core's defaults, limits, error codes, SQLSTATEs, outcome and
+/// message-state names as one JSON text, which the tests compare the package with and `pgmq/_errors.py`
+/// reads the SQLSTATE map of `pgmq.sql` from.
 #[pyfunction]
 #[pyo3(name = "_truths_json")]
 fn truths_json() -> String {

@@ -15,6 +15,7 @@ mod error;
 mod filter;
 mod log;
 mod message;
+mod outbox;
 mod peek;
 mod queue;
 mod receiver;
@@ -60,6 +61,7 @@ fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(redact_dsn, m)?)?;
     m.add_function(wrap_pyfunction!(body::is_json_content_type, m)?)?;
     m.add_function(wrap_pyfunction!(message::ack_all, m)?)?;
+    m.add_function(wrap_pyfunction!(outbox::outbox_statement, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(panic_for_tests, m)?)?;
     m.add_class::<client::Client>()?;

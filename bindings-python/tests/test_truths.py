@@ -159,6 +159,30 @@ def test_an_error_of_each_code_is_its_class_with_the_cores_code_and_transience()
     assert (type(unknown), unknown.code, unknown.transient) == (pgmq.PgmqError, "some_new_code", False)
 
 
+def test_the_sqlstate_map_of_pgmq_sql_is_the_cores_and_names_a_class_for_each_state() -> None:
+    assert _errors.SQLSTATES == TRUTHS["sqlstates"]
+    for state, code in TRUTHS["sqlstates"].items():
+        error = _errors.from_sqlstate(state, "pgmq: what happened")
+
+        assert type(error) is _errors.CLASSES[code], state
+        assert (error.code, str(error)) == (code, "pgmq: what happened")
+    assert _errors.from_sqlstate("23505", "duplicate key") is None  # not pgmq's: the driver's own error
+
+
+SQL_FUNCTIONS = [pgmq.sql.send, pgmq.sql.send_json, pgmq.sql.send_batch, pgmq.sql.send_json_batch]
+
+
+@pytest.mark.parametrize("function", SQL_FUNCTIONS, ids=[f.__name__ for f in SQL_FUNCTIONS])
+def test_every_default_pgmq_sql_shows_is_the_cores(function: Callable[..., Any]) -> None:
+    shown = {
+        name: parameter.default
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is not inspect.Parameter.empty and parameter.default is not None
+    }
+
+    assert shown == {"track": core_value("defaults.send.track")}
+
+
 def test_the_outcome_and_message_state_enums_are_the_cores_names() -> None:
     assert [o.value for o in pgmq.Outcome] == TRUTHS["outcomes"]
     assert [s.value for s in pgmq.MessageState] == TRUTHS["message_states"]

@@ -19,6 +19,10 @@ Bodies are bytes, sent and received as they are; a ``str``, sent as its UTF-8 te
 with ``message.json()`` or ``message.decode()``. A serializer given to ``connect_to_queue(...,
 serializer=)`` encodes every body that is not bytes, ``str`` included.
 
+To send inside your own transaction (the outbox pattern), :mod:`pgmq.sql` runs pgmq's SQL send functions
+on your asyncpg, psycopg or SQLAlchemy connection: ``await pgmq.sql.execute(conn, pgmq.sql.send("jobs",
+b"..."))``; the message exists if and when your transaction commits.
+
 For operators: ``queue.peek()`` reads messages (of a queue or a dead-letter queue) without leasing them,
 ``queue.purge()`` deletes those no worker holds, ``client.list_queues_with_stats()`` surveys every queue.
 
@@ -79,6 +83,7 @@ from ._serializers import (
     Serializer,
 )
 from ._types import AttributeValue, Attributes, Backoff, MessageState, OutgoingMessage, Outcome, QueueOptions
+from . import sql
 
 Attribute = _pgmq.Attribute
 Filter = _pgmq.Filter
@@ -151,4 +156,5 @@ __all__ = [
     "get_dlq_name",
     "migrate_to_latest_version",
     "redact_dsn",
+    "sql",
 ]

@@ -11,7 +11,8 @@ which the core never sees.
 
 from __future__ import annotations
 
-from typing import Dict, Type
+import json
+from typing import Dict, Optional, Type
 
 from . import _pgmq
 
@@ -210,6 +211,19 @@ PYTHON_CLASSES: Dict[str, Type[PgmqError]] = {cls.code: cls for cls in (StreamCl
 """The class of each code of the Python layer: misuses of a handle that never reach the core."""
 
 _TRANSIENT: Dict[str, bool] = {code: transient for code, transient, _ in _pgmq.ERROR_CODES}
+
+
+SQLSTATES: Dict[str, str] = json.loads(_pgmq._truths_json())["sqlstates"]
+"""The SQLSTATEs pgmq's SQL functions raise (class ``PQ``, pgmq's own) and the core's code each stands
+for: ``{"PQ001": "queue_not_found", "PQ002": "invalid_option"}``, read from the core's table of truths.
+``pgmq.sql`` raises the class of that code for a driver's exception with one of these states."""
+
+
+def from_sqlstate(sqlstate: str, message: str) -> Optional[PgmqError]:
+    """The exception for an error a pgmq SQL function raised with ``sqlstate`` and the server's
+    ``message`` (``pgmq: queue "x" does not exist``); ``None`` for a state that is not pgmq's."""
+    code = SQLSTATES.get(sqlstate)
+    return None if code is None else error(message, code)
 
 
 def error(message: str, code: str) -> PgmqError:

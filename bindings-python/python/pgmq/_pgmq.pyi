@@ -35,6 +35,7 @@ __all__ = [
     "connect",
     "dlq_name",
     "is_json_content_type",
+    "outbox_statement",
     "redact_dsn",
     "_shutdown",
     "_truths_json",
@@ -74,10 +75,17 @@ def is_json_content_type(content_type: Optional[str], /) -> bool:
     """The core's `is_json_content_type`: whether a body with this `content-type` attribute (`None`: none)
     reads as JSON: no label, `application/json` with or without parameters, or an `application/*+json`
     type, case-insensitively."""
+def outbox_statement(function: str, schema: Optional[str], style: str, /) -> str:
+    """The core's statement (`pgmq_core::outbox::statement`) calling pgmq's SQL function `function`
+    (`"send"`, `"send_json"`, `"send_batch"`, `"send_json_batch"`) with placeholders of `style`
+    (`"dollar"`: `$1`, `"format"`: `%s`, `"named"`: `:queue`, `"qmark"`: `?`), for pgmq in `schema`
+    (`None`: the default). `InvalidOption` for an unknown function or style, or a schema name the core
+    refuses. Read through `pgmq.sql`."""
 def ack_all(messages: list[Message], futures: list[Future[None]]) -> None: ...
 def _shutdown() -> None: ...
 def _truths_json() -> str:
-    """Test hook, not API: the core's `truths_json()`, its defaults, limits, codes and names as JSON."""
+    """The core's `truths_json()`, its defaults, limits, codes and names as JSON: what the tests compare
+    the package with, and where `pgmq._errors.SQLSTATES` is read from (not API)."""
 def _panic_for_tests(in_runtime: bool) -> Future[None]:
     """Test hook, not API: panics (now, or in a task when ``in_runtime``); raises ``InternalError``."""
 @final
