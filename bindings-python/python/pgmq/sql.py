@@ -203,7 +203,8 @@ def send(
     other value as compact JSON labelled ``content-type: application/json`` (a ``content-type`` in
     ``attributes`` must then be JSON's: :class:`pgmq.InvalidOption`). ``attributes``: a flat dict of
     scalars. The message becomes available at commit, or at ``schedule_at`` (an aware ``datetime``, or a
-    naive one taken as UTC), or ``delay`` (a ``timedelta`` or seconds) after the statement, never both.
+    naive one taken as UTC), or ``delay`` (a ``timedelta`` or seconds) after the transaction began
+    (PostgreSQL's ``now()``), never both.
     ``track=False`` keeps no outcome record. ``schema``: where pgmq's tables live, if not ``pgmq``
     (``connect(schema=)``).
     """
