@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 import asyncpg  # type: ignore[import-untyped]
 import psycopg
+from psycopg.rows import dict_row
 import pytest
 import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -256,10 +257,34 @@ def test_what_cannot_be_sent_is_refused_before_any_statement_runs() -> None:
         pgmq.sql.send("q", b"", delay=math.nan)
     with pytest.raises(pgmq.InvalidOption):
         pgmq.sql.send("q", {"a": 1}, attributes={pgmq.CONTENT_TYPE_ATTRIBUTE: "text/plain"})
+    with pytest.raises(pgmq.InvalidOption):
+        pgmq.sql.send("q", b"", attributes={"x": 2**63})
+    with pytest.raises(pgmq.InvalidOption):
+        pgmq.sql.send("q", b"", attributes={"x": "nul \0"})
     with pytest.raises(TypeError):
         pgmq.sql.send("q", b"", attributes={"x": [1]})  # type: ignore[dict-item]
     with pytest.raises(TypeError):
         pgmq.sql.send("q", b"", schedule_at="tomorrow")  # type: ignore[arg-type]
+
+
+def test_translate_error_reads_the_sqlstate_of_any_driver_along_the_exception_chain() -> None:
+    class Psycopg2Error(Exception):  # psycopg 2 names it pgcode
+        pgcode = "PQ001"
+
+    class Adapter(Exception):  # SQLAlchemy's DBAPIError keeps the driver's exception in .orig
+        def __init__(self, orig: BaseException) -> None:
+            super().__init__("(wrapped)")
+            self.orig = orig
+
+    class Unique(Exception):
+        sqlstate = "23505"
+
+    not_found = pgmq.sql.translate_error(Adapter(Psycopg2Error('pgmq: queue "x" does not exist')))
+
+    assert isinstance(not_found, pgmq.QueueNotFound)
+    assert str(not_found) == 'pgmq: queue "x" does not exist'
+    assert pgmq.sql.translate_error(Unique("duplicate key")) is None
+    assert pgmq.sql.translate_error(ValueError("no state")) is None
 
 
 async def test_execute_refuses_what_is_not_a_connection_of_a_driver_it_knows(migrated: str) -> None:
@@ -310,6 +335,35 @@ async def test_a_committed_send_is_delivered_and_its_completion_sees_the_ack(
     assert outcomes == {i: pgmq.Outcome.COMPLETED for i in ids}
 
 
+# Attribute values at the edges of what JSON and PostgreSQL's numeric keep: written as the core writes them.
+EDGE_ATTRIBUTES: dict[str, pgmq.AttributeValue] = {
+    "integral float": 4.611686018427388e18,
+    "two": 2.0,
+    "tenth": 0.1,
+    "tiny": 1e-7,
+    "huge": 1e300,
+    "i64 max": 2**63 - 1,
+    "i64 min": -(2**63),
+    'quote " and ünïcödé': "日本 \\ \n",
+    "true": True,
+    "none": None,
+}
+
+
+async def test_attributes_arrive_as_those_queue_send_sends(migrated: str, fresh: Fresh) -> None:
+    # Act: the same attributes by pgmq.sql and by queue.send.
+    [outboxed] = await with_asyncpg(migrated, [pgmq.sql.send(fresh.name, b"sql", attributes=EDGE_ATTRIBUTES)], True)
+    await fresh.queue.send(pgmq.OutgoingMessage(b"pgmq", attributes=EDGE_ATTRIBUTES))
+
+    # Assert: values and types alike.
+    got = []
+    async with fresh.queue.receive(batch_size=2) as stream:
+        for _ in range(2):
+            async with (await receive_within(stream)).acquire() as message:
+                got.append({k: (v, type(v)) for k, v in message.attributes.items()})
+    assert got[0] == got[1] == {k: (v, type(v)) for k, v in EDGE_ATTRIBUTES.items()}
+
+
 async def test_a_rolled_back_send_leaves_nothing_and_delivers_nothing(run: Run, migrated: str, fresh: Fresh) -> None:
     # Act
     [rolled_back] = await run(migrated, [pgmq.sql.send(fresh.name, b"never")], False)
@@ -349,6 +403,21 @@ async def test_an_invalid_option_is_invalid_option_and_the_transaction_writes_no
     assert raised.value.code == "invalid_option"
     assert str(raised.value).startswith("pgmq: "), raised.value
     assert await ids_in_queue(fresh.queue) == []
+
+
+async def test_a_psycopg_connection_with_a_row_factory_of_its_own_gets_a_uuid_and_keeps_it(
+    migrated: str, fresh: Fresh
+) -> None:
+    async with await psycopg.AsyncConnection.connect(migrated, row_factory=dict_row) as conn:
+        sent = await pgmq.sql.execute(conn, pgmq.sql.send(fresh.name, b"x"))
+        async with conn.cursor() as cursor:
+            batch = await pgmq.sql.execute(cursor, pgmq.sql.send_batch(fresh.name, [b"y"]))
+            assert cursor.row_factory is dict_row
+            await cursor.execute("SELECT 1 AS one")
+            assert await cursor.fetchone() == {"one": 1}
+        await conn.commit()
+
+    assert await ids_in_queue(fresh.queue) == [sent, *batch]
 
 
 # ---- one wake-up per transaction ----

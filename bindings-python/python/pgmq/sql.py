@@ -35,9 +35,10 @@ import json
 import math
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, Generic, Iterable, List, Mapping, Optional, Tuple, TypeVar, cast
+from typing import Any, Dict, Generic, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar, cast
 from uuid import UUID
 
 from . import _defaults, _pgmq
@@ -54,9 +55,12 @@ __all__ = [
     "send_batch",
     "send_json",
     "send_json_batch",
+    "translate_error",
 ]
 
 _Ids = TypeVar("_Ids", UUID, List[UUID])
+
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 # A named placeholder of the core's `Named` style (`:queue`); its casts are written `CAST(x AS t)`.
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -121,7 +125,7 @@ def _uuid(value: Any) -> UUID:
 @functools.lru_cache(maxsize=64)
 def _texts(function: str, schema: Optional[str]) -> Tuple[str, str, str, Tuple[str, ...]]:
     """The core's statement for ``function`` in each style, and the names of its named parameters."""
-    dollar, format_, named = (_pgmq.outbox_statement(function, schema, style) for style in ("dollar", "format", "named"))
+    dollar, format_, named = (_pgmq.outbox_statement(function, schema, s) for s in ("dollar", "format", "named"))
     return dollar, format_, named, tuple(_NAMED.findall(named))
 
 
@@ -157,12 +161,12 @@ def _when(
     return seconds, schedule_at, track
 
 
-def attributes_json(attributes: Optional[Mapping[str, AttributeValue]]) -> Optional[str]:
+def _attributes_json(attributes: Optional[Mapping[str, AttributeValue]]) -> Optional[str]:
     """Attributes as the JSON object text the SQL functions take (``None``: none), written as the core
     writes them: a float with an integral value keeps its ``.0`` and every digit (PostgreSQL's numeric
     would otherwise read ``4.6e18`` back as an integer). Keys must be ``str`` and values scalars
-    (``TypeError``); NaN, infinities and NUL characters cannot be stored (:class:`pgmq.InvalidOption`).
-    Integers beyond 64 bits are the SQL function's ``InvalidOption``."""
+    (``TypeError``); NaN, infinities, integers beyond 64 bits and NUL characters are refused as
+    ``queue.send()`` refuses them (:class:`pgmq.InvalidOption`)."""
     if attributes is None:
         return None
     OutgoingMessage(b"", attributes)  # the types: TypeError, as queue.send() raises
@@ -174,6 +178,8 @@ def attributes_json(attributes: Optional[Mapping[str, AttributeValue]]) -> Optio
             if not math.isfinite(value):
                 raise InvalidOption(f"attribute value {value} is not a finite number")
             text = f"{value:.1f}" if value.is_integer() else repr(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and not _I64_MIN <= value <= _I64_MAX:
+            raise InvalidOption(f"attribute value {value} does not fit in 64 bits")
         else:
             if isinstance(value, str) and "\0" in value:
                 raise InvalidOption("attribute value must not contain NUL characters")
@@ -212,7 +218,7 @@ def send(
     return _statement(
         "send",
         schema,
-        (_queue(queue), bodies[0], attributes_json(labels[0] if labels else None), *_when(delay, schedule_at, track)),
+        (_queue(queue), bodies[0], _attributes_json(labels[0] if labels else None), *_when(delay, schedule_at, track)),
     )
 
 
@@ -237,12 +243,12 @@ def send_json(
     return _statement(
         "send_json",
         schema,
-        (_queue(queue), _json_text(value, 0), attributes_json(attributes), *_when(delay, schedule_at, track)),
+        (_queue(queue), _json_text(value, 0), _attributes_json(attributes), *_when(delay, schedule_at, track)),
     )
 
 
 def _batch_attributes(labels: Iterable[Optional[Mapping[str, AttributeValue]]]) -> Optional[List[Optional[str]]]:
-    texts = [attributes_json(a) for a in labels]
+    texts = [_attributes_json(a) for a in labels]
     return None if all(t is None for t in texts) else texts
 
 
@@ -344,17 +350,31 @@ async def _run_async(connection: object, statement: Statement[Any]) -> Any:
             _sqlalchemy_text(statement), statement.named_parameters
         )
         return result.scalar_one()
-    if _is(connection, "psycopg", "Connection", "Cursor") or _is(
-        connection, "sqlalchemy", "engine.Connection", "orm.Session"
-    ):
+    synchronous = _is(connection, "psycopg", "Connection", "Cursor")
+    if synchronous or _is(connection, "sqlalchemy", "engine.Connection", "orm.Session"):
         raise TypeError(f"{type(connection).__name__} is synchronous: use pgmq.sql.execute_sync()")
     raise TypeError(f"pgmq.sql.execute() takes {_SUPPORTED}, not {type(connection).__name__}")
 
 
 async def _fetch_psycopg_async(cursor: Any, statement: Statement[Any]) -> Any:
-    await cursor.execute(statement.dollar if _raw(cursor) else statement.format, statement.parameters)
-    row = await cursor.fetchone()
+    with _tuple_rows(cursor):
+        await cursor.execute(statement.dollar if _raw(cursor) else statement.format, statement.parameters)
+        row = await cursor.fetchone()
     return row[0]
+
+
+@contextmanager
+def _tuple_rows(cursor: Any) -> Iterator[None]:
+    """The cursor's rows as tuples for the block (the caller's may make dicts or objects), then its own
+    row factory again."""
+    from psycopg.rows import tuple_row
+
+    own = cursor.row_factory
+    cursor.row_factory = tuple_row
+    try:
+        yield
+    finally:
+        cursor.row_factory = own
 
 
 def _run_sync(connection: object, statement: Statement[Any]) -> Any:
@@ -364,28 +384,33 @@ def _run_sync(connection: object, statement: Statement[Any]) -> Any:
     if _is(connection, "psycopg", "Cursor", "ServerCursor"):
         return _fetch_psycopg(connection, statement)
     if _is(connection, "sqlalchemy", "engine.Connection", "orm.Session"):
-        result = connection.execute(_sqlalchemy_text(statement), statement.named_parameters)  # type: ignore[attr-defined]
+        result = connection.execute(  # type: ignore[attr-defined]
+            _sqlalchemy_text(statement), statement.named_parameters
+        )
         return result.scalar_one()
-    if _module(connection) == "asyncpg" or _is(
-        connection,
-        "psycopg",
-        "AsyncConnection",
-        "AsyncCursor",
-    ) or _is(connection, "sqlalchemy", "ext.asyncio.AsyncConnection", "ext.asyncio.AsyncSession"):
+    if (
+        _module(connection) == "asyncpg"
+        or _is(connection, "psycopg", "AsyncConnection", "AsyncCursor")
+        or _is(connection, "sqlalchemy", "ext.asyncio.AsyncConnection", "ext.asyncio.AsyncSession")
+    ):
         raise TypeError(f"{type(connection).__name__} is asynchronous: use `await pgmq.sql.execute()`")
     raise TypeError(f"pgmq.sql.execute_sync() takes {_SUPPORTED_SYNC}, not {type(connection).__name__}")
 
 
 def _fetch_psycopg(cursor: Any, statement: Statement[Any]) -> Any:
-    cursor.execute(statement.dollar if _raw(cursor) else statement.format, statement.parameters)
-    return cursor.fetchone()[0]
+    with _tuple_rows(cursor):
+        cursor.execute(statement.dollar if _raw(cursor) else statement.format, statement.parameters)
+        row = cursor.fetchone()
+    return row[0]
 
 
-def pgmq_error(exc: BaseException) -> Optional[PgmqError]:
+def translate_error(exc: BaseException) -> Optional[PgmqError]:
     """The pgmq exception for a driver's exception raised by one of pgmq's SQL functions (SQLSTATE
     ``PQ001``: :class:`pgmq.QueueNotFound`, ``PQ002``: :class:`pgmq.InvalidOption`, the core's map), or
-    ``None`` for any other. Reads ``sqlstate`` (asyncpg, psycopg 3) or ``pgcode`` (psycopg 2) along the
-    exception's chain (SQLAlchemy wraps the driver's exception in ``.orig``)."""
+    ``None`` for any other: what :func:`execute` raises, for those who run a :class:`Statement` with
+    another driver (``raise pgmq.sql.translate_error(e) or e``). Reads ``sqlstate`` (asyncpg, psycopg 3)
+    or ``pgcode`` (psycopg 2) along the exception's chain (SQLAlchemy wraps the driver's exception in
+    ``.orig``)."""
     seen = set()
     current: Optional[BaseException] = exc
     while current is not None and id(current) not in seen:
@@ -434,7 +459,7 @@ async def execute(connection: object, statement: Statement[_Ids]) -> _Ids:
     try:
         value = await _run_async(connection, statement)
     except Exception as e:
-        mapped = pgmq_error(e)
+        mapped = translate_error(e)
         if mapped is None:
             raise
         raise mapped from e
@@ -447,7 +472,7 @@ def execute_sync(connection: object, statement: Statement[_Ids]) -> _Ids:
     try:
         value = _run_sync(connection, statement)
     except Exception as e:
-        mapped = pgmq_error(e)
+        mapped = translate_error(e)
         if mapped is None:
             raise
         raise mapped from e
