@@ -6,12 +6,33 @@
 //! PostgreSQL folds identical notifications of one transaction into one). docs/outbox.md describes the
 //! functions, their guarantees and the privileges they need.
 //!
-//! [`statement`] gives the SQL text of one call in the parameter style of the caller's driver, for the
-//! bindings (and anyone) to run on their own connection: the same parameters in every language.
+//! Two ways in:
+//! - [`statement`]: the SQL text of one call in the parameter style of the caller's driver, for the
+//!   bindings (and anyone) to run on their own connection: the same parameters in every language.
+//! - [`send`], [`send_json`], [`send_batch`], [`send_json_batch`]: the Rust API over any
+//!   [`tokio_postgres::GenericClient`], a `Client` or a `Transaction`, in schema `pgmq`.
+//!
+//! ```no_run
+//! # async fn demo(pg: &mut tokio_postgres::Client) -> pgmq_core::Result<()> {
+//! use pgmq_core::{outbox, SendOptions};
+//! let tx = pg.transaction().await?;
+//! tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
+//! let id = outbox::send(&tx, "payments", b"debited 10 from 1".to_vec(), &SendOptions::default()).await?;
+//! tx.commit().await?; // the message and the update, or neither
+//! # let _ = id; Ok(()) }
+//! ```
+
+use std::time::SystemTime;
+
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
 
 use crate::db::Policy;
-use crate::error::Result;
-use crate::options::{validate_schema_name, DEFAULT_SCHEMA};
+use crate::error::{Error, Result};
+use crate::options::{
+    attributes_to_json, micros, validate_schema_name, OutgoingMessage, SendOptions, DEFAULT_SCHEMA, MAX_SEND_BYTES,
+};
 
 /// Which of the four outbox functions a [`statement`] calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,6 +144,147 @@ pub fn statement(kind: OutboxKind, schema: Option<&str>, style: ParamStyle) -> R
         ParamStyle::Format => rewrite(&text, |_| "%s".to_owned()),
         ParamStyle::Named => rewrite(&text, |n| format!(":{}", kind.param_names()[n - 1])),
     })
+}
+
+/// Sends one message in `client`'s transaction (a `Transaction`, or a `Client` outside one: then the
+/// statement is its own transaction) through `pgmq.send`, and returns its id.
+///
+/// The message is written with the transaction and becomes visible to receivers, which are woken then,
+/// only if it commits; a rollback leaves no trace. It is available `options.delay` after the
+/// transaction's start time (`now()`), or at `options.schedule_at`. The transaction commits with
+/// `synchronous_commit` on, as every send does. The caller's role needs a producer's rights
+/// (`pgmq.grant_producer`).
+///
+/// Errors: [`Error::QueueNotFound`]; [`Error::InvalidOption`] for both `delay` and `schedule_at`, a NaN
+/// attribute, NUL characters in attributes or more than [`MAX_SEND_BYTES`] (before anything runs);
+/// [`Error::SchemaMissing`] when the schema predates these functions (version 7: run migrate);
+/// [`Error::Database`] for a role without the rights (SQLSTATE 42501). A failed statement aborts the
+/// caller's transaction, as any failed statement does.
+pub async fn send<C: GenericClient>(
+    client: &C,
+    queue: &str,
+    message: impl Into<OutgoingMessage>,
+    options: &SendOptions,
+) -> Result<Uuid> {
+    let message = message.into();
+    let (delay, schedule_at) = timing(options)?;
+    let attributes = attributes_of(&message)?;
+    check_size(message.body.len() + attributes.as_ref().map_or(0, String::len))?;
+    let sql = statement(OutboxKind::Send, None, ParamStyle::Dollar)?;
+    let params: [&(dyn ToSql + Sync); 6] = [&queue, &message.body, &attributes, &delay, &schedule_at, &options.track];
+    let row = client.query_typed_one(&sql, &typed(&params, Type::BYTEA, Type::TEXT)).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Sends `value` as one JSON message through `pgmq.send_json`: its body is the JSON text (as PostgreSQL's
+/// `jsonb` writes it) and it carries [`crate::CONTENT_TYPE_ATTRIBUTE`] = [`crate::JSON_CONTENT_TYPE`], so
+/// `message.json()` reads it in every language. Otherwise as [`send`]; for attributes besides, send
+/// [`OutgoingMessage::json`] through [`send`].
+///
+/// Errors: as [`send`], and [`Error::InvalidOption`] when `value` cannot be written as JSON.
+pub async fn send_json<C: GenericClient, T: serde::Serialize + ?Sized>(
+    client: &C,
+    queue: &str,
+    value: &T,
+    options: &SendOptions,
+) -> Result<Uuid> {
+    let (delay, schedule_at) = timing(options)?;
+    let body = to_json(value)?;
+    check_size(body.len())?;
+    let sql = statement(OutboxKind::SendJson, None, ParamStyle::Dollar)?;
+    let none: Option<String> = None;
+    let params: [&(dyn ToSql + Sync); 6] = [&queue, &body, &none, &delay, &schedule_at, &options.track];
+    let row = client.query_typed_one(&sql, &typed(&params, Type::TEXT, Type::TEXT)).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Sends messages in `client`'s transaction in ONE statement through `pgmq.send_batch`, all or none,
+/// and returns their ids in list order. They become available in list order, with one available time
+/// for the call, and receivers are woken once (once per transaction, however many calls it makes).
+/// An empty list sends nothing and returns no ids. Otherwise as [`send`].
+pub async fn send_batch<C: GenericClient>(
+    client: &C,
+    queue: &str,
+    messages: Vec<OutgoingMessage>,
+    options: &SendOptions,
+) -> Result<Vec<Uuid>> {
+    let (delay, schedule_at) = timing(options)?;
+    let mut bodies = Vec::with_capacity(messages.len());
+    let mut attributes = Vec::with_capacity(messages.len());
+    let mut bytes = 0usize;
+    for m in messages {
+        let json = attributes_of(&m)?;
+        bytes = bytes.saturating_add(m.body.len()).saturating_add(json.as_ref().map_or(0, String::len));
+        check_size(bytes)?;
+        attributes.push(json);
+        bodies.push(m.body);
+    }
+    // No attributes at all travel as one NULL rather than an array of them.
+    let attributes = attributes.iter().any(Option::is_some).then_some(attributes);
+    let sql = statement(OutboxKind::SendBatch, None, ParamStyle::Dollar)?;
+    let params: [&(dyn ToSql + Sync); 6] = [&queue, &bodies, &attributes, &delay, &schedule_at, &options.track];
+    let row = client.query_typed_one(&sql, &typed(&params, Type::BYTEA_ARRAY, Type::TEXT_ARRAY)).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Sends each of `values` as a JSON message (see [`send_json`]) in ONE statement through
+/// `pgmq.send_json_batch`, all or none, and returns their ids in list order. Otherwise as [`send_batch`].
+pub async fn send_json_batch<C: GenericClient, T: serde::Serialize>(
+    client: &C,
+    queue: &str,
+    values: &[T],
+    options: &SendOptions,
+) -> Result<Vec<Uuid>> {
+    let (delay, schedule_at) = timing(options)?;
+    let mut bodies = Vec::with_capacity(values.len());
+    let mut bytes = 0usize;
+    for v in values {
+        let body = to_json(v)?;
+        bytes = bytes.saturating_add(body.len());
+        check_size(bytes)?;
+        bodies.push(body);
+    }
+    let sql = statement(OutboxKind::SendJsonBatch, None, ParamStyle::Dollar)?;
+    let none: Option<Vec<String>> = None;
+    let params: [&(dyn ToSql + Sync); 6] = [&queue, &bodies, &none, &delay, &schedule_at, &options.track];
+    let row = client.query_typed_one(&sql, &typed(&params, Type::TEXT_ARRAY, Type::TEXT_ARRAY)).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The delay in seconds and the scheduled time, checked as the core's send checks them.
+fn timing(options: &SendOptions) -> Result<(Option<f64>, Option<SystemTime>)> {
+    if options.delay.is_some() && options.schedule_at.is_some() {
+        return Err(Error::invalid_option("give either delay or schedule_at, not both"));
+    }
+    let delay = options.delay.map(|d| micros(d, "delay").map(|us| us as f64 / 1e6)).transpose()?;
+    Ok((delay, options.schedule_at))
+}
+
+/// A message's attributes as JSON text (the core's validation), `None` for none.
+fn attributes_of(message: &OutgoingMessage) -> Result<Option<String>> {
+    if message.attributes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(attributes_to_json(&message.attributes)?.0))
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::invalid_option(format!("the value cannot be written as JSON: {e}")))
+}
+
+fn check_size(bytes: usize) -> Result<()> {
+    if bytes > MAX_SEND_BYTES {
+        return Err(Error::invalid_option(format!(
+            "one send carries at most {MAX_SEND_BYTES} bytes of bodies and attributes"
+        )));
+    }
+    Ok(())
+}
+
+/// The parameters with their types (one round trip, no prepare): those of [`statement`]'s casts.
+fn typed<'a>(params: &[&'a (dyn ToSql + Sync); 6], body: Type, attributes: Type) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    let types = [Type::TEXT, body, attributes, Type::FLOAT8, Type::TIMESTAMPTZ, Type::BOOL];
+    params.iter().copied().zip(types).collect()
 }
 
 /// `text` with `$1` ... `$6` replaced by `placeholder(n)`. The statements hold no other `$`.
