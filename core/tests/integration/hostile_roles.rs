@@ -319,3 +319,54 @@ async fn every_pgmq_function_pins_its_search_path() {
     assert!(unpinned.is_empty(), "functions that resolve names through their caller's search_path: {unpinned:?}");
     client.close().await;
 }
+
+#[tokio::test]
+async fn the_outbox_statements_and_functions_call_no_overload_planted_on_the_callers_search_path() {
+    use pgmq_core::outbox::{self, statement, OutboxKind, ParamStyle};
+    // Arrange: the plants; the victim's schema and queue.
+    let hostile = Hostile::new().await;
+    let client = hostile.victim_client().await;
+    client.migrate().await.unwrap();
+    client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
+    let mut victim = connect(&hostile.victim_dsn()).await;
+    hostile.admin.execute("DELETE FROM public.pgmq_trap", &[]).await.unwrap();
+
+    // Act: every statement in the victim's transaction, with every optional argument given, and the
+    // Rust API with attributes, a delay and a schedule.
+    let tx = victim.transaction().await.unwrap();
+    let sql = |kind| statement(kind, None, ParamStyle::Dollar).unwrap();
+    let attrs = Some("{\"k\": 1, \"s\": \"v\", \"b\": true, \"n\": null, \"f\": 1.5}".to_owned());
+    let at = Some(SystemTime::now() + Duration::from_millis(1));
+    let no_delay = None::<f64>;
+    let no_time = None::<SystemTime>;
+    tx.query_one(sql(OutboxKind::Send).as_str(), &[&"jobs", &b"a".to_vec(), &attrs, &Some(0.001f64), &no_time, &true])
+        .await
+        .unwrap();
+    tx.query_one(sql(OutboxKind::SendJson).as_str(), &[&"jobs", &"{\"a\": [1]}", &attrs, &no_delay, &at, &false])
+        .await
+        .unwrap();
+    tx.query_one(sql(OutboxKind::SendBatch).as_str(), &[&"jobs", &vec![b"b".to_vec(), b"c".to_vec()], &Some(vec![attrs.clone(), None]), &no_delay, &no_time, &true])
+        .await
+        .unwrap();
+    let labelled = Some("{\"content-type\": \"application/cloudevents+json\"}".to_owned());
+    tx.query_one(sql(OutboxKind::SendJsonBatch).as_str(), &[&"jobs", &vec!["1", "2"], &Some(vec![labelled, None]), &no_delay, &no_time, &true])
+        .await
+        .unwrap();
+    let message = OutgoingMessage::new("d").attribute("color", "red").attribute("size", 3);
+    outbox::send(&tx, "jobs", message, &SendOptions::default().delay(Duration::from_millis(1))).await.unwrap();
+    outbox::send_json_batch(&tx, "jobs", &[1, 2], &SendOptions::default()).await.unwrap();
+    let refused = tx.query_one(sql(OutboxKind::Send).as_str(), &[&"jobs", &b"e".to_vec(), &Some("[1]"), &no_delay, &no_time, &true]).await;
+    assert_eq!(refused.unwrap_err().code().map(|c| c.code()), Some("PQ002"));
+    drop(tx);
+    let tx = victim.transaction().await.unwrap();
+    outbox::send_batch(&tx, "jobs", vec!["f".into(), "g".into()], &SendOptions::default()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Assert
+    let trapped = hostile.trapped().await;
+    assert_eq!(client.queue("jobs").unwrap().stats().await.unwrap().messages, 2);
+    client.close().await;
+    drop(victim);
+    hostile.remove().await;
+    assert!(trapped.is_empty(), "the outbox called planted overloads: {trapped:#?}");
+}

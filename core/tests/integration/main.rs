@@ -19,6 +19,7 @@ mod many_queues;
 mod network;
 mod migrations;
 mod operators;
+mod outbox;
 mod pgbouncer;
 mod protocol;
 mod queues;
