@@ -11,6 +11,7 @@ a marker sent afterwards arriving first.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import uuid
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 import pgmq
 from pgmq import _pgmq
 from pgmq.sql import Statement
-from support import FIVE_S, receive_within, unique
+from support import FIVE_S, fresh_database, receive_within, unique
 
 pytestmark = pytest.mark.anyio
 
@@ -403,6 +404,52 @@ async def test_an_invalid_option_is_invalid_option_and_the_transaction_writes_no
     assert raised.value.code == "invalid_option"
     assert str(raised.value).startswith("pgmq: "), raised.value
     assert await ids_in_queue(fresh.queue) == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pgmq.sql.send("q", b"x", delay=-1),
+        pgmq.sql.send_json("q", {"a": 1}, attributes={pgmq.CONTENT_TYPE_ATTRIBUTE: "text/plain"}),
+        pgmq.sql.send_json_batch("q", [pgmq.OutgoingMessage(1, attributes={"n": 2**63 - 1}), 2], delay=1e12),
+    ],
+    ids=["negative delay", "json labelled as text", "delay over 100 years"],
+)
+async def test_what_the_sql_functions_refuse_is_invalid_option(
+    statement: Statement[Any], migrated: str, fresh: Fresh
+) -> None:
+    mine = dataclasses.replace(statement, parameters=(fresh.name, *statement.parameters[1:]))
+
+    with pytest.raises(pgmq.InvalidOption, match="^pgmq: "):
+        await with_asyncpg(migrated, [mine], True)
+
+    assert await ids_in_queue(fresh.queue) == []
+
+
+async def test_an_empty_batch_sends_nothing_and_returns_no_ids(migrated: str, fresh: Fresh) -> None:
+    empty = [pgmq.sql.send_batch(fresh.name, []), pgmq.sql.send_json_batch(fresh.name, [])]
+
+    ids = await with_asyncpg(migrated, empty, True)
+
+    assert ids == [[], []]
+    assert await ids_in_queue(fresh.queue) == []
+
+
+async def test_pgmq_in_a_schema_of_its_own_is_reached_with_schema(migrated: str) -> None:
+    schema, name = "outbox_app", unique("outbox")
+    with fresh_database(migrated) as dsn:
+        async with pgmq.connect(dsn, schema=schema) as client:
+            await pgmq.migrate_to_latest_version(client)
+            await pgmq.create_queue(name, client)
+
+            # Act
+            [sent] = await with_psycopg_async(dsn, [pgmq.sql.send(name, b"x", schema=schema)], True)
+            with pytest.raises(psycopg.errors.InvalidSchemaName):  # this database has no schema pgmq
+                await with_psycopg_async(dsn, [pgmq.sql.send(name, b"x")], True)
+
+            # Assert
+            async with pgmq.connect_to_queue(name, client) as queue:
+                assert await ids_in_queue(queue) == [sent]
 
 
 async def test_a_psycopg_connection_with_a_row_factory_of_its_own_gets_a_uuid_and_keeps_it(
