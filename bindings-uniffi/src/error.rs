@@ -125,6 +125,28 @@ impl PgmqError {
         PgmqError::InvalidOption { reason: reason.into() }
     }
 
+    /// The case whose core code is `code` (one of `pgmq_core::ERROR_CODES`), with `reason`; `Database` for
+    /// a code this library does not know. The inverse of [`PgmqError::code`] (the test below holds them
+    /// to each other), for codes that arrive as text: the SQLSTATE map of the outbox.
+    pub(crate) fn with_code(code: &str, reason: String) -> Self {
+        match code {
+            "invalid_queue_name" => PgmqError::InvalidQueueName { reason },
+            "invalid_option" => PgmqError::InvalidOption { reason },
+            "queue_not_found" => PgmqError::QueueNotFound { reason },
+            "lease_lost" => PgmqError::LeaseLost { reason },
+            "already_finished" => PgmqError::AlreadyFinished { reason },
+            "not_tracked" => PgmqError::NotTracked { reason },
+            "message_not_found" => PgmqError::MessageNotFound { reason },
+            "schema_missing" => PgmqError::SchemaMissing { reason },
+            "schema_conflict" => PgmqError::SchemaConflict { reason },
+            "connection" => PgmqError::Connection { reason },
+            "timeout" => PgmqError::Timeout { reason },
+            "closed" => PgmqError::Closed { reason },
+            "internal" => PgmqError::Internal { reason },
+            _ => PgmqError::Database { reason },
+        }
+    }
+
     /// The core's code of this case: the variant of `pgmq_core::Error` it is made from (the test below
     /// holds the two maps to each other).
     fn code(&self) -> &'static str {
@@ -190,6 +212,7 @@ mod tests {
         for e in &core {
             let ours = PgmqError::from(e.clone());
             assert_eq!(ours.error_code(), e.code(), "{e:?}");
+            assert_eq!(PgmqError::with_code(e.code(), s()).error_code(), e.code(), "with_code({})", e.code());
             assert_eq!(ours.is_transient(), e.is_transient(), "{e:?}");
         }
         let codes: Vec<&str> = core.iter().map(E::code).collect();

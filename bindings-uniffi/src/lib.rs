@@ -12,6 +12,7 @@ mod handoff;
 mod log;
 mod message;
 mod on_error;
+mod outbox;
 mod peek;
 mod queue;
 mod truths;
@@ -26,6 +27,7 @@ pub use error::PgmqError;
 pub use log::{set_default_log_handler, set_log_handler, LogHandler, LogLevel};
 pub use message::{Lease, Message, Receiver};
 pub use on_error::ReceiveErrorHandler;
+pub use outbox::{attributes_json, outbox_error, outbox_sqlstates, outbox_statement, OutboxKind, ParamStyle};
 pub use peek::{MessageState, PeekOptions, PeekedMessage};
 pub use queue::{Queue, SentBatch, SentMessage};
 pub use truths::{
