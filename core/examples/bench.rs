@@ -2,7 +2,10 @@
 //! same cluster in the same run. Prints a table and appends one JSON object per figure to
 //! `target/bench/summary.jsonl`.
 //!
-//! Figures: send_one (8 concurrent senders), send_batch (1,000 per call), receive_ack (8 workers, batch
+//! Figures: send_one (8 concurrent senders), send_batch (1,000 per call), outbox_send_one (8 concurrent
+//! senders, each message in its own committed transaction through `pgmq_core::outbox` on a plain
+//! tokio-postgres connection; ceiling: the same transactions of one plain INSERT), outbox_send_batch
+//! (1,000 per `pgmq.send_batch` call, one call per transaction; ceiling: send_batch's), receive_ack (8 workers, batch
 //! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), many_queues_p50/p99
 //! (1,000 queues with one idle receiver each on ONE client: send to a random queue -> its receiver
 //! wakes, 1,000 samples), many_queues_subscribe (time until those 1,000 receivers are all subscribed
@@ -192,7 +195,62 @@ async fn ceiling_latency(dsn: &str, samples: usize, channels: usize) -> (f64, f6
     (percentile(&lat, 0.5), percentile(&lat, 0.99), listen_ms)
 }
 
+/// BEGIN; one INSERT; COMMIT, on 8 connections at once: what outbox_send_one's transactions cost without
+/// pgmq.
+async fn ceiling_tx_send_one(dsn: &str, total: usize) -> f64 {
+    reset_raw_table(dsn).await;
+    let per = total / 8;
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        conns.push(raw(dsn).await);
+    }
+    let start = Instant::now();
+    join_all(conns.iter_mut().map(|c| async move {
+        let stmt = c.prepare("INSERT INTO bench_raw (payload) VALUES ($1)").await.unwrap();
+        for _ in 0..per {
+            let tx = c.transaction().await.unwrap();
+            tx.execute(&stmt, &[&PAYLOAD]).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }))
+    .await;
+    (per * 8) as f64 / start.elapsed().as_secs_f64()
+}
+
 // ---- pgmq ----
+
+/// Each message in its own transaction on a plain connection, as an application sending from its own
+/// transaction does (BEGIN, pgmq.send, COMMIT), 8 connections at once.
+async fn outbox_send_one(client: &Client, dsn: &str, total: usize) -> f64 {
+    fresh_queue(client, "bench-outbox-one").await;
+    let per = total / 8;
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        conns.push(raw(dsn).await);
+    }
+    let start = Instant::now();
+    join_all(conns.iter_mut().map(|c| async move {
+        for _ in 0..per {
+            let tx = c.transaction().await.unwrap();
+            pgmq_core::outbox::send(&tx, "bench-outbox-one", PAYLOAD.to_vec(), &SendOptions::default()).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }))
+    .await;
+    (per * 8) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// 1,000 messages per pgmq.send_batch call on a plain connection, each call its own transaction.
+async fn outbox_send_batch(client: &Client, dsn: &str, batches: usize) -> f64 {
+    fresh_queue(client, "bench-outbox-batch").await;
+    let c = raw(dsn).await;
+    let start = Instant::now();
+    for _ in 0..batches {
+        let batch: Vec<OutgoingMessage> = (0..1000).map(|_| OutgoingMessage::new(PAYLOAD)).collect();
+        pgmq_core::outbox::send_batch(&c, "bench-outbox-batch", batch, &SendOptions::default()).await.unwrap();
+    }
+    (batches * 1000) as f64 / start.elapsed().as_secs_f64()
+}
 
 async fn pgmq_send_one(client: &Client, total: usize) -> f64 {
     let queue = fresh_queue(client, "bench-send-one").await;
@@ -407,6 +465,18 @@ async fn main() {
         let value = pgmq_send_batch(&client, n_batches).await;
         figures.push(Figure { name: "send_batch", value, unit: "msg/s", ceiling });
     }
+    if want("outbox_send_one") {
+        eprintln!("bench: outbox_send_one ({n_one} msgs, one per transaction)...");
+        let ceiling = ceiling_tx_send_one(&dsn, n_one).await;
+        let value = outbox_send_one(&client, &dsn, n_one).await;
+        figures.push(Figure { name: "outbox_send_one", value, unit: "msg/s", ceiling });
+    }
+    if want("outbox_send_batch") {
+        eprintln!("bench: outbox_send_batch ({n_batches} x 1000)...");
+        let ceiling = ceiling_send_batch(&dsn, n_batches).await;
+        let value = outbox_send_batch(&client, &dsn, n_batches).await;
+        figures.push(Figure { name: "outbox_send_batch", value, unit: "msg/s", ceiling });
+    }
     if want("receive_ack") {
         eprintln!("bench: receive_ack ({n_recv} msgs)...");
         let ceiling = ceiling_receive_ack(&dsn, n_recv).await;
@@ -448,7 +518,7 @@ async fn main() {
         }
     }
 
-    for q in ["bench-send-one", "bench-send-batch", "bench-receive-ack", "bench-latency"] {
+    for q in ["bench-send-one", "bench-send-batch", "bench-outbox-one", "bench-outbox-batch", "bench-receive-ack", "bench-latency"] {
         let _ = client.delete_queue(q).await;
     }
     raw(&dsn).await.batch_execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();
