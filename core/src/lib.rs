@@ -109,6 +109,11 @@ pub struct CoreReadmeDoctests;
 #[doc = include_str!("../../docs/errors.md")]
 pub struct ErrorsDocDoctests;
 
+/// docs/outbox.md
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/outbox.md")]
+pub struct OutboxDocDoctests;
+
 /// core/examples/demo.rs
 #[cfg(doctest)]
 #[doc = concat!("```rust\n", include_str!("../examples/demo.rs"), "\n```")]
