@@ -329,7 +329,16 @@ async fn the_outbox_statements_and_functions_call_no_overload_planted_on_the_cal
     client.migrate().await.unwrap();
     client.create_queue("jobs", &QueueOptions::default()).await.unwrap();
     let mut victim = connect(&hostile.victim_dsn()).await;
-    hostile.admin.execute("DELETE FROM public.pgmq_trap", &[]).await.unwrap();
+    // The plants reach this kind of statement: with make_interval unqualified and given an integer
+    // (pg_catalog's takes float8), the victim calls one.
+    let unqualified = statement(OutboxKind::Send, None, ParamStyle::Dollar)
+        .unwrap()
+        .replace("pg_catalog.make_interval(secs => CAST($4 AS float8))", "make_interval(secs => CAST($4 AS integer))");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&"jobs", &b"z".to_vec(), &None::<String>, &Some(1i32), &None::<SystemTime>, &true];
+    victim.query_one(unqualified.as_str(), &params).await.unwrap();
+    assert!(!hostile.trapped().await.is_empty(), "the plants do not reach the victim's statements: nothing tested");
+    hostile.admin.batch_execute("DELETE FROM public.pgmq_trap; DELETE FROM pgmq.messages").await.unwrap();
 
     // Act: every statement in the victim's transaction, with every optional argument given, and the
     // Rust API with attributes, a delay and a schedule.
