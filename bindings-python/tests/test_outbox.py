@@ -266,6 +266,10 @@ def test_what_cannot_be_sent_is_refused_before_any_statement_runs() -> None:
         pgmq.sql.send("q", b"", attributes={"x": [1]})  # type: ignore[dict-item]
     with pytest.raises(TypeError):
         pgmq.sql.send("q", b"", schedule_at="tomorrow")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list of messages"):
+        pgmq.sql.send_batch("q", b"one body, not a list of 16")
+    with pytest.raises(TypeError, match="list of messages"):
+        pgmq.sql.send_json_batch("q", "[1, 2]")
 
 
 def test_translate_error_reads_the_sqlstate_of_any_driver_along_the_exception_chain() -> None:

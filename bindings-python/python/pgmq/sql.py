@@ -247,6 +247,13 @@ def send_json(
     )
 
 
+def _listed(items: Iterable[object], name: str) -> List[object]:
+    """The messages of a batch; bytes or a ``str`` given as the batch itself is a mistake, not a list."""
+    if isinstance(items, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"{name} must be a list of messages, not {type(items).__name__} (one message: send())")
+    return list(items)
+
+
 def _batch_attributes(labels: Iterable[Optional[Mapping[str, AttributeValue]]]) -> Optional[List[Optional[str]]]:
     texts = [_attributes_json(a) for a in labels]
     return None if all(t is None for t in texts) else texts
@@ -265,8 +272,7 @@ def send_batch(
     ``available_at``, ids in the order of ``messages``. Each message is a body (as :func:`send` takes
     it) or a :class:`pgmq.OutgoingMessage` with attributes. An empty list sends nothing and returns
     ``[]``. The other arguments are :func:`send`'s."""
-    items = list(messages)
-    bodies, labels = encode(items, None)
+    bodies, labels = encode(_listed(messages, "messages"), None)
     attributes = None if labels is None else _batch_attributes(labels)
     return _statement("send_batch", schema, (_queue(queue), bodies, attributes, *_when(delay, schedule_at, track)))
 
@@ -285,7 +291,7 @@ def send_json_batch(
     other arguments are :func:`send_batch`'s."""
     texts: List[str] = []
     labels: List[Optional[Mapping[str, AttributeValue]]] = []
-    for i, item in enumerate(values):
+    for i, item in enumerate(_listed(values, "values")):
         value, given = (item.body, item.attributes) if isinstance(item, OutgoingMessage) else (item, None)
         texts.append(_json_text(value, i))
         labels.append(given)
