@@ -444,7 +444,11 @@ CREATE FUNCTION pgmq.send(queue text, body bytea, attributes jsonb DEFAULT '{}':
     SET search_path TO 'pg_catalog', 'pgmq', 'pg_temp'
     AS $$
 BEGIN
-    RETURN (pgmq.send_batch(queue, ARRAY[body], ARRAY[send.attributes], delay, schedule_at, track))[1];
+    -- No attributes travel as NULL: send_batch then skips their validation (a quarter of this call).
+    RETURN (pgmq.send_batch(queue, ARRAY[body],
+                            CASE WHEN send.attributes IS NULL OR send.attributes = '{}' THEN NULL
+                                 ELSE ARRAY[send.attributes] END,
+                            delay, schedule_at, track))[1];
 END
 $$;
 
