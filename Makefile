@@ -82,6 +82,20 @@ $(JNA_JAR):
 	  apt-get install -y -q libjna-java >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libjna-java >/dev/null; }; \
 	else echo "JNA is missing: install Debian's libjna-java (or set JNA_JAR=/path/to/jna.jar)"; exit 1; fi
 
+# The PostgreSQL JDBC driver, for the Kotlin tests of io.pgmq.Outbox only: the library compiles against
+# java.sql alone and works with whatever driver the application brings. Debian's libpostgresql-jdbc-java,
+# installed here when missing and running as root; bindings-uniffi/kotlin/run-tests.sh builds
+# `kotlin-test-deps` and puts it on the tests' classpath.
+PG_JDBC_JAR ?= /usr/share/java/postgresql.jar
+
+$(PG_JDBC_JAR):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libpostgresql-jdbc-java >/dev/null; }; \
+	else echo "The PostgreSQL JDBC driver is missing: install Debian's libpostgresql-jdbc-java (or set PG_JDBC_JAR=/path/to/postgresql.jar)"; exit 1; fi
+
+.PHONY: kotlin-test-deps
+kotlin-test-deps: $(KOTLIN_JAR) $(PG_JDBC_JAR)
+
 $(UNIFFI_LIB) target/debug/uniffi-bindgen: $(UNIFFI_DEPS)
 	$(CARGO) build $(RUST_WORKSPACE) --all-targets
 	@touch $(UNIFFI_LIB)

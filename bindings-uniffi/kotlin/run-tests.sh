@@ -21,8 +21,10 @@ fi
 KC=node_modules/kotlin-compiler
 KOTLINC=$KC/bin/kotlinc
 JNA_JAR=${JNA_JAR:-/usr/share/java/jna.jar}
+# The PostgreSQL JDBC driver: for the tests and examples of io.pgmq.Outbox only (the library uses java.sql).
+PG_JDBC_JAR=${PG_JDBC_JAR:-/usr/share/java/postgresql.jar}
 LIB_JAR=target/uniffi/pgmq.jar
-CP=$LIB_JAR:$JNA_JAR:$KC/lib/kotlinx-coroutines-core-jvm.jar
+CP=$LIB_JAR:$JNA_JAR:$KC/lib/kotlinx-coroutines-core-jvm.jar:$PG_JDBC_JAR
 OUT=target/uniffi/kotlin-test
 TEST_JAR=$OUT/pgmq-tests.jar
 JAVA_CP=$TEST_JAR:$CP:$KC/lib/kotlin-stdlib.jar
@@ -36,11 +38,12 @@ summary() {
   exit $?
 }
 
-# --- build: the library jar (no-op when fresh), then the test jar when a source or the library changed.
+# --- build: the library jar (no-op when fresh) and the JDBC driver (installed when missing), then the
+# test jar when a source or the library changed.
 mkdir -p "$OUT"
-if ! make --no-print-directory kotlin >"$OUT/make.log" 2>&1; then
+if ! make --no-print-directory kotlin-test-deps PG_JDBC_JAR="$PG_JDBC_JAR" >"$OUT/make.log" 2>&1; then
   cat "$OUT/make.log"
-  echo "FAIL  make kotlin (building target/uniffi/pgmq.jar)"
+  echo "FAIL  make kotlin-test-deps (building target/uniffi/pgmq.jar; the JDBC driver)"
   failed=1
   summary
 fi

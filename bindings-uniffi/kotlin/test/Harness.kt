@@ -36,6 +36,9 @@ class TestContext(val dsn: String, val client: Client) : CoroutineScope {
     private val created = mutableListOf<String>()
     private val closeables = mutableListOf<AutoCloseable>()
 
+    /** Cleanups a test registers (dropping a table, a role), run after it before its queues are deleted. */
+    val deferred = mutableListOf<suspend () -> Unit>()
+
     /** Creates a queue named `prefix-<random>` (deleted after the test) and returns its handle. */
     suspend fun newQueue(prefix: String, options: QueueOptions = QueueOptions()): Queue {
         val name = unique(prefix)
@@ -55,6 +58,7 @@ class TestContext(val dsn: String, val client: Client) : CoroutineScope {
 
     internal suspend fun cleanup() {
         for (c in closeables.asReversed()) runCatching { c.close() }
+        for (d in deferred.asReversed()) runCatching { d() }
         for (name in created) runCatching { client.deleteQueue(name) }
     }
 }

@@ -105,7 +105,7 @@ fun <T> outgoing(value: T, serializer: Serializer<T>, vararg attributes: Pair<St
  * `PgmqException.InvalidOption`, as in Python, Node and Swift: silently replacing it would hide a
  * caller's mistake, and keeping it would mislabel the bytes.
  */
-private fun withContentType(attributes: Map<String, AttributeValue>, serializer: Serializer<*>): Map<String, AttributeValue> {
+internal fun withContentType(attributes: Map<String, AttributeValue>, serializer: Serializer<*>): Map<String, AttributeValue> {
     val label = AttributeValue.Text(serializer.contentType)
     val given = attributes[CONTENT_TYPE_ATTRIBUTE] ?: return attributes + (CONTENT_TYPE_ATTRIBUTE to label)
     if (given != label) {
