@@ -510,7 +510,10 @@ BEGIN
                                 FROM pg_catalog.jsonb_each(a.doc) AS e
                                 WHERE pg_catalog.jsonb_typeof(e.value) NOT IN ('string', 'number', 'boolean', 'null')
                                    OR (pg_catalog.jsonb_typeof(e.value) = 'number'
-                                       AND pg_catalog.abs(CAST(e.value AS numeric)) > 1.7976931348623157e308)
+                                       AND pg_catalog.abs(CAST(e.value AS numeric))
+                                           -- the least number a 64-bit float reads as infinity: the largest
+                                           -- float (exactly) plus half its last place, 2^970
+                                           >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)
                                 LIMIT 1) END AS m
               FROM pg_catalog.unnest(send_batch.attributes) AS a(doc)) AS x
         ORDER BY x.m IS NULL

@@ -146,6 +146,25 @@ pub fn statement(kind: OutboxKind, schema: Option<&str>, style: ParamStyle) -> R
     })
 }
 
+/// Attributes as the JSON object text the statements of [`statement`] bind as parameter 3 (for a batch,
+/// one such text per message): written exactly as a send writes them — an integral float keeps its exact
+/// decimal and a `.0` (so that `numeric` holds the very number and receivers read a float back), any
+/// other float its shortest text that reads back as it. Every binding writes its attributes through this,
+/// so a message sent through a driver reads back as one sent by `queue.send`.
+///
+/// Errors: [`Error::InvalidOption`] for NUL characters and non-finite numbers, which PostgreSQL's `jsonb`
+/// cannot hold (the SQL functions check the rest: a flat object of scalars).
+///
+/// ```
+/// use pgmq_core::{outbox::attributes_json, Attributes};
+/// let mut attributes = Attributes::new();
+/// attributes.insert("n".into(), 3.0.into());
+/// assert_eq!(attributes_json(&attributes).unwrap(), r#"{"n":3.0}"#);
+/// ```
+pub fn attributes_json(attributes: &crate::Attributes) -> Result<String> {
+    Ok(crate::options::attributes_to_json(attributes)?.0)
+}
+
 /// Sends one message in `client`'s transaction (a `Transaction`, or a `Client` outside one: then the
 /// statement is its own transaction) through `pgmq.send`, and returns its id.
 ///

@@ -194,6 +194,33 @@ async fn delay_and_schedule_set_when_messages_become_available() {
 }
 
 #[tokio::test]
+async fn the_extreme_numbers_a_send_accepts_pass_through_the_outbox_too() {
+    // Arrange: the numbers at the edges of what attributes hold (the largest float is written as its
+    // exact decimal, a little above the literal 1.7976931348623157e308).
+    let client = client().await;
+    let name = unique("outbox-extremes");
+    client.create_queue(&name, &QueueOptions::default()).await.unwrap();
+    let queue = client.queue(&name).unwrap();
+    let mut rx = queue.receiver(ReceiveOptions::default()).unwrap();
+    let pg = raw().await;
+    let message = OutgoingMessage::new("x")
+        .attribute("max", f64::MAX)
+        .attribute("min", -f64::MAX)
+        .attribute("tiny", f64::MIN_POSITIVE)
+        .attribute("imax", i64::MAX)
+        .attribute("imin", i64::MIN);
+
+    // Act
+    let id = outbox::send(&pg, &name, message.clone(), &SendOptions::default()).await.unwrap();
+
+    // Assert: read back as sent.
+    let m = timeout(WAIT, rx.next()).await.expect("delivered within 10 s").unwrap();
+    assert_eq!((m.id(), m.attributes()), (id, &message.attributes));
+    m.ack().await.unwrap();
+    client.delete_queue(&name).await.unwrap();
+}
+
+#[tokio::test]
 async fn every_invalid_call_raises_pgmqs_sqlstate_and_writes_nothing() {
     // Arrange
     let client = client().await;
@@ -216,6 +243,8 @@ async fn every_invalid_call_raises_pgmqs_sqlstate_and_writes_nothing() {
         ("PQ002", format!("SELECT pgmq.send({q}, 'x', '{{\"a\": [1]}}')")),
         ("PQ002", format!("SELECT pgmq.send({q}, 'x', '{{\"a\": {{\"b\": 1}}}}')")),
         ("PQ002", format!("SELECT pgmq.send({q}, 'x', '{{\"a\": 1e400}}')")),
+        // Past the largest float by more than half its last place: a reader would get infinity.
+        ("PQ002", format!("SELECT pgmq.send({q}, 'x', '{{\"a\": -1.7976931348623159e308}}')")),
         ("PQ002", format!("SELECT pgmq.send({q}, 'x', delay => '1 s', schedule_at => now())")),
         ("PQ002", format!("SELECT pgmq.send({q}, 'x', delay => '-1 s')")),
         ("PQ002", format!("SELECT pgmq.send({q}, 'x', track => NULL)")),
