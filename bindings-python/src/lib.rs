@@ -62,6 +62,7 @@ fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(body::is_json_content_type, m)?)?;
     m.add_function(wrap_pyfunction!(message::ack_all, m)?)?;
     m.add_function(wrap_pyfunction!(outbox::outbox_statement, m)?)?;
+    m.add_function(wrap_pyfunction!(outbox::outbox_attributes_json, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(panic_for_tests, m)?)?;
     m.add_class::<client::Client>()?;

@@ -5,6 +5,7 @@
 use pgmq_core::outbox::{OutboxKind, ParamStyle};
 use pyo3::prelude::*;
 
+use crate::convert;
 use crate::error::{guard, invalid_option, ToPyResult};
 
 /// The core's statement for `function` (`"send"`, `"send_json"`, `"send_batch"`, `"send_json_batch"`) in
@@ -30,5 +31,17 @@ pub(crate) fn outbox_statement(py: Python<'_>, function: &str, schema: Option<&s
             other => return Err(invalid_option(py, format!("no placeholder style {other:?}"))),
         };
         pgmq_core::outbox::statement(kind, schema, style).to_py(py)
+    })
+}
+
+/// `attributes` (a `dict`) as the JSON object text the statements bind, written by the core's
+/// [`pgmq_core::outbox::attributes_json`], the writer of every send. `TypeError` for keys or values
+/// `queue.send()` refuses by type, `InvalidOption` for what it refuses by value (NaN, NUL, ...).
+#[pyfunction]
+#[pyo3(signature = (attributes, /))]
+pub(crate) fn outbox_attributes_json(py: Python<'_>, attributes: &Bound<'_, PyAny>) -> PyResult<String> {
+    guard(py, || {
+        let attributes = convert::attributes(attributes)?;
+        pgmq_core::outbox::attributes_json(&attributes).to_py(py)
     })
 }

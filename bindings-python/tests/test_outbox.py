@@ -223,7 +223,7 @@ def test_bodies_and_attributes_are_converted_as_queue_send_converts_them() -> No
     )
 
     assert batch.parameters[1] == [b"\x00\xff", "tête".encode(), b'{"n":1}', b"raw"]
-    assert batch.parameters[2] == [None, None, '{"content-type":"application/json"}', '{"size":2.0,"ok":true}']
+    assert batch.parameters[2] == [None, None, '{"content-type":"application/json"}', '{"ok":true,"size":2.0}']
     assert pgmq.sql.send_batch("jobs", [b"a", b"b"]).parameters[2] is None  # no attributes: NULL
     assert pgmq.sql.send_batch("jobs", []).parameters[1] == []
 

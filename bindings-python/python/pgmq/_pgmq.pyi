@@ -35,6 +35,7 @@ __all__ = [
     "connect",
     "dlq_name",
     "is_json_content_type",
+    "outbox_attributes_json",
     "outbox_statement",
     "redact_dsn",
     "_shutdown",
@@ -75,6 +76,7 @@ def is_json_content_type(content_type: Optional[str], /) -> bool:
     """The core's `is_json_content_type`: whether a body with this `content-type` attribute (`None`: none)
     reads as JSON: no label, `application/json` with or without parameters, or an `application/*+json`
     type, case-insensitively."""
+def outbox_attributes_json(attributes: dict[str, _AttributeValue], /) -> str: ...
 def outbox_statement(function: str, schema: Optional[str], style: str, /) -> str:
     """The core's statement (`pgmq_core::outbox::statement`) calling pgmq's SQL function `function`
     (`"send"`, `"send_json"`, `"send_batch"`, `"send_json_batch"`) with placeholders of `style`

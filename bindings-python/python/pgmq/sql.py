@@ -31,7 +31,6 @@ running them needs ``pgmq.grant_producer``.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 import sys
@@ -60,7 +59,6 @@ __all__ = [
 
 _Ids = TypeVar("_Ids", UUID, List[UUID])
 
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 # A named placeholder of the core's `Named` style (`:queue`); its casts are written `CAST(x AS t)`.
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -162,30 +160,14 @@ def _when(
 
 
 def _attributes_json(attributes: Optional[Mapping[str, AttributeValue]]) -> Optional[str]:
-    """Attributes as the JSON object text the SQL functions take (``None``: none), written as the core
-    writes them: a float with an integral value keeps its ``.0`` and every digit (PostgreSQL's numeric
-    would otherwise read ``4.6e18`` back as an integer). Keys must be ``str`` and values scalars
-    (``TypeError``); NaN, infinities, integers beyond 64 bits and NUL characters are refused as
-    ``queue.send()`` refuses them (:class:`pgmq.InvalidOption`)."""
+    """Attributes as the JSON object text the SQL functions take (``None``: none), written by the core's
+    writer, the one every send uses. Keys must be ``str`` and values scalars (``TypeError``); NaN,
+    infinities, integers beyond 64 bits and NUL characters are refused as ``queue.send()`` refuses them
+    (:class:`pgmq.InvalidOption`)."""
     if attributes is None:
         return None
     OutgoingMessage(b"", attributes)  # the types: TypeError, as queue.send() raises
-    parts = []
-    for key, value in attributes.items():
-        if "\0" in key:
-            raise InvalidOption("attribute key must not contain NUL characters")
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise InvalidOption(f"attribute value {value} is not a finite number")
-            text = f"{value:.1f}" if value.is_integer() else repr(value)
-        elif isinstance(value, int) and not isinstance(value, bool) and not _I64_MIN <= value <= _I64_MAX:
-            raise InvalidOption(f"attribute value {value} does not fit in 64 bits")
-        else:
-            if isinstance(value, str) and "\0" in value:
-                raise InvalidOption("attribute value must not contain NUL characters")
-            text = json.dumps(value, ensure_ascii=False)
-        parts.append(f"{json.dumps(key, ensure_ascii=False)}:{text}")
-    return "{" + ",".join(parts) + "}"
+    return _pgmq.outbox_attributes_json(dict(attributes))
 
 
 def _json_text(value: object, index: int) -> str:
