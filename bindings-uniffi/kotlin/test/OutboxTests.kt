@@ -6,6 +6,7 @@ package io.pgmq.tests
 import io.pgmq.*
 import kotlinx.coroutines.*
 import org.postgresql.PGConnection
+import java.io.File
 import java.net.URI
 import java.net.URLDecoder
 import java.net.URLEncoder
@@ -38,6 +39,36 @@ val outboxTests = suite {
         m.ack()
         val outcomes = withTimeout(FIVE_S) { connect().queue(q.name()).waitForCompletion(listOf(id.toString())) }
         assertEquals(mapOf(id.toString() to Outcome.COMPLETED), outcomes, "completion seen by another client")
+    }
+
+    test("outbox: a Python receiver gets the message of a committed JDBC transaction, acks it, and Kotlin sees it completed") {
+        val python = File(".venv/bin/python").takeIf { it.canExecute() && pythonHasPgmq(it) } ?: run {
+            println("    (skipped: no .venv/bin/python with pgmq; `make python` builds it)")
+            return@test
+        }
+        val q = newQueue("outbox-python")
+        val receiver = ProcessBuilder(python.path, "-c", PYTHON_RECEIVER, q.name())
+            .also { it.environment()["DATABASE_URL"] = dsn }
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start()
+        try {
+            val id = jdbc().use { c ->
+                c.autoCommit = false
+                val id = Outbox.sendJson(c, q.name(), """{"from": "kotlin"}""", attributes("lang" to "kotlin"))
+                c.commit()
+                id
+            }
+            val line = withTimeout(30_000) { runInterruptible(Dispatchers.IO) { receiver.inputStream.bufferedReader().readLine() } }
+                ?: fail("the Python receiver printed nothing (exit ${receiver.waitFor()})")
+            val got = parseJson(line) as Map<*, *>
+            assertEquals(id.toString(), got["id"], "the id Python received")
+            assertEquals(mapOf("from" to "kotlin"), got["json"], "message.json() in Python (the decoded value)")
+            assertEquals(mapOf("content-type" to JSON_CONTENT_TYPE, "lang" to "kotlin"), got["attributes"], "attributes in Python")
+            val outcomes = withTimeout(FIVE_S) { q.waitForCompletion(listOf(id.toString())) }
+            assertEquals(Outcome.COMPLETED, outcomes[id.toString()], "the outcome Python's ack recorded")
+        } finally {
+            receiver.destroy()
+        }
     }
 
     test("outbox: rolled back, nothing is delivered and no message row is left") {
@@ -244,6 +275,28 @@ val outboxTests = suite {
         assertEquals(null, Outbox.exceptionOf(SQLException("not pgmq's", "23505")), "another SQLSTATE is not pgmq's")
     }
 }
+
+// ---- a receiver in Python ---------------------------------------------------------------------------
+
+/** Receives one message from the queue argv[1] with the Python package, acks it and prints it as JSON. */
+private const val PYTHON_RECEIVER = """
+import asyncio, json, os, sys
+import pgmq
+
+async def main():
+    async with pgmq.connect(os.environ["DATABASE_URL"]) as client:
+        async with pgmq.connect_to_queue(sys.argv[1], client) as queue:
+            async with queue.receive() as stream:
+                handle = await stream.receive()
+                async with handle.acquire() as message:  # acked when the block ends
+                    line = {"id": str(message.id), "json": message.json(), "attributes": message.attributes}
+    print(json.dumps(line), flush=True)
+
+asyncio.run(asyncio.wait_for(main(), 60))
+"""
+
+private fun pythonHasPgmq(python: File): Boolean =
+    runCatching { ProcessBuilder(python.path, "-c", "import pgmq").start().waitFor() == 0 }.getOrDefault(false)
 
 // ---- JDBC ------------------------------------------------------------------------------------------
 
