@@ -1097,7 +1097,12 @@ function jsonText(value, what) {
 
 function attributesText(v, what) {
   const a = attributes(v, what)
-  return a === null ? null : JSON.stringify(a)
+  return a === null ? null : attributesJson(a)
+}
+
+/** Attributes as the JSON text the SQL functions take, by the core's writer (the one every send uses). */
+function attributesJson(a) {
+  return callSync(() => native.outboxAttributesJson(a))
 }
 
 /** `sql.send(queue, body, options)`: one message, its body as queue.send() takes it. */
@@ -1105,7 +1110,7 @@ function sqlSend(queue, body, opts) {
   string(queue, 'queue name')
   const o = options(opts, 'send options')
   const [b, attrs] = encode(body, attributes(o.attributes, 'attributes'), null, 'message body')
-  return outboxQuery('send', queue, b, attrs === null ? null : JSON.stringify(attrs), o)
+  return outboxQuery('send', queue, b, attrs === null ? null : attributesJson(attrs), o)
 }
 
 /** `sql.sendJson(queue, value, options)`: one JSON value, stored as its text and labelled by the SQL function. */
@@ -1134,7 +1139,7 @@ function sqlSendBatch(queue, messages, opts) {
     bodies[i] = b
     if (a !== null) {
       if (attrs === null) attrs = new Array(messages.length).fill('{}')
-      attrs[i] = JSON.stringify(a)
+      attrs[i] = attributesJson(a)
     }
   }
   return outboxQuery('send_batch', queue, bodies, attrs, o)

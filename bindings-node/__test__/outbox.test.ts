@@ -137,6 +137,10 @@ test('sql.send is a node-postgres query: the core\'s statement and the values qu
     JSON.stringify({ [CONTENT_TYPE_ATTRIBUTE]: JSON_CONTENT_TYPE }),
   ])
   assert.equal(sql.send('a', 'x').text, bytes.text, 'one statement per kind, whatever the values')
+  // Attributes are written by the core's writer, as queue.send stores them: an integral number past
+  // 2^53 is a float (its exact decimal and `.0`), keys in the core's order.
+  const numbers = sql.send('jobs', 'x', { attributes: { n: 2, f: 0.5, big: 1e20 } })
+  assert.equal(numbers.values[2], '{"big":100000000000000000000.0,"f":0.5,"n":2}')
 })
 
 test('each kind calls its own SQL function, and a schema option names that schema', () => {

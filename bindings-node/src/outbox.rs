@@ -7,6 +7,7 @@ use napi_derive::napi;
 use pgmq_core::outbox::{OutboxKind, ParamStyle};
 use serde_json::{Map, Value};
 
+use crate::convert;
 use crate::error::{invalid_option, IntoNapi};
 
 /// The core's statement of `kind` (`send`, `send_json`, `send_batch`, `send_json_batch`) with `$n`
@@ -28,4 +29,13 @@ pub fn sqlstates() -> Value {
         Some(Value::Object(map)) => Value::Object(map.clone()),
         _ => Value::Object(Map::new()),
     }
+}
+
+/// `attributes` (an object of scalars) as the JSON object text the statements bind, written by the
+/// core's writer of every send ([`pgmq_core::outbox::attributes_json`]), so a message sent through a
+/// driver reads back as one sent by `queue.send`. `InvalidOptionError` for what a send refuses.
+#[napi(catch_unwind, ts_args_type = "attributes: Record<string, string | number | boolean | null>")]
+pub fn outbox_attributes_json(attributes: Value) -> Result<String> {
+    let attributes = convert::attributes(Some(&attributes))?;
+    pgmq_core::outbox::attributes_json(&attributes).napi()
 }
