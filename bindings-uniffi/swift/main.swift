@@ -774,6 +774,26 @@ func testTruths(_ ctx: TestContext) async throws {
     try check(!isJsonContentType(contentType: "text/plain"), "text/plain is not JSON")
 }
 
+/// The transactional send for the caller's own driver: the core's statement in each style, the
+/// attributes' JSON text, and the SQLSTATEs of pgmq's SQL functions as `PgmqError`s (the core's map).
+func testOutboxStatements(_ ctx: TestContext) async throws {
+    let dollar = try outboxStatement(kind: .send, schema: nil, style: .dollar)
+    try check(dollar.hasPrefix("SELECT pgmq.send(CAST($1 AS text), "), "the statement: \(dollar)")
+    let question = try outboxStatement(kind: .sendJsonBatch, schema: "app_queues", style: .questionMark)
+    try checkEqual(question.filter { $0 == "?" }.count, 6, "six ? placeholders: \(question)")
+    try check(question.contains("\"app_queues\".send_json_batch("), "the custom schema: \(question)")
+    try await expectError("InvalidOption", "a schema name the core refuses") {
+        try outboxStatement(kind: .send, schema: "Not Valid", style: .dollar)
+    }
+    try checkEqual(try attributesJson(attributes: ["n": .int(value: 4)]), "{\"n\":4}", "attributesJson")
+    let truths = try JSONSerialization.jsonObject(with: Data(truthsJson().utf8)) as? [String: Any]
+    try checkEqual(outboxSqlstates(), truths?["sqlstates"] as? [String: String] ?? [:], "outboxSqlstates() against truthsJson()")
+    try checkEqual(outboxSqlstates()["PQ001"], "queue_not_found", "PQ001")
+    try await expectError("QueueNotFound", "PQ001") { try outboxError(sqlstate: "PQ001", reason: "pgmq: queue \"x\" does not exist") }
+    try await expectError("InvalidOption", "PQ002") { try outboxError(sqlstate: "PQ002", reason: "pgmq: bad") }
+    try outboxError(sqlstate: "23505", reason: "not pgmq's")
+}
+
 /// Keeps the core's log events it is given.
 final class CollectingLogHandler: LogHandler, @unchecked Sendable {
     private let lock = NSLock()
@@ -828,6 +848,7 @@ func allTests() -> [(String, TestBody)] {
         ("peek, listQueues(WithStats), schemaVersion, leaseToken, redrive, purge", testOperatorCalls),
         ("defaults(), errorCodes() and errorCode() are the core's table", testTruths),
         ("setLogHandler(handler:) gets the core's warnings", testLogHandler),
+        ("outboxStatement, attributesJson, outboxSqlstates and outboxError are the core's", testOutboxStatements),
     ]
 }
 

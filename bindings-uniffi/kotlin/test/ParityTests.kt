@@ -191,6 +191,10 @@ val parityTests = suite {
             "public var oldestReadyAgeMs: UInt64?",
             "public var contentTypeAttribute: String",
             "public static func connect(dsn: String, options: ClientOptions? = nil)async throws -> Client",
+            "public func outboxStatement(kind: OutboxKind, schema: String?, style: ParamStyle)throws -> String",
+            "public func attributesJson(attributes: [String: AttributeValue])throws -> String",
+            "public func outboxSqlstates() -> [String: String]",
+            "public func outboxError(sqlstate: String, reason: String)throws",
         )
         val absent = expected.filter { it !in swift }
         assertEquals(emptyList<String>(), absent, "declarations missing from target/uniffi/swift/Pgmq.swift")
