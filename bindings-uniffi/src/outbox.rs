@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use pgmq_core::outbox as core;
-use pgmq_core::AttributeValue as CoreValue;
 
 use crate::error::PgmqError;
 use crate::guard;
@@ -73,66 +72,14 @@ pub fn outbox_statement(kind: OutboxKind, schema: Option<String>, style: ParamSt
     guard(|| Ok(core::statement(kind.into(), schema.as_deref(), style.into())?))
 }
 
-/// Attributes as the JSON object text a statement of [`outbox_statement`] binds, written as the core
-/// writes them for a send: a float with an integral value as its exact decimal with `.0` (so that
-/// `numeric` keeps the very number), any other as the shortest text that reads back as it.
-/// `InvalidOption` for a NUL character or a number that is not finite, which PostgreSQL's `jsonb` cannot
-/// hold. (The SQL functions check the rest: a flat object of scalars.)
+/// Attributes as the JSON object text a statement of [`outbox_statement`] binds (parameter 3; for a batch,
+/// one per message): the core's writer, so a message sent through a driver reads back as one sent by
+/// `queue.send` (an integral float keeps its exact value and reads back as a float). `InvalidOption` for a
+/// NUL character or a number that is not finite, which PostgreSQL's `jsonb` cannot hold (the SQL
+/// functions check the rest).
 #[uniffi::export]
 pub fn attributes_json(attributes: HashMap<String, AttributeValue>) -> Result<String, PgmqError> {
-    guard(|| {
-        let mut out = String::from("{");
-        for (i, (key, value)) in to_core_attributes(attributes).iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json_string(&mut out, key, "attribute key")?;
-            out.push(':');
-            match value {
-                CoreValue::Null => out.push_str("null"),
-                CoreValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                CoreValue::Int(n) => out.push_str(&n.to_string()),
-                CoreValue::Float(f) if !f.is_finite() => {
-                    return Err(invalid(format!("attribute value {f} is not a finite number")))
-                }
-                CoreValue::Float(f) if f.fract() == 0.0 => out.push_str(&format!("{f:.1}")),
-                CoreValue::Float(f) => out.push_str(&format!("{f:?}")),
-                CoreValue::String(s) => json_string(&mut out, s, "attribute value")?,
-                // A kind the core adds later: refused rather than written in a form nobody checked.
-                #[allow(unreachable_patterns)]
-                other => return Err(invalid(format!("attribute value {other:?}"))),
-            }
-        }
-        out.push('}');
-        Ok(out)
-    })
-}
-
-/// Appends `s` as a JSON string; `InvalidOption` for a NUL character (`jsonb` cannot hold `\u0000`).
-fn json_string(out: &mut String, s: &str, what: &str) -> Result<(), PgmqError> {
-    use std::fmt::Write;
-    if s.contains('\0') {
-        return Err(invalid(format!("{what} must not contain NUL characters")));
-    }
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).expect("writing to a String"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    Ok(())
-}
-
-/// The core's `InvalidOption` error, worded as the core words it.
-fn invalid(reason: String) -> PgmqError {
-    pgmq_core::Error::InvalidOption(reason).into()
+    guard(|| Ok(core::attributes_json(&to_core_attributes(attributes))?))
 }
 
 /// The core's SQLSTATE map (`"sqlstates"` of `pgmq_core::truths_json()`: an object of plain strings),

@@ -26,7 +26,7 @@ val outboxTests = suite {
         val id = jdbc().use { c ->
             c.autoCommit = false
             c.prepareStatement("INSERT INTO $table (note) VALUES (?)").use { it.setString(1, "order 42"); it.executeUpdate() }
-            val id = Outbox.send(c, q.name(), bytes("order 42 placed"), attributes("order" to 42))
+            val id = Outbox.send(c, q.name(), bytes("order 42 placed"), attributes("order" to 42, "max" to Double.MAX_VALUE, "whole" to 2.0))
             r.assertNothingWithin(QUIET_MS, "before the commit")
             c.commit()
             id
@@ -34,7 +34,8 @@ val outboxTests = suite {
         val m = r.nextWithin(what = "the committed message")
         assertEquals(id.toString(), m.id, "the id Outbox.send returned")
         assertEquals("order 42 placed", m.text, "body")
-        assertEquals(mapOf("order" to AttributeValue.Int(42)), m.attributes, "attributes")
+        val sent = mapOf("order" to AttributeValue.Int(42), "max" to AttributeValue.Float(Double.MAX_VALUE), "whole" to AttributeValue.Float(2.0))
+        assertEquals(sent, m.attributes, "attributes, floats kept floats")
         assertEquals(1L, count("SELECT count(*) FROM $table"), "the app's row committed with it")
         m.ack()
         val outcomes = withTimeout(FIVE_S) { connect().queue(q.name()).waitForCompletion(listOf(id.toString())) }
