@@ -4,7 +4,6 @@
 //! Nothing here runs a statement: the caller's driver does, in the caller's transaction.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use pgmq_core::outbox as core;
 
@@ -82,22 +81,9 @@ pub fn attributes_json(attributes: HashMap<String, AttributeValue>) -> Result<St
     guard(|| Ok(core::attributes_json(&to_core_attributes(attributes))?))
 }
 
-/// The core's SQLSTATE map (`"sqlstates"` of `pgmq_core::truths_json()`: an object of plain strings),
-/// read once.
-fn sqlstates() -> &'static [(String, String)] {
-    static MAP: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        let truths = pgmq_core::truths_json();
-        let Some(start) = truths.find("\"sqlstates\":{") else { return Vec::new() };
-        let body = &truths[start + "\"sqlstates\":{".len()..];
-        let body = &body[..body.find('}').unwrap_or(0)];
-        body.split(',')
-            .filter_map(|pair| {
-                let (state, code) = pair.split_once(':')?;
-                Some((state.trim().trim_matches('"').to_owned(), code.trim().trim_matches('"').to_owned()))
-            })
-            .collect()
-    })
+/// The core's SQLSTATE map ([`pgmq_core::SQLSTATES`]).
+fn sqlstates() -> impl Iterator<Item = (&'static str, &'static str)> {
+    pgmq_core::SQLSTATES.iter().copied()
 }
 
 /// The SQLSTATEs pgmq's SQL functions raise (class `PQ`), each with the core's error code:
@@ -105,7 +91,7 @@ fn sqlstates() -> &'static [(String, String)] {
 /// language.
 #[uniffi::export]
 pub fn outbox_sqlstates() -> HashMap<String, String> {
-    sqlstates().iter().cloned().collect()
+    sqlstates().map(|(state, code)| (state.to_owned(), code.to_owned())).collect()
 }
 
 /// Fails with the error that SQLSTATE `sqlstate` of pgmq's SQL functions stands for
@@ -114,7 +100,7 @@ pub fn outbox_sqlstates() -> HashMap<String, String> {
 /// library's error without writing the table out again.
 #[uniffi::export]
 pub fn outbox_error(sqlstate: String, reason: String) -> Result<(), PgmqError> {
-    match sqlstates().iter().find(|(state, _)| *state == sqlstate) {
+    match sqlstates().find(|(state, _)| *state == sqlstate) {
         Some((_, code)) => Err(PgmqError::with_code(code, reason)),
         None => Ok(()),
     }

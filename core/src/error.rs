@@ -175,8 +175,8 @@ impl From<deadpool_postgres::PoolError> for Error {
 
 /// The SQLSTATEs that pgmq's SQL functions raise (class `PQ`, pgmq's own), with the [`Error::code`] each
 /// stands for: every binding turns its driver's error with one of these into its own typed error, reading
-/// this table through [`crate::truths_json`] (key `"sqlstates"`).
-pub(crate) const SQLSTATES: &[(&str, &str)] = &[("PQ001", "queue_not_found"), ("PQ002", "invalid_option")];
+/// this table (also in [`crate::truths_json`], key `"sqlstates"`).
+pub const SQLSTATES: &[(&str, &str)] = &[("PQ001", "queue_not_found"), ("PQ002", "invalid_option")];
 
 /// The error a pgmq function meant by raising `sqlstate` with `message` (`pgmq: queue "x" does not
 /// exist`, `pgmq: <what is invalid>`), if the state is one of [`SQLSTATES`].

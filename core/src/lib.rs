@@ -76,7 +76,7 @@ pub use defaults::{
     Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, SendDefaults, DEFAULTS,
 };
 pub use dsn::{redact_dsn, SslMode};
-pub use error::{Error, ErrorCode, Result, ERROR_CODES};
+pub use error::{Error, ErrorCode, Result, ERROR_CODES, SQLSTATES};
 pub use filter::{Attribute, Comparison, Filter, MAX_FILTER_DEPTH};
 pub use message::Message;
 pub use migrate::LATEST_VERSION;
