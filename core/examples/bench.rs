@@ -6,7 +6,11 @@
 //! senders, each message in its own committed transaction through `pgmq_core::outbox` on a plain
 //! tokio-postgres connection; ceiling: the same transactions of one plain INSERT), outbox_send_batch
 //! (1,000 per `pgmq.send_batch` call, one call per transaction; ceiling: send_batch's), receive_ack (8 workers, batch
-//! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), many_queues_p50/p99
+//! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), completion_p50/p99
+//! (send -> the completion wait returns, the idle worker acking plainly; ceiling: the same round trip in raw
+//! SQL, INSERT + NOTIFY, a LISTENing worker's DELETE + NOTIFY back), request_p50/p99 (`Queue::request` ->
+//! its reply, the worker acking with a small JSON result; "ceiling": completion_p50/p99 of the same run,
+//! samples interleaved), many_queues_p50/p99
 //! (1,000 queues with one idle receiver each on ONE client: send to a random queue -> its receiver
 //! wakes, 1,000 samples), many_queues_subscribe (time until those 1,000 receivers are all subscribed
 //! and asleep), many_queues_listen_conns / many_queues_pool_conns (that client's backends in
@@ -195,6 +199,62 @@ async fn ceiling_latency(dsn: &str, samples: usize, channels: usize) -> (f64, f6
     (percentile(&lat, 0.5), percentile(&lat, 0.99), listen_ms)
 }
 
+/// A LISTENing connection and the stream of its notifications' channel names.
+async fn raw_listener(dsn: &str, channel: &str) -> (tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use futures_util::StreamExt;
+    let (client, mut conn) = tokio_postgres::connect(dsn, NoTls).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(Ok(m)) = stream.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n.channel().to_owned());
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {channel}")).await.unwrap();
+    (client, rx)
+}
+
+/// The round trip of completion and request/reply in raw SQL: the sender's INSERT + NOTIFY commits, the
+/// worker (LISTENing) wakes, claims and deletes the row and NOTIFYs back in one statement, and the
+/// sender (LISTENing on its own connection) wakes. Returns p50 and p99 (ms).
+async fn ceiling_round_trip(dsn: &str, samples: usize) -> (f64, f64) {
+    reset_raw_table(dsn).await;
+    let (worker, mut work) = raw_listener(dsn, "bench_raw_work").await;
+    let (_waiter, mut done) = raw_listener(dsn, "bench_raw_done").await;
+    let sender = raw(dsn).await;
+    let claim = worker
+        .prepare(
+            "WITH d AS (DELETE FROM bench_raw
+                        WHERE id = (SELECT id FROM bench_raw ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+                        RETURNING id)
+             SELECT pg_notify('bench_raw_done', id::text) FROM d",
+        )
+        .await
+        .unwrap();
+    let send = sender
+        .prepare("WITH i AS (INSERT INTO bench_raw (payload) VALUES ($1) RETURNING 1) SELECT pg_notify('bench_raw_work', '') FROM i")
+        .await
+        .unwrap();
+    let worker_task = tokio::spawn(async move {
+        while work.recv().await.is_some() {
+            worker.query(&claim, &[]).await.unwrap();
+        }
+    });
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t0 = Instant::now();
+        sender.execute(&send, &[&PAYLOAD]).await.unwrap();
+        done.recv().await.unwrap();
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    worker_task.abort();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+}
+
 /// BEGIN; one INSERT; COMMIT, on 8 connections at once: what outbox_send_one's transactions cost without
 /// pgmq.
 async fn ceiling_tx_send_one(dsn: &str, total: usize) -> f64 {
@@ -333,6 +393,45 @@ async fn pgmq_latency(client: &Client, samples: usize) -> (f64, f64) {
     worker.abort();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (percentile(&lat, 0.5), percentile(&lat, 0.99))
+}
+
+/// Send -> completion wait returns (the worker acks plainly) and request -> reply (the worker acks with a
+/// small JSON result), with one idle worker, the samples of both interleaved so that they share the
+/// machine's conditions. Returns ((completion p50, p99), (request p50, p99)) in ms.
+async fn pgmq_round_trips(client: &Client, samples: usize) -> ((f64, f64), (f64, f64)) {
+    let queue = fresh_queue(client, "bench-round-trip").await;
+    let worker_queue = queue.clone();
+    let worker = tokio::spawn(async move {
+        let mut receiver = worker_queue.receiver(ReceiveOptions::default()).unwrap();
+        loop {
+            let Ok(message) = receiver.next().await else { return };
+            if message.body() == b"request" {
+                message.ack_with_json(&serde_json::json!({"ok": true})).await.unwrap();
+            } else {
+                message.ack().await.unwrap();
+            }
+        }
+    });
+    let (mut completion, mut request) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+    for _ in 0..samples {
+        let t0 = Instant::now();
+        let sent = queue.send(PAYLOAD.to_vec(), &SendOptions::default()).await.unwrap();
+        sent.wait().await.unwrap();
+        completion.push(t0.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let t0 = Instant::now();
+        let reply = queue.request(b"request".to_vec(), Duration::from_secs(30)).await.unwrap();
+        request.push(t0.elapsed().as_secs_f64() * 1e3);
+        assert!(reply.result().is_some());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    worker.abort();
+    completion.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    request.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (
+        (percentile(&completion, 0.5), percentile(&completion, 0.99)),
+        (percentile(&request, 0.5), percentile(&request, 0.99)),
+    )
 }
 
 struct ManyQueues {
@@ -490,6 +589,16 @@ async fn main() {
         figures.push(Figure { name: "latency_p50", value: p50, unit: "ms", ceiling: c50 });
         figures.push(Figure { name: "latency_p99", value: p99, unit: "ms", ceiling: c99 });
     }
+    if want("completion") || want("request") {
+        eprintln!("bench: completion and request round trips ({n_lat} samples each)...");
+        let (c50, c99) = ceiling_round_trip(&dsn, n_lat).await;
+        let ((p50, p99), (r50, r99)) = pgmq_round_trips(&client, n_lat).await;
+        figures.push(Figure { name: "completion_p50", value: p50, unit: "ms", ceiling: c50 });
+        figures.push(Figure { name: "completion_p99", value: p99, unit: "ms", ceiling: c99 });
+        // The request's bound is the plain completion of the same run (goal: within 1 ms of it).
+        figures.push(Figure { name: "request_p50", value: r50, unit: "ms", ceiling: p50 });
+        figures.push(Figure { name: "request_p99", value: r99, unit: "ms", ceiling: p99 });
+    }
     if want("many_queues") {
         eprintln!("bench: many_queues ({MANY_QUEUES} queues with idle receivers on one client, {n_lat} samples)...");
         let (c50, c99, c_listen) = ceiling_latency(&dsn, n_lat, MANY_QUEUES).await;
@@ -518,7 +627,7 @@ async fn main() {
         }
     }
 
-    for q in ["bench-send-one", "bench-send-batch", "bench-outbox-one", "bench-outbox-batch", "bench-receive-ack", "bench-latency"] {
+    for q in ["bench-send-one", "bench-send-batch", "bench-outbox-one", "bench-outbox-batch", "bench-receive-ack", "bench-latency", "bench-round-trip"] {
         let _ = client.delete_queue(q).await;
     }
     raw(&dsn).await.batch_execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();

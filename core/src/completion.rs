@@ -14,18 +14,72 @@ use crate::db::Sql;
 use crate::defaults::DEFAULTS;
 use crate::error::{Error, Result};
 use crate::listener::Wake;
-use crate::options::Outcome;
+use crate::options::{decode_json, Attributes, AttributeValue, Outcome, CONTENT_TYPE_ATTRIBUTE};
 use crate::protocol::{self, IdPayload};
 
-/// Reads the outcome (if any) of each pending id, and whether it is still queued and tracked
+/// Reads the outcome and result (if any) of each pending id, and whether it is still queued and tracked
 /// (indexes `outcomes_pkey` and `messages_pkey`).
 pub(crate) const CHECK: Sql = Sql::new(
-    "SELECT a.id, o.outcome, m.tracked
+    "SELECT a.id, o.outcome, m.tracked, o.result, o.result_content_type
      FROM pg_catalog.unnest($2::uuid[]) AS a(id)
      LEFT JOIN pgmq.outcomes o ON o.id = a.id
      LEFT JOIN pgmq.messages m ON m.queue_id = $1 AND m.id = a.id",
     &[Type::INT8, Type::UUID_ARRAY],
 );
+
+/// How a message finished, and the result its worker gave it (reply-to): what a requester receives.
+///
+/// The result is the one given to [`crate::Message::ack_with_result`] (or `ack_with_json`, or the
+/// same call in any other language), kept with the outcome for the queue's retention period. A message
+/// acked without a result, or finished any other way, has none.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reply {
+    outcome: Outcome,
+    result: Option<Vec<u8>>,
+    content_type: Option<String>,
+}
+
+impl Reply {
+    /// How the message finished.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+    /// The result's bytes, if the worker gave one.
+    pub fn result(&self) -> Option<&[u8]> {
+        self.result.as_deref()
+    }
+    /// Takes the result's bytes out, to avoid a copy.
+    pub fn into_result(self) -> Option<Vec<u8>> {
+        self.result
+    }
+    /// The result's content type (`application/json` for a JSON result), if labelled.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    /// The result parsed as JSON into `T`, under the rule of `message.json()`: unlabelled or labelled
+    /// JSON. [`Error::InvalidOption`] when there is no result, it is labelled otherwise, or it is not a `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        let Some(bytes) = &self.result else {
+            return Err(Error::invalid_option(format!("json(): the message finished ({}) without a result", self.outcome)));
+        };
+        let mut label = Attributes::new();
+        if let Some(ct) = &self.content_type {
+            label.insert(CONTENT_TYPE_ATTRIBUTE.to_owned(), AttributeValue::String(ct.clone()));
+        }
+        decode_json(bytes, &label)
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    // The result may be large or secret: its length only, as Message's Debug does for bodies.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("outcome", &self.outcome)
+            .field("result_len", &self.result.as_ref().map(Vec::len))
+            .field("content_type", &self.content_type)
+            .finish()
+    }
+}
 
 /// The handle of a batch of sent messages: their ids, and a way to wait for their outcomes.
 #[derive(Clone)]
@@ -66,6 +120,13 @@ impl Completion {
     /// for ids that are neither queued nor have an outcome record, [`Error::Closed`] when the client
     /// closes. Cancel-safe: dropping the future leaves nothing behind.
     pub async fn wait(&self) -> Result<HashMap<Uuid, Outcome>> {
+        let replies = self.wait_replies().await?;
+        Ok(replies.into_iter().map(|(id, reply)| (id, reply.outcome)).collect())
+    }
+
+    /// Waits until every message has an outcome and returns each one's [`Reply`]: its outcome and the
+    /// result its worker gave it, if any. Errors as for [`Completion::wait`].
+    pub async fn wait_replies(&self) -> Result<HashMap<Uuid, Reply>> {
         if !self.tracked {
             return Err(Error::NotTracked(self.ids.first().copied().unwrap_or_default()));
         }
@@ -109,7 +170,7 @@ impl Completion {
         }
     }
 
-    async fn check(&self, pending: &mut HashSet<Uuid>, outcomes: &mut HashMap<Uuid, Outcome>) -> Result<()> {
+    async fn check(&self, pending: &mut HashSet<Uuid>, outcomes: &mut HashMap<Uuid, Reply>) -> Result<()> {
         let ids: Vec<Uuid> = pending.iter().copied().collect();
         let conn = self.client.db.get().await?;
         let rows = conn.query(&CHECK, &[&self.queue_id, &ids]).await?;
@@ -119,7 +180,8 @@ impl Completion {
             let queued_tracked: Option<bool> = row.get(2);
             match (outcome, queued_tracked) {
                 (Some(o), _) => {
-                    outcomes.insert(id, Outcome::parse(&o)?);
+                    let reply = Reply { outcome: Outcome::parse(&o)?, result: row.get(3), content_type: row.get(4) };
+                    outcomes.insert(id, reply);
                     pending.remove(&id);
                 }
                 (None, Some(true)) => {}
@@ -155,8 +217,14 @@ impl SentMessage {
 
     /// Waits for the message's outcome. Errors as for [`Completion::wait`].
     pub async fn wait(&self) -> Result<Outcome> {
-        let mut outcomes = self.completion.wait().await?;
-        outcomes.remove(&self.id()).ok_or(Error::MessageNotFound(self.id()))
+        Ok(self.wait_reply().await?.outcome)
+    }
+
+    /// Waits for the message's outcome and the result its worker gave it. Errors as for
+    /// [`Completion::wait`].
+    pub async fn wait_reply(&self) -> Result<Reply> {
+        let mut replies = self.completion.wait_replies().await?;
+        replies.remove(&self.id()).ok_or(Error::MessageNotFound(self.id()))
     }
 
     /// The underlying batch handle.

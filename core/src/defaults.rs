@@ -32,6 +32,8 @@ pub struct Defaults {
     pub receive: ReceiveDefaults,
     /// Waiting for outcomes ([`crate::Completion::wait`]).
     pub completion: CompletionDefaults,
+    /// A request awaiting its reply ([`crate::Queue::request`]).
+    pub request: RequestDefaults,
     /// Reading messages without leasing them ([`crate::PeekOptions`]).
     pub peek: PeekDefaults,
     /// A client and its connections ([`crate::ClientOptions`], DSN parameters).
@@ -111,6 +113,15 @@ pub struct ReceiveDefaults {
 pub struct CompletionDefaults {
     /// Safety-net re-read of the outcomes in case a notification was lost: 10 s (the original pgmq's).
     pub poll_interval: Duration,
+}
+
+/// Defaults of [`crate::Queue::request`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct RequestDefaults {
+    /// How long a request waits for its reply before it is cancelled and fails with
+    /// [`crate::Error::Timeout`]: 30 s.
+    pub timeout: Duration,
 }
 
 /// Defaults and bounds of [`crate::PeekOptions`].
@@ -217,6 +228,7 @@ pub const DEFAULTS: Defaults = Defaults {
     send: SendDefaults { track: true },
     receive: ReceiveDefaults { batch_size: 1, max_batch_size: 100_000, poll_interval: Duration::from_secs(30) },
     completion: CompletionDefaults { poll_interval: Duration::from_secs(10) },
+    request: RequestDefaults { timeout: Duration::from_secs(30) },
     peek: PeekDefaults { limit: 100, max_limit: 10_000 },
     client: ClientDefaults {
         pool_size: 10,
@@ -266,8 +278,19 @@ pub fn truths_json() -> String {
     let ms = |d: Duration| d.as_millis() as u64;
     // Every struct taken apart field by field (no `..`): a field added to the table and not here does
     // not compile.
-    let Defaults { queue, dead_letter_queue, backoff, send, receive, completion, peek, client, limits, conventions } =
-        DEFAULTS;
+    let Defaults {
+        queue,
+        dead_letter_queue,
+        backoff,
+        send,
+        receive,
+        completion,
+        request,
+        peek,
+        client,
+        limits,
+        conventions,
+    } = DEFAULTS;
     let QueueDefaults { ack_deadline, max_delivery_attempts, retention_period, dead_letter_queue: dlq, backoff: uses_backoff } =
         queue;
     let queue = json!({
@@ -293,6 +316,7 @@ pub fn truths_json() -> String {
         "poll_interval_ms": ms(poll_interval),
     });
     let CompletionDefaults { poll_interval } = completion;
+    let RequestDefaults { timeout: request_timeout } = request;
     let PeekDefaults { limit, max_limit } = peek;
     let ClientDefaults {
         pool_size,
@@ -362,6 +386,7 @@ pub fn truths_json() -> String {
             "send": { "track": track },
             "receive": receive,
             "completion": { "poll_interval_ms": ms(poll_interval) },
+            "request": { "timeout_ms": ms(request_timeout) },
             "peek": { "limit": limit, "max_limit": max_limit },
             "client": client,
         },

@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use crate::options::Outcome;
+
 /// Everything that can go wrong in pgmq.
 ///
 /// Match on the variant in Rust; in other languages match on [`Error::code`], a stable snake_case string
@@ -39,6 +41,15 @@ pub enum Error {
     /// existed, was untracked, or its record was pruned after the retention period).
     #[error("message {0} not found: not queued and no outcome recorded")]
     MessageNotFound(Uuid),
+    /// A request ([`crate::Queue::request`]) finished without a reply: it was dead-lettered, cancelled
+    /// or expired rather than completed.
+    #[error("request {id} got no reply: it was {outcome}")]
+    RequestFailed {
+        /// The request message's id.
+        id: Uuid,
+        /// How it finished (never [`Outcome::Completed`]).
+        outcome: Outcome,
+    },
     /// The `pgmq` schema is missing or older than this library: run [`crate::Client::migrate`].
     #[error("the pgmq schema is missing or outdated ({0}); run migrate() first")]
     SchemaMissing(String),
@@ -54,7 +65,8 @@ pub enum Error {
     /// The server did not answer in time: a lock wait hit `lock_timeout` (SQLSTATE 55P03; `migrate` sets
     /// one of 5 s for its own transaction) or a statement hit `statement_timeout` (57014, when the server
     /// says so in English; other cancellations stay [`Error::Database`]). The statement failed and its
-    /// transaction rolled back: nothing changed, and running it again later is safe.
+    /// transaction rolled back: nothing changed, and running it again later is safe. Also a
+    /// [`crate::Queue::request`] that got no reply in time: the request was cancelled.
     #[error("timeout: {0}")]
     Timeout(String),
     /// PostgreSQL reported an error that is not one of the above.
@@ -81,6 +93,7 @@ impl Error {
             Error::AlreadyFinished(_) => "already_finished",
             Error::NotTracked(_) => "not_tracked",
             Error::MessageNotFound(_) => "message_not_found",
+            Error::RequestFailed { .. } => "request_failed",
             Error::SchemaMissing(_) => "schema_missing",
             Error::SchemaConflict(_) => "schema_conflict",
             Error::Connection(_) => "connection",
@@ -225,10 +238,11 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode { code: "already_finished", transient: false, description: "the message was already acked or nacked through this handle" },
     ErrorCode { code: "not_tracked", transient: false, description: "waiting for the outcome of a message sent with tracking off" },
     ErrorCode { code: "message_not_found", transient: false, description: "waiting for a message that is neither queued nor has an outcome record (it never existed, or its record was pruned after the retention period)" },
+    ErrorCode { code: "request_failed", transient: false, description: "a request finished without a reply: it was dead-lettered, cancelled or expired instead of completed" },
     ErrorCode { code: "schema_missing", transient: false, description: "the schema is missing or older than this library: run migrate" },
     ErrorCode { code: "schema_conflict", transient: false, description: "migrate found a schema of that name that is not pgmq's (another library's tables, or an extension such as Tembo's pgmq); nothing changed" },
     ErrorCode { code: "connection", transient: true, description: "the server could not be reached, refused the login, or the connection broke" },
-    ErrorCode { code: "timeout", transient: true, description: "a lock wait hit lock_timeout, the server's statement_timeout cancelled a statement, or no pool connection came free within the client's statement timeout; nothing changed, and trying again later is safe" },
+    ErrorCode { code: "timeout", transient: true, description: "a lock wait hit lock_timeout, the server's statement_timeout cancelled a statement, or no pool connection came free within the client's statement timeout; nothing changed, and trying again later is safe; or a request got no reply within its timeout, and was cancelled" },
     ErrorCode { code: "database", transient: false, description: "PostgreSQL reported an error that is none of the above" },
     ErrorCode { code: "closed", transient: false, description: "the client or receiver was closed" },
     ErrorCode { code: "internal", transient: false, description: "a bug in pgmq: a panic, caught at the language boundary and reported instead of crashing the process; the operation did not complete, and whether it had taken effect is unknown" },
@@ -253,6 +267,7 @@ mod tests {
             Error::AlreadyFinished(id),
             Error::NotTracked(id),
             Error::MessageNotFound(id),
+            Error::RequestFailed { id, outcome: Outcome::Cancelled },
             Error::SchemaMissing(String::new()),
             Error::SchemaConflict(String::new()),
             Error::Connection(String::new()),
@@ -270,6 +285,7 @@ mod tests {
                 | Error::AlreadyFinished(_)
                 | Error::NotTracked(_)
                 | Error::MessageNotFound(_)
+                | Error::RequestFailed { .. }
                 | Error::SchemaMissing(_)
                 | Error::SchemaConflict(_)
                 | Error::Connection(_)

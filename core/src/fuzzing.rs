@@ -96,6 +96,7 @@ pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, St
         ("heartbeat", lease::HEARTBEAT),
         ("extend", lease::EXTEND),
         ("ack", lease::ACK),
+        ("ack_with_results", lease::ACK_WITH_RESULTS),
         ("nack", lease::NACK),
         ("notify_on_pool", notifier::NOTIFY_ON_POOL),
         ("inspect_schema", migrate::INSPECT_SCHEMA),

@@ -298,11 +298,26 @@ pub(crate) const ACK: Sql = Sql::new(
     &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY],
 );
 
+/// An ack carrying results (migration 0008): used only for batches where some ack has one, so plain acks
+/// keep the statement above.
+pub(crate) const ACK_WITH_RESULTS: Sql = Sql::new(
+    "SELECT a.id, a.recorded
+     FROM pg_catalog.set_config('synchronous_commit', 'on', true), pgmq.ack($1, $2, $3, $4, $5) AS a",
+    &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY, Type::BYTEA_ARRAY, Type::TEXT_ARRAY],
+);
+
 pub(crate) const NACK: Sql = Sql::new(
     "SELECT n.id, n.result
      FROM pg_catalog.set_config('synchronous_commit', 'on', true), pgmq.nack($1, $2, $3, $4, $5) AS n",
     &[Type::INT8, Type::UUID_ARRAY, Type::UUID_ARRAY, Type::INT8_ARRAY, Type::TEXT_ARRAY],
 );
+
+/// A result an ack keeps with the message's outcome: its bytes and their content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AckResult {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) content_type: Option<String>,
+}
 
 /// What a nack did to a message still held under its token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +331,8 @@ pub(crate) enum Op {
     Ack {
         held: Arc<Held>,
         leases: Arc<QueueLeases>,
+        /// The result to keep with the outcome (bytes and content type), if any.
+        result: Option<AckResult>,
         done: Option<oneshot::Sender<Result<()>>>,
     },
     Nack {
@@ -378,7 +395,7 @@ impl Committer {
 /// expire, which redelivers the message all the same.
 fn fail(op: Op, e: Error) {
     match op {
-        Op::Ack { held, leases, done } => {
+        Op::Ack { held, leases, done, .. } => {
             held.settle(&leases, done.is_none());
             if let Some(d) = done {
                 let _ = d.send(Err(e));
@@ -469,7 +486,21 @@ async fn execute(db: &Db, notifier: &Notifier, batch: Vec<Op>, order: Option<Nac
         if !acks.is_empty() {
             let ids: Vec<Uuid> = acks.iter().map(|op| op_held(op).id).collect();
             let tokens: Vec<Uuid> = acks.iter().map(|op| op_held(op).token).collect();
-            let result = query_retrying_deadlocks(&conn, &ACK, &[&queue_id, &ids, &tokens]).await;
+            let with_results = acks.iter().any(|op| matches!(op, Op::Ack { result: Some(_), .. }));
+            let result = if with_results {
+                let (results, content_types): (Vec<Option<&[u8]>>, Vec<Option<&str>>) = acks
+                    .iter()
+                    .map(|op| match op {
+                        Op::Ack { result: Some(r), .. } => (Some(r.bytes.as_slice()), r.content_type.as_deref()),
+                        _ => (None, None),
+                    })
+                    .unzip();
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                    [&queue_id, &ids, &tokens, &results, &content_types];
+                query_retrying_deadlocks(&conn, &ACK_WITH_RESULTS, &params).await
+            } else {
+                query_retrying_deadlocks(&conn, &ACK, &[&queue_id, &ids, &tokens]).await
+            };
             match result {
                 Ok(rows) => {
                     let acked: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
@@ -478,7 +509,7 @@ async fn execute(db: &Db, notifier: &Notifier, batch: Vec<Op>, order: Option<Nac
                         notes.push((protocol::completed_channel(queue_id), protocol::encode_ids(&recorded)));
                     }
                     for op in acks {
-                        if let Op::Ack { held, leases, done } = op {
+                        if let Op::Ack { held, leases, done, .. } = op {
                             held.settle(&leases, true);
                             let r = if acked.contains(&held.id) { Ok(()) } else { Err(Error::LeaseLost(held.id)) };
                             if let Some(d) = done {

@@ -67,13 +67,13 @@ mod receiver;
 mod tls;
 
 pub use client::Client;
-pub use completion::{Completion, SentMessage};
+pub use completion::{Completion, Reply, SentMessage};
 pub use connect::{
     DEFAULT_KEEPALIVES_COUNT, DEFAULT_KEEPALIVES_IDLE, DEFAULT_KEEPALIVES_INTERVAL, DEFAULT_TCP_USER_TIMEOUT,
 };
 pub use defaults::{
     truths_json, BackoffDefaults, ClientDefaults, CompletionDefaults, Conventions, DeadLetterDefaults, Defaults,
-    Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, SendDefaults, DEFAULTS,
+    Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, RequestDefaults, SendDefaults, DEFAULTS,
 };
 pub use dsn::{redact_dsn, SslMode};
 pub use error::{Error, ErrorCode, Result, ERROR_CODES, SQLSTATES};
@@ -113,6 +113,11 @@ pub struct ErrorsDocDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/outbox.md")]
 pub struct OutboxDocDoctests;
+
+/// docs/replies.md
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/replies.md")]
+pub struct RepliesDocDoctests;
 
 /// core/examples/demo.rs
 #[cfg(doctest)]

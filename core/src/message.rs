@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::client::ClientInner;
 use crate::error::{Error, Result};
-use crate::lease::{self, Held, NackResult, Op, QueueLeases};
-use crate::options::{micros, Attributes, NackOptions};
+use crate::lease::{self, AckResult, Held, NackResult, Op, QueueLeases};
+use crate::options::{micros, Attributes, NackOptions, JSON_CONTENT_TYPE, MAX_SEND_BYTES};
 
 /// A message delivered to this worker under a lease.
 ///
@@ -148,11 +148,39 @@ impl Message {
     /// connection error (the message stays held; retrying is safe). Acking a message that was cancelled
     /// while held succeeds and changes nothing.
     pub async fn ack(&self) -> Result<()> {
+        self.finish_ack(None).await
+    }
+
+    /// Completes the message with a result (reply-to): as [`Message::ack`], and the outcome record keeps
+    /// `result` and its `content_type` (`None`: unlabelled bytes) for the queue's retention period, for
+    /// whoever awaits the completion ([`crate::SentMessage::wait_reply`], [`crate::Queue::request`]).
+    ///
+    /// Only a tracked message keeps a result; for one sent with `track = false` this is a plain ack, and
+    /// one cancelled while held keeps its `cancelled` outcome and no result. Errors as for
+    /// [`Message::ack`], and [`Error::InvalidOption`] (nothing done, the message stays held) for a result
+    /// over [`MAX_SEND_BYTES`] or a content type that is empty or holds a NUL character.
+    pub async fn ack_with_result(&self, result: impl Into<Vec<u8>>, content_type: Option<&str>) -> Result<()> {
+        let result = AckResult { bytes: result.into(), content_type: content_type.map(str::to_owned) };
+        validate_result(&result)?;
+        self.finish_ack(Some(result)).await
+    }
+
+    /// Completes the message with `value` as a JSON result (UTF-8, labelled [`JSON_CONTENT_TYPE`]), which
+    /// [`crate::Reply::json`] reads in every language. Errors as for [`Message::ack_with_result`], and
+    /// [`Error::InvalidOption`] when `value` cannot be written as JSON.
+    pub async fn ack_with_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid_option(format!("the result cannot be written as JSON: {e}")))?;
+        self.ack_with_result(bytes, Some(JSON_CONTENT_TYPE)).await
+    }
+
+    async fn finish_ack(&self, result: Option<AckResult>) -> Result<()> {
         self.held.begin_finish()?;
         let (tx, rx) = oneshot::channel();
         self.client.committer.submit(Op::Ack {
             held: self.held.clone(),
             leases: self.leases.clone(),
+            result,
             done: Some(tx),
         });
         rx.await.map_err(|_| Error::Closed)?
@@ -188,6 +216,23 @@ impl Message {
             self.held.lost.store(true, Ordering::Release);
             Err(Error::LeaseLost(self.id))
         }
+    }
+}
+
+/// A result must fit in one value (as a message body must) and its label must be storable as text.
+fn validate_result(result: &AckResult) -> Result<()> {
+    if result.bytes.len() > MAX_SEND_BYTES {
+        return Err(Error::invalid_option(format!(
+            "a result holds at most {MAX_SEND_BYTES} bytes, not {}",
+            result.bytes.len()
+        )));
+    }
+    match result.content_type.as_deref() {
+        Some("") => Err(Error::invalid_option("a result's content type must not be empty")),
+        Some(label) if label.contains('\0') => {
+            Err(Error::invalid_option("a result's content type must not contain a NUL character"))
+        }
+        _ => Ok(()),
     }
 }
 

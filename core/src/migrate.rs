@@ -18,10 +18,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "0005_least_privilege.sql", include_str!("../migrations/0005_least_privilege.sql")),
     (6, "0006_send_locks_directly.sql", include_str!("../migrations/0006_send_locks_directly.sql")),
     (7, "0007_outbox.sql", include_str!("../migrations/0007_outbox.sql")),
+    (8, "0008_results.sql", include_str!("../migrations/0008_results.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 7;
+pub const LATEST_VERSION: i32 = 8;
 
 /// The schema's name, unquoted.
 fn schema_name(policy: &crate::db::Policy) -> String {

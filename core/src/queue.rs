@@ -7,11 +7,11 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::client::Client;
-use crate::completion::{Completion, SentMessage};
+use crate::completion::{Completion, Reply, SentMessage};
 use crate::db::Sql;
 use crate::error::{Error, Result};
 use crate::options::{
-    attributes_to_json, micros, OutgoingMessage, QueueStats, ReceiveOptions, SendOptions, MAX_SEND_BYTES,
+    attributes_to_json, micros, OutgoingMessage, Outcome, QueueStats, ReceiveOptions, SendOptions, MAX_SEND_BYTES,
 };
 use crate::peek::{peek_statement, peeked, PeekOptions, PeekedMessage};
 use crate::receiver::Receiver;
@@ -261,6 +261,58 @@ impl Queue {
             .await?
             .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
         Ok(Completion::new(self.client.inner.clone(), row.get(0), ids.to_vec(), true))
+    }
+
+    /// Sends `message` (tracked) and waits for its reply: request/reply over a queue. A worker answers
+    /// with [`crate::Message::ack_with_result`] or `ack_with_json` in any language; the [`Reply`]'s
+    /// outcome is then [`Outcome::Completed`] and its result the worker's (none if it acked without one).
+    ///
+    /// Errors, besides those of [`Queue::send`]: [`Error::RequestFailed`] when the request was
+    /// dead-lettered, cancelled or expired instead; [`Error::Timeout`] when no reply came within
+    /// `timeout` ([`crate::DEFAULTS`]`.request.timeout` is the bindings' default), after which the
+    /// request is cancelled (a worker holding it is signalled, and its late reply is dropped), unless it
+    /// finished in the meantime, whose reply is then returned; [`Error::InvalidOption`] for a zero
+    /// timeout or one over 100 years, before anything is sent. Dropping the future stops the wait and
+    /// leaves the request queued.
+    ///
+    /// ```no_run
+    /// # async fn demo(queue: pgmq_core::Queue) -> pgmq_core::Result<()> {
+    /// use std::time::Duration;
+    /// let reply = queue.request(pgmq_core::OutgoingMessage::json(&[2, 3])?, Duration::from_secs(5)).await?;
+    /// let sum: i64 = reply.json()?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn request(&self, message: impl Into<OutgoingMessage>, timeout: Duration) -> Result<Reply> {
+        if timeout.is_zero() {
+            return Err(Error::invalid_option("a request's timeout must be positive"));
+        }
+        micros(timeout, "a request's timeout")?;
+        let sent = self.send(message, &SendOptions::default().track(true)).await?;
+        let reply = match tokio::time::timeout(timeout, sent.wait_reply()).await {
+            Ok(reply) => reply?,
+            Err(_) => {
+                // Nobody will read a late reply: cancel the request. The cancel finds nothing only when
+                // the request finished in the meantime, and then its reply is there to read.
+                let id = sent.id();
+                match self.cancel(&[id]).await {
+                    Ok(found) if found.is_empty() => sent.wait_reply().await?,
+                    Ok(_) => {
+                        return Err(Error::Timeout(format!(
+                            "no reply to request {id} within {timeout:?}; the request was cancelled"
+                        )))
+                    }
+                    Err(e) => {
+                        return Err(Error::Timeout(format!(
+                            "no reply to request {id} within {timeout:?}, and cancelling it failed ({e})"
+                        )))
+                    }
+                }
+            }
+        };
+        match reply.outcome() {
+            Outcome::Completed => Ok(reply),
+            outcome => Err(Error::RequestFailed { id: sent.id(), outcome }),
+        }
     }
 
     /// Waits until every message in `ids` has finished and returns their outcomes.

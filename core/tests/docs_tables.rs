@@ -88,6 +88,7 @@ const DEFAULT_ROWS: &[(&str, &str)] = &[
     ("`ReceiveOptions::batch_size`", "defaults.receive.batch_size"),
     ("`ReceiveOptions::poll_interval`", "defaults.receive.poll_interval_ms"),
     ("`Completion::with_poll_interval`", "defaults.completion.poll_interval_ms"),
+    ("`Queue::request` timeout", "defaults.request.timeout_ms"),
     ("`PeekOptions::limit`", "defaults.peek.limit"),
     ("`ClientOptions::pool_size`", "defaults.client.pool_size"),
     ("`ClientOptions::connect_timeout`", "defaults.client.connect_timeout_ms"),

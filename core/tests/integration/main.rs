@@ -24,6 +24,7 @@ mod pgbouncer;
 mod protocol;
 mod queues;
 mod receive;
+mod replies;
 mod resilience;
 mod roles;
 mod schema;
