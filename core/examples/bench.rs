@@ -6,7 +6,8 @@
 //! senders, each message in its own committed transaction through `pgmq_core::outbox` on a plain
 //! tokio-postgres connection; ceiling: the same transactions of one plain INSERT), outbox_send_batch
 //! (1,000 per `pgmq.send_batch` call, one call per transaction; ceiling: send_batch's), receive_ack (8 workers, batch
-//! 100), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), completion_p50/p99
+//! 100), bounded_send_one / bounded_send_batch (the same sends into a queue bounded far above what they
+//! send; "ceiling": the unbounded figure measured just before), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), completion_p50/p99
 //! (send -> the completion wait returns, the idle worker acking plainly; ceiling: the same round trip in raw
 //! SQL, INSERT + NOTIFY, a LISTENing worker's DELETE + NOTIFY back), request_p50/p99 (`Queue::request` ->
 //! its reply, the worker acking with a small JSON result; "ceiling": completion_p50/p99 of the same run,
@@ -64,10 +65,17 @@ async fn reset_raw_table(dsn: &str) {
 }
 
 async fn fresh_queue(client: &Client, name: &str) -> pgmq_core::Queue {
+    fresh_queue_with(client, name, QueueOptions::default()).await
+}
+
+async fn fresh_queue_with(client: &Client, name: &str, options: QueueOptions) -> pgmq_core::Queue {
     client.delete_queue(name).await.unwrap();
-    client.create_queue(name, &QueueOptions::default().dead_letter_queue(None)).await.unwrap();
+    client.create_queue(name, &options.dead_letter_queue(None)).await.unwrap();
     client.queue(name).unwrap()
 }
+
+/// The bound of the bounded_* figures: far above what they send, so every send fits ("below the bound").
+const BENCH_BOUND: u64 = 10_000_000;
 
 /// A random index below `n`.
 fn random_below(n: usize) -> usize {
@@ -312,8 +320,8 @@ async fn outbox_send_batch(client: &Client, dsn: &str, batches: usize) -> f64 {
     (batches * 1000) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn pgmq_send_one(client: &Client, total: usize) -> f64 {
-    let queue = fresh_queue(client, "bench-send-one").await;
+async fn pgmq_send_one(client: &Client, total: usize, name: &str, max_messages: Option<u64>) -> f64 {
+    let queue = fresh_queue_with(client, name, QueueOptions::default().max_messages(max_messages)).await;
     let per = total / 8;
     let start = Instant::now();
     join_all((0..8).map(|_| {
@@ -328,8 +336,8 @@ async fn pgmq_send_one(client: &Client, total: usize) -> f64 {
     (per * 8) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn pgmq_send_batch(client: &Client, batches: usize) -> f64 {
-    let queue = fresh_queue(client, "bench-send-batch").await;
+async fn pgmq_send_batch(client: &Client, batches: usize, name: &str, max_messages: Option<u64>) -> f64 {
+    let queue = fresh_queue_with(client, name, QueueOptions::default().max_messages(max_messages)).await;
     let start = Instant::now();
     for _ in 0..batches {
         let batch: Vec<OutgoingMessage> = (0..1000).map(|_| OutgoingMessage::new(PAYLOAD)).collect();
@@ -555,14 +563,27 @@ async fn main() {
     if want("send_one") {
         eprintln!("bench: send_one ({n_one} msgs)...");
         let ceiling = ceiling_send_one(&dsn, n_one).await;
-        let value = pgmq_send_one(&client, n_one).await;
+        let value = pgmq_send_one(&client, n_one, "bench-send-one", None).await;
         figures.push(Figure { name: "send_one", value, unit: "msg/s", ceiling });
+    }
+    if want("bounded_send_one") {
+        // Unbounded and bounded back to back; the "ceiling" is the unbounded figure.
+        eprintln!("bench: bounded_send_one ({n_one} msgs, beside unbounded)...");
+        let unbounded = pgmq_send_one(&client, n_one, "bench-send-one", None).await;
+        let value = pgmq_send_one(&client, n_one, "bench-bounded-one", Some(BENCH_BOUND)).await;
+        figures.push(Figure { name: "bounded_send_one", value, unit: "msg/s", ceiling: unbounded });
     }
     if want("send_batch") {
         eprintln!("bench: send_batch ({n_batches} x 1000)...");
         let ceiling = ceiling_send_batch(&dsn, n_batches).await;
-        let value = pgmq_send_batch(&client, n_batches).await;
+        let value = pgmq_send_batch(&client, n_batches, "bench-send-batch", None).await;
         figures.push(Figure { name: "send_batch", value, unit: "msg/s", ceiling });
+    }
+    if want("bounded_send_batch") {
+        eprintln!("bench: bounded_send_batch ({n_batches} x 1000, beside unbounded)...");
+        let unbounded = pgmq_send_batch(&client, n_batches, "bench-send-batch", None).await;
+        let value = pgmq_send_batch(&client, n_batches, "bench-bounded-batch", Some(BENCH_BOUND)).await;
+        figures.push(Figure { name: "bounded_send_batch", value, unit: "msg/s", ceiling: unbounded });
     }
     if want("outbox_send_one") {
         eprintln!("bench: outbox_send_one ({n_one} msgs, one per transaction)...");
@@ -627,7 +648,8 @@ async fn main() {
         }
     }
 
-    for q in ["bench-send-one", "bench-send-batch", "bench-outbox-one", "bench-outbox-batch", "bench-receive-ack", "bench-latency", "bench-round-trip"] {
+    for q in ["bench-send-one", "bench-send-batch", "bench-outbox-one", "bench-outbox-batch", "bench-receive-ack", "bench-latency", "bench-round-trip",
+              "bench-bounded-one", "bench-bounded-batch"] {
         let _ = client.delete_queue(q).await;
     }
     raw(&dsn).await.batch_execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();

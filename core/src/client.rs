@@ -92,6 +92,9 @@ pub(crate) const CREATE_DLQ: Sql = Sql::new(
     &[Type::TEXT, Type::INT8, Type::INT4, Type::INT8],
 );
 
+/// Sets or removes a queue's bound and rebuilds its stripes (migration 0009).
+pub(crate) const SET_MAX_MESSAGES: Sql = Sql::new("SELECT pgmq._set_max_messages($1, $2)", &[Type::INT8, Type::INT8]);
+
 pub(crate) const SET_DLQ: Sql =
     Sql::new("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[Type::INT8, Type::INT8, Type::BOOL]);
 
@@ -106,7 +109,7 @@ pub(crate) const LIST_QUEUES: Sql = Sql::new(
     "SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
             (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name,
             (extract(epoch FROM q.backoff_base) * 1e6)::bigint, q.backoff_factor,
-            (extract(epoch FROM q.backoff_max) * 1e6)::bigint, q.backoff_jitter
+            (extract(epoch FROM q.backoff_max) * 1e6)::bigint, q.backoff_jitter, q.max_messages
      FROM pgmq.queues q LEFT JOIN pgmq.queues d ON d.id = q.dlq_id
      ORDER BY q.name",
     &[],
@@ -135,7 +138,7 @@ WITH s AS MATERIALIZED (
 SELECT q.name, (extract(epoch FROM q.ack_deadline) * 1e6)::bigint, q.max_delivery_attempts,
        (extract(epoch FROM q.retention_period) * 1e6)::bigint, d.name,
        (extract(epoch FROM q.backoff_base) * 1e6)::bigint, q.backoff_factor,
-       (extract(epoch FROM q.backoff_max) * 1e6)::bigint, q.backoff_jitter,
+       (extract(epoch FROM q.backoff_max) * 1e6)::bigint, q.backoff_jitter, q.max_messages,
        coalesce(s.messages, 0), coalesce(s.ready, 0), coalesce(s.scheduled, 0), coalesce(s.leased, 0),
        coalesce(ds.messages, 0),
        (extract(epoch FROM pg_catalog.now() - s.oldest_ready) * 1e6)::bigint
@@ -304,6 +307,9 @@ impl Client {
             return Ok(false);
         };
         let id: i64 = row.get(0);
+        if let Some(max) = options.max_messages {
+            tx.execute(&SET_MAX_MESSAGES, &[&id, &(max as i64)]).await?;
+        }
         if let Some(dlq) = &options.dead_letter_queue {
             let dlq_row = tx
                 .query_one(
@@ -384,8 +390,8 @@ impl Client {
                 let n = |i: usize| r.get::<_, i64>(i) as u64;
                 QueueOverview {
                     info: queue_info(r),
-                    stats: QueueStats { messages: n(9), ready: n(10), scheduled: n(11), leased: n(12), dead_lettered: n(13) },
-                    oldest_ready_age: r.get::<_, Option<i64>>(14).map(micros_to_duration),
+                    stats: QueueStats { messages: n(10), ready: n(11), scheduled: n(12), leased: n(13), dead_lettered: n(14) },
+                    oldest_ready_age: r.get::<_, Option<i64>>(15).map(micros_to_duration),
                 }
             })
             .collect())
@@ -449,10 +455,11 @@ impl Client {
         self.inner.listener.server_channels().await
     }
 
-    pub(crate) fn leases_for(&self, queue_id: i64, ack_deadline: Duration) -> Arc<QueueLeases> {
+    pub(crate) fn leases_for(&self, queue_id: i64, ack_deadline: Duration, bounded: bool) -> Arc<QueueLeases> {
         let mut map = self.inner.leases.lock().unwrap();
         if let Some(l) = map.get(&queue_id) {
             if l.ack_deadline == ack_deadline {
+                l.bounded.store(bounded, std::sync::atomic::Ordering::Relaxed);
                 return l.clone();
             }
         }
@@ -464,6 +471,7 @@ impl Client {
             self.inner.shutdown.clone(),
             &self.inner.rt,
         );
+        leases.bounded.store(bounded, std::sync::atomic::Ordering::Relaxed);
         map.insert(queue_id, leases.clone());
         leases
     }
@@ -479,7 +487,7 @@ fn micros_to_duration(us: i64) -> Duration {
     Duration::from_micros(us.max(0) as u64)
 }
 
-/// A queue's settings from the first nine columns of [`LIST_QUEUES`] / [`LIST_QUEUES_WITH_STATS`].
+/// A queue's settings from the first ten columns of [`LIST_QUEUES`] / [`LIST_QUEUES_WITH_STATS`].
 fn queue_info(r: &tokio_postgres::Row) -> QueueInfo {
     let backoff = match (r.get::<_, Option<i64>>(5), r.get::<_, Option<f64>>(6), r.get::<_, Option<i64>>(7)) {
         (Some(base), Some(factor), Some(max)) => Some(Backoff {
@@ -497,6 +505,7 @@ fn queue_info(r: &tokio_postgres::Row) -> QueueInfo {
         retention_period: micros_to_duration(r.get(3)),
         dead_letter_queue: r.get(4),
         backoff,
+        max_messages: r.get::<_, Option<i64>>(9).map(|n| n as u64),
     }
 }
 

@@ -59,6 +59,8 @@ pub struct QueueDefaults {
     pub dead_letter_queue: bool,
     /// Whether nacks without a delay follow a backoff policy: no, they retry at once.
     pub backoff: bool,
+    /// The most messages a queue holds: none, queues are unbounded.
+    pub max_messages: Option<u64>,
 }
 
 /// Defaults of [`crate::DeadLetterOptions`].
@@ -93,6 +95,12 @@ pub struct BackoffDefaults {
 pub struct SendDefaults {
     /// Whether outcomes are recorded so senders can wait for them: yes.
     pub track: bool,
+    /// How long a send to a full bounded queue waits for room before it fails with `queue_full`: 30 s.
+    pub wait_for_room: Duration,
+    /// While it waits, the safety-net re-try in case a notification of room was lost (the acks of
+    /// workers whose receivers know the queue is bounded announce it; cancels, purges and expiry do not):
+    /// 1 s.
+    pub room_poll_interval: Duration,
 }
 
 /// Defaults and bounds of [`crate::ReceiveOptions`].
@@ -188,6 +196,8 @@ pub struct Limits {
     pub max_duration: Duration,
     /// Ids one notification payload lists before it says `*` instead: 200.
     pub notify_max_ids: usize,
+    /// The largest `max_messages` of a bounded queue: 2^63 - 1.
+    pub max_messages: u64,
     /// The longest `migrate` waits for a lock on one of pgmq's tables before it fails with `timeout`,
     /// changing nothing: 5 s.
     pub migrate_lock_timeout: Duration,
@@ -218,6 +228,7 @@ pub const DEFAULTS: Defaults = Defaults {
         retention_period: Duration::from_secs(7 * 86_400),
         dead_letter_queue: true,
         backoff: false,
+        max_messages: None,
     },
     dead_letter_queue: DeadLetterDefaults {
         ack_deadline: Duration::from_secs(10),
@@ -225,7 +236,11 @@ pub const DEFAULTS: Defaults = Defaults {
         retention_period: Duration::from_secs(7 * 86_400),
     },
     backoff: BackoffDefaults { base: Duration::from_secs(1), factor: 2.0, max: Duration::from_secs(600), jitter: true },
-    send: SendDefaults { track: true },
+    send: SendDefaults {
+        track: true,
+        wait_for_room: Duration::from_secs(30),
+        room_poll_interval: Duration::from_secs(1),
+    },
     receive: ReceiveDefaults { batch_size: 1, max_batch_size: 100_000, poll_interval: Duration::from_secs(30) },
     completion: CompletionDefaults { poll_interval: Duration::from_secs(10) },
     request: RequestDefaults { timeout: Duration::from_secs(30) },
@@ -255,6 +270,7 @@ pub const DEFAULTS: Defaults = Defaults {
         max_delivery_attempts: i32::MAX as u32,
         max_duration: MAX_INTERVAL,
         notify_max_ids: crate::protocol::NOTIFY_MAX_IDS,
+        max_messages: i64::MAX as u64,
         migrate_lock_timeout: crate::migrate::MIGRATION_LOCK_TIMEOUT,
     },
     conventions: Conventions {
@@ -291,7 +307,14 @@ pub fn truths_json() -> String {
         limits,
         conventions,
     } = DEFAULTS;
-    let QueueDefaults { ack_deadline, max_delivery_attempts, retention_period, dead_letter_queue: dlq, backoff: uses_backoff } =
+    let QueueDefaults {
+        ack_deadline,
+        max_delivery_attempts,
+        retention_period,
+        dead_letter_queue: dlq,
+        backoff: uses_backoff,
+        max_messages: default_max_messages,
+    } =
         queue;
     let queue = json!({
         "ack_deadline_ms": ms(ack_deadline),
@@ -299,6 +322,7 @@ pub fn truths_json() -> String {
         "retention_period_ms": ms(retention_period),
         "dead_letter_queue": dlq,
         "backoff": uses_backoff,
+        "max_messages": default_max_messages,
     });
     let DeadLetterDefaults { ack_deadline, max_delivery_attempts, retention_period } = dead_letter_queue;
     let dead_letter_queue = json!({
@@ -308,7 +332,7 @@ pub fn truths_json() -> String {
     });
     let BackoffDefaults { base, factor, max, jitter } = backoff;
     let backoff = json!({ "base_ms": ms(base), "factor": factor, "max_ms": ms(max), "jitter": jitter });
-    let SendDefaults { track } = send;
+    let SendDefaults { track, wait_for_room, room_poll_interval } = send;
     let ReceiveDefaults { batch_size, max_batch_size, poll_interval } = receive;
     let receive = json!({
         "batch_size": batch_size,
@@ -359,6 +383,7 @@ pub fn truths_json() -> String {
         max_delivery_attempts,
         max_duration,
         notify_max_ids,
+        max_messages,
         migrate_lock_timeout,
     } = limits;
     let limits = json!({
@@ -370,6 +395,7 @@ pub fn truths_json() -> String {
         "max_delivery_attempts": max_delivery_attempts,
         "max_duration_ms": ms(max_duration),
         "notify_max_ids": notify_max_ids,
+        "max_messages": max_messages,
         "migrate_lock_timeout_ms": ms(migrate_lock_timeout),
     });
     let Conventions { dlq_prefix, content_type_attribute, json_content_type } = conventions;
@@ -383,7 +409,11 @@ pub fn truths_json() -> String {
             "queue": queue,
             "dead_letter_queue": dead_letter_queue,
             "backoff": backoff,
-            "send": { "track": track },
+            "send": {
+                "track": track,
+                "wait_for_room_ms": ms(wait_for_room),
+                "room_poll_interval_ms": ms(room_poll_interval),
+            },
             "receive": receive,
             "completion": { "poll_interval_ms": ms(poll_interval) },
             "request": { "timeout_ms": ms(request_timeout) },
@@ -403,6 +433,7 @@ pub fn truths_json() -> String {
             "ready_channel_prefix": crate::protocol::READY_CHANNEL_PREFIX,
             "completed_channel_prefix": crate::protocol::COMPLETED_CHANNEL_PREFIX,
             "cancelled_channel_prefix": crate::protocol::CANCELLED_CHANNEL_PREFIX,
+            "room_channel_prefix": crate::protocol::ROOM_CHANNEL_PREFIX,
             "queues_channel": crate::protocol::QUEUES_CHANNEL,
             "notify_max_ids": crate::protocol::NOTIFY_MAX_IDS,
             "everything": crate::protocol::EVERYTHING,
@@ -490,11 +521,15 @@ mod tests {
         let ms = |d: Duration| serde_json::json!(d.as_millis() as u64);
         let d = &truths["defaults"];
         assert_eq!(d["queue"]["ack_deadline_ms"], ms(DEFAULTS.queue.ack_deadline));
-        assert_eq!(d["queue"].as_object().unwrap().len(), 5);
+        assert_eq!(d["queue"].as_object().unwrap().len(), 6);
+        assert_eq!(d["queue"]["max_messages"], serde_json::Value::Null);
         assert_eq!(d["dead_letter_queue"].as_object().unwrap().len(), 3);
         assert_eq!(d["backoff"]["factor"], 2.0);
         assert_eq!(d["backoff"].as_object().unwrap().len(), 4);
         assert_eq!(d["send"]["track"], true);
+        assert_eq!(d["send"]["wait_for_room_ms"], 30_000);
+        assert_eq!(d["send"].as_object().unwrap().len(), 3);
+        assert_eq!(d["request"]["timeout_ms"], 30_000);
         assert_eq!(d["receive"]["poll_interval_ms"], 30_000);
         assert_eq!(d["receive"].as_object().unwrap().len(), 3);
         assert_eq!(d["completion"]["poll_interval_ms"], 10_000);
@@ -505,7 +540,8 @@ mod tests {
         assert_eq!(truths["limits"]["max_send_bytes"], 1_000_000_000);
         assert_eq!(truths["limits"]["max_duration_ms"], ms(MAX_INTERVAL));
         assert_eq!(truths["limits"]["migrate_lock_timeout_ms"], 5_000);
-        assert_eq!(truths["limits"].as_object().unwrap().len(), 9);
+        assert_eq!(truths["limits"]["max_messages"], i64::MAX);
+        assert_eq!(truths["limits"].as_object().unwrap().len(), 10);
         assert_eq!(truths["conventions"]["json_content_type"], "application/json");
         assert_eq!(truths["conventions"].as_object().unwrap().len(), 3);
         let codes: Vec<&str> = truths["error_codes"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
@@ -514,7 +550,10 @@ mod tests {
         assert_eq!(truths["outcomes"], serde_json::json!(["completed", "dead_lettered", "cancelled", "expired"]));
         assert_eq!(truths["message_states"], serde_json::json!(["ready", "scheduled", "leased", "lapsed"]));
         assert_eq!(truths["protocol"]["everything"], "*");
-        assert_eq!(truths["sqlstates"], serde_json::json!({"PQ001": "queue_not_found", "PQ002": "invalid_option"}));
+        assert_eq!(
+            truths["sqlstates"],
+            serde_json::json!({"PQ001": "queue_not_found", "PQ002": "invalid_option", "PQ003": "queue_full"})
+        );
         assert_eq!(truths.as_object().unwrap().len(), 8);
     }
 }

@@ -50,6 +50,11 @@ pub enum Error {
         /// How it finished (never [`Outcome::Completed`]).
         outcome: Outcome,
     },
+    /// A bounded queue ([`crate::QueueOptions::max_messages`]) had no room for the whole send, at once or
+    /// within [`crate::SendOptions::wait_for_room`]. Nothing was written; sending again once workers
+    /// have finished messages may succeed.
+    #[error("queue full: {0}")]
+    QueueFull(String),
     /// The `pgmq` schema is missing or older than this library: run [`crate::Client::migrate`].
     #[error("the pgmq schema is missing or outdated ({0}); run migrate() first")]
     SchemaMissing(String),
@@ -94,6 +99,7 @@ impl Error {
             Error::NotTracked(_) => "not_tracked",
             Error::MessageNotFound(_) => "message_not_found",
             Error::RequestFailed { .. } => "request_failed",
+            Error::QueueFull(_) => "queue_full",
             Error::SchemaMissing(_) => "schema_missing",
             Error::SchemaConflict(_) => "schema_conflict",
             Error::Connection(_) => "connection",
@@ -120,9 +126,10 @@ impl Error {
 
     /// Whether trying again later may succeed: the connection broke or the server could not be reached
     /// ([`Error::Connection`]), or the server or the pool was too busy to answer in time
-    /// ([`Error::Timeout`]). Receivers retry these by themselves.
+    /// ([`Error::Timeout`]), or a bounded queue was full ([`Error::QueueFull`]). Receivers retry the first
+    /// two by themselves.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Connection(_) | Error::Timeout(_))
+        matches!(self, Error::Connection(_) | Error::Timeout(_) | Error::QueueFull(_))
     }
 
     /// The SQLSTATE of a server error, kept at the end of its text (`"... (40P01)"`).
@@ -189,7 +196,8 @@ impl From<deadpool_postgres::PoolError> for Error {
 /// The SQLSTATEs that pgmq's SQL functions raise (class `PQ`, pgmq's own), with the [`Error::code`] each
 /// stands for: every binding turns its driver's error with one of these into its own typed error, reading
 /// this table (also in [`crate::truths_json`], key `"sqlstates"`).
-pub const SQLSTATES: &[(&str, &str)] = &[("PQ001", "queue_not_found"), ("PQ002", "invalid_option")];
+pub const SQLSTATES: &[(&str, &str)] =
+    &[("PQ001", "queue_not_found"), ("PQ002", "invalid_option"), ("PQ003", "queue_full")];
 
 /// The error a pgmq function meant by raising `sqlstate` with `message` (`pgmq: queue "x" does not
 /// exist`, `pgmq: <what is invalid>`), if the state is one of [`SQLSTATES`].
@@ -201,6 +209,7 @@ fn from_pgmq_sqlstate(sqlstate: &str, message: &str) -> Option<Error> {
             let name = text.strip_prefix("queue \"").and_then(|t| t.strip_suffix("\" does not exist"));
             Error::QueueNotFound(name.unwrap_or(text).to_owned())
         }
+        "queue_full" => Error::QueueFull(text.to_owned()),
         _ => Error::InvalidOption(text.to_owned()),
     })
 }
@@ -239,6 +248,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode { code: "not_tracked", transient: false, description: "waiting for the outcome of a message sent with tracking off" },
     ErrorCode { code: "message_not_found", transient: false, description: "waiting for a message that is neither queued nor has an outcome record (it never existed, or its record was pruned after the retention period)" },
     ErrorCode { code: "request_failed", transient: false, description: "a request finished without a reply: it was dead-lettered, cancelled or expired instead of completed" },
+    ErrorCode { code: "queue_full", transient: true, description: "a bounded queue had no room for the whole send, at once or within the send's wait for room; nothing was written, and sending again once workers have finished messages may succeed" },
     ErrorCode { code: "schema_missing", transient: false, description: "the schema is missing or older than this library: run migrate" },
     ErrorCode { code: "schema_conflict", transient: false, description: "migrate found a schema of that name that is not pgmq's (another library's tables, or an extension such as Tembo's pgmq); nothing changed" },
     ErrorCode { code: "connection", transient: true, description: "the server could not be reached, refused the login, or the connection broke" },
@@ -268,6 +278,7 @@ mod tests {
             Error::NotTracked(id),
             Error::MessageNotFound(id),
             Error::RequestFailed { id, outcome: Outcome::Cancelled },
+            Error::QueueFull(String::new()),
             Error::SchemaMissing(String::new()),
             Error::SchemaConflict(String::new()),
             Error::Connection(String::new()),
@@ -286,6 +297,7 @@ mod tests {
                 | Error::NotTracked(_)
                 | Error::MessageNotFound(_)
                 | Error::RequestFailed { .. }
+                | Error::QueueFull(_)
                 | Error::SchemaMissing(_)
                 | Error::SchemaConflict(_)
                 | Error::Connection(_)

@@ -84,6 +84,9 @@ impl Held {
 pub(crate) struct QueueLeases {
     pub(crate) queue_id: i64,
     pub(crate) ack_deadline: Duration,
+    /// Whether the queue is bounded (as its receivers last resolved it): then the committer announces
+    /// room on `pgmq_r_<id>` after each batch that finished messages of it.
+    pub(crate) bounded: AtomicBool,
     held: Mutex<HashMap<Uuid, Arc<Held>>>,
     changed: Notify,
 }
@@ -100,6 +103,7 @@ impl QueueLeases {
         let leases = Arc::new(QueueLeases {
             queue_id,
             ack_deadline,
+            bounded: AtomicBool::new(false),
             held: Mutex::new(HashMap::new()),
             changed: Notify::new(),
         });
@@ -483,6 +487,10 @@ async fn execute(db: &Db, notifier: &Notifier, batch: Vec<Op>, order: Option<Nac
     let mut notes = Vec::new();
     let mut ack_replies = Vec::new();
     for (queue_id, (acks, nacks)) in by_queue {
+        // Acks free room; so do nacks, when they dead-letter. A bounded queue's senders may be waiting.
+        if acks.iter().chain(&nacks).any(|op| op_leases(op).bounded.load(Ordering::Relaxed)) {
+            notes.push((protocol::room_channel(queue_id), String::new()));
+        }
         if !acks.is_empty() {
             let ids: Vec<Uuid> = acks.iter().map(|op| op_held(op).id).collect();
             let tokens: Vec<Uuid> = acks.iter().map(|op| op_held(op).token).collect();
@@ -582,6 +590,12 @@ async fn query_retrying_deadlocks(
             Err(e) if retries < 5 && e.sqlstate() == Some("40P01") => retries += 1,
             result => return result,
         }
+    }
+}
+
+fn op_leases(op: &Op) -> &QueueLeases {
+    match op {
+        Op::Ack { leases, .. } | Op::Nack { leases, .. } => leases,
     }
 }
 

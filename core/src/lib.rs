@@ -78,7 +78,7 @@ pub use defaults::{
 pub use dsn::{redact_dsn, SslMode};
 pub use error::{Error, ErrorCode, Result, ERROR_CODES, SQLSTATES};
 pub use filter::{Attribute, Comparison, Filter, MAX_FILTER_DEPTH};
-pub use message::Message;
+pub use message::{validate_result, Message};
 pub use migrate::LATEST_VERSION;
 pub use options::{
     dlq_name, validate_new_queue_name, validate_queue_name, AttributeValue, Attributes, Backoff, ClientOptions,
@@ -113,6 +113,11 @@ pub struct ErrorsDocDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/outbox.md")]
 pub struct OutboxDocDoctests;
+
+/// docs/bounded-queues.md
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/bounded-queues.md")]
+pub struct BoundedQueuesDocDoctests;
 
 /// docs/replies.md
 #[cfg(doctest)]

@@ -160,9 +160,9 @@ impl Message {
     /// [`Message::ack`], and [`Error::InvalidOption`] (nothing done, the message stays held) for a result
     /// over [`MAX_SEND_BYTES`] or a content type that is empty or holds a NUL character.
     pub async fn ack_with_result(&self, result: impl Into<Vec<u8>>, content_type: Option<&str>) -> Result<()> {
-        let result = AckResult { bytes: result.into(), content_type: content_type.map(str::to_owned) };
-        validate_result(&result)?;
-        self.finish_ack(Some(result)).await
+        let bytes = result.into();
+        validate_result(&bytes, content_type)?;
+        self.finish_ack(Some(AckResult { bytes, content_type: content_type.map(str::to_owned) })).await
     }
 
     /// Completes the message with `value` as a JSON result (UTF-8, labelled [`JSON_CONTENT_TYPE`]), which
@@ -219,15 +219,15 @@ impl Message {
     }
 }
 
-/// A result must fit in one value (as a message body must) and its label must be storable as text.
-fn validate_result(result: &AckResult) -> Result<()> {
-    if result.bytes.len() > MAX_SEND_BYTES {
-        return Err(Error::invalid_option(format!(
-            "a result holds at most {MAX_SEND_BYTES} bytes, not {}",
-            result.bytes.len()
-        )));
+/// Whether [`Message::ack_with_result`] accepts this result: at most [`MAX_SEND_BYTES`] (one value, as
+/// a message body), and a content type that is not empty and holds no NUL character (PostgreSQL text).
+/// [`Error::InvalidOption`] otherwise. For the bindings, which check a result before the ack that
+/// carries it (Python's `set_result`).
+pub fn validate_result(bytes: &[u8], content_type: Option<&str>) -> Result<()> {
+    if bytes.len() > MAX_SEND_BYTES {
+        return Err(Error::invalid_option(format!("a result holds at most {MAX_SEND_BYTES} bytes, not {}", bytes.len())));
     }
-    match result.content_type.as_deref() {
+    match content_type {
         Some("") => Err(Error::invalid_option("a result's content type must not be empty")),
         Some(label) if label.contains('\0') => {
             Err(Error::invalid_option("a result's content type must not contain a NUL character"))

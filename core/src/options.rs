@@ -212,6 +212,11 @@ pub struct QueueOptions {
     pub dead_letter_queue: Option<DeadLetterOptions>,
     /// Delay policy for nacks without an explicit delay. Default `None`: retry at once.
     pub backoff: Option<Backoff>,
+    /// The most messages the queue holds, ready, scheduled and leased together (a bounded queue). A send
+    /// that would exceed it waits for room or fails with [`Error::QueueFull`]
+    /// ([`SendOptions::wait_for_room`]); a batch fits whole or not at all. Default `None`: unbounded.
+    /// Its dead-letter queue is never bounded. Change it later with [`crate::Queue::set_max_messages`].
+    pub max_messages: Option<u64>,
 }
 
 impl Default for QueueOptions {
@@ -223,6 +228,7 @@ impl Default for QueueOptions {
             retention_period: d.retention_period,
             dead_letter_queue: d.dead_letter_queue.then(DeadLetterOptions::default),
             backoff: d.backoff.then(Backoff::default),
+            max_messages: d.max_messages,
         }
     }
 }
@@ -253,9 +259,15 @@ impl QueueOptions {
         self.backoff = backoff;
         self
     }
+    /// Sets [`QueueOptions::max_messages`].
+    pub fn max_messages(mut self, max: Option<u64>) -> Self {
+        self.max_messages = max;
+        self
+    }
 
     pub(crate) fn validate(&self) -> Result<()> {
         validate_lease_options(self.ack_deadline, self.max_delivery_attempts, self.retention_period)?;
+        validate_max_messages(self.max_messages)?;
         if let Some(dlq) = &self.dead_letter_queue {
             validate_lease_options(dlq.ack_deadline, dlq.max_delivery_attempts, dlq.retention_period)
                 .map_err(|e| Error::invalid_option(format!("dead-letter queue: {e}")))?;
@@ -272,6 +284,17 @@ impl QueueOptions {
             }
         }
         Ok(())
+    }
+}
+
+/// A bound of at least 1 and at most [`crate::Limits::max_messages`] (2^63 - 1).
+pub(crate) fn validate_max_messages(max: Option<u64>) -> Result<()> {
+    match max {
+        Some(n) if n == 0 || n > DEFAULTS.limits.max_messages => Err(Error::invalid_option(format!(
+            "max_messages must be between 1 and {}, not {n}",
+            DEFAULTS.limits.max_messages
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -537,11 +560,21 @@ pub struct SendOptions {
     /// Record the outcome durably so senders can wait for it (default `true`). `false` is
     /// fire-and-forget: cheaper, and [`crate::Completion::wait`] then fails with [`Error::NotTracked`].
     pub track: bool,
+    /// For a bounded queue ([`QueueOptions::max_messages`]) without room for the whole send: how long to
+    /// wait for room (woken when workers finish messages), after which the send fails with
+    /// [`Error::QueueFull`]; `None` fails at once. Default 30 s (`DEFAULTS.send.wait_for_room`). Unbounded
+    /// queues ignore it.
+    pub wait_for_room: Option<Duration>,
 }
 
 impl Default for SendOptions {
     fn default() -> Self {
-        SendOptions { schedule_at: None, delay: None, track: DEFAULTS.send.track }
+        SendOptions {
+            schedule_at: None,
+            delay: None,
+            track: DEFAULTS.send.track,
+            wait_for_room: Some(DEFAULTS.send.wait_for_room),
+        }
     }
 }
 
@@ -559,6 +592,11 @@ impl SendOptions {
     /// Sets [`SendOptions::track`].
     pub fn track(mut self, track: bool) -> Self {
         self.track = track;
+        self
+    }
+    /// Sets [`SendOptions::wait_for_room`]: `None` fails at once when a bounded queue is full.
+    pub fn wait_for_room(mut self, wait: Option<Duration>) -> Self {
+        self.wait_for_room = wait;
         self
     }
 }
@@ -730,6 +768,8 @@ pub struct QueueInfo {
     pub dead_letter_queue: Option<String>,
     /// Its delay policy for nacks without an explicit delay, if it has one.
     pub backoff: Option<Backoff>,
+    /// The most messages it holds (ready, scheduled and leased together), if it is bounded.
+    pub max_messages: Option<u64>,
 }
 
 /// A queue, its settings and its counts, as listed by [`crate::Client::list_queues_with_stats`].

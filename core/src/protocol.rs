@@ -13,6 +13,7 @@
 //! | `pgmq_q_<id>` | messages became ready: send, nack, release, redrive, a DLQ receiving a message, delete_queue | empty |
 //! | `pgmq_c_<id>` | tracked messages finished (an outcome was recorded) | [`encode_ids`] of them |
 //! | `pgmq_x_<id>` | held messages were cancelled (their holders must be signalled) | [`encode_ids`] of them |
+//! | `pgmq_r_<id>` | a bounded queue has room again: workers acked or nacked messages of it | empty |
 //! | `pgmq_queues` | a queue was created or deleted | the queue's name |
 //!
 //! The SQL side builds the same names (`'pgmq_c_' || queue_id`) and payloads (`pgmq._id_payload`).
@@ -27,6 +28,9 @@ pub const COMPLETED_CHANNEL_PREFIX: &str = "pgmq_c_";
 /// Held messages of queue `<id>` were cancelled; the payload lists them ([`encode_ids`]). The clients
 /// holding leases on the queue listen here.
 pub const CANCELLED_CHANNEL_PREFIX: &str = "pgmq_x_";
+/// Bounded queue `<id>` may have room again (workers finished messages); the payload is empty. Senders
+/// waiting for room listen here.
+pub const ROOM_CHANNEL_PREFIX: &str = "pgmq_r_";
 /// A queue was created or deleted; the payload is its name. Receivers waiting for a queue that does not
 /// exist yet listen here.
 pub const QUEUES_CHANNEL: &str = "pgmq_queues";
@@ -52,6 +56,11 @@ pub fn completed_channel(queue_id: i64) -> String {
 /// The channel announcing that held messages of queue `queue_id` were cancelled.
 pub fn cancelled_channel(queue_id: i64) -> String {
     format!("{CANCELLED_CHANNEL_PREFIX}{queue_id}")
+}
+
+/// The channel announcing that bounded queue `queue_id` may have room again.
+pub fn room_channel(queue_id: i64) -> String {
+    format!("{ROOM_CHANNEL_PREFIX}{queue_id}")
 }
 
 /// The payload naming these messages: their ids (lower-case hyphenated UUIDs) joined by `,`, or

@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::completion::{Completion, Reply, SentMessage};
 use crate::db::Sql;
 use crate::error::{Error, Result};
+use crate::defaults::DEFAULTS;
 use crate::options::{
     attributes_to_json, micros, OutgoingMessage, Outcome, QueueStats, ReceiveOptions, SendOptions, MAX_SEND_BYTES,
 };
@@ -34,18 +35,25 @@ pub struct Queue {
 /// The send commits with `synchronous_commit` on whatever the session's or role's default: a send is
 /// the one write whose loss in a crash the caller would never learn of (claims, heartbeats and
 /// notifications commit asynchronously on purpose; see their statements).
+/// A bounded queue admits the batch whole through `pgmq._admit` (migration 0009), which raises
+/// queue_full (PQ003) when it does not fit; for an unbounded queue `adm` is one CASE.
 pub(crate) const SEND: Sql = Sql::new(
     "
-WITH q AS (SELECT q.id, pg_catalog.set_config('synchronous_commit', 'on', true)
+WITH q AS (SELECT q.id, q.max_messages, pg_catalog.set_config('synchronous_commit', 'on', true)
            FROM pgmq.queues q WHERE q.name = $1 FOR KEY SHARE OF q),
+adm AS MATERIALIZED (
+    SELECT CASE WHEN q.max_messages IS NULL THEN true
+                ELSE pgmq._admit(q.id, pg_catalog.cardinality($5::uuid[])) END AS ok
+    FROM q),
 at AS MATERIALIZED (
     SELECT coalesce($3::timestamptz,
                     pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),
 ins AS (
     INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
     SELECT q.id, u.id, at.t, $2, coalesce(u.attributes, '{}'), u.body
-    FROM q, at, ROWS FROM (pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::jsonb[]),
+    FROM q, adm, at, ROWS FROM (pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::jsonb[]),
                            pg_catalog.unnest($7::bytea[])) AS u(id, attributes, body)
+    WHERE adm.ok
 )
 SELECT q.id FROM q",
     &[Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY],
@@ -125,12 +133,18 @@ impl Queue {
     ///
     /// Errors: [`Error::QueueNotFound`] (nothing written), [`Error::InvalidOption`] for both `delay` and
     /// `schedule_at`, a NaN attribute, NUL characters in attributes, or more than [`MAX_SEND_BYTES`] of
-    /// bodies and attributes (nothing written).
+    /// bodies and attributes (nothing written). For a bounded queue ([`crate::QueueOptions::max_messages`])
+    /// without room for the whole batch: waits up to [`SendOptions::wait_for_room`], woken when workers
+    /// finish messages, then [`Error::QueueFull`] (nothing written). Dropping the future while it waits
+    /// sends nothing.
     pub async fn send_batch(&self, messages: Vec<OutgoingMessage>, options: &SendOptions) -> Result<Completion> {
         if options.delay.is_some() && options.schedule_at.is_some() {
             return Err(Error::invalid_option("give either delay or schedule_at, not both"));
         }
         let delay = options.delay.map(|d| micros(d, "delay")).transpose()?;
+        if let Some(wait) = options.wait_for_room {
+            micros(wait, "wait_for_room")?;
+        }
         let n = messages.len();
         let mut ids = Vec::with_capacity(n);
         let mut attributes = Vec::with_capacity(n);
@@ -149,20 +163,75 @@ impl Queue {
             attributes.push(json);
             bodies.push(m.body);
         }
-        let conn = self.client.inner.db.get().await?;
-        let row = conn
-            .query_opt(
-                &SEND,
-                &[&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies],
-            )
-            .await?;
-        let Some(row) = row else {
-            return Err(Error::QueueNotFound(self.name.to_string()));
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+            [&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies];
+        let queue_id = match self.insert(&params).await {
+            Err(Error::QueueFull(text)) => match options.wait_for_room {
+                Some(wait) if !wait.is_zero() => self.insert_when_room(&params, wait).await?,
+                _ => return Err(Error::QueueFull(text)),
+            },
+            other => other?,
         };
-        drop(conn);
-        let queue_id: i64 = row.get(0);
         self.client.inner.notifier.announce(vec![(crate::protocol::ready_channel(queue_id), String::new())]);
         Ok(Completion::new(self.client.inner.clone(), queue_id, ids, options.track))
+    }
+
+    /// Runs [`SEND`] once: the queue's id, or why nothing was written.
+    async fn insert(&self, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<i64> {
+        let conn = self.client.inner.db.get().await?;
+        let row = conn.query_opt(&SEND, params).await?;
+        row.map(|r| r.get(0)).ok_or_else(|| Error::QueueNotFound(self.name.to_string()))
+    }
+
+    /// A bounded queue was full: tries again whenever it may have room (the room channel, the safety-net
+    /// interval) until the send fits or `wait` has passed since it was first refused.
+    async fn insert_when_room(
+        &self,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        wait: Duration,
+    ) -> Result<i64> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let queue_id = self.id().await?;
+        // Subscribe before the next try, so that room made after it always wakes us.
+        let mut room = self.client.inner.listener.subscribe(crate::protocol::room_channel(queue_id)).await;
+        loop {
+            room.drain();
+            let refusal = match self.insert(params).await {
+                Err(Error::QueueFull(text)) => text,
+                other => return other,
+            };
+            let next = (tokio::time::Instant::now() + DEFAULTS.send.room_poll_interval).min(deadline);
+            tokio::select! {
+                _ = self.client.inner.shutdown.cancelled() => return Err(Error::Closed),
+                _ = tokio::time::sleep_until(next) => {}
+                _ = room.recv() => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::QueueFull(format!("{refusal} (waited {wait:?} for room)")));
+            }
+        }
+    }
+
+    /// The queue's id ([`Error::QueueNotFound`] if it does not exist).
+    async fn id(&self) -> Result<i64> {
+        let conn = self.client.inner.db.get().await?;
+        let row = conn.query_opt(&crate::client::QUEUE_ID, &[&&*self.name]).await?;
+        row.map(|r| r.get(0)).ok_or_else(|| Error::QueueNotFound(self.name.to_string()))
+    }
+
+    /// Bounds the queue to `max` messages (ready, scheduled and leased together), or with `None` lifts
+    /// its bound. Messages already in the queue stay, also beyond a new bound; sends fit again once it
+    /// has drained below. [`Error::InvalidOption`] for 0 or a dead-letter queue (never bounded),
+    /// [`Error::QueueNotFound`] for an unknown queue.
+    pub async fn set_max_messages(&self, max: Option<u64>) -> Result<()> {
+        crate::options::validate_max_messages(max)?;
+        if self.name.starts_with(crate::options::DLQ_PREFIX) && max.is_some() {
+            return Err(Error::invalid_option("a dead-letter queue cannot be bounded"));
+        }
+        let queue_id = self.id().await?;
+        let conn = self.client.inner.db.get().await?;
+        conn.execute(&crate::client::SET_MAX_MESSAGES, &[&queue_id, &max.map(|n| n as i64)]).await?;
+        Ok(())
     }
 
     /// A receiver that leases messages from this queue. Nothing is read until [`Receiver::next`].

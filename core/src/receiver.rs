@@ -69,8 +69,14 @@ SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::ti
 const CLAIM_END: &str = ")
 WHERE NOT EXISTS (SELECT 1 FROM claimed)";
 
+/// The queue's id, ack deadline and whether it is bounded. `max_messages` (schema 9) is read through the
+/// row's JSON so that a receiver also works on a schema a version behind, while its migration waits for a
+/// lock (a rolling upgrade); it runs once per receiver start, not per claim.
 pub(crate) const RESOLVE: Sql = Sql::new(
-    "SELECT id, (extract(epoch FROM ack_deadline) OPERATOR(pg_catalog.*) 1000)::bigint FROM pgmq.queues WHERE name = $1",
+    "SELECT q.id, (extract(epoch FROM q.ack_deadline) OPERATOR(pg_catalog.*) 1000)::bigint,
+            coalesce(pg_catalog.to_jsonb(q) OPERATOR(pg_catalog.->) 'max_messages', 'null')
+                OPERATOR(pg_catalog.<>) 'null'::jsonb
+     FROM pgmq.queues q WHERE q.name = $1",
     &[Type::TEXT],
 );
 
@@ -91,6 +97,8 @@ type Params = Arc<Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>>;
 struct Resolved {
     id: i64,
     ack_deadline: Duration,
+    /// Whether the queue was bounded when resolved: its acks then announce room to waiting senders.
+    bounded: bool,
 }
 
 /// Leases messages from one queue, at most `batch_size` at a time.
@@ -312,7 +320,8 @@ impl Receiver {
         self.queues_subscription.as_mut().unwrap().drain();
         let conn = self.queue.client.inner.db.get().await?;
         let row = conn.query_opt(&RESOLVE, &[&&*self.queue.name]).await?;
-        self.resolved = row.map(|r| Resolved { id: r.get(0), ack_deadline: duration_from_ms(r.get(1)) });
+        self.resolved =
+            row.map(|r| Resolved { id: r.get(0), ack_deadline: duration_from_ms(r.get(1)), bounded: r.get(2) });
         if self.resolved.is_some() {
             self.queues_subscription = None;
         }
@@ -339,7 +348,7 @@ impl Receiver {
                     return Ok((Vec::new(), idle.get(9), idle.get(10), idle.get(11)));
                 }
             }
-            let leases = client.leases_for(resolved.id, resolved.ack_deadline);
+            let leases = client.leases_for(resolved.id, resolved.ack_deadline, resolved.bounded);
             let mut claimed: Vec<(SystemTime, MessageParts, Uuid)> = rows
                 .into_iter()
                 .map(|r| {

@@ -70,6 +70,7 @@ fn value(key: &str, v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => format!("`{b}`"),
         Value::String(s) => format!("`{s}`"),
+        Value::Null => "none".to_owned(),
         other => panic!("no table cell for {key}: {other}"),
     }
 }
@@ -89,6 +90,9 @@ const DEFAULT_ROWS: &[(&str, &str)] = &[
     ("`ReceiveOptions::poll_interval`", "defaults.receive.poll_interval_ms"),
     ("`Completion::with_poll_interval`", "defaults.completion.poll_interval_ms"),
     ("`Queue::request` timeout", "defaults.request.timeout_ms"),
+    ("`QueueOptions::max_messages`", "defaults.queue.max_messages"),
+    ("`SendOptions::wait_for_room`", "defaults.send.wait_for_room_ms"),
+    ("`SendOptions::wait_for_room` re-try", "defaults.send.room_poll_interval_ms"),
     ("`PeekOptions::limit`", "defaults.peek.limit"),
     ("`ClientOptions::pool_size`", "defaults.client.pool_size"),
     ("`ClientOptions::connect_timeout`", "defaults.client.connect_timeout_ms"),
@@ -133,6 +137,7 @@ const LIMIT_ROWS: &[(&str, &str)] = &[
     ("defaults.receive.max_batch_size", "largest receive `batch_size`"),
     ("defaults.peek.max_limit", "largest peek `limit`"),
     ("limits.notify_max_ids", "ids one notification lists; more, and it says `*` (re-read everything)"),
+    ("limits.max_messages", "largest `max_messages` of a bounded queue"),
     ("limits.migrate_lock_timeout_ms", "how long `migrate` waits for a table lock before it gives up with `timeout`"),
     ("defaults.client.keepalives_idle_ms", "TCP keepalive: idle time before the first probe (unless the DSN sets `keepalives_idle`)"),
     ("defaults.client.keepalives_interval_ms", "TCP keepalive: time between probes (DSN `keepalives_interval`)"),

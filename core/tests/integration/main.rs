@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bounded;
 mod cancel;
 mod cancel_races;
 mod completion;

@@ -184,6 +184,7 @@ async fn default_queue_has_10s_deadline_10_attempts_7_days_and_a_dlq() {
             retention_period: 7 * DAY,
             dead_letter_queue: Some(format!("dlq@{name}")),
             backoff: None,
+            max_messages: None,
         }
     );
     assert_eq!(pgmq_core::dlq_name(&name), format!("dlq@{name}"));
@@ -207,6 +208,7 @@ async fn default_dlq_has_default_options_and_no_dlq_of_its_own() {
             retention_period: 7 * DAY,
             dead_letter_queue: None,
             backoff: None,
+            max_messages: None,
         }
     );
     assert!(info(&client, &format!("dlq@{dlq}")).await.is_none());
@@ -517,6 +519,7 @@ async fn list_queues_shows_every_queue_by_name_with_its_settings() {
             retention_period: Duration::from_secs(60),
             dead_letter_queue: Some(format!("dlq@{a}")),
             backoff: None,
+            max_messages: None,
         })
     );
     assert!(find(&format!("dlq@{a}")).is_some());
