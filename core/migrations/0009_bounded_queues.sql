@@ -77,6 +77,10 @@ BEGIN
     SELECT * INTO v_q FROM pgmq.queues WHERE id = p_queue_id;
     IF v_q.max_messages IS NULL THEN
         RETURN true;
+    ELSIF p_n > v_q.max_messages THEN
+        -- Never fits: refused as invalid, so that no sender waits for room that cannot come.
+        RAISE EXCEPTION 'pgmq: a send of % messages never fits in queue "%", bounded to %',
+            p_n, v_q.name, v_q.max_messages USING ERRCODE = 'PQ002';
     END IF;
     PERFORM 1 FROM pgmq.queue_room WHERE queue_id = p_queue_id ORDER BY stripe FOR UPDATE;
     SELECT count(*) INTO v_count FROM pgmq.messages WHERE queue_id = p_queue_id;

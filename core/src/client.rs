@@ -103,6 +103,8 @@ pub(crate) const DELETE_QUEUE: Sql =
 pub(crate) const DELETE_QUEUE_BY_ID: Sql = Sql::new("DELETE FROM pgmq.queues WHERE id = $1", &[Type::INT8]);
 pub(crate) const DELETE_MESSAGES: Sql = Sql::new("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
 pub(crate) const DELETE_OUTCOMES: Sql = Sql::new("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
+pub(crate) const DELETE_GROUP_MEMBERS: Sql =
+    Sql::new("DELETE FROM pgmq.group_members WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
 
 /// Every queue's settings (read by [`queue_info`]: intervals as microseconds), by name.
 pub(crate) const LIST_QUEUES: Sql = Sql::new(
@@ -352,6 +354,7 @@ impl Client {
         // row, whose deletion waited for every in-flight send that had locked it.
         tx.execute(&DELETE_MESSAGES, &[&gone]).await?;
         tx.execute(&DELETE_OUTCOMES, &[&gone]).await?;
+        tx.execute(&DELETE_GROUP_MEMBERS, &[&gone]).await?;
         for q in gone {
             tx.execute(&NOTIFY_IN_TRANSACTION, &[&protocol::ready_channel(q), &""]).await?;
             tx.execute(&NOTIFY_IN_TRANSACTION, &[&protocol::completed_channel(q), &protocol::EVERYTHING]).await?;
@@ -453,6 +456,27 @@ impl Client {
     #[doc(hidden)]
     pub async fn listener_server_channels(&self) -> Option<Vec<String>> {
         self.inner.listener.server_channels().await
+    }
+
+    /// Cancels every queued and held message of job group `group` ([`crate::SendOptions::group`]) in
+    /// every queue, as [`Queue::cancel`] does (holders are signalled, outcomes become `cancelled`).
+    /// Returns the ids found. An unknown group is an empty one. [`Error::InvalidOption`] for an invalid
+    /// group id.
+    pub async fn cancel_group(&self, group: &str) -> Result<Vec<uuid::Uuid>> {
+        crate::group::cancel(&self.inner, group, None).await
+    }
+
+    /// Waits until every message of job group `group`, in every queue, has an outcome (messages sent to
+    /// the group meanwhile count too), woken by the completion notifications of the group's queues, and
+    /// returns the outcomes by id. An empty or unknown group returns at once; a finished message is
+    /// forgotten by its group when its outcome expires (the queue's retention period).
+    pub async fn wait_for_group(&self, group: &str) -> Result<HashMap<uuid::Uuid, crate::Outcome>> {
+        crate::group::wait(&self.inner, group, None).await
+    }
+
+    /// Job group `group`'s messages in every queue, by state and by outcome.
+    pub async fn group_stats(&self, group: &str) -> Result<crate::GroupStats> {
+        crate::group::stats(&self.inner, group, None).await
     }
 
     pub(crate) fn leases_for(&self, queue_id: i64, ack_deadline: Duration, bounded: bool) -> Arc<QueueLeases> {

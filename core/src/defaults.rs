@@ -198,6 +198,8 @@ pub struct Limits {
     pub notify_max_ids: usize,
     /// The largest `max_messages` of a bounded queue: 2^63 - 1.
     pub max_messages: u64,
+    /// Bytes of a job group id: 255.
+    pub max_group_len: usize,
     /// The longest `migrate` waits for a lock on one of pgmq's tables before it fails with `timeout`,
     /// changing nothing: 5 s.
     pub migrate_lock_timeout: Duration,
@@ -271,6 +273,7 @@ pub const DEFAULTS: Defaults = Defaults {
         max_duration: MAX_INTERVAL,
         notify_max_ids: crate::protocol::NOTIFY_MAX_IDS,
         max_messages: i64::MAX as u64,
+        max_group_len: crate::options::MAX_GROUP_LEN,
         migrate_lock_timeout: crate::migrate::MIGRATION_LOCK_TIMEOUT,
     },
     conventions: Conventions {
@@ -384,6 +387,7 @@ pub fn truths_json() -> String {
         max_duration,
         notify_max_ids,
         max_messages,
+        max_group_len,
         migrate_lock_timeout,
     } = limits;
     let limits = json!({
@@ -396,6 +400,7 @@ pub fn truths_json() -> String {
         "max_duration_ms": ms(max_duration),
         "notify_max_ids": notify_max_ids,
         "max_messages": max_messages,
+        "max_group_len": max_group_len,
         "migrate_lock_timeout_ms": ms(migrate_lock_timeout),
     });
     let Conventions { dlq_prefix, content_type_attribute, json_content_type } = conventions;
@@ -541,7 +546,8 @@ mod tests {
         assert_eq!(truths["limits"]["max_duration_ms"], ms(MAX_INTERVAL));
         assert_eq!(truths["limits"]["migrate_lock_timeout_ms"], 5_000);
         assert_eq!(truths["limits"]["max_messages"], i64::MAX);
-        assert_eq!(truths["limits"].as_object().unwrap().len(), 10);
+        assert_eq!(truths["limits"]["max_group_len"], 255);
+        assert_eq!(truths["limits"].as_object().unwrap().len(), 11);
         assert_eq!(truths["conventions"]["json_content_type"], "application/json");
         assert_eq!(truths["conventions"].as_object().unwrap().len(), 3);
         let codes: Vec<&str> = truths["error_codes"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();

@@ -72,7 +72,7 @@ pub fn validate_receive_options(options: &ReceiveOptions) -> Result<()> {
 /// it unnamed through a transaction pooler), and the claim for `filter`. A test prepares each on the
 /// server and checks the declared types against the ones PostgreSQL infers.
 pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, String, Vec<tokio_postgres::types::Type>)>> {
-    use crate::{client, completion, lease, migrate, notifier, queue, receiver};
+    use crate::{client, completion, group, lease, migrate, notifier, queue, receiver};
     let all = [
         ("notify_in_transaction", client::NOTIFY_IN_TRANSACTION),
         ("create_queue", client::CREATE_QUEUE),
@@ -97,6 +97,12 @@ pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, St
         ("extend", lease::EXTEND),
         ("ack", lease::ACK),
         ("ack_with_results", lease::ACK_WITH_RESULTS),
+        ("send_grouped", queue::SEND_GROUPED),
+        ("set_max_messages", client::SET_MAX_MESSAGES),
+        ("delete_group_members", client::DELETE_GROUP_MEMBERS),
+        ("cancel_group", group::CANCEL_GROUP),
+        ("group_stats", group::GROUP_STATS),
+        ("group_check", group::GROUP_CHECK),
         ("nack", lease::NACK),
         ("notify_on_pool", notifier::NOTIFY_ON_POOL),
         ("inspect_schema", migrate::INSPECT_SCHEMA),

@@ -57,6 +57,7 @@ mod listener;
 pub mod log;
 mod message;
 mod migrate;
+mod group;
 mod notifier;
 mod options;
 pub mod outbox;
@@ -78,6 +79,7 @@ pub use defaults::{
 pub use dsn::{redact_dsn, SslMode};
 pub use error::{Error, ErrorCode, Result, ERROR_CODES, SQLSTATES};
 pub use filter::{Attribute, Comparison, Filter, MAX_FILTER_DEPTH};
+pub use group::GroupStats;
 pub use message::{validate_result, Message};
 pub use migrate::LATEST_VERSION;
 pub use options::{
@@ -118,6 +120,11 @@ pub struct OutboxDocDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/bounded-queues.md")]
 pub struct BoundedQueuesDocDoctests;
+
+/// docs/groups.md
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/groups.md")]
+pub struct GroupsDocDoctests;
 
 /// docs/replies.md
 #[cfg(doctest)]

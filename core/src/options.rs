@@ -287,6 +287,20 @@ impl QueueOptions {
     }
 }
 
+/// The longest group id, in bytes.
+pub const MAX_GROUP_LEN: usize = 255;
+
+/// A group id: not empty, at most [`MAX_GROUP_LEN`] bytes, no NUL (PostgreSQL text).
+pub(crate) fn validate_group(group: &str) -> Result<()> {
+    if group.is_empty() || group.len() > DEFAULTS.limits.max_group_len || group.contains('\0') {
+        return Err(Error::invalid_option(format!(
+            "a group id is 1 to {MAX_GROUP_LEN} bytes of text without NUL characters, not {} bytes",
+            group.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A bound of at least 1 and at most [`crate::Limits::max_messages`] (2^63 - 1).
 pub(crate) fn validate_max_messages(max: Option<u64>) -> Result<()> {
     match max {
@@ -565,6 +579,10 @@ pub struct SendOptions {
     /// [`Error::QueueFull`]; `None` fails at once. Default 30 s (`DEFAULTS.send.wait_for_room`). Unbounded
     /// queues ignore it.
     pub wait_for_room: Option<Duration>,
+    /// The job group the messages join ([`crate::Queue::cancel_group`], `wait_for_group`,
+    /// `group_stats`, and the same on [`crate::Client`] across queues). Any text but empty, up to 255
+    /// bytes, without NUL. A grouped message is tracked: `track = false` with a group is refused.
+    pub group: Option<String>,
 }
 
 impl Default for SendOptions {
@@ -574,6 +592,7 @@ impl Default for SendOptions {
             delay: None,
             track: DEFAULTS.send.track,
             wait_for_room: Some(DEFAULTS.send.wait_for_room),
+            group: None,
         }
     }
 }
@@ -592,6 +611,11 @@ impl SendOptions {
     /// Sets [`SendOptions::track`].
     pub fn track(mut self, track: bool) -> Self {
         self.track = track;
+        self
+    }
+    /// Sets [`SendOptions::group`].
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
         self
     }
     /// Sets [`SendOptions::wait_for_room`]: `None` fails at once when a bounded queue is full.

@@ -37,8 +37,29 @@ pub struct Queue {
 /// notifications commit asynchronously on purpose; see their statements).
 /// A bounded queue admits the batch whole through `pgmq._admit` (migration 0009), which raises
 /// queue_full (PQ003) when it does not fit; for an unbounded queue `adm` is one CASE.
-pub(crate) const SEND: Sql = Sql::new(
-    "
+pub(crate) const SEND: Sql = Sql::new(send_sql!(""), &SEND_TYPES);
+
+/// [`SEND`] of a grouped batch: also records each message's membership of group `$8` (migration 0010).
+pub(crate) const SEND_GROUPED: Sql = Sql::new(
+    send_sql!(
+        ",
+grp AS (
+    INSERT INTO pgmq.group_members (group_id, queue_id, message_id)
+    SELECT $8, q.id, u.id FROM q, adm, pg_catalog.unnest($5::uuid[]) AS u(id)
+    WHERE adm.ok
+)"
+    ),
+    &[Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY, Type::TEXT],
+);
+
+const SEND_TYPES: [Type; 7] =
+    [Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY];
+
+/// The text of [`SEND`], with more CTEs (`$extra`, starting with a comma) after `ins`.
+macro_rules! send_sql {
+    ($extra:literal) => {
+        concat!(
+            "
 WITH q AS (SELECT q.id, q.max_messages, pg_catalog.set_config('synchronous_commit', 'on', true)
            FROM pgmq.queues q WHERE q.name = $1 FOR KEY SHARE OF q),
 adm AS MATERIALIZED (
@@ -54,10 +75,14 @@ ins AS (
     FROM q, adm, at, ROWS FROM (pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::jsonb[]),
                            pg_catalog.unnest($7::bytea[])) AS u(id, attributes, body)
     WHERE adm.ok
-)
-SELECT q.id FROM q",
-    &[Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY],
-);
+)",
+            $extra,
+            "
+SELECT q.id FROM q"
+        )
+    };
+}
+use send_sql;
 
 /// Counts by state in one pass over the queue's rows (index `messages_ready`).
 pub(crate) const STATS: Sql = Sql::new(
@@ -145,6 +170,14 @@ impl Queue {
         if let Some(wait) = options.wait_for_room {
             micros(wait, "wait_for_room")?;
         }
+        if let Some(group) = &options.group {
+            crate::options::validate_group(group)?;
+            if !options.track {
+                return Err(Error::invalid_option(
+                    "a grouped message is tracked (its outcome is how its group finishes): drop track = false or the group",
+                ));
+            }
+        }
         let n = messages.len();
         let mut ids = Vec::with_capacity(n);
         let mut attributes = Vec::with_capacity(n);
@@ -163,11 +196,15 @@ impl Queue {
             attributes.push(json);
             bodies.push(m.body);
         }
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
-            [&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies];
-        let queue_id = match self.insert(&params).await {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+            [&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies, &options.group];
+        let (sql, params) = match options.group {
+            Some(_) => (&SEND_GROUPED, &params[..]),
+            None => (&SEND, &params[..7]),
+        };
+        let queue_id = match self.insert(sql, params).await {
             Err(Error::QueueFull(text)) => match options.wait_for_room {
-                Some(wait) if !wait.is_zero() => self.insert_when_room(&params, wait).await?,
+                Some(wait) if !wait.is_zero() => self.insert_when_room(sql, params, wait).await?,
                 _ => return Err(Error::QueueFull(text)),
             },
             other => other?,
@@ -177,9 +214,9 @@ impl Queue {
     }
 
     /// Runs [`SEND`] once: the queue's id, or why nothing was written.
-    async fn insert(&self, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<i64> {
+    async fn insert(&self, sql: &Sql, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<i64> {
         let conn = self.client.inner.db.get().await?;
-        let row = conn.query_opt(&SEND, params).await?;
+        let row = conn.query_opt(sql, params).await?;
         row.map(|r| r.get(0)).ok_or_else(|| Error::QueueNotFound(self.name.to_string()))
     }
 
@@ -187,6 +224,7 @@ impl Queue {
     /// interval) until the send fits or `wait` has passed since it was first refused.
     async fn insert_when_room(
         &self,
+        sql: &Sql,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
         wait: Duration,
     ) -> Result<i64> {
@@ -196,7 +234,7 @@ impl Queue {
         let mut room = self.client.inner.listener.subscribe(crate::protocol::room_channel(queue_id)).await;
         loop {
             room.drain();
-            let refusal = match self.insert(params).await {
+            let refusal = match self.insert(sql, params).await {
                 Err(Error::QueueFull(text)) => text,
                 other => return other,
             };
@@ -210,6 +248,26 @@ impl Queue {
                 return Err(Error::QueueFull(format!("{refusal} (waited {wait:?} for room)")));
             }
         }
+    }
+
+    /// Cancels every queued and held message of job group `group` in this queue (see
+    /// [`Client::cancel_group`] for every queue). [`Error::QueueNotFound`] for an unknown queue.
+    pub async fn cancel_group(&self, group: &str) -> Result<Vec<Uuid>> {
+        crate::options::validate_group(group)?;
+        crate::group::cancel(&self.client.inner, group, Some(self.id().await?)).await
+    }
+
+    /// Waits until every message of job group `group` in this queue has an outcome and returns them (see
+    /// [`Client::wait_for_group`] for every queue).
+    pub async fn wait_for_group(&self, group: &str) -> Result<std::collections::HashMap<Uuid, Outcome>> {
+        crate::options::validate_group(group)?;
+        crate::group::wait(&self.client.inner, group, Some(self.id().await?)).await
+    }
+
+    /// Job group `group`'s messages in this queue, by state and by outcome (see [`Client::group_stats`]).
+    pub async fn group_stats(&self, group: &str) -> Result<crate::GroupStats> {
+        crate::options::validate_group(group)?;
+        crate::group::stats(&self.client.inner, group, Some(self.id().await?)).await
     }
 
     /// The queue's id ([`Error::QueueNotFound`] if it does not exist).

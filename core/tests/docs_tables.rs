@@ -138,6 +138,7 @@ const LIMIT_ROWS: &[(&str, &str)] = &[
     ("defaults.peek.max_limit", "largest peek `limit`"),
     ("limits.notify_max_ids", "ids one notification lists; more, and it says `*` (re-read everything)"),
     ("limits.max_messages", "largest `max_messages` of a bounded queue"),
+    ("limits.max_group_len", "bytes of a job group id"),
     ("limits.migrate_lock_timeout_ms", "how long `migrate` waits for a table lock before it gives up with `timeout`"),
     ("defaults.client.keepalives_idle_ms", "TCP keepalive: idle time before the first probe (unless the DSN sets `keepalives_idle`)"),
     ("defaults.client.keepalives_interval_ms", "TCP keepalive: time between probes (DSN `keepalives_interval`)"),

@@ -65,6 +65,12 @@ async fn a_send_that_does_not_fit_fails_whole_and_writes_nothing() {
     assert_eq!(count(&raw, &queue).await, 2);
     queue.send(b"fits".to_vec(), &fail_when_full()).await.unwrap();
     assert_eq!(count(&raw, &queue).await, 3);
+    // A batch larger than the bound never fits: refused at once, however long the send would wait.
+    let four = (0..4).map(|_| OutgoingMessage::new(b"x".to_vec())).collect();
+    let started = Instant::now();
+    let never = queue.send_batch(four, &SendOptions::default().wait_for_room(Some(Duration::from_secs(30)))).await;
+    assert!(matches!(&never, Err(Error::InvalidOption(m)) if m.contains("never fits")), "{never:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]
@@ -233,16 +239,14 @@ async fn bad_bounds_are_refused() {
 
 #[tokio::test]
 async fn the_sql_send_and_redrive_respect_the_bound() {
-    // Arrange: a bound of 2 holding 1; three messages in another queue to redrive from.
+    // Arrange: a bound of 2 holding 1; a message in another queue to redrive from.
     let client = client().await;
     let raw = raw().await;
     let queue = bounded(&client, "bounded-sql", 2).await;
     queue.send(b"x".to_vec(), &fail_when_full()).await.unwrap();
     let source = unique("bounded-source");
     client.create_queue(&source, &QueueOptions::default()).await.unwrap();
-    for _ in 0..3 {
-        client.queue(&source).unwrap().send(b"y".to_vec(), &fail_when_full()).await.unwrap();
-    }
+    client.queue(&source).unwrap().send(b"y".to_vec(), &fail_when_full()).await.unwrap();
 
     // Act + Assert: the SQL send of 2 does not fit, of 1 does.
     let two = vec![OutgoingMessage::new(b"a".to_vec()), OutgoingMessage::new(b"b".to_vec())];
@@ -254,10 +258,10 @@ async fn the_sql_send_and_redrive_respect_the_bound() {
     outbox::send(&tx, queue.name(), OutgoingMessage::new(b"c".to_vec()), &SendOptions::default()).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(count(&raw, &queue).await, 2);
-    // Redrive of 3 into a full queue moves nothing.
+    // Redrive into a full queue moves nothing.
     assert!(matches!(client.redrive(&source, queue.name()).await, Err(Error::QueueFull(_))));
     assert_eq!(count(&raw, &queue).await, 2);
-    assert_eq!(count(&raw, &client.queue(&source).unwrap()).await, 3);
+    assert_eq!(count(&raw, &client.queue(&source).unwrap()).await, 1);
 }
 
 async fn raw_owned() -> tokio_postgres::Client {

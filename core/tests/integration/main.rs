@@ -11,6 +11,7 @@ mod completion;
 mod connection;
 mod dead_letter;
 mod filters;
+mod groups;
 mod hostile_roles;
 mod json;
 mod leases;
