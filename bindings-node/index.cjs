@@ -48,7 +48,7 @@ class PgmqError extends Error {
     this.code = code === undefined ? new.target.code : code
   }
 
-  /** Whether trying again later may succeed (the core's table: `connection`, `timeout`). */
+  /** Whether trying again later may succeed (the core's table: `connection`, `timeout`, `queue_full`). */
   get transient() {
     return TRANSIENT.has(this.code)
   }
@@ -82,15 +82,24 @@ for (const { code } of ERROR_CODES) {
 }
 const { InvalidOptionError, InternalError } = errorClasses
 
-const CODED = /^\[pgmq:([a-z_]+)\] /
+// `[pgmq:<code>] `, or with the fields of the error: `[pgmq:request_failed messageId=<id> outcome=<o>] `.
+const CODED = /^\[pgmq:([a-z_]+)((?: [A-Za-z]+=[^\s\]]+)*)\] /
 
-/** The addon's errors carry the core's code as a `[pgmq:<code>] ` prefix; this makes them typed. */
+/**
+ * The addon's errors carry the core's code as a `[pgmq:<code>] ` prefix, and the fields their class exposes
+ * (RequestFailedError's `messageId` and `outcome`) as `name=value` after it; this makes them typed.
+ */
 function typed(err) {
   if (err instanceof Error && !(err instanceof PgmqError)) {
     const m = CODED.exec(err.message)
     if (m !== null) {
       const Cls = ERROR_CLASSES[m[1]] || PgmqError
-      return new Cls(err.message.slice(m[0].length), m[1])
+      const typedErr = new Cls(err.message.slice(m[0].length), m[1])
+      for (const field of m[2].split(' ').slice(1)) {
+        const at = field.indexOf('=')
+        typedErr[field.slice(0, at)] = field.slice(at + 1)
+      }
+      return typedErr
     }
     // Not one of pgmq's errors but a failure of the addon itself: a panic that napi caught (every
     // export catches them) or a napi call that failed. A bug, not a crash.
@@ -289,7 +298,44 @@ function sendOptions(o) {
     scheduleAtMs = o.scheduleAt.getTime()
     if (Number.isNaN(scheduleAtMs)) throw new RangeError('scheduleAt is an invalid Date')
   }
-  return { delayMs, scheduleAtMs, track: optionalBoolean(o.track, 'track') }
+  return {
+    delayMs,
+    scheduleAtMs,
+    track: optionalBoolean(o.track, 'track'),
+    waitForRoomMs: optionalMs(o.waitForRoomMs, 'waitForRoomMs'),
+    // Its length and characters are the core's to check (InvalidOptionError), as is `track: false` with it.
+    group: optionalString(o.group, 'group'),
+  }
+}
+
+/**
+ * A native call that takes a NativeStop (`start(stop)`), stopped by `signal`: an abort drops the core's
+ * future, and the promise rejects with the signal's reason once the native call has ended (so nothing
+ * happens after the rejection). A call that finished before it saw the stop resolves as usual.
+ */
+function stoppable(signal, start) {
+  if (signal === undefined) return call(callSync(() => start(null)))
+  if (signal.aborted) return Promise.reject(signal.reason)
+  const stop = new native.NativeStop()
+  const pending = call(callSync(() => start(stop)))
+  return new Promise((resolve, reject) => {
+    let aborted = false
+    const onAbort = () => {
+      aborted = true
+      stop.stop()
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(aborted ? signal.reason : err)
+      },
+    )
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -379,16 +425,26 @@ function encode(value, attrs, serializer, what) {
     }
     encoded = Buffer.from(out, 'utf8')
   }
-  if (attrs === null) return [encoded, { [CONTENT_TYPE_ATTRIBUTE]: s.contentType }]
+  return [encoded, labelled(attrs, s.contentType, what)]
+}
+
+/** `attrs` (null or checked attributes) with the content type of a serialized body, which a given one must equal. */
+function labelled(attrs, contentType, what) {
+  if (attrs === null) return { [CONTENT_TYPE_ATTRIBUTE]: contentType }
   const given = attrs[CONTENT_TYPE_ATTRIBUTE]
-  if (given !== undefined && given !== s.contentType) {
+  if (given !== undefined && given !== contentType) {
     throw new InvalidOptionError(
-      `${what} is serialized as ${JSON.stringify(s.contentType)}, but its attributes say ` +
+      `${what} is serialized as ${JSON.stringify(contentType)}, but its attributes say ` +
         `"${CONTENT_TYPE_ATTRIBUTE}": ${JSON.stringify(given)}: send bytes to label them yourself, ` +
         'or give the queue a serializer with that contentType',
     )
   }
-  return [encoded, { ...attrs, [CONTENT_TYPE_ATTRIBUTE]: s.contentType }]
+  return { ...attrs, [CONTENT_TYPE_ATTRIBUTE]: contentType }
+}
+
+/** A value as JSON bytes (`JSON.stringify`, whatever the queue's serializer), labelled `application/json`. */
+function encodeJson(value, attrs, what) {
+  return [Buffer.from(jsonText(value, what), 'utf8'), labelled(attrs, JSON_CONTENT_TYPE, what)]
 }
 
 /** Whether a sendBatch entry is `{ body, attributes? }` rather than a value to serialize. */
@@ -405,8 +461,12 @@ function isEnvelope(m) {
  * serializer reads its own label, or none. A body labelled as another encoding is a TypeError, unparsed.
  */
 function decode(message, serializer) {
+  return decodeLabelled(message.body, message.attributes[CONTENT_TYPE_ATTRIBUTE], serializer, `message ${message.id}`, 'message.body')
+}
+
+/** `body` labelled `type` (undefined: unlabelled), read by `serializer` under decode()'s rule. */
+function decodeLabelled(body, type, serializer, what, where) {
   const s = serializer || jsonSerializer
-  const type = message.attributes[CONTENT_TYPE_ATTRIBUTE]
   const readable =
     type === s.contentType ||
     (s.contentType === JSON_CONTENT_TYPE
@@ -414,11 +474,11 @@ function decode(message, serializer) {
       : type === undefined)
   if (!readable) {
     throw new TypeError(
-      `message ${message.id} has ${CONTENT_TYPE_ATTRIBUTE} ${JSON.stringify(type)}, which json() does not read ` +
-        `(it reads ${JSON.stringify(s.contentType)}, or a body without ${CONTENT_TYPE_ATTRIBUTE}): decode message.body`,
+      `${what} has ${CONTENT_TYPE_ATTRIBUTE} ${JSON.stringify(type)}, which json() does not read ` +
+        `(it reads ${JSON.stringify(s.contentType)}, or one without ${CONTENT_TYPE_ATTRIBUTE}): decode ${where}`,
     )
   }
-  return s.deserialize(message.body)
+  return s.deserialize(body)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -441,14 +501,14 @@ function flushAcks() {
 function noop() {}
 
 function flushGroup(leases, group) {
-  const { indices, settles } = group
+  const { indices, settles, results, contentTypes } = group
   const failAll = (err) => {
     const e = typed(err)
     for (let i = 0; i < settles.length; i++) settles[i](e)
   }
   let promise
   try {
-    promise = leases.ack(indices)
+    promise = results === null ? leases.ack(indices) : leases.ack(indices, results, contentTypes)
   } catch (err) {
     failAll(err)
     return
@@ -521,10 +581,38 @@ class Message {
     return this.#controller.signal
   }
 
-  ack() {
+  ack(result, opts) {
+    if (result === undefined) {
+      if (opts !== undefined && opts !== null) return Promise.reject(new TypeError('ack(result, options): options without a result'))
+      return this.#ack(null, null)
+    }
+    let bytes, attrs
+    try {
+      const contentType = optionalString(options(opts, 'ack options').contentType, 'contentType')
+      const label = contentType === undefined ? null : { [CONTENT_TYPE_ATTRIBUTE]: contentType }
+      ;[bytes, attrs] = encode(result, label, this.#source.serializer, 'the result')
+    } catch (err) {
+      return Promise.reject(err) // as the async calls do: a promise, never a throw
+    }
+    return this.#ack(bytes, attrs === null ? null : attrs[CONTENT_TYPE_ATTRIBUTE])
+  }
+
+  ackJson(value) {
+    let bytes
+    try {
+      ;[bytes] = encodeJson(value, null, 'the result')
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#ack(bytes, JSON_CONTENT_TYPE)
+  }
+
+  /** Acks, keeping `result` (bytes, or null for none) labelled `contentType` (or null). */
+  #ack(result, contentType) {
     // A second ack while one is on its way: the core answers it (already_finished, unless the first one
-    // failed on a connection error and the message is held again) once the first is done.
-    if (this.#acking !== null) return this.#acking.then(() => this.ack())
+    // failed on a connection error, or its result was refused, and the message is held again) once the
+    // first is done.
+    if (this.#acking !== null) return this.#acking.then(() => this.#ack(result, contentType))
     const leases = this.#claim.leases
     const acked = new Promise((resolve, reject) => {
       if (pendingAcks === null) {
@@ -533,10 +621,20 @@ class Message {
       }
       let group = pendingAcks.get(leases)
       if (group === undefined) {
-        group = { indices: [], settles: [] }
+        // results / contentTypes: made by the first ack of the turn that has a result (plain acks stay
+        // one array of indices), entry k for indices[k]; a hole is a plain ack.
+        group = { indices: [], settles: [], results: null, contentTypes: null }
         pendingAcks.set(leases, group)
       }
-      group.indices.push(this.#index)
+      const k = group.indices.push(this.#index) - 1
+      if (result !== null) {
+        if (group.results === null) {
+          group.results = []
+          group.contentTypes = []
+        }
+        group.results[k] = result
+        group.contentTypes[k] = contentType
+      }
       group.settles.push((err) => {
         this.#acking = null
         if (err === null) resolve()
@@ -694,14 +792,50 @@ class PeekedMessage {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Sending
+// Sending, and the replies to what was sent
+
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom')
+
+/** How a message finished and the result its worker gave it (see index.d.ts). */
+class Reply {
+  #serializer
+
+  constructor(reply, serializer) {
+    this.#serializer = serializer
+    this.outcome = reply.outcome
+    this.result = reply.result ?? null // (napi leaves out what is None)
+    this.contentType = reply.contentType ?? null
+  }
+
+  /** The result, parsed as `Message.json()` parses a body (by the serializer of the queue handle). */
+  json() {
+    if (this.result === null) {
+      throw new InvalidOptionError(`json(): the message finished (${this.outcome}) without a result`)
+    }
+    return decodeLabelled(this.result, this.contentType ?? undefined, this.#serializer, 'the result', 'reply.result')
+  }
+
+  // The result may be large or secret: its length only (as a Message's toString() gives its body's).
+  toString() {
+    const result = this.result === null ? 'no result' : `${this.result.length} bytes`
+    return `Reply(${this.outcome}, ${result}${this.contentType === null ? '' : `, ${this.contentType}`})`
+  }
+
+  [inspectCustom](depth, opts, inspect) {
+    const result = this.result === null ? 'null' : `<${this.result.length} bytes>`
+    const show = (v) => (typeof inspect === 'function' ? inspect(v, opts) : JSON.stringify(v))
+    return `Reply { outcome: ${show(this.outcome)}, result: ${result}, contentType: ${show(this.contentType)} }`
+  }
+}
 
 /** The handle of one sent message. */
 class SentMessage {
   #completion
+  #serializer
 
-  constructor(completion) {
+  constructor(completion, serializer) {
     this.#completion = completion
+    this.#serializer = serializer
     this.id = completion.ids[0]
   }
 
@@ -714,15 +848,23 @@ class SentMessage {
     const outcomes = await call(this.#completion.wait())
     return outcomes[this.id]
   }
+
+  /** Resolves to the message's Reply (outcome and result) once it has an outcome. */
+  async reply() {
+    const replies = await call(this.#completion.replies())
+    return new Reply(replies[this.id], this.#serializer)
+  }
 }
 
 /** The handle of a batch of sent messages. */
 class SentBatch {
   #completion
+  #serializer
   #ids = null
 
-  constructor(completion) {
+  constructor(completion, serializer) {
     this.#completion = completion
+    this.#serializer = serializer
   }
 
   /** Made on first use: 1,000 id strings cost a bulk send that never reads them about 0.3 ms. */
@@ -738,6 +880,12 @@ class SentBatch {
   /** Resolves to `{ [id]: outcome }` once every message has one. */
   async completed() {
     return call(this.#completion.wait())
+  }
+
+  /** Resolves to a Map of id -> Reply, in send order, once every message has an outcome. */
+  async replies() {
+    const replies = await call(this.#completion.replies())
+    return new Map(this.ids.map((id) => [id, new Reply(replies[id], this.#serializer)]))
   }
 }
 
@@ -781,8 +929,53 @@ class Queue {
   async send(message, opts) {
     const o = options(opts, 'send options')
     const [b, attrs] = encode(message, attributes(o.attributes, 'attributes'), this.#source.serializer, 'message body')
-    const completion = await call(callSync(() => this.#native.send(b, attrs, sendOptions(o))))
-    return new SentMessage(completion)
+    const nativeOptions = sendOptions(o)
+    const completion = await stoppable(signalOf(o.signal), (stop) => this.#native.send(b, attrs, nativeOptions, stop))
+    return new SentMessage(completion, this.#source.serializer)
+  }
+
+  async request(body, opts) {
+    const o = options(opts, 'request options')
+    const [b, attrs] = encode(body, attributes(o.attributes, 'attributes'), this.#source.serializer, 'request body')
+    return this.#request(b, attrs, o)
+  }
+
+  async requestJson(value, opts) {
+    const o = options(opts, 'requestJson options')
+    const [b, attrs] = encodeJson(value, attributes(o.attributes, 'attributes'), 'the value')
+    return this.#request(b, attrs, o)
+  }
+
+  /**
+   * The core's request (send tracked, wait, cancel on timeout). An aborted signal rejects at once with
+   * its reason and drops the core's wait, which leaves the request queued (the core's rule): its
+   * timeout's cancel never comes.
+   */
+  async #request(body, attrs, o) {
+    const timeoutMs = optionalMs(o.timeoutMs, 'timeoutMs')
+    const signal = signalOf(o.signal)
+    if (signal !== undefined && signal.aborted) throw signal.reason
+    const stop = signal === undefined ? null : new native.NativeStop()
+    const serializer = this.#source.serializer
+    const pending = call(callSync(() => this.#native.request(body, attrs, timeoutMs, stop)))
+    if (signal === undefined) return new Reply(await pending, serializer)
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        stop.stop()
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      pending.then(
+        (reply) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(new Reply(reply, serializer))
+        },
+        (err) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+      )
+    })
   }
 
   async sendBatch(messages, opts) {
@@ -811,8 +1004,11 @@ class Queue {
         attrs[i] = a
       }
     }
-    const completion = await call(callSync(() => this.#native.sendBatch(bodies, attrs, sendOptions(o))))
-    return new SentBatch(completion)
+    const nativeOptions = sendOptions(o)
+    const completion = await stoppable(signalOf(o.signal), (stop) =>
+      this.#native.sendBatch(bodies, attrs, nativeOptions, stop),
+    )
+    return new SentBatch(completion, serializer)
   }
 
   #receiver(o, batchSize, onError) {
@@ -926,9 +1122,35 @@ class Queue {
     return call(this.#native.stats())
   }
 
+  async setMaxMessages(max) {
+    if (max !== null && typeof max !== 'number') {
+      throw new TypeError(`setMaxMessages takes a number of messages, or null to lift the bound; got ${describe(max)}`)
+    }
+    return call(this.#native.setMaxMessages(max))
+  }
+
   async waitForCompletion(messageIds) {
     return call(this.#native.waitForCompletion(ids(messageIds, 'waitForCompletion ids')))
   }
+
+  async cancelGroup(group) {
+    return call(this.#native.cancelGroup(string(group, 'group')))
+  }
+
+  async waitForGroup(group, opts) {
+    return waitForGroup(this.#native, group, opts)
+  }
+
+  async groupStats(group) {
+    return call(this.#native.groupStats(string(group, 'group')))
+  }
+}
+
+/** `waitForGroup(group, { signal })` of a native queue or client: an abort drops the core's wait. */
+function waitForGroup(nativeHandle, group, opts) {
+  string(group, 'group')
+  const signal = signalOf(options(opts, 'waitForGroup options').signal)
+  return stoppable(signal, (stop) => nativeHandle.waitForGroup(group, stop))
 }
 
 function queueOptions(o) {
@@ -937,6 +1159,7 @@ function queueOptions(o) {
     maxDeliveryAttempts: optionalNumber(o.maxDeliveryAttempts, 'maxDeliveryAttempts'),
     retentionPeriodMs: optionalNumber(o.retentionPeriodMs, 'retentionPeriodMs'),
     noDeadLetterQueue: o.deadLetterQueue === null,
+    maxMessages: optionalNumber(o.maxMessages, 'maxMessages'),
   }
   if (o.deadLetterQueue !== undefined && o.deadLetterQueue !== null) {
     const d = options(o.deadLetterQueue, 'deadLetterQueue')
@@ -967,6 +1190,7 @@ function queueOptions(o) {
 function queueInfo(q) {
   q.deadLetterQueue ??= null
   q.backoff ??= null
+  q.maxMessages ??= null
   return q
 }
 
@@ -1005,6 +1229,18 @@ class Client {
 
   async redrive(from, to) {
     return call(this.#native.redrive(string(from, 'redrive source queue'), string(to, 'redrive target queue')))
+  }
+
+  async cancelGroup(group) {
+    return call(this.#native.cancelGroup(string(group, 'group')))
+  }
+
+  async waitForGroup(group, opts) {
+    return waitForGroup(this.#native, group, opts)
+  }
+
+  async groupStats(group) {
+    return call(this.#native.groupStats(string(group, 'group')))
   }
 
   queue(name, opts) {
@@ -1072,7 +1308,12 @@ const SQLSTATES = deepFreeze(native.sqlstates())
  * (or an array of them), or null.
  */
 function outboxQuery(kind, queue, body, attrs, o) {
-  const { delayMs, scheduleAtMs, track } = sendOptions(o)
+  const { delayMs, scheduleAtMs, track, group } = sendOptions(o)
+  // The SQL functions take no group yet: refused rather than dropped, which would leave the message
+  // out of its group's cancel and wait.
+  if (group !== undefined) {
+    throw new InvalidOptionError('the transactional send (sql.*) takes no group yet: send grouped messages with queue.send')
+  }
   const schema = optionalString(o.schema, 'schema')
   return {
     text: outboxStatement(kind, schema),
@@ -1236,6 +1477,7 @@ module.exports = {
   MessageStream,
   SentMessage,
   SentBatch,
+  Reply,
   PgmqError,
   ...errorClasses,
 }

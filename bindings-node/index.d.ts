@@ -74,6 +74,8 @@ export interface Defaults {
     readonly deadLetterQueue: boolean
     /** Whether nacks without a delay follow a backoff policy. */
     readonly backoff: boolean
+    /** The most messages a queue holds: `null`, queues are unbounded. */
+    readonly maxMessages: number | null
   }
   /** The dead-letter queue created with it ({@link DeadLetterQueueOptions}). */
   readonly deadLetterQueue: {
@@ -91,6 +93,10 @@ export interface Defaults {
   /** A send ({@link SendOptions}). */
   readonly send: {
     readonly track: boolean
+    /** How long a send to a full bounded queue waits for room before it fails with {@link QueueFullError}. */
+    readonly waitForRoomMs: number
+    /** While it waits, the safety-net re-try (the acks' notifications do the waking). */
+    readonly roomPollIntervalMs: number
   }
   /** A receiver ({@link ReceiveOptions}); `maxBatchSize` is the largest `batchSize` accepted. */
   readonly receive: {
@@ -101,6 +107,10 @@ export interface Defaults {
   /** Waiting for outcomes: the safety-net re-read of the outcome records. */
   readonly completion: {
     readonly pollIntervalMs: number
+  }
+  /** A request ({@link RequestOptions}): how long it waits for its reply. */
+  readonly request: {
+    readonly timeoutMs: number
   }
   /** A peek ({@link PeekOptions}); `maxLimit` is the largest `limit` accepted. */
   readonly peek: {
@@ -138,8 +148,12 @@ export interface Defaults {
     readonly maxDurationMs: number
     /** Ids one NOTIFY payload lists before it says `*` instead. */
     readonly notifyMaxIds: number
+    /** The largest `maxMessages` of a bounded queue: 2^63 - 1, which a JS number shows as 2^63 (either is taken as this limit). */
+    readonly maxMessages: number
     /** How long `migrate()` waits for a lock before it fails with {@link PgmqTimeoutError}. */
     readonly migrateLockTimeoutMs: number
+    /** The longest job group id, in bytes of UTF-8 ({@link SendOptions.group}). */
+    readonly maxGroupLen: number
   }
   /** Names every language uses alike. */
   readonly conventions: {
@@ -177,6 +191,8 @@ export type ErrorCode =
   | 'invalid_option'
   | 'queue_not_found'
   | 'message_not_found'
+  | 'request_failed'
+  | 'queue_full'
   | 'lease_lost'
   | 'already_finished'
   | 'not_tracked'
@@ -193,7 +209,7 @@ export type ErrorCode =
 export declare class PgmqError extends Error {
   /** The stable code of the failure (e.g. `'queue_not_found'`). */
   readonly code: ErrorCode | (string & {})
-  /** Whether trying again later may succeed: the core's table says so of `connection` and `timeout` ({@link ConnectionError}, {@link PgmqTimeoutError}), which receivers retry by themselves. */
+  /** Whether trying again later may succeed: the core's table says so of `connection` and `timeout` ({@link ConnectionError}, {@link PgmqTimeoutError}), which receivers retry by themselves, and of `queue_full` ({@link QueueFullError}). */
   get transient(): boolean
   /** The code of this class's errors, the default of the constructor's `code` (`HandleError`: `'already_finished'`; `PgmqError`: `'pgmq'`). */
   static readonly code: string
@@ -207,6 +223,22 @@ export declare class InvalidOptionError extends PgmqError {}
 export declare class QueueNotFoundError extends PgmqError {}
 /** A message id is neither queued nor has an outcome recorded. */
 export declare class MessageNotFoundError extends PgmqError {}
+/**
+ * A request ({@link Queue.request}) finished without a reply: it was dead-lettered (its worker failed on every
+ * attempt), cancelled or expired, rather than completed.
+ */
+export declare class RequestFailedError extends PgmqError {
+  /** The request message's id. */
+  readonly messageId: string
+  /** How it finished: never `'completed'`. */
+  readonly outcome: Outcome
+}
+/**
+ * A bounded queue ({@link QueueOptions.maxMessages}) had no room for the whole send, at once (`waitForRoomMs: 0`, or
+ * the outbox's {@link Sql.execute}) or within the send's {@link SendOptions.waitForRoomMs}. Nothing was written;
+ * sending again once workers have finished messages may succeed (`transient` is true).
+ */
+export declare class QueueFullError extends PgmqError {}
 /** The lease was lost (it expired and the message was redelivered, or it is gone): nothing changed. */
 export declare class LeaseLostError extends PgmqError {}
 /** A handle was used in a way its state does not allow: `already_finished` (acked, nacked or released before) or `not_tracked` (waiting on a message sent with `track: false`). */
@@ -217,7 +249,7 @@ export declare class SchemaMissingError extends PgmqError {}
 export declare class SchemaConflictError extends PgmqError {}
 /** PostgreSQL could not be reached (connecting, or a connection broke). Retrying is safe. */
 export declare class ConnectionError extends PgmqError {}
-/** The server did not answer in time: a lock wait hit `lock_timeout` (`client.migrate()` sets 5 s for its own transaction) or a statement hit `statement_timeout`. Nothing changed; running it again later is safe. (Not named `TimeoutError`, the name of the DOMException an `AbortSignal.timeout()` aborts with.) */
+/** The server did not answer in time: a lock wait hit `lock_timeout` (`client.migrate()` sets 5 s for its own transaction) or a statement hit `statement_timeout`. Nothing changed; running it again later is safe. Also a {@link Queue.request} that got no reply within its `timeoutMs`: the request was cancelled. (Not named `TimeoutError`, the name of the DOMException an `AbortSignal.timeout()` aborts with.) */
 export declare class PgmqTimeoutError extends PgmqError {}
 /** PostgreSQL reported an error. */
 export declare class DatabaseError extends PgmqError {}
@@ -408,7 +440,7 @@ export interface BackoffOptions {
   jitter?: boolean
 }
 
-/** Options of {@link Client.createQueue}. Fixed once the queue exists. */
+/** Options of {@link Client.createQueue}. Fixed once the queue exists, but for `maxMessages` ({@link Queue.setMaxMessages}). */
 export interface QueueOptions {
   /** How long a delivered message stays leased without a heartbeat, ms (>= 1000; default 10 000). The client extends it while a worker holds the message. */
   ackDeadlineMs?: number
@@ -420,6 +452,14 @@ export interface QueueOptions {
   deadLetterQueue?: DeadLetterQueueOptions | null
   /** Backoff of nacks without a delay (default: redeliver at once). */
   backoff?: BackoffOptions | null
+  /**
+   * A bounded queue: at most this many messages, ready, scheduled and leased together (a whole number from 1 to
+   * `DEFAULTS.limits.maxMessages`, else {@link InvalidOptionError}; default: unbounded). A send that would exceed it
+   * waits for room or fails with {@link QueueFullError} ({@link SendOptions.waitForRoomMs}); a batch fits whole or not
+   * at all. Its dead-letter queue is never bounded. Unlike the other options, it can change later:
+   * {@link Queue.setMaxMessages}.
+   */
+  maxMessages?: number | null
 }
 
 /** Options of {@link Queue.send} and {@link Queue.sendBatch}. */
@@ -430,6 +470,26 @@ export interface SendOptions {
   scheduleAt?: Date
   /** Record the outcome so that `completed()` can wait for it (default true). */
   track?: boolean
+  /**
+   * For a bounded queue ({@link QueueOptions.maxMessages}) without room for the whole send: how long to wait for room,
+   * ms, woken as soon as workers finish messages, before rejecting with {@link QueueFullError}; `0` rejects at once
+   * (shed the load). Left out: `DEFAULTS.send.waitForRoomMs` (default 30 000). Unbounded queues ignore it.
+   */
+  waitForRoomMs?: number
+  /**
+   * The job group the message (every message of a batch) joins: any text of 1 to 255 bytes of UTF-8
+   * (`DEFAULTS.limits.maxGroupLen`) without NUL characters, else {@link InvalidOptionError}. The group's messages, in
+   * this queue or any other, are then cancelled, awaited and counted together ({@link Client.cancelGroup},
+   * {@link Client.waitForGroup}, {@link Client.groupStats}, and the same on a {@link Queue} for its own). A grouped
+   * message is tracked: `track: false` with a group is an {@link InvalidOptionError}, and nothing is sent.
+   */
+  group?: string
+  /**
+   * Abandons the send: the call rejects with the signal's `reason` once the send has stopped. A send abandoned while
+   * it waits for room sends nothing; one whose statement was already on its way to the server may still have been
+   * written, as after a lost connection (a send that finished before the abort resolves as usual).
+   */
+  signal?: AbortSignal
 }
 
 /** Options of {@link Queue.send}. */
@@ -473,6 +533,30 @@ export interface ProcessOptions<T = unknown> {
   onError?: (error: unknown, message: Message<T> | undefined) => void
 }
 
+/** Options of {@link Message.ack} with a result. */
+export interface AckOptions {
+  /** The result's content type, for bytes or a string (a serialized value gets its serializer's, which this must equal). Not `''`, no NUL character ({@link InvalidOptionError}: the message stays held). */
+  contentType?: string
+}
+
+/** Options of {@link Queue.request} and {@link Queue.requestJson}. */
+export interface RequestOptions {
+  /** Attributes receivers can filter on. */
+  attributes?: Attributes
+  /**
+   * How long to wait for the reply, ms (> 0; default 30 000): then the request is cancelled (never delivered again; a
+   * worker holding it sees `message.cancelled` abort, and its late reply is dropped) and the call rejects with
+   * {@link PgmqTimeoutError}, unless it finished meanwhile (its reply is returned).
+   */
+  timeoutMs?: number
+  /**
+   * Stops waiting: the call rejects at once with the signal's `reason`. The request is not cancelled: once sent, it
+   * stays queued, a worker may still answer it, and nobody reads the reply (give `timeoutMs` for a deadline that
+   * cancels it, or `queue.cancel([id])` it yourself).
+   */
+  signal?: AbortSignal
+}
+
 /** Options of {@link Message.nack}. */
 export interface NackOptions {
   /** Redeliver after this many ms (default: the queue's backoff, or at once). */
@@ -495,6 +579,39 @@ export interface QueueStats {
   deadLettered: number
 }
 
+/**
+ * A job group's messages ({@link SendOptions.group}) at one instant: those still in a queue by state, and the finished
+ * ones by outcome, for as long as their outcome is kept (the queue's `retentionPeriodMs`). {@link Client.groupStats}
+ * counts every queue, {@link Queue.groupStats} one. An unknown group counts zero everywhere.
+ */
+export interface GroupStats {
+  /** Still in a queue: ready, scheduled and leased. */
+  messages: number
+  /** Available for delivery now. */
+  ready: number
+  /** Waiting for their time (a delay, a schedule or a nack backoff). */
+  scheduled: number
+  /** Held by a worker under a live lease. */
+  leased: number
+  /** Finished: acked. */
+  completed: number
+  /** Finished: dead-lettered, their attempts spent (unlike {@link QueueStats.deadLettered}, a count of outcomes, not a DLQ's depth). */
+  deadLettered: number
+  /** Finished: cancelled. */
+  cancelled: number
+  /** Finished: expired, their retention run out before anyone consumed them. */
+  expired: number
+}
+
+/** Options of {@link Client.waitForGroup} and {@link Queue.waitForGroup}. */
+export interface WaitForGroupOptions {
+  /**
+   * Stops waiting: the call rejects with the signal's `reason`. The group is left as it is (nothing is cancelled;
+   * {@link Client.cancelGroup} does that), and the client's other waits go on.
+   */
+  signal?: AbortSignal
+}
+
 /** A queue and its settings ({@link Client.listQueues}). */
 export interface QueueInfo {
   /** Its name (a dead-letter queue's is `dlq@<name>`). */
@@ -509,6 +626,8 @@ export interface QueueInfo {
   deadLetterQueue: string | null
   /** Its backoff of nacks without a delay (every value filled in), or `null`: such a nack redelivers at once. */
   backoff: Required<BackoffOptions> | null
+  /** The most messages it holds ({@link QueueOptions.maxMessages}), or `null` when it is unbounded. */
+  maxMessages: number | null
 }
 
 /** A queue, its settings and its counts ({@link Client.listQueuesWithStats}). */
@@ -603,6 +722,19 @@ export declare class Message<T = unknown> {
   get cancelled(): AbortSignal
   /** Completes the message: it is deleted and its outcome becomes `'completed'`. Acking a message cancelled while held resolves and changes nothing. Rejects with {@link HandleError} if already finished, {@link LeaseLostError} if the lease was lost. */
   ack(): Promise<void>
+  /**
+   * Completes the message with a result, kept with its outcome for the queue's retention period and handed to whoever
+   * awaits it ({@link SentMessage.reply}, {@link Queue.request}, in any language). The result follows the rule of
+   * {@link Queue.send}: bytes as they are and a string as its UTF-8 text unless the queue has a serializer (unlabelled,
+   * or labelled `options.contentType`), any other value through the queue's serializer (`JSON.stringify` by default, `null`
+   * included), labelled with its content type. A message sent with `track: false` keeps no result (a plain ack), and
+   * one cancelled while held keeps its `'cancelled'` outcome. Rejects as {@link Message.ack} does, and with
+   * {@link InvalidOptionError} for a result over `DEFAULTS.limits.maxSendBytes` or a content type that is `''` or
+   * holds a NUL character: nothing was done, the message is still held and can be acked again.
+   */
+  ack(result: Body | T | null, options?: AckOptions): Promise<void>
+  /** Completes the message with `value` as a JSON result (`JSON.stringify`, whatever the queue's serializer; labelled `application/json`), which `reply.json()` reads in every language. As {@link Message.ack} with a result otherwise. */
+  ackJson(value: unknown): Promise<void>
   /** Fails this delivery: redelivered after `delayMs` (or the queue's backoff, or at once), or dead-lettered on the last attempt. */
   nack(options?: NackOptions): Promise<void>
   /** Extends the lease to `ms` from now (the heartbeat keeps extending it afterwards). */
@@ -639,6 +771,8 @@ export declare class SentMessage {
   get tracked(): boolean
   /** Resolves to the message's outcome once it has one (woken by NOTIFY, confirmed from the durable outcome record). Rejects with {@link HandleError} (`not_tracked`) for an untracked message. */
   completed(): Promise<Outcome>
+  /** Resolves to the message's {@link Reply} once it has an outcome: the outcome and the result its worker acked it with (if any). Rejects as {@link SentMessage.completed} does. */
+  reply(): Promise<Reply>
 }
 
 /** The handle of a batch of sent messages. */
@@ -650,6 +784,30 @@ export declare class SentBatch {
   get tracked(): boolean
   /** Resolves to `{ [id]: outcome }` once every message has an outcome. */
   completed(): Promise<Record<string, Outcome>>
+  /** Resolves to each message's {@link Reply} by id, in send order, once every message has an outcome. Rejects as {@link SentBatch.completed} does. */
+  replies(): Promise<Map<string, Reply>>
+}
+
+/**
+ * How a message finished, and the result its worker gave it ({@link Message.ack} with a result, or the same ack in any
+ * other language). `console.log` and `toString()` show the result's length, never its bytes.
+ */
+export declare class Reply {
+  private constructor()
+  /** How the message finished. */
+  readonly outcome: Outcome
+  /** The result's bytes, or `null` when the worker acked without one, or the message finished otherwise. */
+  readonly result: Buffer | null
+  /** The result's content type (`'application/json'` for a JSON result), or `null` when unlabelled. */
+  readonly contentType: string | null
+  /**
+   * The result parsed as {@link Message.json} parses a body, by the serializer of the queue handle it came through
+   * (`JSON.parse` by default): unlabelled or labelled JSON; another label is a `TypeError`. Throws
+   * {@link InvalidOptionError} when there is no result.
+   */
+  json<U = unknown>(): U
+  /** `Reply(completed, 13 bytes, application/json)`. */
+  toString(): string
 }
 
 /**
@@ -670,9 +828,32 @@ export declare class Queue<T = unknown> {
    * `content-type` ({@link CONTENT_TYPE_ATTRIBUTE}) with the serializer's content type: `application/json` by
    * default, what a Python or Kotlin JSON sender sets too. A `content-type` given in `attributes` for such a body
    * must be that same type, else {@link InvalidOptionError} (to label bytes yourself, send bytes).
+   *
+   * To a bounded queue without room, it waits up to `waitForRoomMs` (default 30 000), then rejects with
+   * {@link QueueFullError}, having written nothing; `waitForRoomMs: 0` rejects at once.
    */
   send(body: Body | T, options?: SendOneOptions): Promise<SentMessage>
-  /** Sends messages in one statement: all of them or, on error, none. Each body as in {@link Queue.send}. */
+  /**
+   * Sends one message (tracked, the body as {@link Queue.send} takes it) and waits for its reply: request/reply over
+   * the queue, answered by a worker's {@link Message.ack} with a result, in any language. Resolves to the
+   * {@link Reply} of a completed request (its `result` is `null` if the worker acked without one). Rejects with
+   * {@link RequestFailedError} (`outcome`, `messageId`) when the request was dead-lettered, cancelled or expired; with
+   * {@link PgmqTimeoutError} when no reply came within `timeoutMs` (default 30 000), after cancelling the request;
+   * with {@link InvalidOptionError} for a `timeoutMs` of 0 or over 100 years, before anything is sent; with the
+   * signal's reason when `signal` aborts (the request stays queued: see {@link RequestOptions.signal}). To a full
+   * bounded queue, the request's send first waits for room as {@link Queue.send} does by default (up to
+   * `DEFAULTS.send.waitForRoomMs`, then {@link QueueFullError}), before `timeoutMs` starts.
+   *
+   * ```ts
+   * // not run
+   * const reply = await queue.request({ a: 2, b: 3 }, { timeoutMs: 5_000 })
+   * console.log(reply.json<number>()) // 5
+   * ```
+   */
+  request(body: Body | T, options?: RequestOptions): Promise<Reply>
+  /** As {@link Queue.request}, the body being `value` as JSON (`JSON.stringify`, whatever the queue's serializer; strings too), labelled `application/json`. */
+  requestJson(value: unknown, options?: RequestOptions): Promise<Reply>
+  /** Sends messages in one statement: all of them or, on error, none. Each body as in {@link Queue.send}. A bounded queue takes the whole batch or none of it: without room for all of it, it waits as {@link Queue.send} does. */
   sendBatch(messages: readonly OutgoingMessage<T>[], options?: SendOptions): Promise<SentBatch>
   /** A stream of messages for `for await`. Waiting happens in the core (NOTIFY, the next scheduled time), never by polling. */
   receive(options?: ReceiveOptions): MessageStream<T>
@@ -700,8 +881,32 @@ export declare class Queue<T = unknown> {
   purge(): Promise<number>
   /** Counts of this queue's messages by state. */
   stats(): Promise<QueueStats>
+  /**
+   * Bounds the queue to `max` messages ({@link QueueOptions.maxMessages}: sets, lowers or raises the bound), or lifts
+   * it (`null`). Messages already in the queue stay, also beyond a lowered bound; sends fit again once it has drained
+   * below. Rejects with {@link InvalidOptionError} for a bound out of range or a dead-letter queue (never bounded),
+   * with {@link QueueNotFoundError} for an unknown queue.
+   */
+  setMaxMessages(max: number | null): Promise<void>
   /** Waits until every message has an outcome (messages sent earlier, by any process, with tracking). */
   waitForCompletion(ids: readonly string[]): Promise<Record<string, Outcome>>
+  /**
+   * Cancels the messages of job group `group` ({@link SendOptions.group}) in this queue, as {@link Queue.cancel} does
+   * for each: a queued or scheduled one is removed and never delivered, a held one is signalled through
+   * `message.cancelled`. Resolves to the ids found (held messages still being cancelled are found again by a second
+   * call). The group's messages in other queues are left alone ({@link Client.cancelGroup} cancels everywhere).
+   * Rejects with {@link QueueNotFoundError} for an unknown queue, {@link InvalidOptionError} for an invalid group id.
+   */
+  cancelGroup(group: string): Promise<string[]>
+  /**
+   * Waits until every message of job group `group` in this queue has an outcome, and resolves to them by id (as
+   * {@link Queue.waitForCompletion} does); messages sent to the group meanwhile count too. Woken by the queue's
+   * completion notifications, not by polling. A group without messages here resolves at once to `{}`. Rejects as
+   * {@link Queue.cancelGroup} does, and with the signal's reason when `options.signal` aborts.
+   */
+  waitForGroup(group: string, options?: WaitForGroupOptions): Promise<Record<string, Outcome>>
+  /** Job group `group`'s messages in this queue, by state and by outcome. Rejects as {@link Queue.cancelGroup} does. */
+  groupStats(group: string): Promise<GroupStats>
 }
 
 /** A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by every waiter. */
@@ -729,6 +934,32 @@ export declare class Client implements AsyncDisposable {
    * Rejects with {@link QueueNotFoundError} if either queue does not exist.
    */
   redrive(from: string, to: string): Promise<number>
+  /**
+   * Cancels the messages of job group `group` ({@link SendOptions.group}) in every queue, as {@link Queue.cancel} does
+   * for each: a queued or scheduled one is removed and never delivered, a held one is signalled through
+   * `message.cancelled` and its ack changes nothing. Resolves to the ids found (held messages still being cancelled
+   * are found again by a second call); an unknown group is an empty one. Rejects with {@link InvalidOptionError} for
+   * an invalid group id.
+   *
+   * ```ts
+   * // not run
+   * await client.queue('resize').sendBatch(images, { group: importId })
+   * await client.queue('index').send(catalogue, { group: importId })
+   * await client.cancelGroup(importId) // the user gave up on the import: stop all of it
+   * ```
+   */
+  cancelGroup(group: string): Promise<string[]>
+  /**
+   * Waits until every message of job group `group`, in every queue, has an outcome, and resolves to them by id;
+   * messages sent to the group meanwhile count too. Woken by the completion notifications of the group's queues, not
+   * by polling (a safety-net re-read every `DEFAULTS.completion.pollIntervalMs`). An empty or unknown group resolves at
+   * once to `{}`; a finished message leaves its group when its outcome expires. Rejects with
+   * {@link InvalidOptionError} for an invalid group id, {@link ClientClosedError} when the client closes, and with the
+   * signal's reason when `options.signal` aborts (the group is left as it is).
+   */
+  waitForGroup(group: string, options?: WaitForGroupOptions): Promise<Record<string, Outcome>>
+  /** Job group `group`'s messages in every queue, by state and by outcome ({@link GroupStats}). Rejects with {@link InvalidOptionError} for an invalid group id. */
+  groupStats(group: string): Promise<GroupStats>
   /**
    * A handle on a queue (the name is checked now; the queue need not exist yet). With a `serializer`, a typed
    * queue: every body that is not bytes goes through it, strings included, and {@link Message.json} returns `T`.
@@ -775,8 +1006,8 @@ export interface OutboxQuery<R extends string | string[] = string | string[]> {
   readonly __result?: R
 }
 
-/** Options of every statement of {@link sql}. */
-export interface OutboxOptions extends SendOptions {
+/** Options of every statement of {@link sql}: those of a send but the wait for room (the SQL send never waits: a full bounded queue is a {@link QueueFullError} at once) and the group (not taken yet: a `group` is an {@link InvalidOptionError}). */
+export interface OutboxOptions extends Pick<SendOptions, 'delayMs' | 'scheduleAt' | 'track'> {
   /** The schema pgmq was installed in (default `'pgmq'`, as {@link ConnectOptions.schema}). */
   schema?: string
 }
@@ -817,7 +1048,8 @@ export interface Sql {
   /**
    * Runs a query of this object on `client` (inside the caller's transaction: a `Client` or `PoolClient` after
    * `BEGIN`) and resolves to the message id, or the ids of a batch. The database's refusals become pgmq's errors:
-   * {@link QueueNotFoundError} for an unknown queue, {@link InvalidOptionError} for a bad option (nothing was
+   * {@link QueueNotFoundError} for an unknown queue, {@link InvalidOptionError} for a bad option,
+   * {@link QueueFullError} for a bounded queue without room (at once: the SQL send never waits) (nothing was
    * written; the transaction is aborted, as after any failed statement); other driver errors are rethrown as
    * they are.
    * ```ts
@@ -835,7 +1067,7 @@ export interface Sql {
    * Any other error is returned as it is.
    */
   error(err: unknown): unknown
-  /** The SQLSTATEs pgmq's SQL functions raise and the code of each (the core's map): `{ PQ001: 'queue_not_found', PQ002: 'invalid_option' }`. */
+  /** The SQLSTATEs pgmq's SQL functions raise and the code of each (the core's map): `{ PQ001: 'queue_not_found', PQ002: 'invalid_option', PQ003: 'queue_full' }`. */
   readonly SQLSTATES: Readonly<Record<string, ErrorCode>>
 }
 

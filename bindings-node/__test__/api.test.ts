@@ -227,6 +227,7 @@ describe('createQueue, deleteQueue, getDlqName', () => {
       retentionPeriodMs: 3_600_000,
       deadLetterQueue: getDlqName(name),
       backoff: null,
+      maxMessages: null,
     })
     assert.equal(byName.get(getDlqName(name))?.deadLetterQueue, null)
     assert.equal(byName.get(bare)?.deadLetterQueue, null)

@@ -106,6 +106,11 @@ const BLOCK_OUTPUT: Record<string, RegExp[]> = {
     /^1\n2$/m,
   ],
   'errors-node-missing': [/^queue_not_found$/m],
+  'replies-node': [/^completed 5$/m, /^request_failed dead_lettered$/m],
+  'readme-node-request': [/^completed \{ thumbnail: 'thumbs\/cat\.png' \}$/m],
+  'bounded-node': [/^dropped: queue_full$/m, /^2$/m],
+  'groups-node-resize': [/^101 to go, 0 done$/m, /^1$/m, /^101 Set\(1\) \{ 'cancelled' \}$/m],
+  'readme-node-groups': [/^\[ 'completed', 'completed', 'completed' \]$/m],
 }
 
 test('every Markdown file expected to carry ts blocks has them, and every example states its output', () => {
@@ -113,7 +118,7 @@ test('every Markdown file expected to carry ts blocks has them, and every exampl
   for (const file of EXPECT_TS) assert.ok(carrying.includes(file), `${file} has no runnable \`\`\`ts block`)
   assert.deepEqual(
     examples.map((e) => e.name),
-    ['cancel.mts', 'completion.mts', 'filters.mts', 'outbox.mts', 'seed.mts', 'worker.mts'],
+    ['cancel.mts', 'completion.mts', 'filters.mts', 'outbox.mts', 'request.mts', 'seed.mts', 'worker.mts'],
   )
   for (const e of examples) assert.ok(expectedOutput(e.source).length > 0, e.name)
 })

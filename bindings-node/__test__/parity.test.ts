@@ -1,4 +1,4 @@
-// Every public operation of the core's Client, Queue, Message, Receiver, Completion and SentMessage has
+// Every public operation of the core's Client, Queue, Message, Receiver, Completion, SentMessage and Reply has
 // its Node counterpart, or a stated reason why not. The core's list is read from its source (every
 // `pub fn` / `pub async fn` of those types, but #[doc(hidden)] ones), so a new core operation fails this
 // test until it is bound here or its absence is explained in CORE_TO_NODE. docs/parity.md's Node column
@@ -11,7 +11,7 @@ import * as pgmq from 'pgmq'
 import { client, freshQueue } from './helpers.ts'
 
 const CORE_SRC = path.join(__dirname, '..', '..', 'core', 'src')
-const TYPES = ['Client', 'Queue', 'Message', 'Receiver', 'Completion', 'SentMessage']
+const TYPES = ['Client', 'Queue', 'Message', 'Receiver', 'Completion', 'SentMessage', 'Reply']
 const T = { timeout: 30_000 }
 
 /** `Type::fn` of every public method of TYPES in core/src (rustfmt layout: `impl T {` at column 0, methods at 4). */
@@ -43,7 +43,7 @@ function coreOperations(): string[] {
 
 /** Where a member lives in Node: a module export, or a member of a class (an instance of it for fields). */
 type Node = { export: string } | { member: [NodeClass, string] }
-type NodeClass = 'Client' | 'Queue' | 'Message' | 'PeekedMessage' | 'MessageStream' | 'SentMessage' | 'SentBatch'
+type NodeClass = 'Client' | 'Queue' | 'Message' | 'PeekedMessage' | 'MessageStream' | 'SentMessage' | 'SentBatch' | 'Reply'
 type Entry = Node | { notBound: string }
 
 const CORE_TO_NODE: Record<string, Entry> = {
@@ -57,6 +57,9 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Client::list_queues': { member: ['Client', 'listQueues'] },
   'Client::list_queues_with_stats': { member: ['Client', 'listQueuesWithStats'] },
   'Client::redrive': { member: ['Client', 'redrive'] },
+  'Client::cancel_group': { member: ['Client', 'cancelGroup'] },
+  'Client::wait_for_group': { member: ['Client', 'waitForGroup'] },
+  'Client::group_stats': { member: ['Client', 'groupStats'] },
   'Client::close': { member: ['Client', 'close'] },
   'Client::is_closed': { member: ['Client', 'closed'] },
   'Queue::name': { member: ['Queue', 'name'] },
@@ -68,8 +71,13 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Queue::peek': { member: ['Queue', 'peek'] },
   'Queue::purge': { member: ['Queue', 'purge'] },
   'Queue::stats': { member: ['Queue', 'stats'] },
+  'Queue::set_max_messages': { member: ['Queue', 'setMaxMessages'] },
   'Queue::completion': { member: ['Queue', 'waitForCompletion'] },
   'Queue::wait_for_completion': { member: ['Queue', 'waitForCompletion'] },
+  'Queue::request': { member: ['Queue', 'request'] }, // also requestJson
+  'Queue::cancel_group': { member: ['Queue', 'cancelGroup'] },
+  'Queue::wait_for_group': { member: ['Queue', 'waitForGroup'] },
+  'Queue::group_stats': { member: ['Queue', 'groupStats'] },
   'Message::id': { member: ['Message', 'id'] },
   'Message::queue': { member: ['Message', 'queue'] },
   'Message::body': { member: ['Message', 'body'] },
@@ -86,6 +94,8 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Message::is_lease_lost': { member: ['Message', 'leaseLost'] },
   'Message::is_finished': { member: ['Message', 'finished'] },
   'Message::ack': { member: ['Message', 'ack'] },
+  'Message::ack_with_result': { member: ['Message', 'ack'] }, // ack(result, { contentType })
+  'Message::ack_with_json': { member: ['Message', 'ackJson'] },
   'Message::nack': { member: ['Message', 'nack'] },
   'Message::extend': { member: ['Message', 'extend'] },
   'Receiver::queue': { notBound: 'a MessageStream is made by its Queue' },
@@ -97,15 +107,22 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Completion::is_tracked': { member: ['SentBatch', 'tracked'] },
   'Completion::with_poll_interval': { notBound: 'Node waits with the core\'s default safety-net interval' },
   'Completion::wait': { member: ['SentBatch', 'completed'] },
+  'Completion::wait_replies': { member: ['SentBatch', 'replies'] },
   'SentMessage::id': { member: ['SentMessage', 'id'] },
   'SentMessage::wait': { member: ['SentMessage', 'completed'] },
+  'SentMessage::wait_reply': { member: ['SentMessage', 'reply'] },
   'SentMessage::completion': { notBound: 'a Rust borrow: SentMessage has tracked and completed() itself' },
   'SentMessage::into_completion': { notBound: 'a Rust move: SentMessage has tracked and completed() itself' },
+  'Reply::outcome': { member: ['Reply', 'outcome'] },
+  'Reply::result': { member: ['Reply', 'result'] },
+  'Reply::into_result': { notBound: 'result is a Buffer handed over without a copy' },
+  'Reply::content_type': { member: ['Reply', 'contentType'] },
+  'Reply::json': { member: ['Reply', 'json'] },
 }
 
 /**
  * Calls `check` with an instance of every Node class, for the members set per instance (Message fields,
- * SentMessage.id), then finishes what it leased.
+ * SentMessage.id, Reply fields), then finishes what it leased.
  */
 async function withInstances(check: (instances: Record<NodeClass, object>) => void): Promise<void> {
   await using c = await client()
@@ -116,9 +133,10 @@ async function withInstances(check: (instances: Record<NodeClass, object>) => vo
   const stream = q.receive()
   const message = (await stream.next()).value as pgmq.Message
   try {
-    check({ Client: c, Queue: q, Message: message, PeekedMessage: peeked, MessageStream: stream, SentMessage: sent, SentBatch: batch })
+    await message.ackJson('done') // the message stays a Message for the check
+    const reply = await sent.reply()
+    check({ Client: c, Queue: q, Message: message, PeekedMessage: peeked, MessageStream: stream, SentMessage: sent, SentBatch: batch, Reply: reply })
   } finally {
-    await message.ack()
     stream.close()
   }
 }

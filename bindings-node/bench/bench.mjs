@@ -7,11 +7,17 @@
 //                 holds at most 100 unfinished messages, so at most 100 acks per worker are in flight:
 //                 the Node counterpart of the Python bench's 100 tasks per stream) (messages/s)
 //   latency_p50/p99  send -> start of the `for await` body with an idle worker, 1,000 samples (ms)
+//   completion_p50/p99  `await (await queue.send(body)).completed()` with an idle worker that acks each
+//                 message without a result, as many samples as latency (ms)
+//   request_p50/p99  `await queue.request(body)` with an idle worker that acks each one with a small
+//                 JSON result (`msg.ackJson`), as many samples as latency: beside completion, the cost of
+//                 the result and of request's own work (ms)
 //
 // Each Node figure is printed beside the Rust figure of the same run (the last `"lang": "rust"` line of
 // target/bench/summary.jsonl, written by the Rust bench just before) and appended there as
 // {"figure", "lang": "node", "value", "unit", "ceiling"}, the ceiling being that Rust figure.
-// Sizes scale with PGMQ_BENCH_SCALE (default 1.0); PGMQ_BENCH_ONLY=receive_ack,latency runs a subset.
+// Sizes scale with PGMQ_BENCH_SCALE (default 1.0); PGMQ_BENCH_ONLY=receive_ack,latency runs a subset
+// (`request`, `completion`: those rows).
 // A stream that fails (a claim the database aborted) is reopened and reported on stderr, not fatal.
 //
 //     DATABASE_URL=postgres://... node bindings-node/bench/bench.mjs
@@ -212,6 +218,54 @@ async function latency(client, samples) {
   return [percentile(lat, 0.5), percentile(lat, 0.99)]
 }
 
+/** Round trips of `roundTrip(queue)` (awaited; one at a time) with a worker running `answer(msg)`. */
+async function roundTrips(client, name, samples, answer, roundTrip) {
+  await freshQueue(client, name)
+  const queue = client.queue(name)
+  const stop = new AbortController()
+  const worker = consume(stop.signal, (signal) => queue.receive({ signal }), answer)
+  const lat = []
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now()
+    await roundTrip(queue)
+    lat.push(performance.now() - t0)
+    await sleep(2)
+  }
+  stop.abort()
+  await worker
+  await client.deleteQueue(name)
+  lat.sort((a, b) => a - b)
+  return [percentile(lat, 0.5), percentile(lat, 0.99)]
+}
+
+/** send (tracked) -> its completion resolves, the worker acking without a result. */
+async function completion(client, samples) {
+  const figures = await roundTrips(
+    client,
+    'bench-node-completion',
+    samples,
+    (msg) => msg.ack(),
+    async (queue) => (await queue.send(PAYLOAD)).completed(),
+  )
+  reportStreamErrors('completion')
+  return figures
+}
+
+const RESULT = { ok: true, id: 123456 }
+
+/** request -> its reply, the worker acking with a small JSON result. */
+async function request(client, samples) {
+  const figures = await roundTrips(
+    client,
+    'bench-node-request',
+    samples,
+    (msg) => msg.ackJson(RESULT),
+    (queue) => queue.request(PAYLOAD, { timeoutMs: 30_000 }),
+  )
+  reportStreamErrors('request')
+  return figures
+}
+
 function percentile(ordered, p) {
   return ordered[Math.round((ordered.length - 1) * p)]
 }
@@ -252,6 +306,13 @@ async function run(dsn) {
       log(`latency (${n} samples)...`)
       const [p50, p99] = await latency(client, n)
       figures.push({ name: 'latency_p50', value: p50, unit: 'ms' }, { name: 'latency_p99', value: p99, unit: 'ms' })
+    }
+    for (const [figure, measure] of [['completion', completion], ['request', request]]) {
+      if (!wanted(figure)) continue
+      const n = scale(1_000)
+      log(`${figure} (${n} samples)...`)
+      const [p50, p99] = await measure(client, n)
+      figures.push({ name: `${figure}_p50`, value: p50, unit: 'ms' }, { name: `${figure}_p99`, value: p99, unit: 'ms' })
     }
   } finally {
     await client.close()

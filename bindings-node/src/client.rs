@@ -1,15 +1,18 @@
 //! `NativeClient`: connect, migrate, create / delete / list queues (with their counts), redrive, open a
-//! queue, close.
+//! queue, job groups (across every queue), close.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions, DEFAULTS};
 
-use crate::convert::{duration_ms, millis, whole};
+use crate::convert::{duration_ms, max_messages, millis, whole};
 use crate::error::{invalid_option, IntoNapi};
+use crate::group::{spawn_wait, NativeGroupStats};
 use crate::queue::{NativeQueue, NativeStats};
+use crate::stop::NativeStop;
 
 /// How to connect (every field optional).
 #[napi(object)]
@@ -115,6 +118,8 @@ pub struct NativeQueueOptions {
     pub no_dead_letter_queue: Option<bool>,
     /// Backoff of nacks without a delay (default: redeliver at once).
     pub backoff: Option<NativeBackoff>,
+    /// The most messages the queue holds (default: unbounded).
+    pub max_messages: Option<f64>,
 }
 
 fn attempts(n: Option<f64>, default: u32, what: &str) -> Result<u32> {
@@ -167,7 +172,8 @@ fn queue_options(o: NativeQueueOptions) -> Result<QueueOptions> {
         .max_delivery_attempts(attempts(o.max_delivery_attempts, d.max_delivery_attempts, "maxDeliveryAttempts")?)
         .retention_period(ms_or(o.retention_period_ms, d.retention_period, "retentionPeriodMs")?)
         .dead_letter_queue(dlq)
-        .backoff(backoff))
+        .backoff(backoff)
+        .max_messages(o.max_messages.map(max_messages).transpose()?))
 }
 
 /// The backoff policy of a queue, as `listQueues` lists it.
@@ -198,6 +204,8 @@ pub struct NativeQueueInfo {
     pub dead_letter_queue: Option<String>,
     /// Its backoff of nacks without a delay, or `null` without one (redelivered at once).
     pub backoff: Option<NativeQueueBackoff>,
+    /// The most messages it holds, or `null` when it is unbounded.
+    pub max_messages: Option<f64>,
 }
 
 impl From<pgmq_core::QueueInfo> for NativeQueueInfo {
@@ -214,6 +222,7 @@ impl From<pgmq_core::QueueInfo> for NativeQueueInfo {
                 max_ms: millis(b.max),
                 jitter: b.jitter,
             }),
+            max_messages: q.max_messages.map(|n| n as f64),
         }
     }
 }
@@ -302,6 +311,32 @@ impl NativeClient {
     #[napi(catch_unwind)]
     pub fn queue(&self, name: String) -> Result<NativeQueue> {
         Ok(NativeQueue::new(self.inner.queue(&name).napi()?))
+    }
+
+    /// Cancels job group `group`'s queued and held messages in every queue; resolves to the ids found.
+    #[napi]
+    pub async fn cancel_group(&self, group: String) -> Result<Vec<String>> {
+        let found = self.inner.cancel_group(&group).await.napi()?;
+        Ok(found.iter().map(ToString::to_string).collect())
+    }
+
+    /// Waits until every message of job group `group`, in every queue, has an outcome: id -> outcome.
+    /// With `stop`, its `stop()` drops the wait.
+    #[napi(ts_return_type = "Promise<Record<string, string>>", catch_unwind)]
+    pub fn wait_for_group<'env>(
+        &self,
+        env: &'env Env,
+        group: String,
+        stop: Option<&NativeStop>,
+    ) -> Result<PromiseRaw<'env, HashMap<String, String>>> {
+        let client = self.inner.clone();
+        spawn_wait(env, stop, async move { client.wait_for_group(&group).await })
+    }
+
+    /// Job group `group`'s messages in every queue, by state and by outcome.
+    #[napi]
+    pub async fn group_stats(&self, group: String) -> Result<NativeGroupStats> {
+        Ok(self.inner.group_stats(&group).await.napi()?.into())
     }
 
     /// Closes the client: receivers end, pending waits fail with `closed`, connections close.

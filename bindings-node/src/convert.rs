@@ -47,6 +47,17 @@ pub(crate) fn whole(n: f64, what: &str, min: f64, max: f64) -> Result<i64> {
     Ok(n as i64)
 }
 
+/// A queue's bound (`maxMessages`) given as a JS number. 0 and values past the core's limit go on to the
+/// core, whose error names its range; here only what a count cannot be (negative, fractional, NaN).
+/// `DEFAULTS.limits.maxMessages` (2^63 - 1) reads as 2^63 in JS, the nearest double: it is taken as the
+/// limit it stands for.
+pub(crate) fn max_messages(n: f64) -> Result<u64> {
+    if !n.is_finite() || n.fract() != 0.0 || n < 0.0 {
+        return Err(invalid_option(format!("maxMessages must be a whole number >= 1, got {n}")));
+    }
+    Ok(if n == i64::MAX as f64 { i64::MAX as u64 } else { n as u64 })
+}
+
 pub(crate) fn uuid(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id).map_err(|_| invalid_option(format!("{id:?} is not a message id (a UUID)")))
 }

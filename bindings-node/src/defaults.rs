@@ -38,6 +38,24 @@ macro_rules! plain_entry {
 }
 plain_entry!(bool, u32, usize, f64, &'static str);
 
+/// A JS number is a double: a count past 2^53 (`limits.max_messages`, 2^63 - 1) is the nearest double,
+/// as `JSON.parse` reads the core's rendering, rather than a `BigInt` no option takes.
+impl Entry for u64 {
+    fn entry(self, field: &str) -> (String, Value) {
+        (camel(field), Value::from(self as f64))
+    }
+}
+
+/// An optional count (`queue.max_messages`): `null` for none.
+impl Entry for Option<u64> {
+    fn entry(self, field: &str) -> (String, Value) {
+        match self {
+            Some(n) => n.entry(field),
+            None => (camel(field), Value::Null),
+        }
+    }
+}
+
 /// `snake_case` as `lowerCamelCase`.
 fn camel(snake: &str) -> String {
     let mut out = String::with_capacity(snake.len());
@@ -68,23 +86,26 @@ macro_rules! section {
 }
 
 /// `pgmq_core::DEFAULTS`: `{ queue: { ackDeadlineMs, ... }, ..., limits: {...}, conventions: {...} }`.
-#[napi(catch_unwind, ts_return_type = "Record<string, Record<string, number | boolean | string>>")]
+#[napi(catch_unwind, ts_return_type = "Record<string, Record<string, number | boolean | string | null>>")]
 pub fn defaults() -> Value {
     let d = DEFAULTS;
     let mut table = Map::new();
     let mut add = |name: &str, section: Value| table.insert(camel(name), section);
     add(
         "queue",
-        section!(d.queue; ack_deadline, max_delivery_attempts, retention_period, dead_letter_queue, backoff),
+        section!(d.queue;
+            ack_deadline, max_delivery_attempts, retention_period, dead_letter_queue, backoff, max_messages,
+        ),
     );
     add(
         "dead_letter_queue",
         section!(d.dead_letter_queue; ack_deadline, max_delivery_attempts, retention_period),
     );
     add("backoff", section!(d.backoff; base, factor, max, jitter));
-    add("send", section!(d.send; track));
+    add("send", section!(d.send; track, wait_for_room, room_poll_interval));
     add("receive", section!(d.receive; batch_size, max_batch_size, poll_interval));
     add("completion", section!(d.completion; poll_interval));
+    add("request", section!(d.request; timeout));
     add("peek", section!(d.peek; limit, max_limit));
     add(
         "client",
@@ -98,7 +119,7 @@ pub fn defaults() -> Value {
         "limits",
         section!(d.limits;
             max_send_bytes, max_queue_name_len, max_schema_name_len, max_filter_depth, min_ack_deadline,
-            max_delivery_attempts, max_duration, notify_max_ids, migrate_lock_timeout,
+            max_delivery_attempts, max_duration, notify_max_ids, max_messages, migrate_lock_timeout, max_group_len,
         ),
     );
     add("conventions", section!(d.conventions; dlq_prefix, content_type_attribute, json_content_type));

@@ -1,10 +1,17 @@
-//! Core errors as JS errors: the message carries the stable code, `[pgmq:<code>] <text>`.
+//! Core errors as JS errors: the message carries the stable code, `[pgmq:<code>] <text>`, and the
+//! fields an error class exposes, `[pgmq:<code> <jsName>=<value> ...] <text>`.
 
 use napi::Env;
 
 /// Converts a core error into the napi error the JS layer recognises by its `[pgmq:<code>]` prefix.
+/// A napi error carries text only, so the fields the JS error gets as properties (`RequestFailedError`'s
+/// `messageId` and `outcome`) travel in the prefix, each a `name=value` without spaces.
 pub(crate) fn to_napi(e: pgmq_core::Error) -> napi::Error {
-    napi::Error::new(napi::Status::GenericFailure, format!("[pgmq:{}] {e}", e.code()))
+    let fields = match &e {
+        pgmq_core::Error::RequestFailed { id, outcome } => format!(" messageId={id} outcome={}", outcome.as_str()),
+        _ => String::new(),
+    };
+    napi::Error::new(napi::Status::GenericFailure, format!("[pgmq:{}{fields}] {e}", e.code()))
 }
 
 /// `?`-friendly conversion of core results.

@@ -19,12 +19,15 @@ mod convert;
 mod defaults;
 mod error;
 mod filter;
+mod group;
 mod log;
 mod message;
 mod outbox;
 mod peek;
 mod queue;
 mod receiver;
+mod reply;
+mod stop;
 
 use napi_derive::napi;
 

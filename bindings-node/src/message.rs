@@ -151,9 +151,10 @@ fn outcome(result: pgmq_core::Result<()>) -> Option<String> {
     result.err().map(|e| to_napi(e).reason)
 }
 
-/// Ends the cancellation watch once the message is finished (a connection error leaves it held).
+/// Ends the cancellation watch once the message is finished (a connection error, or a result the core
+/// refused, leaves it held).
 fn settled(result: &pgmq_core::Result<()>, done: &CancellationToken) {
-    if !matches!(result, Err(Error::Connection(_) | Error::Database(_))) {
+    if !matches!(result, Err(Error::Connection(_) | Error::Database(_) | Error::InvalidOption(_))) {
         done.cancel();
     }
 }
@@ -161,21 +162,35 @@ fn settled(result: &pgmq_core::Result<()>, done: &CancellationToken) {
 #[napi]
 impl NativeLeases {
     /// Acks the messages at `indices` (the acks of one event-loop turn, handed to the core together on
-    /// the runtime, so that they commit in one statement). Resolves to one entry per index: `null` for
-    /// success, else the error (`[pgmq:<code>] text`). The messages are taken now, so a `release` right
-    /// after this call cannot undo it.
+    /// the runtime, so that they commit in one statement). The `k`-th ack keeps `results[k]` with
+    /// `contentTypes[k]` (`null`, a hole or a shorter array: a plain ack); the results are copied here,
+    /// on the JS thread (see `NativeQueue::send`). Resolves to one entry per index: `null` for success,
+    /// else the error (`[pgmq:<code>] text`). The messages are taken now, so a `release` right after this
+    /// call cannot undo it.
     #[napi(ts_return_type = "Promise<Array<string | null>>", catch_unwind)]
-    pub fn ack<'env>(&self, env: &'env Env, indices: Vec<u32>) -> Result<PromiseRaw<'env, Vec<Option<String>>>> {
+    pub fn ack<'env>(
+        &self,
+        env: &'env Env,
+        indices: Vec<u32>,
+        results: Option<Vec<Option<BufferSlice>>>,
+        content_types: Option<Vec<Option<String>>>,
+    ) -> Result<PromiseRaw<'env, Vec<Option<String>>>> {
+        let results = results.unwrap_or_default();
+        let mut content_types = content_types.unwrap_or_default();
         let mut work = Vec::with_capacity(indices.len());
-        for i in indices {
+        for (k, i) in indices.into_iter().enumerate() {
             let slot = self.slot(i)?;
-            work.push((slot.message(), slot.done.clone()));
+            let result = results.get(k).and_then(Option::as_ref).map(|bytes| {
+                (bytes.to_vec(), content_types.get_mut(k).and_then(Option::take))
+            });
+            work.push((slot.message(), result, slot.done.clone()));
         }
         env.spawn_future(async move {
-            Ok(join_all(work.into_iter().map(|(message, done)| async move {
-                let result = match message {
-                    Ok(m) => m.ack().await,
-                    Err(e) => Err(e),
+            Ok(join_all(work.into_iter().map(|(message, result, done)| async move {
+                let result = match (message, result) {
+                    (Ok(m), None) => m.ack().await,
+                    (Ok(m), Some((bytes, content_type))) => m.ack_with_result(bytes, content_type.as_deref()).await,
+                    (Err(e), _) => Err(e),
                 };
                 settled(&result, &done);
                 outcome(result)

@@ -1,18 +1,22 @@
-//! `NativeQueue`: send, send a batch, receive, peek, cancel, purge, stats, completion.
+//! `NativeQueue`: send, send a batch, request, receive, peek, cancel, purge, stats, completion, bound,
+//! job groups (within this queue).
 
 use std::collections::HashMap;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
-use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions};
+use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions, DEFAULTS};
 use serde_json::Value;
 
-use crate::convert::{attributes, duration_ms, instant_ms, uuids, whole};
+use crate::convert::{attributes, duration_ms, instant_ms, max_messages, uuids, whole};
 use crate::error::IntoNapi;
 use crate::filter::Filter;
+use crate::group::{spawn_wait, NativeGroupStats};
 use crate::peek::{peek_options, NativePeekOptions, NativePeekedMessage};
 use crate::receiver::{report_to, NativeReceiver};
+use crate::reply::NativeReply;
+use crate::stop::{token, unless_stopped, NativeStop};
 
 /// When sent messages become available and whether their outcome is tracked.
 #[napi(object)]
@@ -23,6 +27,11 @@ pub struct NativeSendOptions {
     pub schedule_at_ms: Option<f64>,
     /// Record the outcome (default true).
     pub track: Option<bool>,
+    /// How long a send to a full bounded queue waits for room, ms; 0: fail at once (default 30 s).
+    pub wait_for_room_ms: Option<f64>,
+    /// The job group the messages join (checked by the core: at most `limits.max_group_len` bytes, no
+    /// NUL, not with `track: false`).
+    pub group: Option<String>,
 }
 
 /// How a receiver leases messages.
@@ -73,11 +82,18 @@ fn send_options(o: Option<NativeSendOptions>) -> Result<SendOptions> {
         if let Some(track) = o.track {
             options = options.track(track);
         }
+        if let Some(ms) = o.wait_for_room_ms {
+            let wait = duration_ms(ms, "waitForRoomMs")?;
+            options = options.wait_for_room((!wait.is_zero()).then_some(wait));
+        }
+        if let Some(group) = o.group {
+            options = options.group(group);
+        }
     }
     Ok(options)
 }
 
-fn outcomes(map: HashMap<pgmq_core::Uuid, pgmq_core::Outcome>) -> HashMap<String, String> {
+pub(crate) fn outcomes(map: HashMap<pgmq_core::Uuid, pgmq_core::Outcome>) -> HashMap<String, String> {
     map.into_iter().map(|(id, o)| (id.to_string(), o.as_str().to_owned())).collect()
 }
 
@@ -101,7 +117,8 @@ impl NativeQueue {
         self.inner.name().to_owned()
     }
 
-    /// Sends one message; resolves once it is durable.
+    /// Sends one message; resolves once it is durable. With `stop`, its `stop()` abandons the send (a
+    /// send waiting for room in a bounded queue then sends nothing).
     ///
     /// The body is copied here, on the JS thread: a `Buffer` kept into the async part would be released
     /// from a tokio thread, which napi does through a thread-safe call back to the JS thread per buffer.
@@ -112,18 +129,20 @@ impl NativeQueue {
         body: BufferSlice,
         attrs: Option<Value>,
         options: Option<NativeSendOptions>,
+        stop: Option<&NativeStop>,
     ) -> Result<PromiseRaw<'env, NativeCompletion>> {
         let options = send_options(options)?;
         let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())? };
+        let stop = token(stop);
         let queue = self.inner.clone();
-        env.spawn_future(async move {
+        env.spawn_future(unless_stopped(stop, async move {
             let sent = queue.send(message, &options).await.napi()?;
             Ok(NativeCompletion { inner: sent.into_completion() })
-        })
+        }))
     }
 
     /// Sends messages in one statement (all or none); `attrs[i]` belongs to `bodies[i]` (`attrs` null, or
-    /// `attrs[i]` null: none). The bodies are copied on the JS thread (see `send`).
+    /// `attrs[i]` null: none). The bodies are copied on the JS thread (see `send`); `stop` as in `send`.
     #[napi(ts_return_type = "Promise<NativeCompletion>", catch_unwind)]
     pub fn send_batch<'env>(
         &self,
@@ -131,6 +150,7 @@ impl NativeQueue {
         bodies: Vec<BufferSlice>,
         attrs: Option<Vec<Value>>,
         options: Option<NativeSendOptions>,
+        stop: Option<&NativeStop>,
     ) -> Result<PromiseRaw<'env, NativeCompletion>> {
         let options = send_options(options)?;
         let attrs = attrs.unwrap_or_default();
@@ -138,11 +158,31 @@ impl NativeQueue {
         for (i, body) in bodies.iter().enumerate() {
             messages.push(OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.get(i))? });
         }
+        let stop = token(stop);
         let queue = self.inner.clone();
-        env.spawn_future(async move {
+        env.spawn_future(unless_stopped(stop, async move {
             let completion = queue.send_batch(messages, &options).await.napi()?;
             Ok(NativeCompletion { inner: completion })
-        })
+        }))
+    }
+
+    /// Sends one message (tracked) and waits for its reply: the core's `request`. `timeoutMs` left out
+    /// is the core's `DEFAULTS.request.timeout`. The body is copied on the JS thread (see `send`). With
+    /// `stop`, its `stop()` abandons the wait: the promise rejects and the request stays queued.
+    #[napi(ts_return_type = "Promise<NativeReply>", catch_unwind)]
+    pub fn request<'env>(
+        &self,
+        env: &'env Env,
+        body: BufferSlice,
+        attrs: Option<Value>,
+        timeout_ms: Option<f64>,
+        stop: Option<&NativeStop>,
+    ) -> Result<PromiseRaw<'env, NativeReply>> {
+        let timeout = timeout_ms.map_or(Ok(DEFAULTS.request.timeout), |ms| duration_ms(ms, "timeoutMs"))?;
+        let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())? };
+        let stop = token(stop);
+        let queue = self.inner.clone();
+        env.spawn_future(unless_stopped(stop, async move { Ok(queue.request(message, timeout).await.napi()?.into()) }))
     }
 
     /// A receiver (nothing is read until its first `nextBatch`) of the messages `filter` matches (all
@@ -209,6 +249,13 @@ impl NativeQueue {
         Ok(found.iter().map(ToString::to_string).collect())
     }
 
+    /// Bounds the queue to `max` messages, or lifts its bound (`null`): the core's `set_max_messages`.
+    #[napi]
+    pub async fn set_max_messages(&self, max: Option<f64>) -> Result<()> {
+        let max = max.map(max_messages).transpose()?;
+        self.inner.set_max_messages(max).await.napi()
+    }
+
     /// Counts of this queue's messages by state.
     #[napi]
     pub async fn stats(&self) -> Result<NativeStats> {
@@ -220,6 +267,32 @@ impl NativeQueue {
     pub async fn wait_for_completion(&self, ids: Vec<String>) -> Result<HashMap<String, String>> {
         let ids = uuids(&ids)?;
         self.inner.wait_for_completion(&ids).await.map(outcomes).napi()
+    }
+
+    /// Cancels job group `group`'s queued and held messages in this queue; resolves to the ids found.
+    #[napi]
+    pub async fn cancel_group(&self, group: String) -> Result<Vec<String>> {
+        let found = self.inner.cancel_group(&group).await.napi()?;
+        Ok(found.iter().map(ToString::to_string).collect())
+    }
+
+    /// Waits until every message of job group `group` in this queue has an outcome: id -> outcome.
+    /// `stop` as in `send`: it drops the wait.
+    #[napi(ts_return_type = "Promise<Record<string, string>>", catch_unwind)]
+    pub fn wait_for_group<'env>(
+        &self,
+        env: &'env Env,
+        group: String,
+        stop: Option<&NativeStop>,
+    ) -> Result<PromiseRaw<'env, HashMap<String, String>>> {
+        let queue = self.inner.clone();
+        spawn_wait(env, stop, async move { queue.wait_for_group(&group).await })
+    }
+
+    /// Job group `group`'s messages in this queue, by state and by outcome.
+    #[napi]
+    pub async fn group_stats(&self, group: String) -> Result<NativeGroupStats> {
+        Ok(self.inner.group_stats(&group).await.napi()?.into())
     }
 }
 
@@ -247,5 +320,12 @@ impl NativeCompletion {
     #[napi]
     pub async fn wait(&self) -> Result<HashMap<String, String>> {
         self.inner.wait().await.map(outcomes).napi()
+    }
+
+    /// Waits until every message has an outcome: id -> its reply (outcome and result).
+    #[napi]
+    pub async fn replies(&self) -> Result<HashMap<String, NativeReply>> {
+        let replies = self.inner.wait_replies().await.napi()?;
+        Ok(replies.into_iter().map(|(id, reply)| (id.to_string(), reply.into())).collect())
     }
 }
