@@ -2,6 +2,8 @@
 //! Swift: `PgmqError.QueueNotFound`). The text field is `reason`: a field named `message` would clash
 //! with Kotlin's `Throwable.message`.
 
+use crate::types::Outcome;
+
 /// Every failure pgmq reports, by the core's stable code.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PgmqError {
@@ -47,6 +49,17 @@ pub enum PgmqError {
         /// Which message.
         reason: String,
     },
+    /// A request (`queue.request()`) finished without a reply: it was dead-lettered, cancelled or
+    /// expired instead of completed.
+    #[error("{reason}")]
+    RequestFailed {
+        /// Which request, and how it finished.
+        reason: String,
+        /// The request message's id (a UUID).
+        id: String,
+        /// How it finished: dead-lettered, cancelled or expired (never completed).
+        outcome: Outcome,
+    },
     /// The `pgmq` schema is missing or outdated: call `migrate()`.
     #[error("{reason}")]
     SchemaMissing {
@@ -68,7 +81,8 @@ pub enum PgmqError {
         reason: String,
     },
     /// The server did not answer in time: a lock wait hit `lock_timeout` (`migrate()` sets 5 s) or a
-    /// statement hit `statement_timeout`. Nothing changed; running it again later is safe.
+    /// statement hit `statement_timeout`. Nothing changed; running it again later is safe. Also a
+    /// request (`queue.request()`) that got no reply within its timeout: the request was cancelled.
     #[error("{reason}")]
     Timeout {
         /// Details.
@@ -107,6 +121,9 @@ impl From<pgmq_core::Error> for PgmqError {
             E::AlreadyFinished(_) => PgmqError::AlreadyFinished { reason },
             E::NotTracked(_) => PgmqError::NotTracked { reason },
             E::MessageNotFound(_) => PgmqError::MessageNotFound { reason },
+            E::RequestFailed { id, outcome } => {
+                PgmqError::RequestFailed { reason, id: id.to_string(), outcome: outcome.into() }
+            }
             E::SchemaMissing(_) => PgmqError::SchemaMissing { reason },
             E::SchemaConflict(_) => PgmqError::SchemaConflict { reason },
             E::Connection(_) => PgmqError::Connection { reason },
@@ -126,8 +143,10 @@ impl PgmqError {
     }
 
     /// The case whose core code is `code` (one of `pgmq_core::ERROR_CODES`), with `reason`; `Database` for
-    /// a code this library does not know. The inverse of [`PgmqError::code`] (the test below holds them
-    /// to each other), for codes that arrive as text: the SQLSTATE map of the outbox.
+    /// a code this library does not know, and for `request_failed`, whose case carries a request's id and
+    /// outcome that a code in text does not (none arrives so). The inverse of [`PgmqError::code`] (the
+    /// test below holds them to each other), for codes that arrive as text: the SQLSTATE map of the
+    /// outbox.
     pub(crate) fn with_code(code: &str, reason: String) -> Self {
         match code {
             "invalid_queue_name" => PgmqError::InvalidQueueName { reason },
@@ -158,6 +177,7 @@ impl PgmqError {
             PgmqError::AlreadyFinished { .. } => "already_finished",
             PgmqError::NotTracked { .. } => "not_tracked",
             PgmqError::MessageNotFound { .. } => "message_not_found",
+            PgmqError::RequestFailed { .. } => "request_failed",
             PgmqError::SchemaMissing { .. } => "schema_missing",
             PgmqError::SchemaConflict { .. } => "schema_conflict",
             PgmqError::Connection { .. } => "connection",
@@ -201,6 +221,7 @@ mod tests {
             E::AlreadyFinished(id),
             E::NotTracked(id),
             E::MessageNotFound(id),
+            E::RequestFailed { id, outcome: pgmq_core::Outcome::DeadLettered },
             E::SchemaMissing(s()),
             E::SchemaConflict(s()),
             E::Connection(s()),
@@ -212,8 +233,16 @@ mod tests {
         for e in &core {
             let ours = PgmqError::from(e.clone());
             assert_eq!(ours.error_code(), e.code(), "{e:?}");
-            assert_eq!(PgmqError::with_code(e.code(), s()).error_code(), e.code(), "with_code({})", e.code());
+            if !matches!(e, E::RequestFailed { .. }) {
+                assert_eq!(PgmqError::with_code(e.code(), s()).error_code(), e.code(), "with_code({})", e.code());
+            }
             assert_eq!(ours.is_transient(), e.is_transient(), "{e:?}");
+        }
+        match PgmqError::from(E::RequestFailed { id, outcome: pgmq_core::Outcome::Expired }) {
+            PgmqError::RequestFailed { id: which, outcome, .. } => {
+                assert_eq!((which, outcome), (id.to_string(), Outcome::Expired), "the id and outcome are kept");
+            }
+            other => panic!("expected RequestFailed, got {other:?}"),
         }
         let codes: Vec<&str> = core.iter().map(E::code).collect();
         let table: Vec<&str> = pgmq_core::ERROR_CODES.iter().map(|e| e.code).collect();

@@ -4,7 +4,10 @@
 //! (`async_runtime = "tokio"`), and each one runs its work as a task on this library's own
 //! multi-threaded runtime ([`run`]), which also runs every client's background tasks. Dropping the
 //! foreign future (a cancelled Kotlin coroutine) aborts that task, and the core's cancel-safety then
-//! releases whatever it had leased.
+//! releases whatever it had leased. A result is another matter: uniffi hands it over in foreign form
+//! once the task has finished, and a coroutine cancelled in that moment drops it unread, with any
+//! handle in it; so what returns leases (`Receiver.next`) is interrupted, not cancelled, by the Kotlin
+//! layer (see [`Interrupt`]).
 
 mod client;
 mod error;
@@ -15,6 +18,7 @@ mod on_error;
 mod outbox;
 mod peek;
 mod queue;
+mod receiver;
 mod truths;
 mod types;
 
@@ -25,14 +29,16 @@ use std::sync::OnceLock;
 pub use client::Client;
 pub use error::PgmqError;
 pub use log::{set_default_log_handler, set_log_handler, LogHandler, LogLevel};
-pub use message::{Lease, Message, Receiver};
+pub use message::{Lease, Message};
 pub use on_error::ReceiveErrorHandler;
 pub use outbox::{attributes_json, outbox_error, outbox_sqlstates, outbox_statement, OutboxKind, ParamStyle};
 pub use peek::{MessageState, PeekOptions, PeekedMessage};
-pub use queue::{Queue, SentBatch, SentMessage};
+pub use queue::{Queue, Reply, SentBatch, SentMessage};
+pub use receiver::{Interrupt, Receiver};
 pub use truths::{
     defaults, error_codes, truths_json, BackoffDefaults, ClientDefaults, CompletionDefaults, Conventions,
-    DeadLetterDefaults, Defaults, ErrorCode, Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, SendDefaults,
+    DeadLetterDefaults, Defaults, ErrorCode, Limits, PeekDefaults, QueueDefaults, ReceiveDefaults, RequestDefaults,
+    SendDefaults,
 };
 pub use types::{
     default_client_options, max_filter_depth, AttributeValue, Backoff, ClientOptions, DeadLetterQueueOptions,

@@ -1,11 +1,10 @@
-//! `Receiver` (leases messages), `Message` (a delivered message's content) and `Lease` (ack / nack /
-//! extend / release, cancellation) behind it.
+//! `Message` (a delivered message's content) and `Lease` (ack / nack / extend / release, cancellation)
+//! behind it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use pgmq_core::SharedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
@@ -40,7 +39,7 @@ pub struct Message {
     pub lease: Arc<Lease>,
 }
 
-fn deliver(mut m: pgmq_core::Message, client: &Arc<Client>) -> Message {
+pub(crate) fn deliver(mut m: pgmq_core::Message, client: &Arc<Client>) -> Message {
     Message {
         id: m.id().to_string(),
         queue: m.queue().to_owned(),
@@ -78,9 +77,11 @@ impl Drop for Lease {
     }
 }
 
-/// Ends `cancelled()` waits once the message is finished (a connection error leaves it held).
+/// Ends `cancelled()` waits once the message is finished (a connection error, or an argument refused
+/// before anything was done, leaves it held).
 fn settled(result: Result<(), pgmq_core::Error>, done: &CancellationToken) -> Result<(), PgmqError> {
-    if !matches!(result, Err(pgmq_core::Error::Connection(_) | pgmq_core::Error::Database(_))) {
+    use pgmq_core::Error as E;
+    if !matches!(result, Err(E::Connection(_) | E::Database(_) | E::InvalidOption(_))) {
         done.cancel();
     }
     Ok(result?)
@@ -104,6 +105,20 @@ impl Lease {
         let message = self.message()?;
         let done = self.done.clone();
         run(async move { settled(message.ack().await, &done) }).await
+    }
+
+    /// Completes the message with a result (reply-to): as `ack()`, and the outcome record keeps `result`
+    /// and its `contentType` (`null`: unlabelled bytes) for the queue's retention period, for whoever
+    /// awaits the completion (`sent.reply()`, `queue.request()`, in any language). A message sent with
+    /// `track = false` keeps no result (a plain ack); one cancelled while held keeps its `CANCELLED`
+    /// outcome and no result. Errors as for `ack()`, and `InvalidOption` (nothing done, the message
+    /// stays held) for a result over `DEFAULTS.limits.maxSendBytes` or a content type that is empty or
+    /// holds a NUL character.
+    #[uniffi::method(default(content_type = None))]
+    pub async fn ack_with_result(&self, result: Vec<u8>, content_type: Option<String>) -> Result<(), PgmqError> {
+        let message = self.message()?;
+        let done = self.done.clone();
+        run(async move { settled(message.ack_with_result(result, content_type.as_deref()).await, &done) }).await
     }
 
     /// Fails this delivery: redelivered after `delayMs` (or the queue's backoff, or at once), or
@@ -161,57 +176,5 @@ impl Lease {
         })
         .await
         .unwrap_or(false)
-    }
-}
-
-/// Leases messages from one queue, at most `batchSize` unfinished at a time.
-#[derive(uniffi::Object)]
-pub struct Receiver {
-    inner: SharedReceiver,
-    client: Arc<Client>,
-}
-
-impl Receiver {
-    pub(crate) fn new(inner: pgmq_core::Receiver, client: Arc<Client>) -> Receiver {
-        Receiver { inner: SharedReceiver::new(inner), client }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.inner.close();
-    }
-}
-
-#[uniffi::export(async_runtime = "tokio")]
-impl Receiver {
-    /// Suspends until a message is leased; `null` once the receiver or its client is closed.
-    /// Cancelling the caller releases what the claim had leased. With `batchSize` > 1 the rest of a
-    /// claim is kept for the next calls.
-    pub async fn next(&self) -> Result<Option<Message>, PgmqError> {
-        let (inner, client) = (self.inner.clone(), self.client.clone());
-        run(async move { Ok(inner.next().await?.map(|m| deliver(m, &client))) }).await
-    }
-
-    /// Suspends until at least one message is leased and returns every message of that claim (empty
-    /// once the receiver or its client is closed).
-    pub async fn next_batch(&self) -> Result<Vec<Message>, PgmqError> {
-        let (inner, client) = (self.inner.clone(), self.client.clone());
-        run(async move {
-            let batch = inner.next_batch().await?.unwrap_or_default();
-            Ok(batch.into_iter().map(|m| deliver(m, &client)).collect())
-        })
-        .await
-    }
-
-    /// Stops receiving: a pending `next()` returns `null` and what it had leased is released
-    /// (Kotlin: `stop()`, since `close()` is `AutoCloseable`'s).
-    pub fn close(&self) {
-        self.inner.close();
-    }
-
-    /// Whether `close()` was called.
-    pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
     }
 }

@@ -1,14 +1,15 @@
-//! `Queue`: send, send a batch, receive, cancel, peek, purge, stats, completion; and the sent-message
-//! handles.
+//! `Queue`: send, send a batch, request, receive, cancel, peek, purge, stats, completion; the sent-message
+//! handles, and the `Reply` a completion or a request returns.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::PgmqError;
-use crate::message::Receiver;
 use crate::peek::{PeekOptions, PeekedMessage};
+use crate::receiver::Receiver;
 use crate::run;
 use crate::types::{
     to_core_attributes, uuids, OutgoingMessage, Outcome, QueueStats, ReceiveOptions, SendOptions,
@@ -30,6 +31,10 @@ impl Queue {
 
 fn outcomes(map: HashMap<pgmq_core::Uuid, pgmq_core::Outcome>) -> HashMap<String, Outcome> {
     map.into_iter().map(|(id, o)| (id.to_string(), o.into())).collect()
+}
+
+fn replies(map: HashMap<pgmq_core::Uuid, pgmq_core::Reply>) -> HashMap<String, Reply> {
+    map.into_iter().map(|(id, r)| (id.to_string(), r.into())).collect()
 }
 
 /// `completion` re-reading every `poll_interval_ms` (`None`: the core's `DEFAULTS.completion.pollInterval`).
@@ -79,6 +84,30 @@ impl Queue {
                 .collect();
             let completion = queue.send_batch(messages, &send).await?;
             Ok(Arc::new(SentBatch { inner: completion, _client: client }))
+        })
+        .await
+    }
+
+    /// Sends `message` (tracked) and waits for its reply: request/reply over a queue. A worker in any
+    /// language answers with `lease.ackWithResult(result, contentType)` (Kotlin `msg.ack(result)`,
+    /// `msg.ackJson(json)`); the reply's outcome is then `COMPLETED`, its result the worker's (`null` if
+    /// it acked without one).
+    ///
+    /// Errors, besides those of `send`: `RequestFailed` (with the request's `id` and `outcome`) when the
+    /// request was dead-lettered, cancelled or expired instead; `Timeout` when no reply came within
+    /// `timeoutMs` (`null`: `DEFAULTS.request.timeoutMs`, 30 s), after which the request is cancelled (a
+    /// worker holding it is signalled, and its late reply is dropped), unless it finished meanwhile,
+    /// whose reply is then returned; `InvalidOption` for a timeout of 0 or over 100 years, before
+    /// anything is sent. Cancelling the caller (a Kotlin coroutine) stops the wait and leaves the
+    /// request queued: a worker may still process it, and nobody reads its reply.
+    #[uniffi::method(default(timeout_ms = None))]
+    pub async fn request(&self, message: OutgoingMessage, timeout_ms: Option<u64>) -> Result<Reply, PgmqError> {
+        let queue = self.inner.clone();
+        run(async move {
+            let OutgoingMessage { body, attributes } = message;
+            let message = pgmq_core::OutgoingMessage { body, attributes: to_core_attributes(attributes) };
+            let timeout = timeout_ms.map_or(pgmq_core::DEFAULTS.request.timeout, Duration::from_millis);
+            Ok(queue.request(message, timeout).await?.into())
         })
         .await
     }
@@ -204,6 +233,19 @@ impl SentMessage {
         })
         .await
     }
+
+    /// Waits for the message's outcome and the result its worker gave it (`lease.ackWithResult`, in any
+    /// language); re-reads as `completed()` does. `NotTracked` if it was sent with `track = false`.
+    #[uniffi::method(default(poll_interval_ms = None))]
+    pub async fn reply(&self, poll_interval_ms: Option<u64>) -> Result<Reply, PgmqError> {
+        let completion = polling(self.inner.clone(), poll_interval_ms);
+        run(async move {
+            let id = completion.ids().first().copied().unwrap_or_default();
+            let reply = completion.wait_replies().await?.remove(&id).ok_or(pgmq_core::Error::MessageNotFound(id))?;
+            Ok(reply.into())
+        })
+        .await
+    }
 }
 
 /// The handle of a batch of sent messages.
@@ -231,5 +273,60 @@ impl SentBatch {
     pub async fn completed(&self, poll_interval_ms: Option<u64>) -> Result<HashMap<String, Outcome>, PgmqError> {
         let completion = polling(self.inner.clone(), poll_interval_ms);
         run(async move { Ok(outcomes(completion.wait().await?)) }).await
+    }
+
+    /// Waits until every message has an outcome: id -> its `Reply` (outcome, and the result its worker
+    /// gave it, if any); re-reads as `completed()` does. `NotTracked` if they were sent with
+    /// `track = false`.
+    #[uniffi::method(default(poll_interval_ms = None))]
+    pub async fn replies(&self, poll_interval_ms: Option<u64>) -> Result<HashMap<String, Reply>, PgmqError> {
+        let completion = polling(self.inner.clone(), poll_interval_ms);
+        run(async move { Ok(replies(completion.wait_replies().await?)) }).await
+    }
+}
+
+/// How a message finished, and the result its worker gave it (`lease.ackWithResult`, Kotlin
+/// `msg.ack(result)`, in any language): what `queue.request()`, `sent.reply()` and `batch.replies()`
+/// return. Printed (Kotlin `toString()`, Swift `description`), it shows the result's length, never its
+/// bytes: `Reply(outcome=completed, result=12 bytes, contentType=application/json)`.
+#[derive(Clone, PartialEq, Eq, Hash, uniffi::Record)]
+#[uniffi::export(Display, Debug, Eq, Hash)]
+pub struct Reply {
+    /// How the message finished.
+    pub outcome: Outcome,
+    /// The result's bytes; `null` when it was acked without one, or finished another way.
+    pub result: Option<Vec<u8>>,
+    /// The result's content type (`application/json` for a JSON result); `null`: unlabelled.
+    pub content_type: Option<String>,
+}
+
+impl From<pgmq_core::Reply> for Reply {
+    fn from(r: pgmq_core::Reply) -> Self {
+        let (outcome, content_type) = (r.outcome().into(), r.content_type().map(str::to_owned));
+        Reply { outcome, result: r.into_result(), content_type }
+    }
+}
+
+// The result may be large or secret: its length only, as the core's `Debug` of a `Reply` shows it.
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let outcome = match self.outcome {
+            Outcome::Completed => "completed",
+            Outcome::DeadLettered => "dead_lettered",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Expired => "expired",
+        };
+        write!(f, "Reply(outcome={outcome}, result=")?;
+        match &self.result {
+            Some(bytes) => write!(f, "{} bytes", bytes.len())?,
+            None => f.write_str("null")?,
+        }
+        write!(f, ", contentType={})", self.content_type.as_deref().unwrap_or("null"))
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }

@@ -27,6 +27,8 @@ pub struct Defaults {
     pub receive: ReceiveDefaults,
     /// Waiting for outcomes (`completed()`, `waitForCompletion()`).
     pub completion: CompletionDefaults,
+    /// A request awaiting its reply (`request()`).
+    pub request: RequestDefaults,
     /// Reading messages without leasing them (`PeekOptions`).
     pub peek: PeekDefaults,
     /// A client and its connections (`ClientOptions`, DSN parameters).
@@ -100,6 +102,13 @@ pub struct ReceiveDefaults {
 pub struct CompletionDefaults {
     /// Safety-net re-read of the outcomes in case a notification was lost, ms (10 s).
     pub poll_interval_ms: u64,
+}
+
+/// Defaults of `request()`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RequestDefaults {
+    /// How long a request waits for its reply before it is cancelled and fails with `Timeout`, ms (30 s).
+    pub timeout_ms: u64,
 }
 
 /// Defaults and bounds of `PeekOptions`.
@@ -214,6 +223,7 @@ pub fn defaults() -> Defaults {
             poll_interval_ms: ms(d.receive.poll_interval),
         },
         completion: CompletionDefaults { poll_interval_ms: ms(d.completion.poll_interval) },
+        request: RequestDefaults { timeout_ms: ms(d.request.timeout) },
         peek: PeekDefaults { limit: count(d.peek.limit), max_limit: count(d.peek.max_limit) },
         client: ClientDefaults {
             pool_size: count(d.client.pool_size),

@@ -78,6 +78,8 @@ KEYWORDS = {
     "extension", "protocol", "typealias", "subscript", "deinit", "init", "self", "Self", "lazy", "weak",
     "unowned", "indirect", "convenience", "required", "dynamic", "optional", "associatedtype", "operator",
     "break", "continue", "fallthrough", "default",
+    # the wildcard pattern (`case .RequestFailed(let reason, _, _)`)
+    "_",
 }
 TYPE_KEYWORDS = ("struct", "class", "enum", "protocol", "actor", "extension")
 

@@ -53,6 +53,7 @@ func kind(of error: PgmqError) -> String {
     case .AlreadyFinished: return "AlreadyFinished"
     case .NotTracked: return "NotTracked"
     case .MessageNotFound: return "MessageNotFound"
+    case .RequestFailed: return "RequestFailed"
     case .SchemaMissing: return "SchemaMissing"
     case .SchemaConflict: return "SchemaConflict"
     case .Connection: return "Connection"
@@ -762,7 +763,8 @@ func testTruths(_ ctx: TestContext) async throws {
     let cases: [PgmqError] = [
         .InvalidQueueName(reason: "r"), .InvalidOption(reason: "r"), .QueueNotFound(reason: "r"),
         .LeaseLost(reason: "r"), .AlreadyFinished(reason: "r"), .NotTracked(reason: "r"),
-        .MessageNotFound(reason: "r"), .SchemaMissing(reason: "r"), .SchemaConflict(reason: "r"),
+        .MessageNotFound(reason: "r"), .RequestFailed(reason: "r", id: "i", outcome: .cancelled),
+        .SchemaMissing(reason: "r"), .SchemaConflict(reason: "r"),
         .Connection(reason: "r"), .Timeout(reason: "r"), .Database(reason: "r"), .Closed(reason: "r"),
         .Internal(reason: "r"),
     ]
@@ -873,14 +875,14 @@ func testLayerErrorCodes(_ ctx: TestContext) async throws {
     let cases: [PgmqError] = [
         .InvalidQueueName(reason: "r0"), .InvalidOption(reason: "r1"), .QueueNotFound(reason: "r2"),
         .LeaseLost(reason: "r3"), .AlreadyFinished(reason: "r4"), .NotTracked(reason: "r5"),
-        .MessageNotFound(reason: "r6"), .SchemaMissing(reason: "r7"), .SchemaConflict(reason: "r8"),
-        .Connection(reason: "r9"), .Timeout(reason: "r10"), .Database(reason: "r11"), .Closed(reason: "r12"),
-        .Internal(reason: "r13"),
+        .MessageNotFound(reason: "r6"), .RequestFailed(reason: "r7", id: "i", outcome: .expired),
+        .SchemaMissing(reason: "r8"), .SchemaConflict(reason: "r9"), .Connection(reason: "r10"),
+        .Timeout(reason: "r11"), .Database(reason: "r12"), .Closed(reason: "r13"), .Internal(reason: "r14"),
     ]
     try checkEqual(cases.map { $0.code.rawValue }, cases.map { $0.errorCode() }, "code.rawValue against errorCode()")
     try checkEqual(
         PgmqError.Code.allCases.map { $0.rawValue }, errorCodes().map { $0.code }, "PgmqError.Code.allCases against errorCodes()")
-    try checkEqual(cases.map { $0.reason }, (0..<14).map { "r\($0)" }, "reason")
+    try checkEqual(cases.map { $0.reason }, (0..<cases.count).map { "r\($0)" }, "reason")
     try checkEqual("\(PgmqError.Code.queueNotFound)", "queue_not_found", "a code, printed")
     try checkEqual(PgmqError.Code(rawValue: "lease_lost"), .leaseLost, "a code from the core's text")
 
@@ -1237,6 +1239,59 @@ func testLayerMessageShortcuts(_ ctx: TestContext) async throws {
     try await expectCode(.invalidOption, "completed(pollInterval: -1 s)") { try await sent.completed(pollInterval: .seconds(-1)) }
 }
 
+/// Results and request/reply: `message.ack(result:contentType:)` and `ack(json:)` reach `sent.reply()` and
+/// `reply(pollInterval:)`; `queue.request(_:timeout:)` is answered as JSON; a dead-lettered request is
+/// `RequestFailed` with its outcome, an unanswered one `.timeout` (and cancelled); `reply.decode`,
+/// `reply.text`, and a reply printed shows its result's length only.
+func testLayerReplies(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue(QueueOptions(maxDeliveryAttempts: 1))
+    let receiver = try queue.receiver()
+    defer { receiver.close() }
+
+    let binary = try await queue.send(Data("binary".utf8))
+    let json = try await queue.send(Data("json".utf8))
+    let plain = try await queue.send(Data("plain".utf8))
+    try await receive(receiver, "binary").ack(result: Data([0, 1, 255]), contentType: "application/octet-stream")
+    try await receive(receiver, "json").ack(json: LayerOrder(id: 5, item: "result", rush: false))
+    try await receive(receiver, "plain").ack()
+
+    let bytes = try await within(10, "reply()") { try await binary.reply() }
+    try checkEqual(bytes.result, Data([0, 1, 255]), "the result's bytes")
+    try checkEqual(bytes.contentType, "application/octet-stream", "their label")
+    try checkEqual("\(bytes)", "Reply(outcome=completed, result=3 bytes, contentType=application/octet-stream)", "a reply printed")
+    let labelled = try await within(10, "reply(pollInterval:)") { try await json.reply(pollInterval: .seconds(1)) }
+    try checkEqual(labelled.contentType, ContentType.json, "ack(json:) labels the result")
+    try checkEqual(try labelled.decode(LayerOrder.self), LayerOrder(id: 5, item: "result", rush: false), "reply.decode")
+    let none = try await within(10, "reply() of a plain ack") { try await plain.reply() }
+    try checkEqual(none, Reply(outcome: .completed, result: nil, contentType: nil), "a plain ack has no result")
+    try checkEqual(none.text, nil, "reply.text without a result")
+    try await expectCode(.invalidOption, "decode of a reply without a result") { try none.decode(LayerOrder.self) }
+
+    let worker = Task {
+        let request = try await receive(receiver, "the request")
+        let order = try request.decode(LayerOrder.self)
+        try await request.ack(json: LayerOrder(id: order.id * 2, item: order.item, rush: true))
+        let failing = try await receive(receiver, "the request that fails")
+        try await failing.nack(error: "cannot answer")
+    }
+    let answer = try await within(10, "request(_:timeout:)") {
+        try await queue.request(LayerOrder(id: 21, item: "double", rush: false), timeout: .seconds(5))
+    }
+    try checkEqual(try answer.decode(LayerOrder.self).id, 42, "the worker's reply")
+    do {
+        _ = try await within(10, "a dead-lettered request") { try await queue.request("fail", timeout: .seconds(5)) }
+        throw Failure("a dead-lettered request did not throw")
+    } catch PgmqError.RequestFailed(_, _, let outcome) {
+        try checkEqual(outcome, Outcome.deadLettered, "the outcome of a dead-lettered request")
+    }
+    try await worker.value
+    try await expectCode(.timeout, "a request nobody answers") {
+        try await queue.request(Data("alone".utf8), timeout: .milliseconds(200))
+    }
+    try await expectCode(.invalidOption, "a negative timeout") { try await queue.request("x", timeout: .seconds(-1)) }
+    try await eventually("the unanswered request was cancelled") { try await queue.stats().messages == 0 }
+}
+
 /// The tests of the hand-written layer, run after `allTests()`.
 func layerTests() -> [(String, TestBody)] {
     [
@@ -1251,6 +1306,7 @@ func layerTests() -> [(String, TestBody)] {
         ("layer: unlabeled, @discardableResult calls on Client and Queue", testLayerDiscardableCalls),
         ("layer: Codable bodies as JSON with the content-type attribute", testLayerJSON),
         ("layer: message.ack/nack/extend/release and Duration poll intervals", testLayerMessageShortcuts),
+        ("layer: results, reply(), request(_:timeout:), RequestFailed and Timeout", testLayerReplies),
     ]
 }
 

@@ -310,3 +310,31 @@ async def test_a_node_process_that_sends_and_exits_at_once_wakes_the_python_rece
                 )
                 async with received[0].acquire() as message:
                     assert str(message.id) == sent["id"]
+
+
+async def test_a_python_request_is_answered_by_a_node_worker(
+    client: pgmq.Client, queue_name: str, run_node: NodeRunner
+) -> None:
+    # Arrange: a Node worker that answers each request {"n": n} with {"n": n, "doubled": 2n, "lang": "node"}.
+    async with pgmq.connect_to_queue(queue_name, client) as queue:
+        async with run_node("node_replier.mjs", queue_name, "3") as replier:
+            await replier.expect("ready")
+
+            # Act: three requests, one after the other, each awaited in one call.
+            replies = []
+            for n in (0, 21, -7):
+                with anyio.fail_after(15):
+                    replies.append(await queue.request({"n": n}, timeout=15))
+            await replier.expect("done")
+            await replier.assert_exits_cleanly()
+        after = await queue.get_statistics()
+
+    # Assert
+    assert [r.outcome for r in replies] == [pgmq.Outcome.COMPLETED] * 3
+    assert [r.content_type for r in replies] == ["application/json"] * 3
+    assert [r.json() for r in replies] == [
+        {"n": 0, "doubled": 0, "lang": "node"},
+        {"n": 21, "doubled": 42, "lang": "node"},
+        {"n": -7, "doubled": -14, "lang": "node"},
+    ]
+    assert (after.messages, after.leased, after.dead_lettered) == (0, 0, 0), after

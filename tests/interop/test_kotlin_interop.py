@@ -23,7 +23,7 @@ import pytest
 from anyio import wait_all_tasks_blocked
 
 import pgmq
-from node_children import INTEROP_DIR, REPO_DIR, RunningChild
+from node_children import INTEROP_DIR, REPO_DIR, NodeRunner, RunningChild
 
 pytestmark = pytest.mark.anyio
 
@@ -263,3 +263,31 @@ async def test_a_json_value_crosses_labelled_and_parses_on_the_other_side(
             assert attributes == label
             assert value == JSON_VALUE
             assert body.decode("utf-8") == text
+
+
+async def test_a_node_request_is_answered_by_a_kotlin_worker(
+    queue_name: str, run_kotlin: KotlinRunner, run_node: NodeRunner
+) -> None:
+    # Arrange: a Kotlin worker that answers each request {"n": n} with {"n": n, "doubled": 2n, "lang": "kotlin"}.
+    async with run_kotlin("reply", queue_name, "3") as replier:
+        await replier.expect("ready", timeout=START)
+
+        # Act: a Node process sends three requests and awaits each reply.
+        async with run_node("node_requester.mjs", queue_name, "3") as requester:
+            replies = [await requester.expect("reply", timeout=START) for _ in range(3)]
+            await requester.expect("done")
+            await requester.assert_exits_cleanly()
+        await replier.expect("done")
+        await replier.assert_exits_cleanly()
+
+    # Assert
+    assert replies == [
+        {
+            "event": "reply",
+            "n": n,
+            "outcome": "completed",
+            "contentType": "application/json",
+            "result": {"n": n, "doubled": 2 * n, "lang": "kotlin"},
+        }
+        for n in range(3)
+    ]

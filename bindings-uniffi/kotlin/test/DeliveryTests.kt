@@ -5,7 +5,10 @@ package io.pgmq.tests
 import io.pgmq.*
 import kotlinx.coroutines.*
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.Executors
 import java.util.concurrent.atomic.AtomicInteger
+import kotlin.coroutines.CoroutineContext
+import kotlin.random.Random
 
 val deliveryTests = suite {
     test("two receivers racing for one message: exactly one gets it") {
@@ -142,6 +145,43 @@ val deliveryTests = suite {
             m.ack()
             assertEquals(0uL, q.stats().leased, "round $round: leased after ack")
         }
+    }
+
+    test("next() and nextBatch() cancelled as the Rust call returns leave nothing leased") {
+        // uniffi hands a native call's result over once the Rust call has finished: a coroutine cancelled in
+        // that moment used to drop it unread, and with it the leases of the messages in it. This dispatcher
+        // cancels the caller as the Rust call wakes it (its result is ready then), 0-300 µs into the
+        // resumption that follows.
+        val q = newQueue("cresume", QueueOptions(maxDeliveryAttempts = 1_000_000u))
+        q.sendBatch((1..3).map { OutgoingMessage(bytes("m$it")) })
+        val r = q.receiver(ReceiveOptions(batchSize = 3u))
+        val threads = Executors.newFixedThreadPool(2)
+        try {
+            for (round in 0 until 200) {
+                val caller = Job()
+                val cancelOnResume = object : CoroutineDispatcher() {
+                    override fun dispatch(context: CoroutineContext, block: Runnable) {
+                        threads.execute(block)
+                        threads.execute {
+                            val at = System.nanoTime() + Random.nextLong(300_000)
+                            while (System.nanoTime() < at) Thread.onSpinWait()
+                            caller.cancel()
+                        }
+                    }
+                }
+                var got: List<Message> = emptyList()
+                val call = launch(caller + cancelOnResume, start = CoroutineStart.UNDISPATCHED) {
+                    got = if (round % 2 == 0) r.nextBatch() else listOfNotNull(r.next())
+                }
+                // Nothing within 5 s: every message is leased to nobody, which the assertion below reports.
+                if (withTimeoutOrNull(FIVE_S) { call.join() } == null) break
+                got.forEach { it.release() }
+            }
+        } finally {
+            threads.shutdown()
+        }
+        r.stop() // releases the rest of a claim that next() kept
+        q.awaitNothingLeased("after 200 calls cancelled as they returned")
     }
 
     test("a coroutine suspended in sent.completed() cancelled with cancelAndJoin(): nothing leased, the message is delivered, completed() works again") {

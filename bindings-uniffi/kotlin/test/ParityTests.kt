@@ -42,6 +42,7 @@ val parityTests = suite {
                 "poll_interval_ms" to d.receive.pollIntervalMs,
             ),
             "completion" to mapOf("poll_interval_ms" to d.completion.pollIntervalMs),
+            "request" to mapOf("timeout_ms" to d.request.timeoutMs),
             "peek" to mapOf("limit" to d.peek.limit, "max_limit" to d.peek.maxLimit),
             "client" to mapOf(
                 "pool_size" to d.client.poolSize,
@@ -83,6 +84,7 @@ val parityTests = suite {
             for ((field, value) in fields) assertEquals(normal(core[field]), normal(value), "$section.$field")
         }
         assertEquals(10_000uL, d.completion.pollIntervalMs, "waiting for outcomes re-reads every 10 s by default")
+        assertEquals(d.request.timeoutMs.toLong(), d.request.timeout.inWholeMilliseconds, "RequestDefaults.timeout")
         assertEquals(d.conventions.contentTypeAttribute, CONTENT_TYPE_ATTRIBUTE, "CONTENT_TYPE_ATTRIBUTE")
         assertEquals(d.conventions.jsonContentType, JSON_CONTENT_TYPE, "JSON_CONTENT_TYPE")
         assertEquals(d.limits.maxFilterDepth.toInt(), MAX_FILTER_DEPTH, "MAX_FILTER_DEPTH")
@@ -109,11 +111,11 @@ val parityTests = suite {
             errorCodes().map { Triple(it.code, it.transient, it.description) },
             "errorCodes() against truthsJson()",
         )
-        val byCode = exceptionClasses().associateBy { it.getConstructor(String::class.java).newInstance("r").code }
+        val byCode = exceptionClasses().associateBy { sample(it).code }
         assertEquals(table.map { it["code"] as String }.toSet(), byCode.keys, "the codes of the PgmqException subclasses")
         assertEquals(table.size, exceptionClasses().size, "one subclass per code")
         for (row in table) {
-            val e = byCode.getValue(row["code"] as String).getConstructor(String::class.java).newInstance("r")
+            val e = sample(byCode.getValue(row["code"] as String))
             assertEquals(row["transient"], e.isTransient(), "${row["code"]}: isTransient()")
         }
     }
@@ -130,7 +132,7 @@ val parityTests = suite {
         for (row in rows) {
             val name = row[kotlin].trim('`')
             val cls = classes[name] ?: fail("docs/errors.md names PgmqException.$name, which does not exist")
-            assertEquals(row[0].trim('`'), cls.getConstructor(String::class.java).newInstance("r").code, "PgmqException.$name")
+            assertEquals(row[0].trim('`'), sample(cls).code, "PgmqException.$name")
         }
     }
 
@@ -195,6 +197,13 @@ val parityTests = suite {
             "public func attributesJson(attributes: [String: AttributeValue])throws -> String",
             "public func outboxSqlstates() -> [String: String]",
             "public func outboxError(sqlstate: String, reason: String)throws",
+            "func ackWithResult(result: Data, contentType: String? = nil)async throws",
+            "func reply(pollIntervalMs: UInt64? = nil)async throws -> Reply",
+            "func replies(pollIntervalMs: UInt64? = nil)async throws -> [String: Reply]",
+            "func request(message: OutgoingMessage, timeoutMs: UInt64? = nil)async throws -> Reply",
+            "public var result: Data?",
+            "case RequestFailed(",
+            "public var timeoutMs: UInt64",
         )
         val absent = expected.filter { it !in swift }
         assertEquals(emptyList<String>(), absent, "declarations missing from target/uniffi/swift/Pgmq.swift")
@@ -222,6 +231,22 @@ private fun normal(v: Any?): Any? = when (v) {
     is ULong, is UInt, is Long, is Int -> v.toString()
     is Double -> if (v % 1.0 == 0.0) v.toLong().toString() else v.toString()
     else -> v
+}
+
+/**
+ * An instance of a PgmqException subclass, made by its one constructor: `reason` "r", and for the cases
+ * that carry more (`RequestFailed`: the request's id and outcome) a value of each further field's type.
+ */
+private fun sample(cls: Class<out PgmqException>): PgmqException {
+    val constructor = cls.constructors.single()
+    val args = constructor.parameterTypes.map<Class<*>, Any> { type ->
+        when (type) {
+            String::class.java -> "r"
+            Outcome::class.java -> Outcome.CANCELLED
+            else -> fail("${cls.simpleName}: no sample value of a $type field")
+        }
+    }
+    return constructor.newInstance(*args.toTypedArray()) as PgmqException
 }
 
 /** The generated subclasses of PgmqException (one per code). */

@@ -18,6 +18,13 @@
 //   --json, the JSON text whose UTF-8 bytes JSON_HEX spells, through queue.sendJson (labelled
 //   content-type: application/json, no other attribute).
 //
+//   reply QUEUE COUNT                                (the request/reply tests; the same behaviour and
+//                                                    output as node_replier.mjs)
+//     {"event":"ready"}                              connected; the receiver is waiting
+//     {"event":"replied","id"}                       a request {"n": <int>} acked (msg.ackJson) with the
+//                                                    JSON result {"n": n, "doubled": 2 * n, "lang": "kotlin"}
+//     {"event":"done"}                               COUNT requests answered, the client shut down
+//
 // Any failure goes to stderr and exits non-zero. Compiled once per test session by the test:
 //   kotlinc -classpath target/uniffi/pgmq.jar:jna.jar:kotlinx-coroutines-core-jvm.jar -d peer.jar InteropPeer.kt
 //   DATABASE_URL=... java -Djna.library.path=target/debug -cp peer.jar:...:kotlin-stdlib.jar InteropPeerKt worker QUEUE
@@ -27,8 +34,10 @@ import io.pgmq.CONTENT_TYPE_ATTRIBUTE
 import io.pgmq.Client
 import io.pgmq.NackOptions
 import io.pgmq.SendOptions
+import io.pgmq.ackJson
 import io.pgmq.connect
 import io.pgmq.json
+import io.pgmq.next
 import io.pgmq.sendJson
 import kotlinx.coroutines.runBlocking
 import kotlin.system.exitProcess
@@ -119,6 +128,22 @@ suspend fun worker(client: Client, queueName: String, hold: Boolean, nackError: 
     if (hold) command("close")
 }
 
+/** The integer `n` of a request's JSON body `{"n": <int>}`. */
+val REQUEST_N = Regex(""""n"\s*:\s*(-?\d+)\s*[,}]""")
+
+suspend fun replier(client: Client, queueName: String, count: Int) {
+    val receiver = client.queue(queueName).receiver()
+    emit("event" to "ready")
+    repeat(count) {
+        val msg = receiver.next() ?: error("the receiver ended before every request arrived")
+        val body = msg.json()
+        val n = REQUEST_N.find(body)?.groupValues?.get(1)?.toLong() ?: error("request ${msg.id}: expected {\"n\": <int>}, got $body")
+        msg.ackJson(json(mapOf("n" to n, "doubled" to 2 * n, "lang" to "kotlin")))
+        emit("event" to "replied", "id" to msg.id)
+    }
+    receiver.stop()
+}
+
 suspend fun sender(client: Client, queueName: String, body: ByteArray, json: String?) {
     val queue = client.queue(queueName)
     val sent = if (json != null) queue.sendJson(json) else queue.send(body, SendOptions(attributes = ATTRIBUTES))
@@ -128,7 +153,7 @@ suspend fun sender(client: Client, queueName: String, body: ByteArray, json: Str
 }
 
 fun main(args: Array<String>) {
-    val usage = "usage: InteropPeerKt worker QUEUE [--hold] [--nack ERROR] | sender QUEUE [BODY_HEX | --json JSON_HEX]"
+    val usage = "usage: InteropPeerKt worker QUEUE [--hold] [--nack ERROR] | sender QUEUE [BODY_HEX | --json JSON_HEX] | reply QUEUE COUNT"
     val dsn = System.getenv("DATABASE_URL") ?: run {
         System.err.println("InteropPeer: DATABASE_URL is not set")
         exitProcess(2)
@@ -160,12 +185,16 @@ fun main(args: Array<String>) {
                         val body = if (json == null) args.getOrNull(2)?.let(::unhex) else null
                         sender(client, args[1], body ?: "hello from kotlin".toByteArray(), json)
                     }
+                    "reply" -> {
+                        val count = args.getOrNull(2)?.toIntOrNull()?.takeIf { it >= 1 } ?: error(usage)
+                        replier(client, args[1], count)
+                    }
                     else -> error(usage)
                 }
             } finally {
                 client.shutdown() // flushes the ack and its notification before the process exits
             }
-            if (args[0] == "worker") emit("event" to "done")
+            if (args[0] == "worker" || args[0] == "reply") emit("event" to "done")
         }
     } catch (e: Throwable) {
         System.err.println("InteropPeer: ${e::class.qualifiedName}: ${e.message}")

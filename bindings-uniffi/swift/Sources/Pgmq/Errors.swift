@@ -20,13 +20,16 @@ extension PgmqError {
         case notTracked = "not_tracked"
         /// The id is neither queued nor has an outcome recorded.
         case messageNotFound = "message_not_found"
+        /// A request (`queue.request(_:)`) was dead-lettered, cancelled or expired instead of answered.
+        case requestFailed = "request_failed"
         /// The schema is missing or older than this library: call `migrate()`.
         case schemaMissing = "schema_missing"
         /// `migrate()` found a schema of that name that is not pgmq's; nothing changed.
         case schemaConflict = "schema_conflict"
         /// The server could not be reached or the connection broke; trying again is safe.
         case connection = "connection"
-        /// A lock wait or statement took too long; nothing changed, trying again later is safe.
+        /// A lock wait or statement took too long; nothing changed, trying again later is safe. Or a
+        /// request got no reply within its timeout, and was cancelled.
         case timeout = "timeout"
         /// PostgreSQL reported another error.
         case database = "database"
@@ -54,6 +57,7 @@ extension PgmqError {
         case .AlreadyFinished: return .alreadyFinished
         case .NotTracked: return .notTracked
         case .MessageNotFound: return .messageNotFound
+        case .RequestFailed: return .requestFailed
         case .SchemaMissing: return .schemaMissing
         case .SchemaConflict: return .schemaConflict
         case .Connection: return .connection
@@ -69,9 +73,9 @@ extension PgmqError {
         switch self {
         case .InvalidQueueName(let reason), .InvalidOption(let reason), .QueueNotFound(let reason),
              .LeaseLost(let reason), .AlreadyFinished(let reason), .NotTracked(let reason),
-             .MessageNotFound(let reason), .SchemaMissing(let reason), .SchemaConflict(let reason),
-             .Connection(let reason), .Timeout(let reason), .Database(let reason), .Closed(let reason),
-             .Internal(let reason):
+             .MessageNotFound(let reason), .RequestFailed(let reason, _, _), .SchemaMissing(let reason),
+             .SchemaConflict(let reason), .Connection(let reason), .Timeout(let reason), .Database(let reason),
+             .Closed(let reason), .Internal(let reason):
             return reason
         }
     }

@@ -117,7 +117,11 @@ internal fun withContentType(attributes: Map<String, AttributeValue>, serializer
     return attributes
 }
 
-private fun <T> decoded(body: ByteArray, attributes: Map<String, AttributeValue>, serializer: Serializer<T>, what: String): T {
+/**
+ * [body] decoded by [serializer] unless [attributes] label it as another encoding ([ContentTypeException]
+ * naming [what]): the one rule of `message.decode()`, `peekedMessage.decode()` and `reply.decode()`.
+ */
+internal fun <T> decoded(body: ByteArray, attributes: Map<String, AttributeValue>, serializer: Serializer<T>, what: String): T {
     val label = attributes[CONTENT_TYPE_ATTRIBUTE]
     if (label != null) {
         val expected = serializer.contentType
