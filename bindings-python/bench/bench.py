@@ -5,6 +5,10 @@ Figures (the Rust bench's, through the Python API):
   receive_ack   8 workers, each a `queue.receive(batch_size=100)` stream consumed by 100 tasks that run
                 `async for handle in stream: async with handle.acquire(): ...` (messages/s)
   latency_p50/p99  send -> start of the `acquire()` block with an idle worker, 1,000 samples (ms)
+  completion_p50/p99  `await queue.send(body)` -> `await completion()` returns, the idle worker's block
+                exiting cleanly (a plain ack), 1,000 samples (ms)
+  request_p50/p99  `await queue.request(body)` -> its reply, the worker acking with a small JSON result
+                (`message.set_result({"ok": True})`), 1,000 samples interleaved with completion's (ms)
 
 Each Python figure is printed beside the Rust figure of the same run (the last `"lang": "rust"` line of
 target/bench/summary.jsonl, written by the Rust bench just before) and appended there as
@@ -147,6 +151,44 @@ async def latency(client: pgmq.Client, samples: int) -> Tuple[float, float]:
     return percentile(lat, 0.5), percentile(lat, 0.99)
 
 
+async def round_trips(client: pgmq.Client, samples: int) -> Tuple[Tuple[float, float], Tuple[float, float]]:
+    """Send -> completion and request -> reply with one idle worker, the samples of both interleaved (as
+    the Rust bench does) so that they share the machine's conditions: ((p50, p99), (p50, p99)) in ms."""
+    name = "bench-py-round-trip"
+    await fresh_queue(client, name)
+    async with pgmq.connect_to_queue(name, client) as queue:
+
+        async def worker() -> None:
+            async with queue.receive() as stream:
+                async for handle in stream:
+                    async with handle.acquire() as message:
+                        if message.body == b"request":
+                            message.set_result({"ok": True})
+
+        task = asyncio.ensure_future(worker())
+        completion: List[float] = []
+        request: List[float] = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            await (await queue.send(PAYLOAD)).wait()
+            completion.append((time.perf_counter() - t0) * 1e3)
+            await asyncio.sleep(0.002)
+            t0 = time.perf_counter()
+            reply = await queue.request(b"request")
+            request.append((time.perf_counter() - t0) * 1e3)
+            assert reply.result is not None
+            await asyncio.sleep(0.002)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await pgmq.delete_queue(name, client)
+    completion.sort()
+    request.sort()
+    return (
+        (percentile(completion, 0.5), percentile(completion, 0.99)),
+        (percentile(request, 0.5), percentile(request, 0.99)),
+    )
+
+
 def percentile(ordered: List[float], p: float) -> float:
     return ordered[round((len(ordered) - 1) * p)]
 
@@ -182,6 +224,14 @@ async def run(dsn: str) -> List[Figure]:
             print(f"bench (python): latency ({n} samples)...", file=sys.stderr)
             p50, p99 = await latency(client, n)
             figures += [Figure("latency_p50", p50, "ms"), Figure("latency_p99", p99, "ms")]
+        if wanted("completion") or wanted("request"):
+            n = scale(1_000)
+            print(f"bench (python): completion and request ({n} samples each)...", file=sys.stderr)
+            (c50, c99), (r50, r99) = await round_trips(client, n)
+            if wanted("completion"):
+                figures += [Figure("completion_p50", c50, "ms"), Figure("completion_p99", c99, "ms")]
+            if wanted("request"):
+                figures += [Figure("request_p50", r50, "ms"), Figure("request_p99", r99, "ms")]
     return figures
 
 

@@ -1,7 +1,7 @@
-//! A message's body as Python reads it, for leased and peeked messages alike: `bytes` made once,
-//! `.json()`, and `.decode()` by the serializer of the queue handle it was read through (the decoding
-//! itself is `pgmq/_serializers.py`'s, which asks the core's [`is_json_content_type`] which labels read
-//! as JSON).
+//! A message's body as Python reads it, for leased and peeked messages and replies alike: `bytes` made
+//! once, `.json()`, and `.decode()` by the serializer of the queue handle it was read through (the
+//! decoding itself is `pgmq/_serializers.py`'s, which asks the core's [`is_json_content_type`] which
+//! labels read as JSON).
 
 use std::sync::Arc;
 
@@ -42,30 +42,46 @@ impl Body {
         self.py_bytes.get_or_init(py, || PyBytes::new(py, &self.bytes).unbind()).clone_ref(py)
     }
 
-    /// The body parsed as JSON (`pgmq._serializers.decode_json`): `ContentTypeError` if the
-    /// `content-type` attribute names another encoding; what `json.loads` raises if it is not JSON.
-    pub(crate) fn json<'py>(&self, py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyAny>> {
-        static DECODE_JSON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let decode_json = DECODE_JSON.import(py, "pgmq._serializers", "decode_json")?;
-        decode_json.call1((self.to_py(py), content_type(attributes)))
+    /// The serializer of the queue handle it was read through (`None`: JSON), for what is sent back.
+    pub(crate) fn serializer(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.serializer.as_ref().map(|s| s.clone_ref(py))
     }
 
-    /// The body decoded by the serializer (`pgmq._serializers.decode`): `ContentTypeError` if the
-    /// `content-type` attribute is not the serializer's.
-    pub(crate) fn decode<'py>(&self, py: Python<'py>, attributes: &Attributes) -> PyResult<Bound<'py, PyAny>> {
+    /// The body parsed as JSON (`pgmq._serializers.decode_json`): `ContentTypeError` if `content_type`
+    /// names another encoding; what `json.loads` raises if it is not JSON. `what` names the reader in
+    /// the error: `"message"` or `"reply"`.
+    pub(crate) fn json<'py>(
+        &self,
+        py: Python<'py>,
+        content_type: Option<&str>,
+        what: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        static DECODE_JSON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let decode_json = DECODE_JSON.import(py, "pgmq._serializers", "decode_json")?;
+        decode_json.call1((self.to_py(py), content_type, what))
+    }
+
+    /// The body decoded by the serializer (`pgmq._serializers.decode`): `ContentTypeError` if
+    /// `content_type` is not the serializer's. `what` as for [`Body::json`].
+    pub(crate) fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        content_type: Option<&str>,
+        what: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
         static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let serializer = self.serializer.as_ref().map(|s| s.clone_ref(py));
         DECODE.import(py, "pgmq._serializers", "decode")?.call1((
             self.to_py(py),
-            content_type(attributes),
-            serializer,
+            content_type,
+            self.serializer(py),
+            what,
         ))
     }
 }
 
 /// The `content-type` attribute (the core's `CONTENT_TYPE_ATTRIBUTE`), if the message has one that is a
 /// string: as `is_json_content_type` says, one of another type labels nothing.
-fn content_type(attributes: &Attributes) -> Option<&str> {
+pub(crate) fn content_type(attributes: &Attributes) -> Option<&str> {
     match attributes.get(CONTENT_TYPE_ATTRIBUTE) {
         Some(AttributeValue::String(label)) => Some(label),
         _ => None,

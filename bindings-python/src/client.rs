@@ -1,14 +1,17 @@
 //! `pgmq.connect` and the client: schema, queue creation, listing (with statistics) and deletion,
-//! redrive, opening queues, closing.
+//! redrive, job groups across queues, opening queues, closing.
 
 use std::time::Duration;
 
 use pgmq_core::{Backoff, ClientOptions, DeadLetterOptions, QueueOptions, DEFAULTS};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyInt;
 
-use crate::convert::{count, duration};
+use crate::completion::outcome_names;
+use crate::convert::{count, duration, queue_bound};
 use crate::error::{guard, invalid_option, ToPyResult};
+use crate::group::GroupStatistics;
 use crate::queue::{Queue, QueueStatistics};
 use crate::runtime::{future_into_py, Owner};
 
@@ -108,9 +111,11 @@ impl Client {
 
     /// Creates a queue and, unless `dlq` is `None`, its dead-letter queue `dlq@<name>`
     /// (`dlq` = `(ack_deadline, max_delivery_attempts, retention_period)`), with the nack `backoff`
-    /// `(base, factor, max, jitter)` if given. Durations in seconds. Resolves to `False` if the queue
-    /// exists.
-    #[pyo3(signature = (name, *, ack_deadline, max_delivery_attempts, retention_period, dlq, backoff=None))]
+    /// `(base, factor, max, jitter)` if given, bounded to `max_messages` if given. Durations in seconds.
+    /// Resolves to `False` if the queue exists.
+    #[pyo3(signature = (
+        name, *, ack_deadline, max_delivery_attempts, retention_period, dlq, backoff=None, max_messages=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn create_queue<'py>(
         &self,
@@ -121,6 +126,7 @@ impl Client {
         retention_period: f64,
         dlq: Option<(f64, i64, f64)>,
         backoff: Option<(f64, f64, f64, bool)>,
+        max_messages: Option<&Bound<'py, PyInt>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let dead_letter_queue = match dlq {
             Some((ack, attempts, retention)) => Some(DeadLetterOptions {
@@ -144,7 +150,8 @@ impl Client {
             .max_delivery_attempts(count(py, max_delivery_attempts, "max_delivery_attempts")?)
             .retention_period(duration(py, retention_period, "retention_period")?)
             .dead_letter_queue(dead_letter_queue)
-            .backoff(backoff);
+            .backoff(backoff)
+            .max_messages(queue_bound(py, max_messages)?);
         let client = self.inner.clone();
         future_into_py(py, self.owner, async move { client.create_queue(&name, &options).await })
     }
@@ -177,6 +184,26 @@ impl Client {
     fn redrive<'py>(&self, py: Python<'py>, source: String, target: String) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
         future_into_py(py, self.owner, async move { client.redrive(&source, &target).await })
+    }
+
+    /// Cancels the queued and held messages of job group `group` in every queue; resolves to the ids
+    /// found. `InvalidOption` for an invalid group id.
+    fn cancel_group<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        future_into_py(py, self.owner, async move { client.cancel_group(&group).await })
+    }
+
+    /// Waits until every message of job group `group`, in every queue, has an outcome; resolves to
+    /// `{id: outcome name}` (`{}` at once for an empty group). Cancelling the awaitable stops the wait.
+    fn wait_for_group<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        future_into_py(py, self.owner, async move { Ok(outcome_names(client.wait_for_group(&group).await?)) })
+    }
+
+    /// Resolves to the `GroupStatistics` of job group `group` across every queue.
+    fn group_stats<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        future_into_py(py, self.owner, async move { Ok(GroupStatistics::from(client.group_stats(&group).await?)) })
     }
 
     /// A handle on queue `name` (nothing is read; `InvalidQueueName` for a malformed name).
@@ -225,6 +252,9 @@ pub(crate) struct QueueInfo {
     #[pyo3(get)]
     dead_letter_queue: Option<String>,
     backoff: Option<Backoff>,
+    /// The most messages it holds (ready, scheduled and leased together), if it is bounded.
+    #[pyo3(get)]
+    max_messages: Option<u64>,
 }
 
 impl From<pgmq_core::QueueInfo> for QueueInfo {
@@ -236,6 +266,7 @@ impl From<pgmq_core::QueueInfo> for QueueInfo {
             retention_period: info.retention_period,
             dead_letter_queue: info.dead_letter_queue,
             backoff: info.backoff,
+            max_messages: info.max_messages,
         }
     }
 }
@@ -268,11 +299,12 @@ impl QueueInfo {
         );
         format!(
             "QueueInfo(name={:?}, ack_deadline={}s, max_delivery_attempts={}, retention_period={}s, \
-             dead_letter_queue={dlq}, backoff={backoff})",
+             dead_letter_queue={dlq}, backoff={backoff}, max_messages={})",
             self.name,
             self.ack_deadline.as_secs_f64(),
             self.max_delivery_attempts,
             self.retention_period.as_secs_f64(),
+            self.max_messages.map_or_else(|| "None".to_owned(), |n| n.to_string()),
         )
     }
 }

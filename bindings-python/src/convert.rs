@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pgmq_core::{AttributeValue, Attributes};
+use pgmq_core::{AttributeValue, Attributes, DEFAULTS};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -50,6 +50,15 @@ pub(crate) fn instant(py: Python<'_>, micros: i64) -> PyResult<SystemTime> {
 /// A count that must fit the core's `u32`.
 pub(crate) fn count(py: Python<'_>, n: i64, what: &str) -> PyResult<u32> {
     u32::try_from(n).map_err(|_| invalid_option(py, format!("{what} must be between 1 and {}, got {n}", i32::MAX)))
+}
+
+/// A queue's bound (`max_messages`): `None` for none. An int that is negative or beyond 64 bits is an
+/// `InvalidOption` worded as the core words 0 and the values over its limit, which it refuses itself.
+pub(crate) fn queue_bound(py: Python<'_>, n: Option<&Bound<'_, PyInt>>) -> PyResult<Option<u64>> {
+    let Some(n) = n else { return Ok(None) };
+    n.extract::<u64>().map(Some).map_err(|_| {
+        invalid_option(py, format!("max_messages must be between 1 and {}, not {n}", DEFAULTS.limits.max_messages))
+    })
 }
 
 /// One attribute value: `None`, `bool`, `int` (64-bit), `float` or `str`.

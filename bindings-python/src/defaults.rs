@@ -24,16 +24,19 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let table = PyDict::new(py);
     table.set_item(
         "queue",
-        section!(py, d.queue; ack_deadline, max_delivery_attempts, retention_period, dead_letter_queue, backoff),
+        section!(py, d.queue;
+            ack_deadline, max_delivery_attempts, retention_period, dead_letter_queue, backoff, max_messages,
+        ),
     )?;
     table.set_item(
         "dead_letter_queue",
         section!(py, d.dead_letter_queue; ack_deadline, max_delivery_attempts, retention_period),
     )?;
     table.set_item("backoff", section!(py, d.backoff; base, factor, max, jitter))?;
-    table.set_item("send", section!(py, d.send; track))?;
+    table.set_item("send", section!(py, d.send; track, wait_for_room, room_poll_interval))?;
     table.set_item("receive", section!(py, d.receive; batch_size, max_batch_size, poll_interval))?;
     table.set_item("completion", section!(py, d.completion; poll_interval))?;
+    table.set_item("request", section!(py, d.request; timeout))?;
     table.set_item("peek", section!(py, d.peek; limit, max_limit))?;
     table.set_item(
         "client",
@@ -47,7 +50,8 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         "limits",
         section!(py, d.limits;
             max_send_bytes, max_queue_name_len, max_schema_name_len, max_filter_depth, min_ack_deadline,
-            max_delivery_attempts, max_duration, notify_max_ids, migrate_lock_timeout,
+            max_delivery_attempts, max_duration, notify_max_ids, max_messages, migrate_lock_timeout,
+            max_group_len,
         ),
     )?;
     table.set_item("conventions", section!(py, d.conventions; dlq_prefix, content_type_attribute, json_content_type))?;

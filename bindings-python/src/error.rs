@@ -3,23 +3,32 @@
 //! The exception classes are defined in Python (`pgmq/_errors.py`), where multiple inheritance reads
 //! naturally (`QueueNotFound` is both a `PgmqError` and a `LookupError`), and so is the table choosing
 //! the class for each of the core's codes (`_errors.CLASSES`, which a test compares with the core's
-//! `ERROR_CODES`). Each exception carries the core's stable code as `.code`. Errors are raised with the
+//! `ERROR_CODES`). Each exception carries the core's stable code as `.code`, and the details of its
+//! variant where it has some (`RequestFailed`'s `.message_id` and `.outcome`). Errors are raised with the
 //! GIL held: by a method directly, or by the awaitable of an async method when its result is handed to
 //! Python ([`Mapped`]).
 
 use pgmq_core::Error;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 use pyo3::IntoPyObjectExt;
 
 /// The Python exception for a core error: the class `_errors.CLASSES` names for its code.
 pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
-    new_error(py, &e.to_string(), e.code())
+    let details = PyDict::new(py);
+    if let Error::RequestFailed { id, outcome } = &e {
+        let set = details.set_item("message_id", id).and_then(|()| details.set_item("outcome", outcome.as_str()));
+        if let Err(failed) = set {
+            return failed;
+        }
+    }
+    new_error(py, &e.to_string(), e.code(), details)
 }
 
 /// `ClientClosed` with a message of its own (runtime shut down, object inherited across fork()).
 pub(crate) fn client_closed(message: &str) -> PyErr {
-    Python::attach(|py| new_error(py, message, Error::Closed.code()))
+    Python::attach(|py| new_error(py, message, Error::Closed.code(), PyDict::new(py)))
 }
 
 /// Runs a synchronous call into the core with panics caught: a panic becomes `InternalError` (a
@@ -35,9 +44,10 @@ pub(crate) fn invalid_option(py: Python<'_>, message: impl Into<String>) -> PyEr
     to_py(py, Error::InvalidOption(message.into()))
 }
 
-fn new_error(py: Python<'_>, message: &str, code: &str) -> PyErr {
+/// `_errors.error(message, code, **details)`.
+fn new_error(py: Python<'_>, message: &str, code: &str, details: Bound<'_, PyDict>) -> PyErr {
     static ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    match ERROR.import(py, "pgmq._errors", "error").and_then(|make| make.call1((message, code))) {
+    match ERROR.import(py, "pgmq._errors", "error").and_then(|make| make.call((message, code), Some(&details))) {
         Ok(exc) => PyErr::from_value(exc),
         // Only if pgmq/_errors.py is missing or broken: say so instead of losing the original error.
         Err(e) => e,

@@ -13,12 +13,14 @@ mod convert;
 mod defaults;
 mod error;
 mod filter;
+mod group;
 mod log;
 mod message;
 mod outbox;
 mod peek;
 mod queue;
 mod receiver;
+mod reply;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -70,11 +72,13 @@ fn _pgmq(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::QueueOverview>()?;
     m.add_class::<queue::Queue>()?;
     m.add_class::<queue::QueueStatistics>()?;
+    m.add_class::<group::GroupStatistics>()?;
     m.add_class::<receiver::Receiver>()?;
     m.add_class::<message::Message>()?;
     m.add_class::<peek::PeekedMessage>()?;
     m.add_class::<message::CancelWatch>()?;
     m.add_class::<completion::Completion>()?;
+    m.add_class::<reply::Reply>()?;
     m.add_class::<filter::Attribute>()?;
     m.add_class::<filter::Filter>()?;
     m.add("LATEST_SCHEMA_VERSION", pgmq_core::LATEST_VERSION)?;

@@ -1,6 +1,6 @@
-//! A leased message: its content (as bytes, or decoded by the queue's serializer), ack / nack / extend /
-//! release, and the cancellation watch that lets `acquire()` interrupt its block when the message is
-//! cancelled.
+//! A leased message: its content (as bytes, or decoded by the queue's serializer), ack (with a result or
+//! without) / nack / extend / release, and the cancellation watch that lets `acquire()` interrupt its
+//! block when the message is cancelled.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -9,11 +9,12 @@ use futures_util::future::join_all;
 use pgmq_core::{Attributes, Error, NackOptions, Uuid};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::body::Body;
+use crate::body::{content_type, Body};
 use crate::convert::{attributes_to_py, datetime_to_py, duration_arg};
-use crate::error::{guard, ToPyResult};
+use crate::error::{guard, invalid_option, to_py, ToPyResult};
 use crate::runtime::{self, detached_future_into_py, future_into_py, Owner};
 
 /// A message leased to this worker. While it is held (not acked, nacked or released) the core extends
@@ -31,7 +32,46 @@ pub(crate) struct Message {
     lease_token: Uuid,
     /// `None` once released; dropping the last reference to an unfinished core message releases it.
     lease: Mutex<Option<Arc<pgmq_core::Message>>>,
+    /// What `set_result` gave: the result of an ack that gives none (the clean exit of `acquire()`).
+    result: Mutex<Option<AckResult>>,
     owner: Owner,
+}
+
+/// A result encoded for `Message::ack_with_result`: its bytes and their content type.
+#[derive(Clone)]
+struct AckResult {
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+}
+
+impl AckResult {
+    /// `value` by the rule of a body (`pgmq._serializers.encode_result`): bytes and text as they are,
+    /// labelled `content_type`; other values by the serializer of the queue handle (JSON without one).
+    fn encode(value: &Bound<'_, PyAny>, content_type: Option<&str>, body: &Body) -> PyResult<AckResult> {
+        static ENCODE_RESULT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = value.py();
+        let encoded = ENCODE_RESULT.import(py, "pgmq._serializers", "encode_result")?.call1((
+            value,
+            content_type,
+            body.serializer(py),
+        ))?;
+        let (bytes, content_type): (Vec<u8>, Option<String>) = encoded.extract()?;
+        Ok(AckResult { bytes, content_type })
+    }
+
+    /// The core's rule for a result (`Message::ack_with_result`), checked when `set_result` is called, so
+    /// that a result the ack would refuse fails inside the block (which then nacks) instead of at its exit.
+    fn check(&self, py: Python<'_>) -> PyResult<()> {
+        pgmq_core::validate_result(&self.bytes, self.content_type.as_deref()).to_py(py)
+    }
+
+    /// Acks `message` with this result, or without one.
+    async fn ack(result: Option<AckResult>, message: &pgmq_core::Message) -> pgmq_core::Result<()> {
+        match result {
+            Some(r) => message.ack_with_result(r.bytes, r.content_type.as_deref()).await,
+            None => message.ack().await,
+        }
+    }
 }
 
 impl Message {
@@ -47,6 +87,7 @@ impl Message {
             dead_letter_attempts: m.dead_letter_attempts(),
             lease_token: m.lease_token(),
             lease: Mutex::new(Some(Arc::new(m))),
+            result: Mutex::new(None),
             owner,
         }
     }
@@ -57,6 +98,25 @@ impl Message {
 
     fn take_lease(&self) -> Option<Arc<pgmq_core::Message>> {
         self.lease.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The result `set_result` gave, if any.
+    fn pending_result(&self) -> Option<AckResult> {
+        self.result.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The result of an ack: `result` encoded if given, else the one `set_result` gave, if any.
+    fn ack_result(
+        &self,
+        py: Python<'_>,
+        result: Option<&Bound<'_, PyAny>>,
+        content_type: Option<&str>,
+    ) -> PyResult<Option<AckResult>> {
+        match result {
+            Some(value) => AckResult::encode(value, content_type, &self.body).map(Some),
+            None if content_type.is_some() => Err(invalid_option(py, "content_type was given without a result")),
+            None => Ok(self.pending_result()),
+        }
     }
 }
 
@@ -125,13 +185,13 @@ impl Message {
     /// The body parsed as JSON (`pgmq._serializers.decode_json`): `ContentTypeError` if its content
     /// type is not JSON; what `json.loads` raises if the body is not JSON.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.body.json(py, &self.attributes)
+        self.body.json(py, content_type(&self.attributes), "message")
     }
 
     /// The body decoded by the serializer of the queue handle it was received through (JSON by
     /// default): `ContentTypeError` if its content type is another.
     fn decode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.body.decode(py, &self.attributes)
+        self.body.decode(py, content_type(&self.attributes), "message")
     }
 
     /// Whether `queue.cancel()` was called on it while held (its ack then changes nothing).
@@ -146,11 +206,49 @@ impl Message {
         self.lease().map_or(true, |m| m.is_finished())
     }
 
-    /// Completes the message. `HandleError` (code `already_finished`) if it was already finished,
-    /// `LeaseLost` if the lease was lost (nothing changed).
-    fn ack<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Completes the message, keeping `result` (encoded as a body is; `None`: the one `set_result` gave,
+    /// if any) with its outcome for whoever awaits it. `HandleError` (code `already_finished`) if it was
+    /// already finished, `LeaseLost` if the lease was lost (nothing changed), `InvalidOption` for a
+    /// result the core refuses (the message stays held).
+    #[pyo3(signature = (result=None, *, content_type=None))]
+    fn ack<'py>(
+        &self,
+        py: Python<'py>,
+        result: Option<&Bound<'py, PyAny>>,
+        content_type: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let message = self.lease().to_py(py)?;
-        detached_future_into_py(py, self.owner, async move { message.ack().await })
+        let result = self.ack_result(py, result, content_type)?;
+        detached_future_into_py(py, self.owner, async move { AckResult::ack(result, &message).await })
+    }
+
+    /// Sets the result of the ack that ends the message without giving one: the clean exit of its
+    /// `acquire()` block, or `ack()`. `None` clears it. Encoded and checked now: `TypeError` or what the
+    /// serializer raises, `InvalidOption` for a result the core would refuse, `AlreadyFinished` if the
+    /// message was finished.
+    #[pyo3(signature = (result, *, content_type=None))]
+    fn set_result(
+        &self,
+        py: Python<'_>,
+        result: Option<&Bound<'_, PyAny>>,
+        content_type: Option<&str>,
+    ) -> PyResult<()> {
+        if self.lease().to_py(py)?.is_finished() {
+            return Err(to_py(py, Error::AlreadyFinished(self.id)));
+        }
+        let result = match result {
+            Some(value) => {
+                let encoded = AckResult::encode(value, content_type, &self.body)?;
+                encoded.check(py)?;
+                Some(encoded)
+            }
+            None if content_type.is_some() => {
+                return Err(invalid_option(py, "content_type was given without a result"));
+            }
+            None => None,
+        };
+        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = result;
+        Ok(())
     }
 
     /// Fails this delivery: redelivered after `delay` (a timedelta or seconds; default: the queue's
@@ -210,8 +308,9 @@ impl Message {
     }
 }
 
-/// Acks `messages` in one hand-over, so the core commits them together, and sets `futures[i]` (asyncio
-/// futures of the running loop) to `None` or to the exception of `messages[i]`'s ack.
+/// Acks `messages` (each with the result its `set_result` gave, if any) in one hand-over, so the core
+/// commits them together, and sets `futures[i]` (asyncio futures of the running loop) to `None` or to the
+/// exception of `messages[i]`'s ack.
 #[pyfunction]
 pub(crate) fn ack_all(py: Python<'_>, messages: Vec<Py<Message>>, futures: Vec<Py<PyAny>>) -> PyResult<()> {
     if messages.len() != futures.len() {
@@ -219,12 +318,12 @@ pub(crate) fn ack_all(py: Python<'_>, messages: Vec<Py<Message>>, futures: Vec<P
     }
     let Some(first) = messages.first() else { return Ok(()) };
     let owner = first.get().owner;
-    let leases: Vec<_> = messages.iter().map(|m| m.get().lease()).collect();
+    let acks: Vec<_> = messages.iter().map(|m| m.get()).map(|m| (m.lease(), m.pending_result())).collect();
     runtime::spawn_into_futures(py, owner, futures, async move {
-        join_all(leases.iter().map(|lease| async move {
+        join_all(acks.into_iter().map(|(lease, result)| async move {
             match lease {
-                Ok(message) => message.ack().await,
-                Err(e) => Err(e.clone()),
+                Ok(message) => AckResult::ack(result, &message).await,
+                Err(e) => Err(e),
             }
         }))
         .await

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::body::Body;
+use crate::body::{content_type, Body};
 use crate::convert::{attributes_to_py, datetime_to_py};
 
 /// A message as `queue.peek()` read it. It holds no lease: nothing can be done to the message through
@@ -111,13 +111,13 @@ impl PeekedMessage {
     /// The body parsed as JSON: `ContentTypeError` if its content type is not JSON; what `json.loads`
     /// raises if the body is not JSON.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.body.json(py, &self.attributes)
+        self.body.json(py, content_type(&self.attributes), "message")
     }
 
     /// The body decoded by the serializer of the queue handle it was peeked through (JSON by default):
     /// `ContentTypeError` if its content type is another.
     fn decode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.body.decode(py, &self.attributes)
+        self.body.decode(py, content_type(&self.attributes), "message")
     }
 
     fn __repr__(&self) -> String {

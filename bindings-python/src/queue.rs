@@ -1,18 +1,21 @@
-//! A queue: send, receive, peek, cancel, purge, statistics, completion of earlier sends.
+//! A queue: send, request, receive, peek, cancel, purge, statistics, its bound, completion of earlier
+//! sends, its part of job groups.
 
 use std::sync::Arc;
 
 use pgmq_core::{MessageState, OutgoingMessage, PeekOptions, ReceiveOptions, SendOptions, Uuid};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyInt, PyList};
 
-use crate::completion::Completion;
-use crate::convert::{attributes, duration, instant};
+use crate::completion::{outcome_names, Completion};
+use crate::convert::{attributes, duration, instant, queue_bound};
 use crate::error::{guard, ToPyResult};
 use crate::filter::Filter;
+use crate::group::GroupStatistics;
 use crate::peek::PeekedMessage;
 use crate::receiver::Receiver;
+use crate::reply::Reply;
 use crate::runtime::{call_on_loop_with_error, future_into_py, Owner};
 
 /// A handle on one queue of a client.
@@ -74,8 +77,14 @@ impl Queue {
     }
 
     /// Sends `bodies` (with `attributes[i]` for body i, if given) in one atomic statement; resolves to
-    /// their `Completion`. `schedule_at` is in microseconds since the epoch, `delay` in seconds.
-    #[pyo3(signature = (bodies, attributes_list=None, *, schedule_at=None, delay=None, track))]
+    /// their `Completion`. `schedule_at` is in microseconds since the epoch, `delay` in seconds. To a
+    /// bounded queue without room for them all, waits up to `wait_for_room` seconds (0: not at all) for
+    /// room, then `QueueFull`; cancelling the awaitable while it waits sends nothing. With `group`, every
+    /// message joins that job group (the core checks the id, and refuses it with `track=False`).
+    #[pyo3(signature = (
+        bodies, attributes_list=None, *, schedule_at=None, delay=None, track, wait_for_room, group=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn send<'py>(
         &self,
         py: Python<'py>,
@@ -84,6 +93,8 @@ impl Queue {
         schedule_at: Option<i64>,
         delay: Option<f64>,
         track: bool,
+        wait_for_room: f64,
+        group: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut messages = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
@@ -97,17 +108,47 @@ impl Queue {
             }
             messages.push(message);
         }
-        let mut options = SendOptions::default().track(track);
+        let mut options =
+            SendOptions::default().track(track).wait_for_room(Some(duration(py, wait_for_room, "wait_for_room")?));
         if let Some(at) = schedule_at {
             options = options.schedule_at(instant(py, at)?);
         }
         if let Some(delay) = delay {
             options = options.delay(duration(py, delay, "delay")?);
         }
+        if let Some(group) = group {
+            options = options.group(group);
+        }
         let (queue, owner) = (self.inner.clone(), self.owner);
         future_into_py(py, owner, async move {
             let completion = queue.send_batch(messages, &options).await?;
             Ok(Completion::new(completion, owner))
+        })
+    }
+
+    /// Sends `body` (with `message_attributes`, if given) tracked and waits for its reply: resolves to a
+    /// `Reply` whose outcome is `completed`. `RequestFailed` if it was dead-lettered, cancelled or expired
+    /// instead; `Timeout` if no reply came within `timeout` seconds (the request is then cancelled);
+    /// `InvalidOption` for a zero timeout or one over 100 years (nothing sent). Cancelling the awaitable
+    /// stops the wait and leaves the request queued. `serializer` is what `Reply.decode()` uses.
+    #[pyo3(signature = (body, message_attributes=None, *, timeout, serializer=None))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        body: &Bound<'py, PyBytes>,
+        message_attributes: Option<&Bound<'py, PyAny>>,
+        timeout: f64,
+        serializer: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut message = OutgoingMessage::new(body.as_bytes());
+        if let Some(attrs) = message_attributes.filter(|a| !a.is_none()) {
+            message.attributes = attributes(attrs)?;
+        }
+        let timeout = duration(py, timeout, "timeout")?;
+        let (queue, serializer) = (self.inner.clone(), serializer.map(Arc::new));
+        future_into_py(py, self.owner, async move {
+            let reply = queue.request(message, timeout).await?;
+            Ok(Reply::new(reply, serializer))
         })
     }
 
@@ -186,6 +227,38 @@ impl Queue {
     fn statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let queue = self.inner.clone();
         future_into_py(py, self.owner, async move { Ok(QueueStatistics::from(queue.stats().await?)) })
+    }
+
+    /// Bounds the queue to `max_messages` (ready, scheduled and leased together), or with `None` lifts its
+    /// bound. `InvalidOption` for a bound out of range or on a dead-letter queue, `QueueNotFound` for an
+    /// unknown queue.
+    fn set_max_messages<'py>(
+        &self,
+        py: Python<'py>,
+        max_messages: Option<&Bound<'py, PyInt>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (queue, max) = (self.inner.clone(), queue_bound(py, max_messages)?);
+        future_into_py(py, self.owner, async move { queue.set_max_messages(max).await })
+    }
+
+    /// Cancels the queued and held messages of job group `group` in this queue; resolves to the ids found.
+    /// `InvalidOption` for an invalid group id, `QueueNotFound` for an unknown queue.
+    fn cancel_group<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let queue = self.inner.clone();
+        future_into_py(py, self.owner, async move { queue.cancel_group(&group).await })
+    }
+
+    /// Waits until every message of job group `group` in this queue has an outcome; resolves to
+    /// `{id: outcome name}` (`{}` at once for an empty group). Cancelling the awaitable stops the wait.
+    fn wait_for_group<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let queue = self.inner.clone();
+        future_into_py(py, self.owner, async move { Ok(outcome_names(queue.wait_for_group(&group).await?)) })
+    }
+
+    /// Resolves to the `GroupStatistics` of job group `group` in this queue.
+    fn group_stats<'py>(&self, py: Python<'py>, group: String) -> PyResult<Bound<'py, PyAny>> {
+        let queue = self.inner.clone();
+        future_into_py(py, self.owner, async move { Ok(GroupStatistics::from(queue.group_stats(&group).await?)) })
     }
 
     /// Resolves to a `Completion` for messages sent earlier to this queue, possibly by another process.

@@ -7,6 +7,7 @@ limit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -73,6 +74,12 @@ async def send_ids(queue: pgmq.Queue, *bodies: bytes | pgmq.OutgoingMessage) -> 
     """Sends and returns the ids without waiting for any outcome."""
     async with queue.send(*bodies) as completion:
         return completion.ids
+
+
+def other_tasks() -> set[asyncio.Task[object]]:
+    """The asyncio tasks running besides the current one (to prove a cancelled call left none behind)."""
+    current = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not current}
 
 
 def median(samples: list[float]) -> float:

@@ -1,6 +1,6 @@
-"""Every public operation of the core's handles (Client, Queue, Message, Receiver, Completion...) has a
-Python counterpart, named in COUNTERPARTS; a new core operation fails this suite until it is bound here
-or said to need none. docs/parity.md's Python column says the same, and every name it gives exists."""
+"""Every public operation of the core's handles (Client, Queue, Message, Receiver, Completion, Reply...)
+has a Python counterpart, named in COUNTERPARTS; a new core operation fails this suite until it is bound
+here or said to need none. docs/parity.md's Python column says the same, and every name it gives exists."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from support import REPO_DIR
 
 CORE_SRC = REPO_DIR / "core" / "src"
 PARITY_MD = REPO_DIR / "docs" / "parity.md"
-HANDLES = {"Client", "Queue", "Message", "Receiver", "SharedReceiver", "Completion", "SentMessage"}
+HANDLES = {"Client", "Queue", "Message", "Receiver", "SharedReceiver", "Completion", "SentMessage", "Reply"}
 
 # core operation -> the `pgmq` attribute path that does it.
 COUNTERPARTS = {
@@ -25,6 +25,9 @@ COUNTERPARTS = {
     "Client::list_queues": "Client.list_queues",
     "Client::list_queues_with_stats": "Client.list_queues_with_stats",
     "Client::redrive": "Client.redrive",
+    "Client::cancel_group": "Client.cancel_group",
+    "Client::wait_for_group": "Client.wait_for_group",
+    "Client::group_stats": "Client.get_group_statistics",
     "Client::close": "Client.close",
     "Client::is_closed": "Client.closed",
     "Queue::name": "Queue.name",
@@ -37,6 +40,11 @@ COUNTERPARTS = {
     "Queue::stats": "Queue.get_statistics",
     "Queue::completion": "Queue.wait_for_completion",
     "Queue::wait_for_completion": "Queue.wait_for_completion",
+    "Queue::request": "Queue.request",
+    "Queue::set_max_messages": "Queue.set_max_messages",
+    "Queue::cancel_group": "Queue.cancel_group",
+    "Queue::wait_for_group": "Queue.wait_for_group",
+    "Queue::group_stats": "Queue.get_group_statistics",
     "Message::id": "Message.id",
     "Message::queue": "Message.queue",
     "Message::body": "Message.body",
@@ -52,6 +60,8 @@ COUNTERPARTS = {
     "Message::is_lease_lost": "Message.lease_lost",
     "Message::is_finished": "Message.finished",
     "Message::ack": "Message.ack",
+    "Message::ack_with_result": "Message.ack",  # ack(result, content_type=...); also Message.set_result
+    "Message::ack_with_json": "Message.ack",  # ack(value): JSON unless the queue handle has a serializer
     "Message::nack": "Message.nack",
     "Message::extend": "Message.extend",
     "Receiver::next": "MessageHandleStream.receive",
@@ -64,8 +74,14 @@ COUNTERPARTS = {
     "Completion::is_tracked": "CompletionHandle.tracked",
     "Completion::with_poll_interval": "Queue.wait_for_completion",  # poll_interval=
     "Completion::wait": "CompletionHandle.wait",
+    "Completion::wait_replies": "CompletionHandle.replies",
     "SentMessage::id": "CompletionHandle.ids",  # send() of one message gives a handle of one id
     "SentMessage::wait": "CompletionHandle.wait",
+    "SentMessage::wait_reply": "CompletionHandle.reply",
+    "Reply::outcome": "Reply.outcome",
+    "Reply::result": "Reply.result",
+    "Reply::content_type": "Reply.content_type",
+    "Reply::json": "Reply.json",
 }
 
 # core operations Python needs no counterpart of, and why.
@@ -78,6 +94,7 @@ NOT_NEEDED = {
     "SharedReceiver::new": "the binding's own plumbing (Receiving wraps one)",
     "SentMessage::completion": "send() returns one CompletionHandle for all its messages",
     "SentMessage::into_completion": "as SentMessage::completion",
+    "Reply::into_result": "Reply.result is made once, without a copy of its own",
 }
 
 # New in the core and not bound yet (to be bound with their own change); empty when Python is level.

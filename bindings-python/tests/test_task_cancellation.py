@@ -15,7 +15,7 @@ import pytest
 from anyio import wait_all_tasks_blocked
 
 import pgmq
-from support import FIVE_S, QUIET, eventually, nothing_leased, receive_within, send_ids, unique
+from support import FIVE_S, QUIET, eventually, nothing_leased, other_tasks, receive_within, send_ids, unique
 
 pytestmark = pytest.mark.anyio
 
@@ -42,11 +42,6 @@ async def assert_released_and_redelivered_at_once(
         async with handle.acquire() as message:
             assert message.id == message_id, what
             assert message.delivery_attempt in attempts, (what, message.delivery_attempt)
-
-
-def other_tasks() -> set[asyncio.Task[object]]:
-    current = asyncio.current_task()
-    return {t for t in asyncio.all_tasks() if t is not current}
 
 
 # ---- while awaiting stream.receive() ----

@@ -58,9 +58,11 @@ CORE_DEFAULTS = {
     ("Backoff", "max"): "defaults.backoff.max",
     ("Backoff", "jitter"): "defaults.backoff.jitter",
     ("Queue.send", "track"): "defaults.send.track",
+    ("Queue.send", "wait_for_room"): "defaults.send.wait_for_room",
     ("Queue.receive", "batch_size"): "defaults.receive.batch_size",
     ("Queue.receive", "poll_interval"): "defaults.receive.poll_interval",
     ("Queue.wait_for_completion", "poll_interval"): "defaults.completion.poll_interval",
+    ("Queue.request", "timeout"): "defaults.request.timeout",
     ("Queue.peek", "limit"): "defaults.peek.limit",
 }
 
@@ -126,6 +128,9 @@ def test_the_limits_and_names_the_package_shows_are_the_cores() -> None:
     assert pgmq.CONTENT_TYPE_ATTRIBUTE == TRUTHS["conventions"]["content_type_attribute"]
     assert pgmq.JSON_CONTENT_TYPE == TRUTHS["conventions"]["json_content_type"]
     assert pgmq.get_dlq_name("jobs") == TRUTHS["conventions"]["dlq_prefix"] + "jobs"
+    assert _defaults.MAX_MESSAGES is TRUTHS["defaults"]["queue"]["max_messages"] is None
+    # The docstrings of create_queue and Queue.set_max_messages say "2**63 - 1".
+    assert TRUTHS["limits"]["max_messages"] == 2**63 - 1
 
 
 def test_the_error_classes_cover_exactly_the_cores_codes_one_class_per_code() -> None:
@@ -240,6 +245,10 @@ DOCUMENTED: list[tuple[object, str, tuple[str, ...]]] = [
     (pgmq.Queue.receive, "default {}, the core's", ("defaults.receive.poll_interval",)),
     (pgmq.Queue.peek, "(default {}, at most {})", ("defaults.peek.limit", "defaults.peek.max_limit")),
     (pgmq.Queue.wait_for_completion, "default {}, the core's", ("defaults.completion.poll_interval",)),
+    (pgmq.Queue.request, "default {}, the core's", ("defaults.request.timeout",)),
+    (pgmq.Queue.request, "it waits up to {} for room", ("defaults.send.wait_for_room",)),
+    (pgmq.Queue.send, "default {}, the core's", ("defaults.send.wait_for_room",)),
+    (pgmq.Queue.send, "``group`` (a ``str`` of 1 to {} bytes in UTF-8", ("limits.max_group_len",)),
     (pgmq.Timeout, "migrating sets {} for its own", ("limits.migrate_lock_timeout",)),
     (pgmq.InvalidQueueName, "``^[a-zA-Z0-9_-]{{1,{}}}$``", ("limits.max_queue_name_len",)),
     (STUB, "deeper than {} levels", ("limits.max_filter_depth",)),
@@ -257,6 +266,10 @@ DOCUMENTED: list[tuple[object, str, tuple[str, ...]]] = [
     (README, "`await queue.peek(limit={}, filter=None, state=None)` | up to `limit` (at most {})",
      ("defaults.peek.limit", "defaults.peek.max_limit")),
     (README, "poll_interval={}) as handle`", ("defaults.completion.poll_interval",)),
+    (README, "`await queue.request(body, timeout={})`", ("defaults.request.timeout",)),
+    (README, "track=True, wait_for_room={}, group=None) as completion`", ("defaults.send.wait_for_room",)),
+    (README, "(any `str` of 1 to {} bytes)", ("limits.max_group_len",)),
+    (README, "waits up to `wait_for_room` (a `timedelta` or seconds; default {})", ("defaults.send.wait_for_room",)),
 ]  # fmt: skip
 
 

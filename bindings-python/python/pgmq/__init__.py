@@ -19,12 +19,23 @@ Bodies are bytes, sent and received as they are; a ``str``, sent as its UTF-8 te
 with ``message.json()`` or ``message.decode()``. A serializer given to ``connect_to_queue(...,
 serializer=)`` encodes every body that is not bytes, ``str`` included.
 
+A worker can answer a message: ``await message.ack(result)`` (or ``message.set_result(result)`` before the
+clean exit of its ``acquire()`` block) keeps the result with the outcome, ``await completion.replies()``
+reads it, and ``reply = await queue.request(body, timeout=5)`` sends and waits for the reply in one call.
+
 To send inside your own transaction (the outbox pattern), :mod:`pgmq.sql` runs pgmq's SQL send functions
 on your asyncpg, psycopg or SQLAlchemy connection: ``await pgmq.sql.execute(conn, pgmq.sql.send("jobs",
 b"..."))``; the message exists if and when your transaction commits.
 
 For operators: ``queue.peek()`` reads messages (of a queue or a dead-letter queue) without leasing them,
 ``queue.purge()`` deletes those no worker holds, ``client.list_queues_with_stats()`` surveys every queue.
+
+Backpressure: a queue created with ``max_messages=`` holds at most that many messages; a send that does not
+fit waits up to ``wait_for_room=`` for workers to make room, then raises :class:`QueueFull`.
+
+Job groups: ``queue.send(..., group="import-42")`` puts messages, in one queue or several, in a group that
+``client.cancel_group()``, ``client.wait_for_group()`` and ``client.get_group_statistics()`` (or the same
+methods of a queue, for its part of the group) act on together.
 
 The core logs through :mod:`logging`: logger ``pgmq.core`` (``record.rust_target`` names the Rust module),
 levels ``ERROR`` to ``DEBUG`` and :data:`TRACE`; the Python layer logs on ``pgmq``.
@@ -67,13 +78,15 @@ from ._errors import (
     MessageNotFound,
     NotTracked,
     PgmqError,
+    QueueFull,
     QueueNotFound,
+    RequestFailed,
     SchemaConflict,
     SchemaMissing,
     StreamClosed,
     Timeout,
 )
-from ._queue import CompletionHandle, PeekedMessage, Queue, Sending, WaitingForCompletion
+from ._queue import CompletionHandle, GroupStatistics, PeekedMessage, Queue, Reply, Sending, WaitingForCompletion
 from ._receive import Acquisition, MessageHandle, MessageHandleStream, Receiving
 from ._serializers import (
     CONTENT_TYPE_ATTRIBUTE,
@@ -115,6 +128,7 @@ __all__ = [
     "DatabaseError",
     "Duration",
     "Filter",
+    "GroupStatistics",
     "HandleError",
     "InternalError",
     "InvalidOption",
@@ -135,12 +149,15 @@ __all__ = [
     "PgmqError",
     "Queue",
     "QueueContext",
+    "QueueFull",
     "QueueInfo",
     "QueueNotFound",
     "QueueOptions",
     "QueueOverview",
     "QueueStatistics",
     "Receiving",
+    "Reply",
+    "RequestFailed",
     "SchemaConflict",
     "SchemaMissing",
     "Sending",

@@ -1,16 +1,18 @@
-"""Connecting, the schema, creating, listing and deleting queues, redrive, opening queues."""
+"""Connecting, the schema, creating, listing and deleting queues, redrive, job groups across queues,
+opening queues."""
 
 from __future__ import annotations
 
 import math
 from types import TracebackType
-from typing import Any, Generator, List, Optional, Type
+from typing import Any, Dict, Generator, List, Optional, Type
+from uuid import UUID
 
 from . import _defaults, _pgmq
-from ._convert import Duration, count, optional_seconds, seconds
-from ._queue import Queue
+from ._convert import Duration, count, group_id, optional_seconds, queue_bound, seconds
+from ._queue import GroupStatistics, Queue
 from ._serializers import Serializer, checked
-from ._types import Backoff, QueueOptions
+from ._types import Backoff, Outcome, QueueOptions
 
 QueueInfo = _pgmq.QueueInfo
 QueueOverview = _pgmq.QueueOverview
@@ -44,7 +46,8 @@ class Client:
     async def list_queues(self) -> List[QueueInfo]:
         """Every queue, dead-letter queues included, by name: their settings as :class:`pgmq.QueueInfo`
         (``.name``, ``.ack_deadline`` and ``.retention_period`` as timedeltas, ``.max_delivery_attempts``,
-        ``.dead_letter_queue``: its name or ``None``, ``.backoff``: a :class:`pgmq.Backoff` or ``None``)."""
+        ``.dead_letter_queue``: its name or ``None``, ``.backoff``: a :class:`pgmq.Backoff` or ``None``,
+        ``.max_messages``: its bound or ``None``)."""
         return await self._native.list_queues()
 
     async def list_queues_with_stats(self) -> List[QueueOverview]:
@@ -62,6 +65,31 @@ class Client:
         ``target`` as fresh messages (same ids, bodies and attributes; attempts reset). Returns how
         many moved. :class:`pgmq.QueueNotFound` if either queue is unknown."""
         return await self._native.redrive(source, target)
+
+    async def cancel_group(self, group: str) -> List[UUID]:
+        """Cancels every queued and held message of job group ``group`` (``queue.send(..., group=group)``)
+        in every queue, as :meth:`pgmq.Queue.cancel` does for each: a queued or scheduled message is never
+        delivered, a held one's ``acquire()`` block is interrupted and its ack changes nothing. Returns
+        the ids found, held messages still being cancelled included. An unknown group is an empty one;
+        :class:`pgmq.InvalidOption` for an invalid group id."""
+        return await self._native.cancel_group(group_id(group, "group"))
+
+    async def wait_for_group(self, group: str) -> Dict[UUID, Outcome]:
+        """Waits until every message of job group ``group``, in every queue, has an outcome (messages sent
+        to it meanwhile count too) and returns them, ``{id: Outcome}``. Woken by NOTIFY, not by polling;
+        an empty or unknown group returns ``{}`` at once. A finished message leaves its group when its
+        outcome expires (its queue's retention period).
+
+        Cancelling the awaiting task only stops the wait. :class:`pgmq.InvalidOption` for an invalid
+        group id."""
+        outcomes = await self._native.wait_for_group(group_id(group, "group"))
+        return {id_: Outcome(outcome) for id_, outcome in outcomes.items()}
+
+    async def get_group_statistics(self, group: str) -> GroupStatistics:
+        """Counts of job group ``group``'s messages in every queue, as a :class:`pgmq.GroupStatistics`
+        (see :meth:`pgmq.Queue.get_group_statistics`). :class:`pgmq.InvalidOption` for an invalid group
+        id."""
+        return await self._native.group_stats(group_id(group, "group"))
 
     async def __aenter__(self) -> Client:
         return self
@@ -207,6 +235,7 @@ async def create_queue(
     retention_period: Duration = _defaults.RETENTION_PERIOD,
     dlq_options: Optional[QueueOptions] = QueueOptions(),
     backoff: Optional[Backoff] = None,
+    max_messages: Optional[int] = _defaults.MAX_MESSAGES,
 ) -> bool:
     """Creates a queue and, unless ``dlq_options`` is ``None``, its dead-letter queue ``dlq@<name>``,
     in one transaction. Returns ``False`` (changing nothing) if the queue already exists.
@@ -216,8 +245,15 @@ async def create_queue(
     (default 10) deliveries a message moves to the dead-letter queue; an unconsumed message moves there
     after ``retention_period`` (default 7 days). ``backoff`` (a :class:`pgmq.Backoff`) delays the
     redelivery after a nack that gives no delay of its own; ``None``: at once. Durations are ``timedelta``
-    or seconds. Raises :class:`pgmq.InvalidQueueName` or :class:`pgmq.InvalidOption` before writing
-    anything. ``client.list_queues()`` shows the settings a queue was created with.
+    or seconds.
+
+    ``max_messages`` bounds the queue: it holds at most that many messages, ready, scheduled and leased
+    together (1 to 2**63 - 1; default ``None``: unbounded). A send that does not fit waits for room, or
+    fails with :class:`pgmq.QueueFull` (see ``wait_for_room`` of :meth:`pgmq.Queue.send`); its dead-letter
+    queue is never bounded. :meth:`pgmq.Queue.set_max_messages` changes it later.
+
+    Raises :class:`pgmq.InvalidQueueName` or :class:`pgmq.InvalidOption` before writing anything.
+    ``client.list_queues()`` shows the settings a queue was created with.
     """
     native = _native(client)
     policy = None
@@ -250,6 +286,7 @@ async def create_queue(
         retention_period=seconds(retention_period, "retention_period"),
         dlq=dlq,
         backoff=policy,
+        max_messages=queue_bound(max_messages, "max_messages"),
     )
 
 

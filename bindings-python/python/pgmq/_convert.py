@@ -1,4 +1,4 @@
-"""Python values to what the native layer takes: seconds, microseconds since the epoch."""
+"""Python values to what the native layer takes: seconds, microseconds since the epoch, group ids."""
 
 from __future__ import annotations
 
@@ -37,6 +37,22 @@ def count(value: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     return max(-_I64_MAX, min(value, _I64_MAX))
+
+
+def queue_bound(value: Optional[int], name: str) -> Optional[int]:
+    """A queue's bound for the native layer: ``None``, or an int (not a bool) passed on whole, so that the
+    core's range check, not an ``OverflowError``, answers a value beyond 64 bits."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    return value
+
+
+def group_id(value: str, name: str) -> str:
+    """A job group id for the native layer: a ``str`` (else ``TypeError``); its length and characters are
+    the core's to check (``InvalidOption``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
 
 
 def optional_seconds(value: Optional[Duration], name: str) -> Optional[float]:

@@ -5,16 +5,17 @@ written out twice. tests/test_truths.py compares them, and the native table, wit
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from . import _pgmq
 
 _TABLE: Dict[str, Dict[str, Any]] = _pgmq.DEFAULTS
 
-# A new queue: create_queue(ack_deadline=, max_delivery_attempts=, retention_period=).
+# A new queue: create_queue(ack_deadline=, max_delivery_attempts=, retention_period=, max_messages=).
 ACK_DEADLINE: timedelta = _TABLE["queue"]["ack_deadline"]
 MAX_DELIVERY_ATTEMPTS: int = _TABLE["queue"]["max_delivery_attempts"]
 RETENTION_PERIOD: timedelta = _TABLE["queue"]["retention_period"]
+MAX_MESSAGES: Optional[int] = _TABLE["queue"]["max_messages"]
 
 # The dead-letter queue created with it: QueueOptions().
 DLQ_ACK_DEADLINE: timedelta = _TABLE["dead_letter_queue"]["ack_deadline"]
@@ -27,8 +28,9 @@ BACKOFF_FACTOR: float = _TABLE["backoff"]["factor"]
 BACKOFF_MAX: timedelta = _TABLE["backoff"]["max"]
 BACKOFF_JITTER: bool = _TABLE["backoff"]["jitter"]
 
-# queue.send(track=).
+# queue.send(track=, wait_for_room=).
 TRACK: bool = _TABLE["send"]["track"]
+WAIT_FOR_ROOM: timedelta = _TABLE["send"]["wait_for_room"]
 
 # queue.receive(batch_size=, poll_interval=).
 BATCH_SIZE: int = _TABLE["receive"]["batch_size"]
@@ -36,6 +38,9 @@ RECEIVE_POLL_INTERVAL: timedelta = _TABLE["receive"]["poll_interval"]
 
 # queue.wait_for_completion(poll_interval=).
 COMPLETION_POLL_INTERVAL: timedelta = _TABLE["completion"]["poll_interval"]
+
+# queue.request(timeout=).
+REQUEST_TIMEOUT: timedelta = _TABLE["request"]["timeout"]
 
 # queue.peek(limit=), and the largest limit accepted.
 PEEK_LIMIT: int = _TABLE["peek"]["limit"]

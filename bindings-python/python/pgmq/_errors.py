@@ -12,9 +12,11 @@ which the core never sees.
 from __future__ import annotations
 
 import json
-from typing import Dict, Optional, Type
+from typing import Any, Dict, Optional, Type, Union
+from uuid import UUID
 
 from . import _pgmq
+from ._types import Outcome
 
 __all__ = [
     "PgmqError",
@@ -22,6 +24,8 @@ __all__ = [
     "InvalidOption",
     "QueueNotFound",
     "MessageNotFound",
+    "RequestFailed",
+    "QueueFull",
     "LeaseLost",
     "HandleError",
     "AlreadyFinished",
@@ -50,11 +54,11 @@ class PgmqError(Exception):
 
     @property
     def transient(self) -> bool:
-        """Whether trying again later may succeed: ``True`` for ``connection`` and ``timeout`` (the core's
-        ``Error::is_transient``), ``False`` for every other code."""
+        """Whether trying again later may succeed: ``True`` for ``connection``, ``timeout`` and
+        ``queue_full`` (the core's ``Error::is_transient``), ``False`` for every other code."""
         return _TRANSIENT.get(self.code, False)
 
-    def __reduce__(self) -> tuple[type[PgmqError], tuple[str, str]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self), self.code))
 
 
@@ -82,6 +86,38 @@ class MessageNotFound(PgmqError, LookupError):
     """Completion was asked of a message that is neither queued nor has an outcome record."""
 
     code = "message_not_found"
+
+
+class RequestFailed(PgmqError):
+    """A request (``queue.request()``) finished without a reply: it was dead-lettered, cancelled or expired
+    instead of completed. ``outcome`` says which (a :class:`pgmq.Outcome`), ``message_id`` is the
+    request's id; both are set when pgmq raises it."""
+
+    code = "request_failed"
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        *,
+        message_id: Optional[UUID] = None,
+        outcome: Union[Outcome, str, None] = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.message_id = message_id
+        self.outcome: Optional[Outcome] = None if outcome is None else Outcome(outcome)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.code), {"message_id": self.message_id, "outcome": self.outcome})
+
+
+class QueueFull(PgmqError):
+    """A bounded queue (``create_queue(..., max_messages=)``) had no room for the whole send, at once
+    (``wait_for_room=0``, or the SQL send of :mod:`pgmq.sql`) or within the send's ``wait_for_room``.
+    Nothing was written; sending again once workers have finished messages may succeed
+    (:attr:`transient`)."""
+
+    code = "queue_full"
 
 
 class LeaseLost(PgmqError):
@@ -157,7 +193,8 @@ class Timeout(PgmqError, TimeoutError):
     """Something ran out of time: a lock wait hit ``lock_timeout`` (migrating sets 5 s for its own
     transaction), the server's ``statement_timeout`` cancelled a statement, or no pool connection came
     free within the client's ``statement_timeout``. Nothing changed, and trying again later is safe
-    (:attr:`transient`). A :class:`TimeoutError` too, so ``except TimeoutError`` catches it."""
+    (:attr:`transient`). Also a ``queue.request()`` that got no reply within its ``timeout``: the request
+    was cancelled. A :class:`TimeoutError` too, so ``except TimeoutError`` catches it."""
 
     code = "timeout"
 
@@ -194,6 +231,8 @@ CLASSES: Dict[str, Type[PgmqError]] = {
             AlreadyFinished,
             NotTracked,
             MessageNotFound,
+            RequestFailed,
+            QueueFull,
             SchemaMissing,
             SchemaConflict,
             ConnectionError,
@@ -215,7 +254,8 @@ _TRANSIENT: Dict[str, bool] = {code: transient for code, transient, _ in _pgmq.E
 
 SQLSTATES: Dict[str, str] = json.loads(_pgmq._truths_json())["sqlstates"]
 """The SQLSTATEs pgmq's SQL functions raise (class ``PQ``, pgmq's own) and the core's code each stands
-for: ``{"PQ001": "queue_not_found", "PQ002": "invalid_option"}``, read from the core's table of truths.
+for: ``{"PQ001": "queue_not_found", "PQ002": "invalid_option", "PQ003": "queue_full"}``, read from the
+core's table of truths.
 ``pgmq.sql`` raises the class of that code for a driver's exception with one of these states."""
 
 
@@ -226,7 +266,9 @@ def from_sqlstate(sqlstate: str, message: str) -> Optional[PgmqError]:
     return None if code is None else error(message, code)
 
 
-def error(message: str, code: str) -> PgmqError:
+def error(message: str, code: str, **details: Any) -> PgmqError:
     """The exception for an error of the core: of the class :data:`CLASSES` names for ``code``
-    (:class:`PgmqError` for a code this package does not know yet)."""
-    return CLASSES.get(code, PgmqError)(message, code)
+    (:class:`PgmqError` for a code this package does not know yet), given the ``details`` of its variant
+    (``RequestFailed``'s ``message_id`` and ``outcome``)."""
+    cls = CLASSES.get(code, PgmqError)
+    return cls(message, code, **details) if details else cls(message, code)

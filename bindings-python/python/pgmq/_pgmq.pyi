@@ -9,7 +9,7 @@ from uuid import UUID
 
 from ._errors import PgmqError
 from ._serializers import Serializer
-from ._types import Backoff, MessageState
+from ._types import Backoff, MessageState, Outcome
 
 _AttributeValue = Union[str, int, float, bool, None]
 
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULTS",
     "ERROR_CODES",
     "Filter",
+    "GroupStatistics",
     "JSON_CONTENT_TYPE",
     "LATEST_SCHEMA_VERSION",
     "Message",
@@ -31,6 +32,7 @@ __all__ = [
     "QueueOverview",
     "QueueStatistics",
     "Receiver",
+    "Reply",
     "ack_all",
     "connect",
     "dlq_name",
@@ -105,11 +107,20 @@ class Client:
         retention_period: float,
         dlq: Optional[tuple[float, int, float]],
         backoff: Optional[tuple[float, float, float, bool]] = None,
-    ) -> Future[bool]: ...
+        max_messages: Optional[int] = None,
+    ) -> Future[bool]:
+        """`max_messages`: the queue's bound (`None`: unbounded). `InvalidOption` for one under 1 or over
+        2**63 - 1."""
     def delete_queue(self, name: str) -> Future[bool]: ...
     def list_queues(self) -> Future[list[QueueInfo]]: ...
     def list_queues_with_stats(self) -> Future[list[QueueOverview]]: ...
     def redrive(self, source: str, target: str) -> Future[int]: ...
+    def cancel_group(self, group: str) -> Future[list[UUID]]:
+        """The core's `Client::cancel_group`: cancels the group's messages in every queue."""
+    def wait_for_group(self, group: str) -> Future[dict[UUID, str]]:
+        """The core's `Client::wait_for_group`: `{id: outcome name}` once every member has an outcome."""
+    def group_stats(self, group: str) -> Future[GroupStatistics]:
+        """The core's `Client::group_stats`: the group's counts across every queue."""
     def queue(self, name: str) -> Queue: ...
     def close(self) -> Future[None]: ...
 
@@ -125,7 +136,13 @@ class Queue:
         schedule_at: Optional[int] = None,
         delay: Optional[float] = None,
         track: bool,
-    ) -> Future[Completion]: ...
+        wait_for_room: float,
+        group: Optional[str] = None,
+    ) -> Future[Completion]:
+        """To a bounded queue without room for every body: waits up to `wait_for_room` seconds (0: not at
+        all) for room, then `QueueFull`, having written nothing. Cancelling the future sends nothing.
+        `group`: the job group every message joins (`InvalidOption` for an invalid id, or with
+        `track=False`)."""
     def receiver(
         self,
         *,
@@ -148,9 +165,28 @@ class Queue:
     ) -> Future[list[PeekedMessage]]:
         """`state`: `"ready"`, `"scheduled"`, `"leased"` or `"lapsed"` (`None`: any). `serializer` is what
         `PeekedMessage.decode()` uses (`None`: JSON)."""
+    def request(
+        self,
+        body: bytes,
+        message_attributes: Optional[dict[str, Any]] = None,
+        *,
+        timeout: float,
+        serializer: Optional[Serializer] = None,
+    ) -> Future[Reply]:
+        """Sends `body` tracked and waits for its reply (the core's `Queue::request`), at most `timeout`
+        seconds. `serializer` is what `Reply.decode()` uses (`None`: JSON)."""
     def cancel(self, ids: list[UUID]) -> Future[list[UUID]]: ...
     def purge(self) -> Future[int]: ...
     def statistics(self) -> Future[QueueStatistics]: ...
+    def set_max_messages(self, max_messages: Optional[int]) -> Future[None]:
+        """The core's `Queue::set_max_messages`: bounds the queue, or with `None` lifts its bound."""
+    def cancel_group(self, group: str) -> Future[list[UUID]]:
+        """The core's `Queue::cancel_group`: cancels the group's messages in this queue."""
+    def wait_for_group(self, group: str) -> Future[dict[UUID, str]]:
+        """The core's `Queue::wait_for_group`: `{id: outcome name}` once every member in this queue has an
+        outcome."""
+    def group_stats(self, group: str) -> Future[GroupStatistics]:
+        """The core's `Queue::group_stats`: the group's counts in this queue."""
     def completion(self, ids: list[UUID]) -> Future[Completion]: ...
 
 @final
@@ -176,6 +212,9 @@ class QueueInfo:
     def backoff(self) -> Optional[Backoff]:
         """Its delay policy for nacks without a delay of their own (durations as timedeltas); `None`:
         such nacks retry at once."""
+    @property
+    def max_messages(self) -> Optional[int]:
+        """The most messages it holds (ready, scheduled and leased together), if it is bounded."""
 
 @final
 class QueueOverview:
@@ -211,6 +250,36 @@ class QueueStatistics:
     @property
     def dead_lettered(self) -> int:
         """Messages in this queue's dead-letter queue."""
+
+@final
+class GroupStatistics:
+    """Counts of one job group's messages at one instant: those still in a queue by state, the finished
+    ones by outcome (kept for their queue's retention period)."""
+
+    @property
+    def messages(self) -> int:
+        """Messages of the group still in a queue: ready, scheduled and leased."""
+    @property
+    def ready(self) -> int:
+        """Available for delivery now."""
+    @property
+    def scheduled(self) -> int:
+        """Waiting for their scheduled time (or a nack delay)."""
+    @property
+    def leased(self) -> int:
+        """Held by a worker under a live lease."""
+    @property
+    def completed(self) -> int:
+        """Finished: acked."""
+    @property
+    def dead_lettered(self) -> int:
+        """Finished: their delivery attempts ran out."""
+    @property
+    def cancelled(self) -> int:
+        """Finished: cancelled."""
+    @property
+    def expired(self) -> int:
+        """Finished: their retention period ran out before anyone consumed them."""
 
 @final
 class Receiver:
@@ -268,7 +337,19 @@ class Message:
         """The body decoded by the serializer of the queue handle it was received through (JSON unless
         `connect_to_queue(..., serializer=)` gave another). `pgmq.ContentTypeError` if its `content-type`
         attribute is not the serializer's."""
-    def ack(self) -> Future[None]: ...
+    def ack(self, result: object = None, *, content_type: Optional[str] = None) -> Future[None]:
+        """Completes the message. `result` (not `None`) is kept with its outcome for whoever awaits it
+        (`CompletionHandle.replies()`, `Queue.request()`), encoded as a body is: bytes-like as they are
+        and a `str` as UTF-8 text (unless the queue handle has a serializer), labelled `content_type` if
+        given; any other value by the queue handle's serializer (JSON without one), labelled with its
+        content type. Without `result`, the one `set_result()` gave, if any. `pgmq.InvalidOption` (the
+        message stays held) for a result over the send limit, an empty `content_type` or one with a NUL
+        character, or a `content_type` that is not the serializer's for a value it encodes."""
+    def set_result(self, result: object, *, content_type: Optional[str] = None) -> None:
+        """Sets the result of the ack that ends the message without one of its own: the clean exit of its
+        `acquire()` block (an exception still nacks it, and the result is dropped), or `ack()`. Encoded as
+        `ack(result)` encodes it, and checked now: `pgmq.InvalidOption` as for `ack`, `AlreadyFinished` if
+        the message was finished. `None` clears it."""
     def nack(self, error: Optional[str] = None, delay: Optional[Union[timedelta, float]] = None) -> Future[None]:
         """Fails this delivery: redelivered after `delay` (a timedelta or seconds; default: the queue's
         backoff, or at once), or dead-lettered on the last attempt, keeping `error` as its last error."""
@@ -329,6 +410,32 @@ class Completion:
     @property
     def tracked(self) -> bool: ...
     def wait(self, poll_interval: Optional[float] = None) -> Future[dict[UUID, str]]: ...
+    def wait_replies(
+        self, poll_interval: Optional[float] = None, serializer: Optional[Serializer] = None
+    ) -> Future[dict[UUID, Reply]]: ...
+
+@final
+class Reply:
+    """How a sent message finished, and the result its worker gave it (`message.ack(result)` in any
+    language). Its repr shows the result's length, never its bytes."""
+
+    @property
+    def outcome(self) -> Outcome:
+        """How the message finished."""
+    @property
+    def result(self) -> Optional[bytes]:
+        """The result's bytes; `None` if the worker acked without one, or the message finished otherwise."""
+    @property
+    def content_type(self) -> Optional[str]:
+        """The result's content type (`"application/json"` for a JSON result); `None` if unlabelled."""
+    def json(self) -> Any:
+        """The result parsed as JSON, under the rule of `Message.json()` (unlabelled or labelled JSON).
+        `pgmq.InvalidOption` if there is no result, `pgmq.ContentTypeError` if it is labelled with
+        another encoding, `json.JSONDecodeError` if it is not JSON."""
+    def decode(self) -> Any:
+        """The result decoded by the serializer of the queue handle that waited for it (JSON unless
+        `connect_to_queue(..., serializer=)` gave another), as `Message.decode()`. `pgmq.InvalidOption`
+        if there is no result."""
 
 @final
 class Attribute:

@@ -1,4 +1,5 @@
-"""A queue: send (with completion tracking), receive, peek, cancel, purge, statistics."""
+"""A queue: send (with completion tracking and replies), request, receive, peek, cancel, purge,
+statistics, its bound, its part of job groups."""
 
 from __future__ import annotations
 
@@ -9,31 +10,41 @@ from typing import Any, Callable, Coroutine, Dict, Generator, List, Optional, Tu
 from uuid import UUID
 
 from . import _defaults, _pgmq
-from ._convert import Duration, count, epoch_micros, optional_seconds
+from ._convert import Duration, count, epoch_micros, group_id, optional_seconds, queue_bound, seconds
 from ._errors import PgmqError
 from ._receive import MessageHandleStream, Receiving, error_reporter
 from ._serializers import Serializer, encode
 from ._types import MessageState, Outcome
 
 QueueStatistics = _pgmq.QueueStatistics
+GroupStatistics = _pgmq.GroupStatistics
 PeekedMessage = _pgmq.PeekedMessage
 Filter = _pgmq.Filter
+Reply = _pgmq.Reply
 
 
 class CompletionHandle:
-    """The ids of sent messages and a way to wait for their outcomes.
+    """The ids of sent messages and a way to wait for their outcomes, and for their results.
 
     ``await completion()`` (or ``await completion.wait()``) waits until every message has finished and
-    returns ``{id: Outcome}``. Woken by NOTIFY and confirmed from the durable outcome records, so it
-    also learns outcomes that happened before it started waiting. Messages sent with ``track=False``
-    raise :class:`pgmq.NotTracked` (a :class:`pgmq.HandleError`).
+    returns ``{id: Outcome}``; ``await completion.replies()`` returns ``{id: Reply}``, each outcome with
+    the result its worker acked it with (``message.ack(result)``), and ``await completion.reply()`` the
+    one reply of a send of one message. Woken by NOTIFY and confirmed from the durable outcome records,
+    so it also learns outcomes that happened before it started waiting. Messages sent with
+    ``track=False`` raise :class:`pgmq.NotTracked` (a :class:`pgmq.HandleError`).
     """
 
-    __slots__ = ("_native", "_poll_interval", "_ids")
+    __slots__ = ("_native", "_poll_interval", "_serializer", "_ids")
 
-    def __init__(self, native: _pgmq.Completion, poll_interval: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        native: _pgmq.Completion,
+        poll_interval: Optional[float] = None,
+        serializer: Optional[Serializer] = None,
+    ) -> None:
         self._native = native
         self._poll_interval = poll_interval
+        self._serializer = serializer
         self._ids: Optional[Tuple[UUID, ...]] = None
 
     @property
@@ -56,6 +67,20 @@ class CompletionHandle:
     def __call__(self) -> Coroutine[Any, Any, Dict[UUID, Outcome]]:
         return self.wait()
 
+    async def replies(self) -> Dict[UUID, Reply]:
+        """Waits as :meth:`wait` does and returns each message's :class:`pgmq.Reply`: its outcome, and the
+        result its worker gave it (``reply.result``, ``reply.json()``, ``reply.decode()`` by this queue
+        handle's serializer), if any. Results are kept as long as outcomes: the queue's retention period.
+        """
+        return await self._native.wait_replies(self._poll_interval, self._serializer)
+
+    async def reply(self) -> Reply:
+        """The reply of the one message this handle is for (``await (await queue.send(body)).reply()``),
+        as :meth:`replies` gives it; ``ValueError`` for a handle of several messages."""
+        if len(self.ids) != 1:
+            raise ValueError(f"reply() is for a send of one message, not {len(self.ids)}: use replies()")
+        return (await self.replies())[self.ids[0]]
+
     def __repr__(self) -> str:
         return f"<pgmq.CompletionHandle ids={list(self.ids)!r}>"
 
@@ -66,23 +91,40 @@ class Sending:
     Like a coroutine, it does nothing until then: one that is dropped unused sent nothing, and says so
     with a ``RuntimeWarning`` ("... was never awaited") when it is garbage-collected."""
 
-    __slots__ = ("_queue", "_bodies", "_attributes", "_schedule_at", "_delay", "_track", "_used")
+    __slots__ = (
+        "_queue",
+        "_serializer",
+        "_bodies",
+        "_attributes",
+        "_schedule_at",
+        "_delay",
+        "_track",
+        "_wait_for_room",
+        "_group",
+        "_used",
+    )
 
     def __init__(
         self,
         queue: _pgmq.Queue,
+        serializer: Optional[Serializer],
         bodies: List[bytes],
         attributes: Optional[List[Optional[Dict[str, Any]]]],
         schedule_at: Optional[int],
         delay: Optional[float],
         track: bool,
+        wait_for_room: float,
+        group: Optional[str],
     ) -> None:
         self._queue = queue
+        self._serializer = serializer
         self._bodies = bodies
         self._attributes = attributes
         self._schedule_at = schedule_at
         self._delay = delay
         self._track = track
+        self._wait_for_room = wait_for_room
+        self._group = group
         self._used = False
 
     def __del__(self) -> None:
@@ -98,9 +140,15 @@ class Sending:
 
     async def _send(self) -> CompletionHandle:
         native = await self._queue.send(
-            self._bodies, self._attributes, schedule_at=self._schedule_at, delay=self._delay, track=self._track
+            self._bodies,
+            self._attributes,
+            schedule_at=self._schedule_at,
+            delay=self._delay,
+            track=self._track,
+            wait_for_room=self._wait_for_room,
+            group=self._group,
         )
-        return CompletionHandle(native)
+        return CompletionHandle(native, serializer=self._serializer)
 
     def __await__(self) -> Generator[Any, None, CompletionHandle]:
         self._used = True
@@ -123,15 +171,18 @@ class WaitingForCompletion:
     """What ``queue.wait_for_completion(...)`` returns: an async context manager giving a
     :class:`CompletionHandle` for messages sent earlier, possibly by another process."""
 
-    __slots__ = ("_queue", "_ids", "_poll_interval")
+    __slots__ = ("_queue", "_ids", "_poll_interval", "_serializer")
 
-    def __init__(self, queue: _pgmq.Queue, ids: List[UUID], poll_interval: Optional[float]) -> None:
+    def __init__(
+        self, queue: _pgmq.Queue, ids: List[UUID], poll_interval: Optional[float], serializer: Optional[Serializer]
+    ) -> None:
         self._queue = queue
         self._ids = ids
         self._poll_interval = poll_interval
+        self._serializer = serializer
 
     async def __aenter__(self) -> CompletionHandle:
-        return CompletionHandle(await self._queue.completion(self._ids), self._poll_interval)
+        return CompletionHandle(await self._queue.completion(self._ids), self._poll_interval, self._serializer)
 
     async def __aexit__(
         self,
@@ -169,6 +220,8 @@ class Queue:
         schedule_at: Optional[datetime] = None,
         delay: Optional[Duration] = None,
         track: bool = _defaults.TRACK,
+        wait_for_room: Duration = _defaults.WAIT_FOR_ROOM,
+        group: Optional[str] = None,
     ) -> Sending:
         """Sends one or more messages atomically, in one statement, with one NOTIFY.
 
@@ -188,12 +241,57 @@ class Queue:
         They become available at ``schedule_at`` (an aware datetime, or a naive one taken as UTC) or after
         ``delay`` (a timedelta or seconds), never both; ``track=False`` skips the outcome record (fire and
         forget). :class:`pgmq.QueueNotFound` if the queue does not exist (nothing is written).
+
+        A bounded queue (``create_queue(..., max_messages=)``) takes the messages all together or none of
+        them. Without room for them all, the send waits up to ``wait_for_room`` (a timedelta or seconds;
+        default 30 s, the core's) for workers to finish messages, woken by their acks, then raises
+        :class:`pgmq.QueueFull` (nothing is written); ``wait_for_room=0`` raises it at once, to shed load.
+        Cancelling the awaiting task while it waits sends nothing. Unbounded queues ignore it.
+
+        ``group`` (a ``str`` of 1 to 255 bytes in UTF-8, without NUL) puts every message of the send in
+        that job group, which may span queues: :meth:`cancel_group`, :meth:`wait_for_group` and
+        :meth:`get_group_statistics` here, and the same methods of :class:`pgmq.Client` across queues,
+        then act on them together. A grouped message is tracked: ``track=False`` with a group raises
+        :class:`pgmq.InvalidOption`, as does an invalid group id (nothing is sent).
         """
         bodies, attributes = encode(messages, self._serializer)
         if not isinstance(track, bool):
             raise TypeError(f"track must be a bool, not {type(track).__name__}")
         at = None if schedule_at is None else epoch_micros(schedule_at, "schedule_at")
-        return Sending(self._native, bodies, attributes, at, optional_seconds(delay, "delay"), track)
+        delay_seconds = optional_seconds(delay, "delay")
+        wait = seconds(wait_for_room, "wait_for_room")
+        grouped = None if group is None else group_id(group, "group")
+        return Sending(self._native, self._serializer, bodies, attributes, at, delay_seconds, track, wait, grouped)
+
+    async def request(self, body: object, *, timeout: Duration = _defaults.REQUEST_TIMEOUT) -> Reply:
+        """Sends ``body`` and waits for its reply: request/reply over the queue, answered by a worker in
+        any language with ``await message.ack(result)`` (Python) or its counterpart.
+
+        ``body`` is what :meth:`send` takes (bytes, text, a JSON value, an :class:`OutgoingMessage`),
+        encoded the same way; the message is always tracked. Returns the :class:`pgmq.Reply` of the
+        completed message: ``reply.json()``, ``reply.decode()`` (by this handle's serializer),
+        ``reply.result`` (bytes, ``None`` if the worker acked without a result), ``reply.content_type``.
+
+        :class:`pgmq.RequestFailed` if the request was dead-lettered, cancelled or expired instead
+        (``error.outcome`` says which, ``error.message_id`` is its id). :class:`pgmq.Timeout` if no reply
+        came within ``timeout`` (a timedelta or seconds; default 30 s, the core's): the request is then
+        cancelled, so no worker starts it any more, one holding it is interrupted, and a late reply is
+        dropped. :class:`pgmq.InvalidOption` for a timeout of zero or over 100 years (nothing is sent).
+
+        Cancelling the awaiting task (``asyncio.wait_for``, an anyio cancel scope) only stops the wait:
+        the request stays queued and a worker may still answer it, for nobody. Give ``timeout`` instead
+        to bound a request.
+
+        To a full bounded queue, the request is sent as :meth:`send` sends by default: it waits up to
+        30 s for room before ``timeout`` starts, then raises :class:`pgmq.QueueFull`.
+        """
+        bodies, attributes = encode((body,), self._serializer)
+        return await self._native.request(
+            bodies[0],
+            None if attributes is None else attributes[0],
+            timeout=seconds(timeout, "timeout"),
+            serializer=self._serializer,
+        )
 
     def receive(
         self,
@@ -292,6 +390,45 @@ class Queue:
         ``.dead_lettered``. :class:`pgmq.QueueNotFound` for an unknown queue."""
         return await self._native.statistics()
 
+    async def set_max_messages(self, max_messages: Optional[int]) -> None:
+        """Bounds this queue to ``max_messages`` (ready, scheduled and leased together), or with ``None``
+        lifts its bound; the new bound holds for every client's next send. Lowering it below the queue's
+        depth removes nothing: sends fit again once workers have drained it below the bound.
+
+        :class:`pgmq.InvalidOption` for a bound under 1 or over 2**63 - 1, or any bound on a dead-letter
+        queue (never bounded); :class:`pgmq.QueueNotFound` for an unknown queue."""
+        await self._native.set_max_messages(queue_bound(max_messages, "max_messages"))
+
+    async def cancel_group(self, group: str) -> List[UUID]:
+        """Cancels every queued and held message of job group ``group`` in this queue (sent with
+        ``send(..., group=group)``), as :meth:`cancel` does for each, and returns the ids found; held
+        messages still being cancelled are found again by a second call, as by :meth:`cancel`. The group's
+        messages in other queues are left alone: :meth:`pgmq.Client.cancel_group` cancels them too.
+
+        :class:`pgmq.InvalidOption` for an invalid group id, :class:`pgmq.QueueNotFound` for an unknown
+        queue. An unknown group is an empty one."""
+        return await self._native.cancel_group(group_id(group, "group"))
+
+    async def wait_for_group(self, group: str) -> Dict[UUID, Outcome]:
+        """Waits until every message of job group ``group`` in this queue has an outcome (messages sent
+        to it meanwhile count too) and returns them, ``{id: Outcome}`` as ``await completion()`` does.
+        Woken by NOTIFY, not by polling; an empty or unknown group returns ``{}`` at once. A finished
+        message leaves its group when its outcome expires (the queue's retention period).
+
+        Cancelling the awaiting task (``asyncio.wait_for``, an anyio cancel scope) only stops the wait.
+        :class:`pgmq.InvalidOption` for an invalid group id, :class:`pgmq.QueueNotFound` for an unknown
+        queue."""
+        outcomes = await self._native.wait_for_group(group_id(group, "group"))
+        return {id_: Outcome(outcome) for id_, outcome in outcomes.items()}
+
+    async def get_group_statistics(self, group: str) -> GroupStatistics:
+        """Counts of job group ``group``'s messages in this queue, as a :class:`pgmq.GroupStatistics`: those
+        still queued by state (``.messages`` = ``.ready`` + ``.scheduled`` + ``.leased``) and the finished
+        ones by outcome (``.completed``, ``.dead_lettered``, ``.cancelled``, ``.expired``).
+        :class:`pgmq.InvalidOption` for an invalid group id, :class:`pgmq.QueueNotFound` for an unknown
+        queue."""
+        return await self._native.group_stats(group_id(group, "group"))
+
     def wait_for_completion(
         self,
         message_id: UUID,
@@ -299,11 +436,11 @@ class Queue:
         poll_interval: Optional[Duration] = _defaults.COMPLETION_POLL_INTERVAL,
     ) -> WaitingForCompletion:
         """A completion handle for messages sent earlier (by anyone):
-        ``async with queue.wait_for_completion(id1, id2) as handle: outcomes = await handle()``.
-        ``poll_interval`` (a timedelta or seconds; default 10 s, the core's) is the safety-net re-read:
-        NOTIFY does the waking."""
+        ``async with queue.wait_for_completion(id1, id2) as handle: outcomes = await handle()`` (or
+        ``await handle.replies()``, with their results). ``poll_interval`` (a timedelta or seconds; default
+        10 s, the core's) is the safety-net re-read: NOTIFY does the waking."""
         interval = optional_seconds(poll_interval, "poll_interval")
-        return WaitingForCompletion(self._native, [message_id, *more], interval)
+        return WaitingForCompletion(self._native, [message_id, *more], interval, self._serializer)
 
     def __repr__(self) -> str:
         return f"<pgmq.Queue {self.name!r}>"
@@ -312,10 +449,12 @@ class Queue:
 __all__ = [
     "CompletionHandle",
     "Filter",
+    "GroupStatistics",
     "MessageHandleStream",
     "PeekedMessage",
     "Queue",
     "QueueStatistics",
+    "Reply",
     "Sending",
     "WaitingForCompletion",
 ]

@@ -268,10 +268,11 @@ class MessageHandleStream:
 
 class MessageHandle:
     """A message leased to this worker, not yet being processed. ``async with handle.acquire() as
-    message`` processes it: a clean exit acks it, an exception nacks it (with the exception's text as
-    the error) and propagates, a cancellation releases it for prompt redelivery and propagates. A block
-    that finishes the message itself (``await message.nack(delay=...)``, ``await message.ack()``,
-    ``message.release()``) has decided: its exit then does nothing more, however it ends."""
+    message`` processes it: a clean exit acks it (with the result ``message.set_result()`` gave, if
+    any), an exception nacks it (with the exception's text as the error) and propagates, a cancellation
+    releases it for prompt redelivery and propagates. A block that finishes the message itself (``await
+    message.nack(delay=...)``, ``await message.ack()``, ``message.release()``) has decided: its exit then
+    does nothing more, however it ends."""
 
     __slots__ = ("_message", "_stream", "_state", "_order")
 

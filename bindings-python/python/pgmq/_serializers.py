@@ -118,19 +118,30 @@ def checked(serializer: Optional[Serializer]) -> Optional[Serializer]:
     return serializer
 
 
-def dump(serializer: Serializer, value: object, index: int) -> bytes:
-    """Message ``index`` of a send, as the bytes ``serializer`` makes of it."""
+def dump(serializer: Serializer, value: object, what: str) -> bytes:
+    """``value`` (``what``: "message 3", "the result") as the bytes ``serializer`` makes of it."""
     try:
         body = serializer.dumps(value)
     except Exception as e:
         if hasattr(e, "add_note"):  # Python 3.11+
-            e.add_note(f"pgmq: encoding message {index} ({type(value).__name__}, not bytes) with {serializer!r}")
+            e.add_note(f"pgmq: encoding {what} ({type(value).__name__}, not bytes) with {serializer!r}")
         raise
     if type(body) is bytes:
         return body
     if isinstance(body, (bytes, bytearray, memoryview)):
         return bytes(body)
     raise TypeError(f"{serializer!r}.dumps() returned {type(body).__name__}, not bytes")
+
+
+def encode_value(value: object, serializer: Optional[Serializer], what: str) -> Tuple[bytes, Optional[Serializer]]:
+    """One body (or result) by the rule of this module's docstring: its bytes, and the serializer that
+    encoded it (``None`` for bytes and text, sent as they are), whose content type labels them."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value), None
+    if isinstance(value, str) and serializer is None:
+        return value.encode("utf-8"), None
+    encoder = JSON if serializer is None else serializer
+    return dump(encoder, value, what), encoder
 
 
 def encode(
@@ -151,13 +162,9 @@ def encode(
         else:
             body, given = message, None
         labels: Optional[Dict[str, Any]] = dict(given) if given else None
-        if isinstance(body, (bytes, bytearray, memoryview)):
-            bodies.append(bytes(body))
-        elif isinstance(body, str) and serializer is None:
-            bodies.append(body.encode("utf-8"))
-        else:
-            encoder = JSON if serializer is None else serializer
-            bodies.append(dump(encoder, body, i))
+        encoded, encoder = encode_value(body, serializer, f"message {i}")
+        bodies.append(encoded)
+        if encoder is not None:
             content_type = encoder.content_type
             if labels is None:
                 labels = {CONTENT_TYPE_ATTRIBUTE: content_type}
@@ -173,27 +180,52 @@ def encode(
     return bodies, attributes
 
 
-def decode_json(body: bytes, content_type: Optional[str]) -> Any:
-    """``message.json()``: a body without a content type is parsed too (bytes sent as JSON text)."""
+def encode_result(
+    value: object, content_type: Optional[str], serializer: Optional[Serializer]
+) -> Tuple[bytes, Optional[str]]:
+    """A worker's result (``message.ack(result)``, ``message.set_result(result)``) as its bytes and content
+    type, by the rule of a body: bytes and text as they are, labelled ``content_type`` if given (else
+    unlabelled); any other value encoded by the serializer of the queue handle it was received through
+    (JSON without one) and labelled with its content type, which a ``content_type`` given must equal
+    (:class:`pgmq.InvalidOption` otherwise, as for a send)."""
+    if content_type is not None and not isinstance(content_type, str):
+        raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
+    encoded, encoder = encode_value(value, serializer, "the result")
+    if encoder is None:
+        return encoded, content_type
+    if content_type is not None and content_type != encoder.content_type:
+        raise InvalidOption(
+            f"content_type={content_type!r}, but the result is encoded by {encoder!r} as "
+            f"{encoder.content_type!r}; give bytes to label them yourself"
+        )
+    return encoded, encoder.content_type
+
+
+def decode_json(body: bytes, content_type: Optional[str], what: str = "message") -> Any:
+    """``message.json()`` (``reply.json()``: ``what`` is ``"reply"``): a body without a content type is
+    parsed too (bytes sent as JSON text)."""
     if not _pgmq.is_json_content_type(content_type):  # the core's rule, as every language's
         raise ContentTypeError(
-            f"message.json(): the message's {CONTENT_TYPE_ATTRIBUTE} is {content_type!r}, not {JSON_CONTENT_TYPE!r}",
+            f"{what}.json(): the {what}'s {CONTENT_TYPE_ATTRIBUTE} is {content_type!r}, not {JSON_CONTENT_TYPE!r}",
             content_type,
             JSON_CONTENT_TYPE,
         )
     return json.loads(body)
 
 
-def decode(body: bytes, content_type: Optional[str], serializer: Optional[Serializer]) -> Any:
-    """``message.decode()``: by the queue handle's serializer (``None``: JSON)."""
+def decode(
+    body: bytes, content_type: Optional[str], serializer: Optional[Serializer], what: str = "message"
+) -> Any:
+    """``message.decode()`` (``reply.decode()``: ``what`` is ``"reply"``): by the queue handle's serializer
+    (``None``: JSON)."""
     if serializer is None:
-        return decode_json(body, content_type)
+        return decode_json(body, content_type, what)
     expected = serializer.content_type
     if content_type is not None and not (
         _pgmq.is_json_content_type(content_type) if expected == JSON_CONTENT_TYPE else content_type == expected
     ):
         raise ContentTypeError(
-            f"message.decode(): the message's {CONTENT_TYPE_ATTRIBUTE} is {content_type!r}, "
+            f"{what}.decode(): the {what}'s {CONTENT_TYPE_ATTRIBUTE} is {content_type!r}, "
             f"not {expected!r} ({serializer!r})",
             content_type,
             expected,

@@ -22,10 +22,11 @@ other driver runs the statement itself: :class:`Statement` has its text in each 
 (``$1``, ``%s``, ``:name``) and its parameters.
 
 The statements are the core's (``pgmq_core::outbox``), the same text in every language; the SQL functions
-validate everything and raise SQLSTATE ``PQ001`` for an unknown queue and ``PQ002`` for an invalid option,
-which :func:`execute` raises as :class:`pgmq.QueueNotFound` and :class:`pgmq.InvalidOption` (the driver's
-exception is their ``__cause__``; your transaction is aborted, as after any failed statement). The role
-running them needs ``pgmq.grant_producer``.
+validate everything and raise SQLSTATE ``PQ001`` for an unknown queue, ``PQ002`` for an invalid option and
+``PQ003`` when a bounded queue has no room for the whole send (SQL cannot wait for room: it fails at once),
+which :func:`execute` raises as :class:`pgmq.QueueNotFound`, :class:`pgmq.InvalidOption` and
+:class:`pgmq.QueueFull` (the driver's exception is their ``__cause__``; your transaction is aborted, as
+after any failed statement). The role running them needs ``pgmq.grant_producer``.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def _attributes_json(attributes: Optional[Mapping[str, AttributeValue]]) -> Opti
 
 def _json_text(value: object, index: int) -> str:
     """Value ``index`` as JSON text, by the package's JSON rule (compact, UTF-8, no NaN)."""
-    return dump(JSON, value, index).decode("utf-8")
+    return dump(JSON, value, f"message {index}").decode("utf-8")
 
 
 def send(
@@ -394,7 +395,8 @@ def _fetch_psycopg(cursor: Any, statement: Statement[Any]) -> Any:
 
 def translate_error(exc: BaseException) -> Optional[PgmqError]:
     """The pgmq exception for a driver's exception raised by one of pgmq's SQL functions (SQLSTATE
-    ``PQ001``: :class:`pgmq.QueueNotFound`, ``PQ002``: :class:`pgmq.InvalidOption`, the core's map), or
+    ``PQ001``: :class:`pgmq.QueueNotFound`, ``PQ002``: :class:`pgmq.InvalidOption`, ``PQ003``:
+    :class:`pgmq.QueueFull`, the core's map), or
     ``None`` for any other: what :func:`execute` raises, for those who run a :class:`Statement` with
     another driver (``raise pgmq.sql.translate_error(e) or e``). Reads ``sqlstate`` (asyncpg, psycopg 3)
     or ``pgcode`` (psycopg 2) along the exception's chain (SQLAlchemy wraps the driver's exception in
