@@ -19,6 +19,7 @@ import anyio
 import pgmq
 
 QUEUE = "examples-py-request"
+IDLE = "examples-py-request-idle"
 
 
 async def add(queue: pgmq.Queue) -> None:
@@ -52,13 +53,16 @@ async def main(dsn: str) -> None:
                     print("[] failed:", e.code, e.outcome.value)
                 tg.cancel_scope.cancel()
 
-            # Nobody answers now: after the timeout, the request is cancelled rather than left waiting.
+        # A queue nobody serves: after the timeout, the request is cancelled rather than left waiting.
+        await pgmq.create_queue(IDLE, client)
+        async with pgmq.connect_to_queue(IDLE, client) as idle:
             try:
-                await queue.request([1, 1], timeout=0.5)
+                await idle.request([1, 1], timeout=0.5)
             except pgmq.Timeout as e:
-                left = (await queue.get_statistics()).messages
+                left = (await idle.get_statistics()).messages
                 print(f"no worker: {e.code}; requests left in the queue: {left}")
         await pgmq.delete_queue(QUEUE, client)
+        await pgmq.delete_queue(IDLE, client)
 
 
 if __name__ == "__main__":
