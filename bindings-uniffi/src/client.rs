@@ -1,12 +1,15 @@
 //! `Client`: connect, migrate, create / delete / list queues, redrive, open a queue, close.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::PgmqError;
-use crate::queue::Queue;
+use crate::queue::{outcomes, Queue};
 use crate::run;
-use crate::types::{default_application_name, ClientOptions, QueueInfo, QueueOptions, QueueOverview};
+use crate::types::{
+    default_application_name, ClientOptions, GroupStats, Outcome, QueueInfo, QueueOptions, QueueOverview,
+};
 
 /// A connection to one PostgreSQL database: a pool for statements and one LISTEN connection shared by
 /// every waiter. Close it with `close()` (Kotlin: `use {}`), or let it go when unreferenced.
@@ -56,6 +59,7 @@ fn queue_options(o: &QueueOptions) -> pgmq_core::QueueOptions {
         .retention_period(Duration::from_millis(o.retention_period_ms))
         .dead_letter_queue(dlq)
         .backoff(o.backoff.map(Into::into))
+        .max_messages(o.max_messages)
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -122,6 +126,33 @@ impl Client {
     pub async fn redrive(&self, from: String, to: String) -> Result<u64, PgmqError> {
         let inner = self.inner.clone();
         run(async move { Ok(inner.redrive(&from, &to).await?) }).await
+    }
+
+    /// Cancels the messages of job group `group` (`SendOptions.group`) in every queue, as `queue.cancel`
+    /// does: queued and scheduled ones are never delivered, held ones are signalled to their holder
+    /// (`msg.awaitCancelled()`) and never redelivered. Returns the ids found (held ones being cancelled
+    /// are found again by a second call); an unknown group is an empty one. `InvalidOption` for an
+    /// invalid group id.
+    pub async fn cancel_group(&self, group: String) -> Result<Vec<String>, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.cancel_group(&group).await?.iter().map(ToString::to_string).collect()) }).await
+    }
+
+    /// Waits until every message of job group `group`, in every queue, has an outcome, and returns them
+    /// by id (messages sent to the group meanwhile count too). Woken by the completion notifications of
+    /// the group's queues; an empty or unknown group returns an empty map at once. A finished message
+    /// leaves its group when its outcome expires (the queue's retention period). Cancelling the caller
+    /// stops the wait and changes nothing. `InvalidOption` for an invalid group id.
+    pub async fn wait_for_group(&self, group: String) -> Result<HashMap<String, Outcome>, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(outcomes(inner.wait_for_group(&group).await?)) }).await
+    }
+
+    /// Job group `group`'s messages in every queue, by state and by outcome. `InvalidOption` for an
+    /// invalid group id.
+    pub async fn group_stats(&self, group: String) -> Result<GroupStats, PgmqError> {
+        let inner = self.inner.clone();
+        run(async move { Ok(inner.group_stats(&group).await?.into()) }).await
     }
 
     /// A handle on a queue (the name is checked now; the queue need not exist yet).

@@ -60,6 +60,14 @@ pub enum PgmqError {
         /// How it finished: dead-lettered, cancelled or expired (never completed).
         outcome: Outcome,
     },
+    /// A bounded queue (`QueueOptions.maxMessages`) had no room for the whole send, at once
+    /// (`waitForRoomMs = 0`, or the outbox's SQL send) or within the send's `waitForRoomMs`. Nothing was
+    /// written; sending again once workers have finished messages may succeed (transient).
+    #[error("{reason}")]
+    QueueFull {
+        /// Which queue, and how long the send waited.
+        reason: String,
+    },
     /// The `pgmq` schema is missing or outdated: call `migrate()`.
     #[error("{reason}")]
     SchemaMissing {
@@ -124,6 +132,7 @@ impl From<pgmq_core::Error> for PgmqError {
             E::RequestFailed { id, outcome } => {
                 PgmqError::RequestFailed { reason, id: id.to_string(), outcome: outcome.into() }
             }
+            E::QueueFull(_) => PgmqError::QueueFull { reason },
             E::SchemaMissing(_) => PgmqError::SchemaMissing { reason },
             E::SchemaConflict(_) => PgmqError::SchemaConflict { reason },
             E::Connection(_) => PgmqError::Connection { reason },
@@ -156,6 +165,7 @@ impl PgmqError {
             "already_finished" => PgmqError::AlreadyFinished { reason },
             "not_tracked" => PgmqError::NotTracked { reason },
             "message_not_found" => PgmqError::MessageNotFound { reason },
+            "queue_full" => PgmqError::QueueFull { reason },
             "schema_missing" => PgmqError::SchemaMissing { reason },
             "schema_conflict" => PgmqError::SchemaConflict { reason },
             "connection" => PgmqError::Connection { reason },
@@ -178,6 +188,7 @@ impl PgmqError {
             PgmqError::NotTracked { .. } => "not_tracked",
             PgmqError::MessageNotFound { .. } => "message_not_found",
             PgmqError::RequestFailed { .. } => "request_failed",
+            PgmqError::QueueFull { .. } => "queue_full",
             PgmqError::SchemaMissing { .. } => "schema_missing",
             PgmqError::SchemaConflict { .. } => "schema_conflict",
             PgmqError::Connection { .. } => "connection",
@@ -198,7 +209,7 @@ impl PgmqError {
     }
 
     /// Whether trying again later may succeed: `Connection` or `Timeout` (receivers retry these by
-    /// themselves).
+    /// themselves), or `QueueFull` (once workers have made room).
     pub fn is_transient(&self) -> bool {
         pgmq_core::ERROR_CODES.iter().any(|e| e.code == self.code() && e.transient)
     }
@@ -222,6 +233,7 @@ mod tests {
             E::NotTracked(id),
             E::MessageNotFound(id),
             E::RequestFailed { id, outcome: pgmq_core::Outcome::DeadLettered },
+            E::QueueFull(s()),
             E::SchemaMissing(s()),
             E::SchemaConflict(s()),
             E::Connection(s()),

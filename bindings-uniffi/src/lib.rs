@@ -42,7 +42,7 @@ pub use truths::{
 };
 pub use types::{
     default_client_options, max_filter_depth, AttributeValue, Backoff, ClientOptions, DeadLetterQueueOptions,
-    Filter, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueOverview, QueueStats,
+    Filter, GroupStats, NackOptions, Outcome, OutgoingMessage, QueueInfo, QueueOptions, QueueOverview, QueueStats,
     ReceiveOptions, SendOptions,
 };
 

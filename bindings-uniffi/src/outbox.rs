@@ -87,15 +87,15 @@ fn sqlstates() -> impl Iterator<Item = (&'static str, &'static str)> {
 }
 
 /// The SQLSTATEs pgmq's SQL functions raise (class `PQ`), each with the core's error code:
-/// `{"PQ001": "queue_not_found", "PQ002": "invalid_option"}`. The core's table, the same in every
-/// language.
+/// `{"PQ001": "queue_not_found", "PQ002": "invalid_option", "PQ003": "queue_full"}`. The core's table,
+/// the same in every language.
 #[uniffi::export]
 pub fn outbox_sqlstates() -> HashMap<String, String> {
     sqlstates().map(|(state, code)| (state.to_owned(), code.to_owned())).collect()
 }
 
 /// Fails with the error that SQLSTATE `sqlstate` of pgmq's SQL functions stands for
-/// ([`outbox_sqlstates`]: `QueueNotFound`, `InvalidOption`), whose reason is `reason` (the server's
+/// ([`outbox_sqlstates`]: `QueueNotFound`, `InvalidOption`, `QueueFull`), whose reason is `reason` (the server's
 /// message); returns for any other SQLSTATE. How a binding turns its driver's exception into this
 /// library's error without writing the table out again.
 #[uniffi::export]
@@ -117,6 +117,8 @@ mod tests {
         assert_eq!(map.get("PQ002").map(String::as_str), Some("invalid_option"));
         assert!(matches!(outbox_error("PQ001".into(), "r".into()), Err(PgmqError::QueueNotFound { .. })));
         assert!(matches!(outbox_error("PQ002".into(), "r".into()), Err(PgmqError::InvalidOption { .. })));
+        assert_eq!(map.get("PQ003").map(String::as_str), Some("queue_full"));
+        assert!(matches!(outbox_error("PQ003".into(), "r".into()), Err(PgmqError::QueueFull { .. })));
         assert!(outbox_error("23505".into(), "r".into()).is_ok());
     }
 

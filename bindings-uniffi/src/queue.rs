@@ -1,5 +1,5 @@
-//! `Queue`: send, send a batch, request, receive, cancel, peek, purge, stats, completion; the sent-message
-//! handles, and the `Reply` a completion or a request returns.
+//! `Queue`: send, send a batch, request, receive, cancel, peek, purge, stats, bound, completion, job
+//! groups; the sent-message handles, and the `Reply` a completion or a request returns.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +12,7 @@ use crate::peek::{PeekOptions, PeekedMessage};
 use crate::receiver::Receiver;
 use crate::run;
 use crate::types::{
-    to_core_attributes, uuids, OutgoingMessage, Outcome, QueueStats, ReceiveOptions, SendOptions,
+    to_core_attributes, uuids, GroupStats, OutgoingMessage, Outcome, QueueStats, ReceiveOptions, SendOptions,
 };
 
 /// One queue, by name.
@@ -29,7 +29,7 @@ impl Queue {
     }
 }
 
-fn outcomes(map: HashMap<pgmq_core::Uuid, pgmq_core::Outcome>) -> HashMap<String, Outcome> {
+pub(crate) fn outcomes(map: HashMap<pgmq_core::Uuid, pgmq_core::Outcome>) -> HashMap<String, Outcome> {
     map.into_iter().map(|(id, o)| (id.to_string(), o.into())).collect()
 }
 
@@ -52,7 +52,9 @@ impl Queue {
         self.inner.name().to_owned()
     }
 
-    /// Sends one message (with `options.attributes`); returns once it is durable.
+    /// Sends one message (with `options.attributes`); returns once it is durable. To a bounded queue
+    /// without room it waits up to `options.waitForRoomMs` (`null`: 30 s) for room, then fails with
+    /// `QueueFull`, having written nothing; cancelling the caller while it waits sends nothing.
     #[uniffi::method(default(options = None))]
     pub async fn send(&self, body: Vec<u8>, options: Option<SendOptions>) -> Result<Arc<SentMessage>, PgmqError> {
         let (queue, client) = (self.inner.clone(), self.client.clone());
@@ -68,7 +70,8 @@ impl Queue {
         .await
     }
 
-    /// Sends messages in one statement: all of them or, on error, none.
+    /// Sends messages in one statement: all of them or, on error, none. A bounded queue takes the whole
+    /// batch or nothing: it waits for room for all of them, as `send` does.
     #[uniffi::method(default(options = None))]
     pub async fn send_batch(
         &self,
@@ -169,6 +172,39 @@ impl Queue {
     pub async fn stats(&self) -> Result<QueueStats, PgmqError> {
         let queue = self.inner.clone();
         run(async move { Ok(queue.stats().await?.into()) }).await
+    }
+
+    /// Bounds the queue to `max` messages, ready, scheduled and leased together (sets, lowers or raises
+    /// the bound), or with `null` lifts it. Messages already in the queue stay, also beyond a lower bound;
+    /// sends fit again once workers have drained it below. `InvalidOption` for 0, for more than
+    /// `DEFAULTS.limits.maxMessages`, or for a dead-letter queue (never bounded); `QueueNotFound`.
+    pub async fn set_max_messages(&self, max: Option<u64>) -> Result<(), PgmqError> {
+        let queue = self.inner.clone();
+        run(async move { Ok(queue.set_max_messages(max).await?) }).await
+    }
+
+    /// Cancels the messages of job group `group` (`SendOptions.group`) in this queue, as `cancel` does:
+    /// queued ones are never delivered, held ones are signalled to their holder. Returns the ids found.
+    /// The group's messages in other queues are left alone (`client.cancelGroup` cancels everywhere).
+    /// `QueueNotFound` for an unknown queue, `InvalidOption` for an invalid group id.
+    pub async fn cancel_group(&self, group: String) -> Result<Vec<String>, PgmqError> {
+        let queue = self.inner.clone();
+        run(async move { Ok(queue.cancel_group(&group).await?.iter().map(ToString::to_string).collect()) }).await
+    }
+
+    /// Waits until every message of job group `group` in this queue has an outcome, and returns them by
+    /// id (messages sent to the group meanwhile count too); a group without messages here returns an
+    /// empty map at once. Woken by the queue's completion notifications. Cancelling the caller stops the
+    /// wait and changes nothing. Errors as `cancelGroup`'s.
+    pub async fn wait_for_group(&self, group: String) -> Result<HashMap<String, Outcome>, PgmqError> {
+        let queue = self.inner.clone();
+        run(async move { Ok(outcomes(queue.wait_for_group(&group).await?)) }).await
+    }
+
+    /// Job group `group`'s messages in this queue, by state and by outcome. Errors as `cancelGroup`'s.
+    pub async fn group_stats(&self, group: String) -> Result<GroupStats, PgmqError> {
+        let queue = self.inner.clone();
+        run(async move { Ok(queue.group_stats(&group).await?.into()) }).await
     }
 
     /// A handle on messages sent earlier, by any process, with tracking: `completed()` waits for their

@@ -53,6 +53,8 @@ pub struct QueueDefaults {
     pub dead_letter_queue: bool,
     /// Whether nacks without a delay follow a backoff policy (no: they retry at once).
     pub backoff: bool,
+    /// The most messages a queue holds (`null`: unbounded).
+    pub max_messages: Option<u64>,
 }
 
 /// Defaults of `DeadLetterQueueOptions`.
@@ -84,6 +86,10 @@ pub struct BackoffDefaults {
 pub struct SendDefaults {
     /// Whether outcomes are recorded so senders can wait for them (yes).
     pub track: bool,
+    /// How long a send to a full bounded queue waits for room before it fails with `QueueFull`, ms (30 s).
+    pub wait_for_room_ms: u64,
+    /// While a send waits for room, the safety-net re-try in case a notification was lost, ms (1 s).
+    pub room_poll_interval_ms: u64,
 }
 
 /// Defaults and bounds of `ReceiveOptions`.
@@ -175,6 +181,10 @@ pub struct Limits {
     /// The longest `migrate` waits for a lock on one of pgmq's tables before it fails with `Timeout`, ms
     /// (5 s).
     pub migrate_lock_timeout_ms: u64,
+    /// The largest `maxMessages` of a bounded queue (2^63 - 1).
+    pub max_messages: u64,
+    /// Bytes of UTF-8 of a job group id (255).
+    pub max_group_len: u64,
 }
 
 /// Names every language uses alike.
@@ -204,6 +214,7 @@ pub fn defaults() -> Defaults {
             retention_period_ms: ms(d.queue.retention_period),
             dead_letter_queue: d.queue.dead_letter_queue,
             backoff: d.queue.backoff,
+            max_messages: d.queue.max_messages,
         },
         dead_letter_queue: DeadLetterDefaults {
             ack_deadline_ms: ms(d.dead_letter_queue.ack_deadline),
@@ -216,7 +227,11 @@ pub fn defaults() -> Defaults {
             max_ms: ms(d.backoff.max),
             jitter: d.backoff.jitter,
         },
-        send: SendDefaults { track: d.send.track },
+        send: SendDefaults {
+            track: d.send.track,
+            wait_for_room_ms: ms(d.send.wait_for_room),
+            room_poll_interval_ms: ms(d.send.room_poll_interval),
+        },
         receive: ReceiveDefaults {
             batch_size: count(d.receive.batch_size),
             max_batch_size: count(d.receive.max_batch_size),
@@ -251,6 +266,8 @@ pub fn defaults() -> Defaults {
             max_duration_ms: ms(d.limits.max_duration),
             notify_max_ids: count(d.limits.notify_max_ids),
             migrate_lock_timeout_ms: ms(d.limits.migrate_lock_timeout),
+            max_messages: d.limits.max_messages,
+            max_group_len: count(d.limits.max_group_len),
         },
         conventions: Conventions {
             dlq_prefix: d.conventions.dlq_prefix.to_owned(),

@@ -147,6 +147,12 @@ pub struct QueueOptions {
     /// policy: 1 s doubling up to 10 min, jittered.
     #[uniffi(default = None)]
     pub backoff: Option<Backoff>,
+    /// The most messages the queue holds, ready, scheduled and leased together (1 to
+    /// `DEFAULTS.limits.maxMessages`, else `InvalidOption`; `null`: unbounded). A send that would exceed
+    /// it waits for room or fails with `QueueFull` (`SendOptions.waitForRoomMs`); a batch fits whole or
+    /// not at all. Its dead-letter queue is never bounded. Change it later with `queue.setMaxMessages`.
+    #[uniffi(default = None)]
+    pub max_messages: Option<u64>,
 }
 
 /// Exponential backoff for the nacks of a queue that give no delay: `min(baseMs * factor^(attempt - 1),
@@ -201,6 +207,9 @@ pub struct QueueInfo {
     pub dead_letter_queue: Option<String>,
     /// Its delay policy for nacks that give none (`null`: redelivered at once).
     pub backoff: Option<Backoff>,
+    /// The most messages it holds (`QueueOptions.maxMessages`, `queue.setMaxMessages`); `null`: unbounded.
+    #[uniffi(default = None)]
+    pub max_messages: Option<u64>,
 }
 
 impl From<pgmq_core::QueueInfo> for QueueInfo {
@@ -212,6 +221,7 @@ impl From<pgmq_core::QueueInfo> for QueueInfo {
             retention_period_ms: ms(q.retention_period),
             dead_letter_queue: q.dead_letter_queue,
             backoff: q.backoff.map(Into::into),
+            max_messages: q.max_messages,
         }
     }
 }
@@ -308,8 +318,8 @@ pub struct OutgoingMessage {
     pub attributes: HashMap<String, AttributeValue>,
 }
 
-/// When sent messages become available, their attributes (single sends), and whether their outcome is
-/// tracked.
+/// When sent messages become available, their attributes (single sends), whether their outcome is
+/// tracked, how long a send to a full bounded queue waits for room, and the job group they join.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct SendOptions {
     /// Deliver no earlier than this many ms after the send.
@@ -324,6 +334,19 @@ pub struct SendOptions {
     /// Record the outcome so it can be awaited.
     #[uniffi(default = true)]
     pub track: bool,
+    /// For a bounded queue (`QueueOptions.maxMessages`) without room for the whole send: how long to
+    /// wait for room, ms, woken as soon as workers finish messages, before failing with `QueueFull`
+    /// (nothing written). `0`: fail at once; `null`: `DEFAULTS.send.waitForRoomMs` (30 s). Unbounded
+    /// queues ignore it.
+    #[uniffi(default = None)]
+    pub wait_for_room_ms: Option<u64>,
+    /// The job group the messages join (every message of a batch): any text of 1 to
+    /// `DEFAULTS.limits.maxGroupLen` (255) bytes of UTF-8 without NUL, else `InvalidOption`. A group's
+    /// messages, in this queue or any other, are cancelled, awaited and counted together
+    /// (`cancelGroup`, `waitForGroup`, `groupStats` on a queue or the client). A grouped message is
+    /// tracked: `track = false` with a group is `InvalidOption`, and nothing is sent.
+    #[uniffi(default = None)]
+    pub group: Option<String>,
 }
 
 impl SendOptions {
@@ -334,6 +357,12 @@ impl SendOptions {
         }
         if let Some(at) = self.schedule_at {
             o = o.schedule_at(at);
+        }
+        if let Some(ms) = self.wait_for_room_ms {
+            o = o.wait_for_room((ms > 0).then_some(Duration::from_millis(ms)));
+        }
+        if let Some(group) = &self.group {
+            o = o.group(group.clone());
         }
         o
     }
@@ -569,6 +598,44 @@ impl From<pgmq_core::QueueStats> for QueueStats {
             scheduled: s.scheduled,
             leased: s.leased,
             dead_lettered: s.dead_lettered,
+        }
+    }
+}
+
+/// A job group's messages (`SendOptions.group`) at one instant: those still in a queue by state, and
+/// the finished ones by outcome, for as long as their outcome is kept (the queue's retention period).
+/// `client.groupStats()` counts every queue, `queue.groupStats()` one; an unknown group counts zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct GroupStats {
+    /// Still in a queue: ready, scheduled and leased.
+    pub messages: u64,
+    /// Available for delivery now.
+    pub ready: u64,
+    /// Waiting for their scheduled time (or a nack's delay).
+    pub scheduled: u64,
+    /// Held by a worker under a live lease.
+    pub leased: u64,
+    /// Finished: acked.
+    pub completed: u64,
+    /// Finished: their attempts ran out.
+    pub dead_lettered: u64,
+    /// Finished: cancelled.
+    pub cancelled: u64,
+    /// Finished: their retention period ran out unconsumed.
+    pub expired: u64,
+}
+
+impl From<pgmq_core::GroupStats> for GroupStats {
+    fn from(s: pgmq_core::GroupStats) -> Self {
+        GroupStats {
+            messages: s.messages,
+            ready: s.ready,
+            scheduled: s.scheduled,
+            leased: s.leased,
+            completed: s.completed,
+            dead_lettered: s.dead_lettered,
+            cancelled: s.cancelled,
+            expired: s.expired,
         }
     }
 }

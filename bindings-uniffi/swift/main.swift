@@ -54,6 +54,7 @@ func kind(of error: PgmqError) -> String {
     case .NotTracked: return "NotTracked"
     case .MessageNotFound: return "MessageNotFound"
     case .RequestFailed: return "RequestFailed"
+    case .QueueFull: return "QueueFull"
     case .SchemaMissing: return "SchemaMissing"
     case .SchemaConflict: return "SchemaConflict"
     case .Connection: return "Connection"
@@ -764,7 +765,7 @@ func testTruths(_ ctx: TestContext) async throws {
         .InvalidQueueName(reason: "r"), .InvalidOption(reason: "r"), .QueueNotFound(reason: "r"),
         .LeaseLost(reason: "r"), .AlreadyFinished(reason: "r"), .NotTracked(reason: "r"),
         .MessageNotFound(reason: "r"), .RequestFailed(reason: "r", id: "i", outcome: .cancelled),
-        .SchemaMissing(reason: "r"), .SchemaConflict(reason: "r"),
+        .QueueFull(reason: "r"), .SchemaMissing(reason: "r"), .SchemaConflict(reason: "r"),
         .Connection(reason: "r"), .Timeout(reason: "r"), .Database(reason: "r"), .Closed(reason: "r"),
         .Internal(reason: "r"),
     ]
@@ -876,8 +877,9 @@ func testLayerErrorCodes(_ ctx: TestContext) async throws {
         .InvalidQueueName(reason: "r0"), .InvalidOption(reason: "r1"), .QueueNotFound(reason: "r2"),
         .LeaseLost(reason: "r3"), .AlreadyFinished(reason: "r4"), .NotTracked(reason: "r5"),
         .MessageNotFound(reason: "r6"), .RequestFailed(reason: "r7", id: "i", outcome: .expired),
-        .SchemaMissing(reason: "r8"), .SchemaConflict(reason: "r9"), .Connection(reason: "r10"),
-        .Timeout(reason: "r11"), .Database(reason: "r12"), .Closed(reason: "r13"), .Internal(reason: "r14"),
+        .QueueFull(reason: "r8"), .SchemaMissing(reason: "r9"), .SchemaConflict(reason: "r10"),
+        .Connection(reason: "r11"), .Timeout(reason: "r12"), .Database(reason: "r13"), .Closed(reason: "r14"),
+        .Internal(reason: "r15"),
     ]
     try checkEqual(cases.map { $0.code.rawValue }, cases.map { $0.errorCode() }, "code.rawValue against errorCode()")
     try checkEqual(
@@ -1307,7 +1309,46 @@ func layerTests() -> [(String, TestBody)] {
         ("layer: Codable bodies as JSON with the content-type attribute", testLayerJSON),
         ("layer: message.ack/nack/extend/release and Duration poll intervals", testLayerMessageShortcuts),
         ("layer: results, reply(), request(_:timeout:), RequestFailed and Timeout", testLayerReplies),
+        ("layer: bounded queues: maxMessages, setMaxMessages(_:), SendOptions(waitForRoom:), QueueFull", testLayerBounded),
+        ("layer: job groups: SendOptions(group:), cancelGroup/waitForGroup/groupStats on queue and client", testLayerGroups),
     ]
+}
+
+/// A full bounded queue refuses a send at once (`waitForRoom: .zero`) with `QueueFull`, nothing written;
+/// the bound is listed, a bound of 0 refused, and the bound lifted.
+func testLayerBounded(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue(QueueOptions(maxMessages: 1))
+    try await queue.send("first")
+    try await expectCode(.queueFull, "a send to a full queue") {
+        try await queue.send("second", options: SendOptions(waitForRoom: .zero))
+    }
+    try checkEqual(try await queue.stats().messages, 1, "nothing was written")
+    let info = try await ctx.client.listQueues().first { $0.name == queue.name() }
+    try checkEqual(info?.maxMessages, 1, "listQueues() shows the bound")
+    try await expectCode(.invalidOption, "a bound of 0") { try await queue.setMaxMessages(0) }
+    try await queue.setMaxMessages(nil)
+    try await queue.send("second", options: SendOptions(waitForRoom: .zero))
+    try checkEqual(try await queue.stats().messages, 2, "the lifted bound lets it in")
+    try checkEqual(SendOptions().waitForRoom, nil, "SendOptions(): the core's default wait")
+}
+
+/// A group across a queue's send and batch: counted, cancelled, awaited; an unknown group is empty.
+func testLayerGroups(_ ctx: TestContext) async throws {
+    let queue = try await ctx.freshQueue()
+    let group = "swift-group-\(UUID().uuidString.lowercased())"
+    try await queue.send("one", options: SendOptions(group: group))
+    try await queue.sendBatch(["two", "three"], options: SendOptions(group: group))
+    try checkEqual(try await queue.groupStats(group).ready, 3, "queue.groupStats(_:)")
+    try checkEqual(try await ctx.client.groupStats(group).messages, 3, "client.groupStats(_:)")
+    try checkEqual(try await queue.cancelGroup(group).count, 3, "queue.cancelGroup(_:)")
+    let client = ctx.client
+    let outcomes = try await within(10, "client.waitForGroup(_:)") { try await client.waitForGroup(group) }
+    try checkEqual(Set(outcomes.values), [Outcome.cancelled], "every member cancelled")
+    try checkEqual(try await queue.waitForGroup("swift-unknown-\(UUID())").count, 0, "an unknown group")
+    try checkEqual(try await ctx.client.cancelGroup(group).count, 0, "nothing left to cancel")
+    try await expectCode(.invalidOption, "track: false with a group") {
+        try await queue.send("x", options: SendOptions(track: false, group: group))
+    }
 }
 
 // ---- the run ---------------------------------------------------------------------------------------

@@ -265,7 +265,7 @@ val outboxTests = suite {
     test("outbox: Outbox.SQLSTATES is the core's map (truthsJson), and each code is one of the core's error codes") {
         val core = (parseJson(truthsJson()) as Map<*, *>)["sqlstates"] as Map<*, *>
         assertEquals(core, Outbox.SQLSTATES, "SQLSTATE -> code")
-        assertEquals(setOf("queue_not_found", "invalid_option"), core.values.toSet(), "the codes the SQL functions raise")
+        assertEquals(setOf("queue_not_found", "invalid_option", "queue_full"), core.values.toSet(), "the codes the SQL functions raise")
         val codes = errorCodes().map { it.code }.toSet()
         assertTrue(codes.containsAll(Outbox.SQLSTATES.values), "codes of ${Outbox.SQLSTATES} among $codes")
         for ((state, code) in Outbox.SQLSTATES) {
@@ -314,7 +314,7 @@ private fun jdbcUrl(dsn: String, user: String? = null): String {
 }
 
 /** A JDBC connection to the test database (as [user], with no password, when given; trust auth). */
-private fun TestContext.jdbc(user: String? = null): Connection = DriverManager.getConnection(jdbcUrl(dsn, user))
+internal fun TestContext.jdbc(user: String? = null): Connection = DriverManager.getConnection(jdbcUrl(dsn, user))
 
 /** The single number [sql] selects, on a connection of its own. */
 private fun TestContext.count(sql: String): Long = jdbc().use { c ->

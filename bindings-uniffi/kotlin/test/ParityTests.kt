@@ -23,6 +23,7 @@ val parityTests = suite {
                 "retention_period_ms" to d.queue.retentionPeriodMs,
                 "dead_letter_queue" to d.queue.deadLetterQueue,
                 "backoff" to d.queue.backoff,
+                "max_messages" to d.queue.maxMessages,
             ),
             "dead_letter_queue" to mapOf(
                 "ack_deadline_ms" to d.deadLetterQueue.ackDeadlineMs,
@@ -35,7 +36,11 @@ val parityTests = suite {
                 "max_ms" to d.backoff.maxMs,
                 "jitter" to d.backoff.jitter,
             ),
-            "send" to mapOf("track" to d.send.track),
+            "send" to mapOf(
+                "track" to d.send.track,
+                "wait_for_room_ms" to d.send.waitForRoomMs,
+                "room_poll_interval_ms" to d.send.roomPollIntervalMs,
+            ),
             "receive" to mapOf(
                 "batch_size" to d.receive.batchSize,
                 "max_batch_size" to d.receive.maxBatchSize,
@@ -70,6 +75,8 @@ val parityTests = suite {
                 "max_duration_ms" to d.limits.maxDurationMs,
                 "notify_max_ids" to d.limits.notifyMaxIds,
                 "migrate_lock_timeout_ms" to d.limits.migrateLockTimeoutMs,
+                "max_messages" to d.limits.maxMessages,
+                "max_group_len" to d.limits.maxGroupLen,
             ),
             "conventions" to mapOf(
                 "dlq_prefix" to d.conventions.dlqPrefix,
@@ -85,6 +92,9 @@ val parityTests = suite {
         }
         assertEquals(10_000uL, d.completion.pollIntervalMs, "waiting for outcomes re-reads every 10 s by default")
         assertEquals(d.request.timeoutMs.toLong(), d.request.timeout.inWholeMilliseconds, "RequestDefaults.timeout")
+        assertEquals(d.send.waitForRoomMs.toLong(), d.send.waitForRoom.inWholeMilliseconds, "SendDefaults.waitForRoom")
+        assertEquals(null, SendOptions().waitForRoomMs, "SendOptions(): null waits the core's default (DEFAULTS.send.waitForRoom)")
+        assertEquals(0uL, sendOptions(waitForRoom = kotlin.time.Duration.ZERO).waitForRoomMs, "Duration.ZERO: fail at once")
         assertEquals(d.conventions.contentTypeAttribute, CONTENT_TYPE_ATTRIBUTE, "CONTENT_TYPE_ATTRIBUTE")
         assertEquals(d.conventions.jsonContentType, JSON_CONTENT_TYPE, "JSON_CONTENT_TYPE")
         assertEquals(d.limits.maxFilterDepth.toInt(), MAX_FILTER_DEPTH, "MAX_FILTER_DEPTH")
@@ -204,6 +214,16 @@ val parityTests = suite {
             "public var result: Data?",
             "case RequestFailed(",
             "public var timeoutMs: UInt64",
+            "func setMaxMessages(max: UInt64?)async throws",
+            "public var maxMessages: UInt64?",
+            "public var waitForRoomMs: UInt64?",
+            "public var waitForRoomMs: UInt64",
+            "public var group: String?",
+            "case QueueFull(",
+            "func cancelGroup(group: String)async throws -> [String]",
+            "func waitForGroup(group: String)async throws -> [String: Outcome]",
+            "func groupStats(group: String)async throws -> GroupStats",
+            "public var maxGroupLen: UInt64",
         )
         val absent = expected.filter { it !in swift }
         assertEquals(emptyList<String>(), absent, "declarations missing from target/uniffi/swift/Pgmq.swift")

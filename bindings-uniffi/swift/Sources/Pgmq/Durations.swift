@@ -127,15 +127,40 @@ extension SendOptions {
     /// The delay before delivery (`delayMs`), if any.
     public var delay: Duration? { delayMs.map { Duration.milliseconds($0) } }
 
+    /// How long a send to a full bounded queue waits for room (`waitForRoomMs`); `nil`: the core's
+    /// default, `defaults().send.waitForRoomMs` (30 s).
+    public var waitForRoom: Duration? { waitForRoomMs.map { Duration.milliseconds($0) } }
+
     /// Send options with a delay before delivery: the message is delivered no earlier than `delay` after
-    /// the send. `PgmqError.InvalidOption` for a negative one.
+    /// the send. `waitForRoom` and `group` as in the initializer below. `PgmqError.InvalidOption` for a
+    /// negative duration.
     public init(
         delay: Duration,
         attributes: [String: AttributeValue] = [:],
-        track: Bool = SendOptions().track
+        track: Bool = SendOptions().track,
+        waitForRoom: Duration? = nil,
+        group: String? = nil
     ) throws {
-        self.init(attributes: attributes, track: track)
+        self.init(attributes: attributes, track: track, group: group)
         delayMs = try wholeMilliseconds(delay, for: "delay")
+        if let waitForRoom = waitForRoom {
+            waitForRoomMs = try wholeMilliseconds(waitForRoom, for: "waitForRoom")
+        }
+    }
+
+    /// Send options saying how long a send to a full bounded queue (`QueueOptions.maxMessages`) waits for
+    /// room, woken as soon as workers finish messages, before it throws `PgmqError.QueueFull` having
+    /// written nothing: `.zero` throws at once. `group`: the job group the messages join
+    /// (`client.cancelGroup(_:)`, `waitForGroup(_:)`, `groupStats(_:)`). `PgmqError.InvalidOption` for a
+    /// negative duration.
+    public init(
+        waitForRoom: Duration,
+        attributes: [String: AttributeValue] = [:],
+        track: Bool = SendOptions().track,
+        group: String? = nil
+    ) throws {
+        self.init(attributes: attributes, track: track, group: group)
+        waitForRoomMs = try wholeMilliseconds(waitForRoom, for: "waitForRoom")
     }
 }
 

@@ -22,6 +22,9 @@ extension PgmqError {
         case messageNotFound = "message_not_found"
         /// A request (`queue.request(_:)`) was dead-lettered, cancelled or expired instead of answered.
         case requestFailed = "request_failed"
+        /// A bounded queue had no room for the whole send, at once or within its wait for room; nothing
+        /// was written, and sending again once workers have finished messages may succeed.
+        case queueFull = "queue_full"
         /// The schema is missing or older than this library: call `migrate()`.
         case schemaMissing = "schema_missing"
         /// `migrate()` found a schema of that name that is not pgmq's; nothing changed.
@@ -58,6 +61,7 @@ extension PgmqError {
         case .NotTracked: return .notTracked
         case .MessageNotFound: return .messageNotFound
         case .RequestFailed: return .requestFailed
+        case .QueueFull: return .queueFull
         case .SchemaMissing: return .schemaMissing
         case .SchemaConflict: return .schemaConflict
         case .Connection: return .connection
@@ -73,7 +77,8 @@ extension PgmqError {
         switch self {
         case .InvalidQueueName(let reason), .InvalidOption(let reason), .QueueNotFound(let reason),
              .LeaseLost(let reason), .AlreadyFinished(let reason), .NotTracked(let reason),
-             .MessageNotFound(let reason), .RequestFailed(let reason, _, _), .SchemaMissing(let reason),
+             .MessageNotFound(let reason), .RequestFailed(let reason, _, _), .QueueFull(let reason),
+             .SchemaMissing(let reason),
              .SchemaConflict(let reason), .Connection(let reason), .Timeout(let reason), .Database(let reason),
              .Closed(let reason), .Internal(let reason):
             return reason

@@ -1,5 +1,6 @@
-// Swift-style calls on `Client` and `Queue`: the name or body as the unlabeled first argument, and
-// `@discardableResult` where the result is optional to use (`try await queue.send(data)` needs no `_ =`).
+// Swift-style calls on `Client` and `Queue`: the name, body, bound or group as the unlabeled first
+// argument, and `@discardableResult` where the result is optional to use (`try await queue.send(data)`
+// needs no `_ =`).
 // Each delegates to the generated method of the same name.
 
 import Foundation
@@ -27,6 +28,25 @@ extension Client {
     /// `PgmqError.InvalidQueueName` for a name the core refuses.
     public func queue(_ name: String) throws -> Queue {
         try queue(name: name)
+    }
+
+    /// Cancels the messages of job group `group` (`SendOptions.group`) in every queue
+    /// (`cancelGroup(group:)`): queued ones are never delivered, held ones are signalled to their
+    /// holder. Returns the ids found; an unknown group is an empty one.
+    @discardableResult
+    public func cancelGroup(_ group: String) async throws -> [String] {
+        try await cancelGroup(group: group)
+    }
+
+    /// Waits until every message of job group `group`, in every queue, has an outcome
+    /// (`waitForGroup(group:)`); an empty or unknown group returns `[:]` at once.
+    public func waitForGroup(_ group: String) async throws -> [String: Outcome] {
+        try await waitForGroup(group: group)
+    }
+
+    /// Job group `group`'s messages in every queue, by state and by outcome (`groupStats(group:)`).
+    public func groupStats(_ group: String) async throws -> GroupStats {
+        try await groupStats(group: group)
     }
 }
 
@@ -70,5 +90,28 @@ extension Queue {
     @discardableResult
     public func cancel(_ ids: [String]) async throws -> [String] {
         try await cancel(ids: ids)
+    }
+
+    /// Bounds the queue to `max` messages, or with `nil` lifts its bound (`setMaxMessages(max:)`).
+    public func setMaxMessages(_ max: UInt64?) async throws {
+        try await setMaxMessages(max: max)
+    }
+
+    /// Cancels the messages of job group `group` in this queue only (`cancelGroup(group:)`); returns the
+    /// ids found.
+    @discardableResult
+    public func cancelGroup(_ group: String) async throws -> [String] {
+        try await cancelGroup(group: group)
+    }
+
+    /// Waits until every message of job group `group` in this queue has an outcome
+    /// (`waitForGroup(group:)`).
+    public func waitForGroup(_ group: String) async throws -> [String: Outcome] {
+        try await waitForGroup(group: group)
+    }
+
+    /// Job group `group`'s messages in this queue, by state and by outcome (`groupStats(group:)`).
+    public func groupStats(_ group: String) async throws -> GroupStats {
+        try await groupStats(group: group)
     }
 }

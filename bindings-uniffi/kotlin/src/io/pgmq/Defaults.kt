@@ -34,11 +34,15 @@ private fun ms(value: ULong): Duration = value.toLong().milliseconds
 /**
  * [QueueOptions] with durations; every default is the core's ([DEFAULTS]`.queue`): a 10 s ack deadline,
  * 10 deliveries, 7 days' retention, a dead-letter queue `dlq@<name>` ([deadLetterQueue]: its settings,
- * `null` for the defaults), no backoff. An ack deadline under 1 s and other out-of-range values are
- * `InvalidOption` from `createQueue`; a negative duration is `IllegalArgumentException` here.
+ * `null` for the defaults), no backoff, unbounded. [maxMessages] bounds the queue: at most that many
+ * messages, ready, scheduled and leased together (a send that would exceed it waits for room or fails
+ * with `PgmqException.QueueFull`: see [sendOptions]' `waitForRoom`; `Queue.setMaxMessages` changes it).
+ * An ack deadline under 1 s, a bound of 0 and other out-of-range values are `InvalidOption` from
+ * `createQueue`; a negative duration is `IllegalArgumentException` here.
  *
  * ```
  * client.createQueue("emails", queueOptions(ackDeadline = 30.seconds, backoff = backoff(max = 5.minutes)))
+ * client.createQueue("thumbnails", queueOptions(maxMessages = 10_000u))
  * ```
  */
 fun queueOptions(
@@ -48,6 +52,7 @@ fun queueOptions(
     deadLetterQueue: DeadLetterQueueOptions? = null,
     createDeadLetterQueue: Boolean = DEFAULTS.queue.deadLetterQueue,
     backoff: Backoff? = if (DEFAULTS.queue.backoff) backoff() else null,
+    maxMessages: ULong? = DEFAULTS.queue.maxMessages,
 ): QueueOptions = QueueOptions(
     ackDeadlineMs = ackDeadline.wholeMs("ackDeadline"),
     maxDeliveryAttempts = maxDeliveryAttempts,
@@ -55,6 +60,7 @@ fun queueOptions(
     deadLetterQueue = deadLetterQueue,
     createDeadLetterQueue = createDeadLetterQueue,
     backoff = backoff,
+    maxMessages = maxMessages,
 )
 
 /** [DeadLetterQueueOptions] with durations; the defaults are the core's ([DEFAULTS]`.deadLetterQueue`). */
@@ -127,13 +133,49 @@ fun receiveOptions(
 /**
  * [SendOptions] with a [delay] (whole milliseconds) or a [scheduleAt] instant (not both:
  * `InvalidOption` from the send); [track] defaults to the core's ([DEFAULTS]`.send.track`, true).
+ *
+ * [waitForRoom]: for a bounded queue (`queueOptions(maxMessages = ...)`) without room for the whole send,
+ * how long to wait for room (woken as soon as workers finish messages) before the send fails with
+ * `PgmqException.QueueFull`, having written nothing. `null`: the core's default,
+ * [DEFAULTS]`.send.waitForRoom` (30 s); `Duration.ZERO`: fail at once (shed the load). Cancelling the
+ * sending coroutine while it waits sends nothing (a send the cancellation finds already written stays
+ * sent, as with any call cancelled after it took effect). Unbounded queues ignore it.
+ *
+ * [group]: the job group the messages join (every message of a batch): 1 to
+ * [DEFAULTS]`.limits.maxGroupLen` bytes of UTF-8 without NUL, else `InvalidOption` from the send. The
+ * group's messages, in any queue, are then cancelled, awaited and counted together
+ * (`client.cancelGroup(g)`, `waitForGroup(g)`, `groupStats(g)`, and the same on a queue for its own). A
+ * grouped message is tracked: `track = false` with a group is `InvalidOption`, and nothing is sent.
+ *
+ * ```
+ * queue.send("photo-3.jpg", sendOptions(waitForRoom = Duration.ZERO)) // QueueFull at once if full
+ * queue.sendBatch(pages, sendOptions(group = importId))
+ * ```
  */
 fun sendOptions(
     delay: Duration? = null,
     scheduleAt: Instant? = null,
     attributes: Map<String, AttributeValue> = emptyMap(),
     track: Boolean = DEFAULTS.send.track,
-): SendOptions = SendOptions(delayMs = delay?.wholeMs("delay"), scheduleAt = scheduleAt, attributes = attributes, track = track)
+    waitForRoom: Duration? = null,
+    group: String? = null,
+): SendOptions = SendOptions(
+    delayMs = delay?.wholeMs("delay"),
+    scheduleAt = scheduleAt,
+    attributes = attributes,
+    track = track,
+    waitForRoomMs = waitForRoom?.wholeMs("waitForRoom"),
+    group = group,
+)
+
+/**
+ * How long a send to a full bounded queue waits for room by default (`SendOptions.waitForRoomMs` left
+ * `null`): the core's `DEFAULTS.send.wait_for_room`, 30 s.
+ */
+val SendDefaults.waitForRoom: Duration get() = ms(waitForRoomMs)
+
+/** How long [SendOptions.waitForRoomMs] waits when set, as a `Duration` (`null`: the default, [SendDefaults.waitForRoom]). */
+val SendOptions.waitForRoom: Duration? get() = waitForRoomMs?.let(::ms)
 
 /** The queue's lease length. */
 val QueueInfo.ackDeadline: Duration get() = ms(ackDeadlineMs)

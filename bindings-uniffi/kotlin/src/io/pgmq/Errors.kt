@@ -25,8 +25,8 @@ fun ReceiveErrorHandler(block: (PgmqException) -> Unit): ReceiveErrorHandler = o
 /**
  * The core's stable snake_case code of this error (`errorCode()`, from the core's table
  * [errorCodes]): `queue_not_found`, `invalid_queue_name`, `invalid_option`, `lease_lost`,
- * `already_finished`, `not_tracked`, `message_not_found`, `request_failed`, `schema_missing`,
- * `schema_conflict`, `connection`, `timeout`, `database`, `closed` or `internal`; the same codes as every
- * other language's.
+ * `already_finished`, `not_tracked`, `message_not_found`, `request_failed`, `queue_full`,
+ * `schema_missing`, `schema_conflict`, `connection`, `timeout`, `database`, `closed` or `internal`; the
+ * same codes as every other language's.
  */
 val PgmqException.code: String get() = errorCode()

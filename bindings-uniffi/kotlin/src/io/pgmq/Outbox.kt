@@ -32,9 +32,11 @@ import kotlin.time.DurationUnit
  *
  * Errors: [PgmqException.QueueNotFound] for an unknown queue, [PgmqException.InvalidOption] for an
  * option the SQL function refuses (both a [delay] and a [scheduleAt], a negative delay, a body over the
- * core's `maxSendBytes`, a `content-type` that is not JSON on a JSON send); nothing is written, the
- * original `SQLException` is the cause, and, as after any failed statement, the transaction is aborted
- * until the caller rolls it back (or to a savepoint). Other `SQLException`s pass through as they are.
+ * core's `maxSendBytes`, a `content-type` that is not JSON on a JSON send), [PgmqException.QueueFull]
+ * for a bounded queue without room for the whole send (the SQL send never waits for room); nothing is
+ * written, the original `SQLException` is the cause, and, as after any failed statement, the transaction
+ * is aborted until the caller rolls it back (or to a savepoint). Other `SQLException`s pass through as
+ * they are.
  *
  * ```
  * // not run: needs the application's JDBC connection
@@ -47,7 +49,7 @@ import kotlin.time.DurationUnit
 object Outbox {
     /**
      * The SQLSTATEs pgmq's SQL functions raise, with the core's error code of each
-     * (`{"PQ001": "queue_not_found", "PQ002": "invalid_option"}`): read from the core
+     * (`{"PQ001": "queue_not_found", "PQ002": "invalid_option", "PQ003": "queue_full"}`): read from the core
      * ([outboxSqlstates]), as every language's outbox helper reads them.
      */
     val SQLSTATES: Map<String, String> by lazy { outboxSqlstates() }
@@ -152,8 +154,8 @@ object Outbox {
     }
 
     /**
-     * The pgmq error an `SQLException` from pgmq's SQL functions stands for: [PgmqException.QueueNotFound]
-     * or [PgmqException.InvalidOption] by its SQLSTATE ([SQLSTATES]), with [e] as its cause; `null` for
+     * The pgmq error an `SQLException` from pgmq's SQL functions stands for: [PgmqException.QueueNotFound],
+     * [PgmqException.InvalidOption] or [PgmqException.QueueFull] by its SQLSTATE ([SQLSTATES]), with [e] as its cause; `null` for
      * any other. For callers that run the statements themselves (`outboxStatement`).
      */
     fun exceptionOf(e: SQLException): PgmqException? {
