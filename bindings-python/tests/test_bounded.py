@@ -349,12 +349,16 @@ async def test_the_sql_send_to_a_full_queue_raises_queue_full_and_its_transactio
 async def test_a_redrive_into_a_full_queue_raises_queue_full_and_moves_nothing(
     client: pgmq.Client, migrated: str
 ) -> None:
+    # Room for 1 of the 2 that would move (a redrive larger than the bound itself never fits: invalid).
     name, source = await bounded(client, "redrive", 2), unique("source")
     await pgmq.create_queue(source, client)
-    async with pgmq.connect_to_queue(source, client) as source_queue, table(migrated) as conn:
-        await source_queue.send(b"1", b"2", b"3")
+    async with pgmq.connect_to_queue(source, client) as source_queue, pgmq.connect_to_queue(
+        name, client
+    ) as target, table(migrated) as conn:
+        await target.send(b"0")
+        await source_queue.send(b"1", b"2")
 
         with pytest.raises(pgmq.QueueFull):
             await client.redrive(source, name)
 
-        assert (await rows(conn, name), await rows(conn, source)) == (0, 3)
+        assert (await rows(conn, name), await rows(conn, source)) == (1, 2)

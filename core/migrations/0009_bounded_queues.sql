@@ -64,14 +64,25 @@ BEGIN
     IF p_n <= 0 THEN
         RETURN true;
     END IF;
-    UPDATE pgmq.queue_room r SET used = r.used + p_n
-    WHERE (r.queue_id, r.stripe) = (SELECT x.queue_id, x.stripe FROM pgmq.queue_room x
-                                    WHERE x.queue_id = p_queue_id AND x.cap - x.used >= p_n
-                                    ORDER BY x.stripe
-                                    LIMIT 1 FOR UPDATE SKIP LOCKED);
-    IF FOUND THEN
-        RETURN true;
-    END IF;
+    -- In a block of its own: a stripe that another sender updated since this statement's snapshot is
+    -- locked, re-read and, if it no longer has room, skipped but still locked (PostgreSQL keeps the lock of
+    -- a row that fails its re-check). Entering the count below holding such a stray lock would lock the
+    -- stripes out of order and could deadlock with another sender counting. Leaving the block by an
+    -- exception rolls it back, and with it those locks; leaving it with a stripe keeps them, harmlessly
+    -- (this send then waits for nothing more).
+    BEGIN
+        UPDATE pgmq.queue_room r SET used = r.used + p_n
+        WHERE (r.queue_id, r.stripe) = (SELECT x.queue_id, x.stripe FROM pgmq.queue_room x
+                                        WHERE x.queue_id = p_queue_id AND x.cap - x.used >= p_n
+                                        ORDER BY x.stripe
+                                        LIMIT 1 FOR UPDATE SKIP LOCKED);
+        IF FOUND THEN
+            RETURN true;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'PQ900';
+    EXCEPTION WHEN SQLSTATE 'PQ900' THEN
+        NULL;
+    END;
 
     -- No stripe has room: count, holding every stripe.
     SELECT * INTO v_q FROM pgmq.queues WHERE id = p_queue_id;

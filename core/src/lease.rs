@@ -236,11 +236,10 @@ async fn beat(leases: &QueueLeases, db: &Db, listener: &Listener) -> Result<()> 
     let mut alive: HashMap<Uuid, bool> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for h in held {
         match alive.remove(&h.id) {
-            Some(cancelled) => {
-                if cancelled {
-                    h.cancelled.send_replace(true);
-                }
+            Some(true) => {
+                h.cancelled.send_replace(true);
             }
+            Some(false) => {}
             None if h.is_held() => {
                 // Expired and taken by someone else, or dead-lettered: stop pretending we hold it.
                 h.lost.store(true, Ordering::Release);
@@ -579,7 +578,7 @@ async fn execute(db: &Db, notifier: &Notifier, batch: Vec<Op>, order: Option<Nac
 /// wait for row locks, but a `cancel` or the housekeeping statement locks many rows of a queue in its
 /// own order while acks and nacks delete or update some of them. The aborted statement changed
 /// nothing, so running it again is safe.
-async fn query_retrying_deadlocks(
+pub(crate) async fn query_retrying_deadlocks(
     conn: &crate::db::Conn,
     sql: &Sql,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],

@@ -42,7 +42,7 @@ fn migration_lock(policy: &crate::db::Policy) -> i64 {
 }
 
 /// Key of the transaction-scoped advisory lock taken while migrating ("pgmq" + "mig").
-const MIGRATION_LOCK: i64 = 0x7067_6d71_6d69_67;
+const MIGRATION_LOCK: i64 = 0x0070_676d_716d_6967;
 
 /// How long `migrate` waits for any one table lock (PostgreSQL's `lock_timeout`, for its transaction
 /// only) before it gives up with [`Error::Timeout`], changing nothing. A migration that alters a table

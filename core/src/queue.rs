@@ -212,10 +212,12 @@ impl Queue {
     }
 
     /// Runs [`SEND`] once: the queue's id, or why nothing was written.
+    /// Again if PostgreSQL aborted it to break a deadlock (possible between sends counting a full bounded
+    /// queue's rows: see migration 0009): the statement is its own transaction, so nothing was written.
     async fn insert(&self, sql: &Sql, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<i64> {
         let conn = self.client.inner.db.get().await?;
-        let row = conn.query_opt(sql, params).await?;
-        row.map(|r| r.get(0)).ok_or_else(|| Error::QueueNotFound(self.name.to_string()))
+        let rows = crate::lease::query_retrying_deadlocks(&conn, sql, params).await?;
+        rows.first().map(|r| r.get(0)).ok_or_else(|| Error::QueueNotFound(self.name.to_string()))
     }
 
     /// A bounded queue was full: tries again whenever it may have room (the room channel, the safety-net
