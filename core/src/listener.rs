@@ -158,13 +158,19 @@ impl Listener {
     pub(crate) async fn probe(&self, db: &crate::db::Db, limit: Duration) -> Result<()> {
         let channel = format!("{}{}", crate::protocol::PROBE_CHANNEL_PREFIX, uuid::Uuid::new_v4().simple());
         let mut subscription = self.subscribe(channel.clone()).await;
-        {
+        let notify = || async {
             let conn = db.get().await?;
             // A simple query: no prepared statement to leak through a pooler.
-            conn.batch_execute(&format!("SELECT pg_catalog.pg_notify('{channel}', '')"), Some(limit)).await?;
-        }
+            conn.batch_execute(&format!("SELECT pg_catalog.pg_notify('{channel}', '')"), Some(limit)).await
+        };
+        notify().await?;
+        // A reset means the LISTEN connection dropped and came back (LISTENing again): a notification sent
+        // while it was down is lost, so send another rather than wait out the limit for the first.
         let arrived = tokio::time::timeout(limit, async {
-            while let Wake::Reset = subscription.recv().await {}
+            while let Wake::Reset = subscription.recv().await {
+                notify().await?;
+            }
+            Ok::<_, Error>(())
         })
         .await;
         arrived.map_err(|_| {
@@ -173,7 +179,7 @@ impl Listener {
                  through a transaction-pooling PgBouncer or another proxy that does not keep a session; give \
                  listen_dsn a direct connection to PostgreSQL"
             ))
-        })
+        })?
     }
 
     /// Subscribes to a channel. When this returns, the connection is LISTENing on it (or is down, in which
