@@ -15,7 +15,7 @@ use crate::defaults::DEFAULTS;
 use crate::error::{Error, Result};
 use crate::listener::Wake;
 use crate::options::{decode_json, Attributes, AttributeValue, Outcome, CONTENT_TYPE_ATTRIBUTE};
-use crate::protocol::{self, IdPayload};
+use crate::protocol;
 
 /// Reads the outcome and result (if any) of each pending id, and whether it is still queued and tracked
 /// (indexes `outcomes_pkey` and `messages_pkey`).
@@ -155,16 +155,8 @@ impl Completion {
                 };
                 match wake {
                     // Only re-read when one of ours finished; `*` or an empty payload may concern anyone.
-                    Wake::Notify(payload) if !payload.is_empty() => match protocol::decode_ids(&payload) {
-                        IdPayload::Ids(ids) => {
-                            if ids.iter().any(|id| pending.contains(id)) {
-                                break;
-                            }
-                        }
-                        IdPayload::Everything => break,
-                    },
-                    Wake::Notify(_) => break,
-                    Wake::Reset => break,
+                    Wake::Notify(payload) if !protocol::concerns(&payload, &pending) => {}
+                    Wake::Notify(_) | Wake::Reset => break,
                 }
             }
         }

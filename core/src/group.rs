@@ -13,7 +13,7 @@ use crate::defaults::DEFAULTS;
 use crate::error::Result;
 use crate::listener::{Subscription, Wake};
 use crate::options::{validate_group, Outcome};
-use crate::protocol::{self, IdPayload};
+use crate::protocol;
 
 /// A group's messages by state (those still in a queue) and by outcome (those finished, for as long as
 /// their outcome is kept: the queue's retention period).
@@ -148,10 +148,7 @@ pub(crate) async fn wait(client: &ClientInner, group: &str, queue_id: Option<i64
                 (wake, _, _) = futures_util::future::select_all(wakes) => wake,
             };
             match wake {
-                Wake::Notify(payload) if !payload.is_empty() => match protocol::decode_ids(&payload) {
-                    IdPayload::Ids(ids) if !ids.iter().any(|id| pending.contains(id)) => {}
-                    _ => break 'sleep,
-                },
+                Wake::Notify(payload) if !protocol::concerns(&payload, &pending) => {}
                 _ => break 'sleep,
             }
         }

@@ -83,6 +83,15 @@ pub enum IdPayload {
     Ids(Vec<Uuid>),
 }
 
+/// Whether a `pgmq_c_` / `pgmq_x_` payload may concern one of `pending`: it names one of them, is
+/// [`EVERYTHING`], or is empty (names nobody in particular). Text that is not an id is ignored.
+pub(crate) fn concerns(payload: &str, pending: &std::collections::HashSet<Uuid>) -> bool {
+    match decode_ids(payload) {
+        IdPayload::Ids(ids) => payload.is_empty() || ids.iter().any(|id| pending.contains(id)),
+        IdPayload::Everything => true,
+    }
+}
+
 /// Reads a payload made by [`encode_ids`] or `pgmq._id_payload`.
 pub fn decode_ids(payload: &str) -> IdPayload {
     if payload == EVERYTHING {

@@ -382,12 +382,7 @@ impl Queue {
     /// wait for their outcomes. Fails at [`Completion::wait`] with [`Error::NotTracked`] or
     /// [`Error::MessageNotFound`] for ids that have no outcome coming.
     pub async fn completion(&self, ids: &[Uuid]) -> Result<Completion> {
-        let conn = self.client.inner.db.get().await?;
-        let row = conn
-            .query_opt(&crate::client::QUEUE_ID, &[&&*self.name])
-            .await?
-            .ok_or_else(|| Error::QueueNotFound(self.name.to_string()))?;
-        Ok(Completion::new(self.client.inner.clone(), row.get(0), ids.to_vec(), true))
+        Ok(Completion::new(self.client.inner.clone(), self.id().await?, ids.to_vec(), true))
     }
 
     /// Sends `message` (tracked) and waits for its reply: request/reply over a queue. A worker answers
