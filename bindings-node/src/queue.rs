@@ -132,7 +132,7 @@ impl NativeQueue {
         stop: Option<&NativeStop>,
     ) -> Result<PromiseRaw<'env, NativeCompletion>> {
         let options = send_options(options)?;
-        let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())? };
+        let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())?, after: Vec::new() };
         let stop = token(stop);
         let queue = self.inner.clone();
         env.spawn_future(unless_stopped(stop, async move {
@@ -156,7 +156,7 @@ impl NativeQueue {
         let attrs = attrs.unwrap_or_default();
         let mut messages = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
-            messages.push(OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.get(i))? });
+            messages.push(OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.get(i))?, after: Vec::new() });
         }
         let stop = token(stop);
         let queue = self.inner.clone();
@@ -179,7 +179,7 @@ impl NativeQueue {
         stop: Option<&NativeStop>,
     ) -> Result<PromiseRaw<'env, NativeReply>> {
         let timeout = timeout_ms.map_or(Ok(DEFAULTS.request.timeout), |ms| duration_ms(ms, "timeoutMs"))?;
-        let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())? };
+        let message = OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.as_ref())?, after: Vec::new() };
         let stop = token(stop);
         let queue = self.inner.clone();
         env.spawn_future(unless_stopped(stop, async move { Ok(queue.request(message, timeout).await.napi()?.into()) }))

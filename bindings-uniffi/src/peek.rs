@@ -20,6 +20,9 @@ pub enum MessageState {
     /// moves it to the dead-letter queue (or drops it, when cancelled) within a maintenance interval. It
     /// is never delivered again.
     Lapsed,
+    /// Waiting for messages it depends on to complete (`SendOptions.dependsOn`): not claimable until the
+    /// last one has (`availableAt` reads 9999-12-31T23:59:59Z).
+    Waiting,
 }
 
 impl From<MessageState> for pgmq_core::MessageState {
@@ -29,6 +32,7 @@ impl From<MessageState> for pgmq_core::MessageState {
             MessageState::Scheduled => pgmq_core::MessageState::Scheduled,
             MessageState::Leased => pgmq_core::MessageState::Leased,
             MessageState::Lapsed => pgmq_core::MessageState::Lapsed,
+            MessageState::Waiting => pgmq_core::MessageState::Waiting,
         }
     }
 }
@@ -40,6 +44,7 @@ impl From<pgmq_core::MessageState> for MessageState {
             pgmq_core::MessageState::Scheduled => MessageState::Scheduled,
             pgmq_core::MessageState::Leased => MessageState::Leased,
             pgmq_core::MessageState::Lapsed => MessageState::Lapsed,
+            pgmq_core::MessageState::Waiting => MessageState::Waiting,
         }
     }
 }

@@ -63,7 +63,7 @@ impl Queue {
                 Some(o) => (o.to_core(), to_core_attributes(o.attributes)),
                 None => (pgmq_core::SendOptions::default(), Default::default()),
             };
-            let message = pgmq_core::OutgoingMessage { body, attributes };
+            let message = pgmq_core::OutgoingMessage { body, attributes, after: Vec::new() };
             let sent = queue.send(message, &send).await?;
             Ok(Arc::new(SentMessage { id: sent.id().to_string(), inner: sent.into_completion(), _client: client }))
         })
@@ -83,7 +83,7 @@ impl Queue {
             let send = options.map(|o| o.to_core()).unwrap_or_default();
             let messages = messages
                 .into_iter()
-                .map(|m| pgmq_core::OutgoingMessage { body: m.body, attributes: to_core_attributes(m.attributes) })
+                .map(|m| pgmq_core::OutgoingMessage { body: m.body, attributes: to_core_attributes(m.attributes), after: Vec::new() })
                 .collect();
             let completion = queue.send_batch(messages, &send).await?;
             Ok(Arc::new(SentBatch { inner: completion, _client: client }))
@@ -108,7 +108,7 @@ impl Queue {
         let queue = self.inner.clone();
         run(async move {
             let OutgoingMessage { body, attributes } = message;
-            let message = pgmq_core::OutgoingMessage { body, attributes: to_core_attributes(attributes) };
+            let message = pgmq_core::OutgoingMessage { body, attributes: to_core_attributes(attributes), after: Vec::new() };
             let timeout = timeout_ms.map_or(pgmq_core::DEFAULTS.request.timeout, Duration::from_millis);
             Ok(queue.request(message, timeout).await?.into())
         })

@@ -20,7 +20,7 @@ use crate::protocol;
 /// Reads the outcome and result (if any) of each pending id, and whether it is still queued and tracked
 /// (indexes `outcomes_pkey` and `messages_pkey`).
 pub(crate) const CHECK: Sql = Sql::new(
-    "SELECT a.id, o.outcome, m.tracked, o.result, o.result_content_type
+    "SELECT a.id, o.outcome, m.tracked, o.result, o.result_content_type, o.reason
      FROM pg_catalog.unnest($2::uuid[]) AS a(id)
      LEFT JOIN pgmq.outcomes o ON o.id = a.id
      LEFT JOIN pgmq.messages m ON m.queue_id = $1 AND m.id = a.id",
@@ -37,6 +37,7 @@ pub struct Reply {
     outcome: Outcome,
     result: Option<Vec<u8>>,
     content_type: Option<String>,
+    reason: Option<String>,
 }
 
 impl Reply {
@@ -51,6 +52,12 @@ impl Reply {
     /// Takes the result's bytes out, to avoid a copy.
     pub fn into_result(self) -> Option<Vec<u8>> {
         self.result
+    }
+    /// Why the message finished the way it did, when pgmq knows: for a message cancelled because a
+    /// message it depended on did not complete, `dependency <id> was <outcome>`
+    /// ([`crate::SendOptions::depends_on`]). `None` otherwise.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
     /// The result's content type (`application/json` for a JSON result), if labelled.
     pub fn content_type(&self) -> Option<&str> {
@@ -77,6 +84,7 @@ impl std::fmt::Debug for Reply {
             .field("outcome", &self.outcome)
             .field("result_len", &self.result.as_ref().map(Vec::len))
             .field("content_type", &self.content_type)
+            .field("reason", &self.reason)
             .finish()
     }
 }
@@ -172,7 +180,7 @@ impl Completion {
             let queued_tracked: Option<bool> = row.get(2);
             match (outcome, queued_tracked) {
                 (Some(o), _) => {
-                    let reply = Reply { outcome: Outcome::parse(&o)?, result: row.get(3), content_type: row.get(4) };
+                    let reply = Reply { outcome: Outcome::parse(&o)?, result: row.get(3), content_type: row.get(4), reason: row.get(5) };
                     outcomes.insert(id, reply);
                     pending.remove(&id);
                 }

@@ -200,6 +200,9 @@ pub struct Limits {
     pub max_messages: u64,
     /// Bytes of a job group id: 255.
     pub max_group_len: usize,
+    /// Dependencies of one message ([`crate::SendOptions::depends_on`] and
+    /// [`crate::OutgoingMessage::after`] together): 10,000.
+    pub max_dependencies: usize,
     /// The longest `migrate` waits for a lock on one of pgmq's tables before it fails with `timeout`,
     /// changing nothing: 5 s.
     pub migrate_lock_timeout: Duration,
@@ -274,6 +277,7 @@ pub const DEFAULTS: Defaults = Defaults {
         notify_max_ids: crate::protocol::NOTIFY_MAX_IDS,
         max_messages: i64::MAX as u64,
         max_group_len: crate::options::MAX_GROUP_LEN,
+        max_dependencies: crate::options::MAX_DEPENDENCIES,
         migrate_lock_timeout: crate::migrate::MIGRATION_LOCK_TIMEOUT,
     },
     conventions: Conventions {
@@ -388,6 +392,7 @@ pub fn truths_json() -> String {
         notify_max_ids,
         max_messages,
         max_group_len,
+        max_dependencies,
         migrate_lock_timeout,
     } = limits;
     let limits = json!({
@@ -401,6 +406,7 @@ pub fn truths_json() -> String {
         "notify_max_ids": notify_max_ids,
         "max_messages": max_messages,
         "max_group_len": max_group_len,
+        "max_dependencies": max_dependencies,
         "migrate_lock_timeout_ms": ms(migrate_lock_timeout),
     });
     let Conventions { dlq_prefix, content_type_attribute, json_content_type } = conventions;
@@ -547,14 +553,15 @@ mod tests {
         assert_eq!(truths["limits"]["migrate_lock_timeout_ms"], 5_000);
         assert_eq!(truths["limits"]["max_messages"], i64::MAX);
         assert_eq!(truths["limits"]["max_group_len"], 255);
-        assert_eq!(truths["limits"].as_object().unwrap().len(), 11);
+        assert_eq!(truths["limits"]["max_dependencies"], 10_000);
+        assert_eq!(truths["limits"].as_object().unwrap().len(), 12);
         assert_eq!(truths["conventions"]["json_content_type"], "application/json");
         assert_eq!(truths["conventions"].as_object().unwrap().len(), 3);
         let codes: Vec<&str> = truths["error_codes"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
         assert_eq!(codes, ERROR_CODES.iter().map(|e| e.code).collect::<Vec<_>>());
         assert_eq!(truths["error_codes"][0].as_object().unwrap().len(), 3);
         assert_eq!(truths["outcomes"], serde_json::json!(["completed", "dead_lettered", "cancelled", "expired"]));
-        assert_eq!(truths["message_states"], serde_json::json!(["ready", "scheduled", "leased", "lapsed"]));
+        assert_eq!(truths["message_states"], serde_json::json!(["ready", "scheduled", "leased", "lapsed", "waiting"]));
         assert_eq!(truths["protocol"]["everything"], "*");
         assert_eq!(
             truths["sqlstates"],

@@ -21,10 +21,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
     (8, "0008_results.sql", include_str!("../migrations/0008_results.sql")),
     (9, "0009_bounded_queues.sql", include_str!("../migrations/0009_bounded_queues.sql")),
     (10, "0010_groups.sql", include_str!("../migrations/0010_groups.sql")),
+    (11, "0011_dependencies.sql", include_str!("../migrations/0011_dependencies.sql")),
 ];
 
 /// The schema version this library needs.
-pub const LATEST_VERSION: i32 = 10;
+pub const LATEST_VERSION: i32 = 11;
 
 /// The schema's name, unquoted.
 fn schema_name(policy: &crate::db::Policy) -> String {

@@ -290,6 +290,9 @@ impl QueueOptions {
 /// The longest group id, in bytes.
 pub const MAX_GROUP_LEN: usize = 255;
 
+/// The most dependencies one message may have (`depends_on` and `after` together).
+pub const MAX_DEPENDENCIES: usize = 10_000;
+
 /// A group id: not empty, at most [`MAX_GROUP_LEN`] bytes, no NUL (PostgreSQL text).
 pub(crate) fn validate_group(group: &str) -> Result<()> {
     if group.is_empty() || group.len() > DEFAULTS.limits.max_group_len || group.contains('\0') {
@@ -513,16 +516,25 @@ pub struct OutgoingMessage {
     pub body: Vec<u8>,
     /// Attributes that receivers can filter on.
     pub attributes: Attributes,
+    /// Earlier entries of the same batch (by position, from 0) that this message depends on: it becomes
+    /// available once they have all completed, and is cancelled if one of them does not (see
+    /// [`SendOptions::depends_on`]). Only earlier entries: no cycle can be made.
+    pub after: Vec<usize>,
 }
 
 impl OutgoingMessage {
     /// A message with this body and no attributes.
     pub fn new(body: impl Into<Vec<u8>>) -> Self {
-        OutgoingMessage { body: body.into(), attributes: Attributes::new() }
+        OutgoingMessage { body: body.into(), attributes: Attributes::new(), after: Vec::new() }
     }
     /// Adds an attribute.
     pub fn attribute(mut self, key: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
         self.attributes.insert(key.into(), value.into());
+        self
+    }
+    /// Sets [`OutgoingMessage::after`]: the earlier entries of the same batch this message depends on.
+    pub fn after(mut self, entries: impl IntoIterator<Item = usize>) -> Self {
+        self.after = entries.into_iter().collect();
         self
     }
 
@@ -583,6 +595,15 @@ pub struct SendOptions {
     /// `group_stats`, and the same on [`crate::Client`] across queues). Any text but empty, up to 255
     /// bytes, without NUL. A grouped message is tracked: `track = false` with a group is refused.
     pub group: Option<String>,
+    /// Messages already sent (in any queue) that every message of this send depends on: it waits,
+    /// unclaimable, until they have all completed, then becomes available (at its `delay` or
+    /// `schedule_at` if later). If one of them is dead-lettered, cancelled or expires instead, the
+    /// message is cancelled with [`crate::Reply::reason`] `dependency <id> was <outcome>`, and so are
+    /// the messages depending on it, down the graph. Dependencies and dependents are tracked: an id
+    /// that is unknown, untracked or already finished other than completed is refused
+    /// ([`Error::InvalidOption`], nothing written), and so is `track = false`. For dependencies
+    /// within one batch, see [`OutgoingMessage::after`].
+    pub depends_on: Vec<uuid::Uuid>,
 }
 
 impl Default for SendOptions {
@@ -593,6 +614,7 @@ impl Default for SendOptions {
             track: DEFAULTS.send.track,
             wait_for_room: Some(DEFAULTS.send.wait_for_room),
             group: None,
+            depends_on: Vec::new(),
         }
     }
 }
@@ -616,6 +638,11 @@ impl SendOptions {
     /// Sets [`SendOptions::group`].
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = Some(group.into());
+        self
+    }
+    /// Sets [`SendOptions::depends_on`].
+    pub fn depends_on(mut self, ids: impl IntoIterator<Item = uuid::Uuid>) -> Self {
+        self.depends_on = ids.into_iter().collect();
         self
     }
     /// Sets [`SendOptions::wait_for_room`]: `None` fails at once when a bounded queue is full.

@@ -26,20 +26,30 @@ pub enum MessageState {
     /// moves it to the dead-letter queue (or drops it, when cancelled) within a maintenance interval.
     /// It is never delivered again.
     Lapsed,
+    /// Waiting for messages it depends on to complete ([`crate::SendOptions::depends_on`]): not
+    /// claimable until the last one has. Its `available_at` reads as 9999-12-31T23:59:59Z, the
+    /// latest instant every language's date type holds: it has none yet.
+    Waiting,
 }
 
 impl MessageState {
     /// Every state, in declaration order.
-    pub const ALL: [MessageState; 4] =
-        [MessageState::Ready, MessageState::Scheduled, MessageState::Leased, MessageState::Lapsed];
+    pub const ALL: [MessageState; 5] = [
+        MessageState::Ready,
+        MessageState::Scheduled,
+        MessageState::Leased,
+        MessageState::Lapsed,
+        MessageState::Waiting,
+    ];
 
-    /// `"ready"`, `"scheduled"`, `"leased"` or `"lapsed"`.
+    /// `"ready"`, `"scheduled"`, `"leased"`, `"lapsed"` or `"waiting"`.
     pub fn as_str(self) -> &'static str {
         match self {
             MessageState::Ready => "ready",
             MessageState::Scheduled => "scheduled",
             MessageState::Leased => "leased",
             MessageState::Lapsed => "lapsed",
+            MessageState::Waiting => "waiting",
         }
     }
 
@@ -47,20 +57,24 @@ impl MessageState {
     /// any other text.
     pub fn parse(name: &str) -> Result<MessageState> {
         MessageState::ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| {
-            Error::invalid_option(format!("unknown message state {name:?}: ready, scheduled, leased or lapsed"))
+            Error::invalid_option(format!("unknown message state {name:?}: ready, scheduled, leased, lapsed or waiting"))
         })
     }
 
-    /// The row condition of this state, over `m` at the statement's `now()`. The four are disjoint and
-    /// cover every row.
+    /// The row condition of this state, over `m` at the statement's `now()`. The five are disjoint and
+    /// cover every row (a waiting message is the only one available at 'infinity': migration 0011).
     fn condition(self) -> &'static str {
         match self {
             MessageState::Ready => {
                 "m.available_at <= pg_catalog.now() AND NOT m.last_lease AND NOT m.cancel_requested"
             }
-            MessageState::Scheduled => "m.available_at > pg_catalog.now() AND m.lease_token IS NULL",
+            MessageState::Scheduled => {
+                "m.available_at > pg_catalog.now() AND m.available_at < CAST('infinity' AS timestamptz) \
+                 AND m.lease_token IS NULL"
+            }
             MessageState::Leased => "m.available_at > pg_catalog.now() AND m.lease_token IS NOT NULL",
             MessageState::Lapsed => "m.available_at <= pg_catalog.now() AND (m.last_lease OR m.cancel_requested)",
+            MessageState::Waiting => "m.available_at = CAST('infinity' AS timestamptz)",
         }
     }
 }
@@ -161,9 +175,12 @@ const PEEK_HEAD: &str = "
 SELECT p.*
 FROM pgmq.queues q
 LEFT JOIN LATERAL (
-    SELECT m.id, m.body, m.attributes, m.delivery_attempts, m.sent_at, m.available_at, m.last_error,
-           m.dead_letter_attempts,
-           CASE WHEN m.available_at > pg_catalog.now()
+    SELECT m.id, m.body, m.attributes, m.delivery_attempts, m.sent_at,
+           CASE WHEN m.available_at = CAST('infinity' AS timestamptz)
+                THEN CAST('9999-12-31 23:59:59+00' AS timestamptz) ELSE m.available_at END,
+           m.last_error, m.dead_letter_attempts,
+           CASE WHEN m.available_at = CAST('infinity' AS timestamptz) THEN 'waiting'
+                WHEN m.available_at > pg_catalog.now()
                 THEN CASE WHEN m.lease_token IS NULL THEN 'scheduled' ELSE 'leased' END
                 WHEN m.last_lease OR m.cancel_requested THEN 'lapsed'
                 ELSE 'ready' END AS state
@@ -237,6 +254,7 @@ mod tests {
                 MessageState::Scheduled => 1,
                 MessageState::Leased => 2,
                 MessageState::Lapsed => 3,
+                MessageState::Waiting => 4,
             };
             assert_eq!(index, i);
         }

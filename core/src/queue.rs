@@ -53,6 +53,48 @@ grp AS (
     &[Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY, Type::TEXT],
 );
 
+/// [`SEND`] of messages with dependencies (migration 0011): `pgmq._depend` records them, holding the
+/// dependencies still in a queue, and says which entries must wait; those are inserted at 'infinity'
+/// (never claimed, never expired) until their last dependency completes. `$8` is the group or NULL,
+/// `$9` the ids every message depends on, `$10`/`$11` the pairs (entry, earlier entry), 1-based.
+pub(crate) const SEND_DEPENDENT: Sql = Sql::new(
+    "
+WITH q AS (SELECT q.id, pg_catalog.set_config('synchronous_commit', 'on', true),
+                  CASE WHEN q.max_messages IS NOT NULL
+                       THEN pgmq._admit(q.id, pg_catalog.cardinality($5::uuid[])) END
+           FROM pgmq.queues q WHERE q.name = $1 FOR KEY SHARE OF q),
+at AS MATERIALIZED (
+    SELECT coalesce($3::timestamptz,
+                    pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),
+dep AS MATERIALIZED (SELECT pgmq._depend(q.id, $5::uuid[], $9::uuid[], $10::int4[], $11::int4[], at.t) AS waits
+                     FROM q, at),
+ins AS (
+    INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
+    SELECT q.id, u.id, CASE WHEN dep.waits[CAST(u.i AS int4)] THEN CAST('infinity' AS timestamptz) ELSE at.t END,
+           $2, coalesce(u.attributes, '{}'), u.body
+    FROM q, at, dep, ROWS FROM (pg_catalog.unnest($5::uuid[]), pg_catalog.unnest($6::jsonb[]),
+                                pg_catalog.unnest($7::bytea[])) WITH ORDINALITY AS u(id, attributes, body, i)
+),
+grp AS (
+    INSERT INTO pgmq.group_members (group_id, queue_id, message_id)
+    SELECT $8, q.id, u.id FROM q, pg_catalog.unnest($5::uuid[]) AS u(id) WHERE $8::text IS NOT NULL
+)
+SELECT q.id FROM q",
+    &[
+        Type::TEXT,
+        Type::BOOL,
+        Type::TIMESTAMPTZ,
+        Type::INT8,
+        Type::UUID_ARRAY,
+        Type::JSONB_ARRAY,
+        Type::BYTEA_ARRAY,
+        Type::TEXT,
+        Type::UUID_ARRAY,
+        Type::INT4_ARRAY,
+        Type::INT4_ARRAY,
+    ],
+);
+
 const SEND_TYPES: [Type; 7] =
     [Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY];
 
@@ -130,6 +172,46 @@ pub(crate) const CANCEL: Sql = Sql::new(
     &[Type::TEXT, Type::UUID_ARRAY],
 );
 
+/// The dependencies of a send, checked and laid out for [`SEND_DEPENDENT`]: the pairs (entry, earlier
+/// entry) of [`OutgoingMessage::after`], 1-based.
+struct Dependencies {
+    any: bool,
+    entries: Vec<i32>,
+    earlier: Vec<i32>,
+}
+
+impl Dependencies {
+    fn of(messages: &[OutgoingMessage], options: &SendOptions) -> Result<Dependencies> {
+        let mut entries = Vec::new();
+        let mut earlier = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if options.depends_on.len() + m.after.len() > DEFAULTS.limits.max_dependencies {
+                return Err(Error::invalid_option(format!(
+                    "entry {i} has {} dependencies: at most {} per message",
+                    options.depends_on.len() + m.after.len(),
+                    DEFAULTS.limits.max_dependencies
+                )));
+            }
+            for &j in &m.after {
+                if j >= i {
+                    return Err(Error::invalid_option(format!(
+                        "entry {i} cannot depend on entry {j}: only on an earlier entry of the same send"
+                    )));
+                }
+                entries.push(i as i32 + 1);
+                earlier.push(j as i32 + 1);
+            }
+        }
+        let any = !entries.is_empty() || !options.depends_on.is_empty();
+        if any && !options.track {
+            return Err(Error::invalid_option(
+                "a message with dependencies is tracked (outcomes are how dependencies finish): drop track = false or the dependencies",
+            ));
+        }
+        Ok(Dependencies { any, entries, earlier })
+    }
+}
+
 impl Queue {
     pub(crate) fn new(client: Client, name: &str) -> Queue {
         Queue { client, name: Arc::from(name) }
@@ -176,6 +258,7 @@ impl Queue {
                 ));
             }
         }
+        let dependencies = Dependencies::of(&messages, options)?;
         let n = messages.len();
         let mut ids = Vec::with_capacity(n);
         let mut attributes = Vec::with_capacity(n);
@@ -194,11 +277,23 @@ impl Queue {
             attributes.push(json);
             bodies.push(m.body);
         }
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
-            [&&*self.name, &options.track, &options.schedule_at, &delay, &ids, &attributes, &bodies, &options.group];
-        let (sql, params) = match options.group {
-            Some(_) => (&SEND_GROUPED, &params[..]),
-            None => (&SEND, &params[..7]),
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+            &&*self.name,
+            &options.track,
+            &options.schedule_at,
+            &delay,
+            &ids,
+            &attributes,
+            &bodies,
+            &options.group,
+            &options.depends_on,
+            &dependencies.entries,
+            &dependencies.earlier,
+        ];
+        let (sql, params) = match (&options.group, dependencies.any) {
+            (_, true) => (&SEND_DEPENDENT, &params[..]),
+            (Some(_), false) => (&SEND_GROUPED, &params[..8]),
+            (None, false) => (&SEND, &params[..7]),
         };
         let queue_id = match self.insert(sql, params).await {
             Err(Error::QueueFull(text)) => match options.wait_for_room {

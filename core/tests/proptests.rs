@@ -430,7 +430,7 @@ async fn message_round_trips_or_is_rejected(body: Vec<u8>, attributes: Attribute
     let _writes = WRITES.lock().await;
     let before = counts().await;
 
-    let message = OutgoingMessage { body: body.clone(), attributes: attributes.clone() };
+    let message = OutgoingMessage { body: body.clone(), attributes: attributes.clone(), after: Vec::new() };
     let sent = queue.send(message, &SendOptions::default().track(false)).await;
 
     if attributes_are_valid(&attributes) {
@@ -626,7 +626,7 @@ async fn filter_selects_what_the_model_says(filter: Filter, messages: Vec<Attrib
     client.create_queue(&name, &QueueOptions::default().dead_letter_queue(None)).await.unwrap();
     let queue = client.queue(&name).unwrap();
     let mut batch: Vec<OutgoingMessage> =
-        messages.iter().map(|a| OutgoingMessage { body: Vec::new(), attributes: a.clone() }).collect();
+        messages.iter().map(|a| OutgoingMessage { body: Vec::new(), attributes: a.clone(), after: Vec::new() }).collect();
     // Always one match, so the receiver returns at once: a message only the sentinel branch selects.
     batch.push(OutgoingMessage::new(Vec::new()).attribute(SENTINEL, true));
     let ids = queue.send_batch(batch, &SendOptions::default().track(false)).await.unwrap().ids().to_vec();

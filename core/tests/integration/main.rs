@@ -10,6 +10,7 @@ mod cancel_races;
 mod completion;
 mod connection;
 mod dead_letter;
+mod dependencies;
 mod filters;
 mod groups;
 mod hostile_roles;

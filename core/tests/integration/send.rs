@@ -345,7 +345,7 @@ async fn attributes_round_trip_with_every_value_type() {
 
     queue
         .send(
-            OutgoingMessage { body: b"with".to_vec(), attributes: attributes.clone() },
+            OutgoingMessage { body: b"with".to_vec(), attributes: attributes.clone(), after: Vec::new() },
             &SendOptions::default(),
         )
         .await
