@@ -99,7 +99,13 @@ pub(crate) const SET_DLQ: Sql =
     Sql::new("UPDATE pgmq.queues SET dlq_id = $2, owns_dlq = $3 WHERE id = $1", &[Type::INT8, Type::INT8, Type::BOOL]);
 
 pub(crate) const DELETE_QUEUE: Sql =
-    Sql::new("DELETE FROM pgmq.queues WHERE name = $1 RETURNING id, dlq_id, owns_dlq", &[Type::TEXT]);
+    Sql::new("DELETE FROM pgmq.queues WHERE name = $1 RETURNING id, dlq_id, owns_dlq, linked", &[Type::TEXT]);
+/// Before the messages of a deleted queue that was linked go: what depends on them, in other queues too,
+/// is cancelled, and what they waited for forgets them (migration 0011), as if they had been cancelled.
+pub(crate) const SETTLE_DELETED: Sql = Sql::new(
+    "SELECT pgmq._settle(ARRAY(SELECT m.id FROM pgmq.messages m WHERE m.queue_id = ANY($1) AND m.tracked), 'cancelled')",
+    &[Type::INT8_ARRAY],
+);
 pub(crate) const DELETE_QUEUE_BY_ID: Sql = Sql::new("DELETE FROM pgmq.queues WHERE id = $1", &[Type::INT8]);
 pub(crate) const DELETE_MESSAGES: Sql = Sql::new("DELETE FROM pgmq.messages WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
 pub(crate) const DELETE_OUTCOMES: Sql = Sql::new("DELETE FROM pgmq.outcomes WHERE queue_id = ANY($1)", &[Type::INT8_ARRAY]);
@@ -344,7 +350,7 @@ impl Client {
         else {
             return Ok(false);
         };
-        let (id, dlq_id, owns): (i64, Option<i64>, bool) = (row.get(0), row.get(1), row.get(2));
+        let (id, dlq_id, owns, linked): (i64, Option<i64>, bool, bool) = (row.get(0), row.get(1), row.get(2), row.get(3));
         let mut gone = vec![id];
         if let (Some(dlq_id), true) = (dlq_id, owns) {
             tx.execute(&DELETE_QUEUE_BY_ID, &[&dlq_id]).await?;
@@ -352,6 +358,9 @@ impl Client {
         }
         // Messages and outcomes have no foreign key (see the migration): delete them here, after the queue
         // row, whose deletion waited for every in-flight send that had locked it.
+        if linked {
+            tx.execute(&SETTLE_DELETED, &[&gone]).await?;
+        }
         tx.execute(&DELETE_MESSAGES, &[&gone]).await?;
         tx.execute(&DELETE_OUTCOMES, &[&gone]).await?;
         tx.execute(&DELETE_GROUP_MEMBERS, &[&gone]).await?;

@@ -98,6 +98,8 @@ pub fn statements(filter: Option<crate::Filter>) -> Result<Vec<(&'static str, St
         ("ack", lease::ACK),
         ("ack_with_results", lease::ACK_WITH_RESULTS),
         ("send_grouped", queue::SEND_GROUPED),
+        ("send_dependent", queue::SEND_DEPENDENT),
+        ("settle_deleted", client::SETTLE_DELETED),
         ("set_max_messages", client::SET_MAX_MESSAGES),
         ("delete_group_members", client::DELETE_GROUP_MEMBERS),
         ("cancel_group", group::CANCEL_GROUP),

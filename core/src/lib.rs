@@ -131,6 +131,11 @@ pub struct GroupsDocDoctests;
 #[doc = include_str!("../../docs/replies.md")]
 pub struct RepliesDocDoctests;
 
+/// docs/dependencies.md
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/dependencies.md")]
+pub struct DependenciesDocDoctests;
+
 /// core/examples/demo.rs
 #[cfg(doctest)]
 #[doc = concat!("```rust\n", include_str!("../examples/demo.rs"), "\n```")]

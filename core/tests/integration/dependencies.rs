@@ -272,3 +272,20 @@ async fn sends_without_dependencies_leave_their_queue_unlinked() {
         raw.query_one("SELECT linked FROM pgmq.queues WHERE name = $1", &[&q.name()]).await.unwrap().get(0);
     assert!(!linked);
 }
+
+#[tokio::test]
+async fn deleting_a_queue_cancels_what_depends_on_its_messages_elsewhere() {
+    let client = client().await;
+    let doomed = queue(&client, "dep-doomed", QueueOptions::default()).await;
+    let other = queue(&client, "dep-survivor", QueueOptions::default()).await;
+    let dep = doomed.send(b"dep".to_vec(), &SendOptions::default()).await.unwrap();
+    let waiting = other.send(b"waits".to_vec(), &after(&[dep.id()])).await.unwrap();
+
+    assert!(client.delete_queue(doomed.name()).await.unwrap());
+
+    let reply = timeout(FIVE_S, waiting.wait_reply()).await.unwrap().unwrap();
+    assert_eq!(reply.outcome(), Outcome::Cancelled);
+    assert_eq!(reply.reason(), Some(format!("dependency {} was cancelled", dep.id()).as_str()));
+    assert_eq!(other.stats().await.unwrap().messages, 0);
+    assert_eq!(rows_about(&[dep.id(), waiting.id()]).await, 0);
+}

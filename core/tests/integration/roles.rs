@@ -85,3 +85,43 @@ async fn a_producer_sends_and_awaits_outcomes_and_a_consumer_acks_and_dead_lette
     drop_role(&raw, &producer).await;
     drop_role(&raw, &consumer).await;
 }
+
+#[tokio::test]
+async fn a_producer_sends_with_dependencies_and_a_consumers_acks_and_nacks_release_and_cancel_them() {
+    // Arrange: a queue with one attempt; A and B sent by the owner; the producer sends C after A and D
+    // after B.
+    let owner = client().await;
+    let raw = raw().await;
+    let (producer, consumer) = (role(&raw, "producer").await, role(&raw, "consumer").await);
+    let name = unique("roles-deps");
+    owner.create_queue(&name, &QueueOptions::default().max_delivery_attempts(1)).await.unwrap();
+    let a = owner.queue(&name).unwrap().send(b"A".to_vec(), &SendOptions::default()).await.unwrap();
+    let b = owner.queue(&name).unwrap().send(b"B".to_vec(), &SendOptions::default()).await.unwrap();
+    let p = connect_as(&producer).await;
+    let c = connect_as(&consumer).await;
+    let pq = p.queue(&name).unwrap();
+    let after_a = pq.send(b"C".to_vec(), &SendOptions::default().depends_on([a.id()])).await.expect("producer links");
+    let after_b = pq.send(b"D".to_vec(), &SendOptions::default().depends_on([b.id()])).await.unwrap();
+
+    // Act: the consumer acks A and nacks B (dead-lettered: one attempt).
+    let mut rx = c.queue(&name).unwrap().receiver(ReceiveOptions::default()).unwrap();
+    let m = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    assert_eq!(m.id(), a.id());
+    m.ack().await.expect("the consumer's ack releases C");
+    let m = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    assert_eq!(m.id(), b.id());
+    m.nack(NackOptions::default()).await.expect("the consumer's nack cancels D");
+
+    // Assert: C is delivered; D was cancelled, which the producer hears with its reason.
+    let m = timeout(FIVE_S, rx.next()).await.unwrap().unwrap();
+    assert_eq!(m.id(), after_a.id());
+    m.ack().await.unwrap();
+    let reply = timeout(FIVE_S, after_b.wait_reply()).await.unwrap().unwrap();
+    assert_eq!(reply.reason(), Some(format!("dependency {} was dead_lettered", b.id()).as_str()));
+
+    p.close().await;
+    c.close().await;
+    owner.delete_queue(&name).await.unwrap();
+    drop_role(&raw, &producer).await;
+    drop_role(&raw, &consumer).await;
+}
