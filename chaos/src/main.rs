@@ -14,6 +14,7 @@
 //! Ends with `chaos: N messages, L lost, D duplicated, seed S`; exits 1 on any violation.
 
 mod faults;
+mod graph;
 mod model;
 mod soak;
 mod verify;
@@ -50,13 +51,15 @@ struct Args {
     drain_timeout: Duration,
     out: Option<PathBuf>,
     soak: Option<Duration>,
+    graph: Option<usize>,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("pgmq-chaos: {msg}");
     eprintln!(
         "usage: pgmq-chaos [--messages N] [--seed S] [--rate MSGS_PER_S] [--workers RUST,PYTHON,NODE] [--concurrency C]\n\
-         \x20                 [--no-faults] [--drain-timeout SECS] [--out DIR] [--keep-logs] [--soak [--duration SECS]]"
+         \x20                 [--no-faults] [--drain-timeout SECS] [--out DIR] [--keep-logs] [--soak [--duration SECS]]\n\
+         \x20      pgmq-chaos --graph N [--seed S] [--no-faults]"
     );
     std::process::exit(2)
 }
@@ -75,6 +78,7 @@ fn parse_args() -> Args {
         drain_timeout: Duration::from_secs(90),
         out: None,
         soak: None,
+        graph: None,
     };
     let mut it = std::env::args().skip(1);
     let mut duration = Duration::from_secs(600);
@@ -99,6 +103,7 @@ fn parse_args() -> Args {
             "--no-faults" => args.faults = false,
             "--keep-logs" => args.keep_logs = true,
             "--soak" => soak = true,
+            "--graph" => args.graph = Some(num(value("--graph"), "--graph") as usize),
             "--workers" => {
                 let v = value("--workers");
                 let parts: Vec<usize> = v.split(',').map(|p| num(p.to_owned(), "--workers") as usize).collect();
@@ -131,7 +136,14 @@ fn root_dir() -> PathBuf {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
-    let code = match run(args).await {
+    let outcome = match args.graph {
+        Some(n) => match std::env::var("DATABASE_URL") {
+            Ok(dsn) => graph::run(&dsn, n.max(2), args.seed, args.faults).await.map(|ok| if ok { 0 } else { 1 }),
+            Err(_) => Err("DATABASE_URL is not set (run it under tests/with-postgres.sh)".to_owned()),
+        },
+        None => run(args).await,
+    };
+    let code = match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("pgmq-chaos: {e}");

@@ -61,6 +61,7 @@ SELECT NULL::uuid, NULL::uuid, NULL::integer, NULL::bytea, NULL::jsonb, NULL::ti
        (SELECT pg_catalog.ceil(extract(epoch FROM w.available_at - pg_catalog.now())
                                OPERATOR(pg_catalog.*) 1000)::bigint
         FROM pgmq.messages w WHERE w.queue_id = $1 AND w.available_at > pg_catalog.now()
+          AND w.available_at < CAST('infinity' AS timestamptz)
         ORDER BY w.available_at LIMIT 1),
        EXISTS (SELECT 1 FROM pgmq.messages m
                WHERE m.queue_id = $1 AND m.available_at <= pg_catalog.now()

@@ -289,3 +289,28 @@ async fn deleting_a_queue_cancels_what_depends_on_its_messages_elsewhere() {
     assert_eq!(other.stats().await.unwrap().messages, 0);
     assert_eq!(rows_about(&[dep.id(), waiting.id()]).await, 0);
 }
+
+#[tokio::test]
+async fn a_receiver_idle_on_a_queue_of_waiting_messages_gets_each_once_released() {
+    // The receiver starts first: its idle claim sees only a message waiting at 'infinity' (no wake-up time).
+    let client = client().await;
+    let q = queue(&client, "dep-idle", QueueOptions::default()).await;
+    let other = queue(&client, "dep-idle-dep", QueueOptions::default()).await;
+    let dep = other.send(b"dep".to_vec(), &SendOptions::default()).await.unwrap();
+    let waiting = q.send(b"waits".to_vec(), &after(&[dep.id()])).await.unwrap();
+    let mut rx = q.receiver(ReceiveOptions::default()).unwrap();
+    let next = tokio::spawn(async move {
+        let m = rx.next().await;
+        (m, rx)
+    });
+    tokio::task::yield_now().await;
+    assert!(!next.is_finished());
+
+    take(&other).await.ack().await.unwrap();
+
+    let (m, mut rx) = timeout(FIVE_S, next).await.expect("woken by the release").unwrap();
+    let m = m.expect("no error while idle");
+    assert_eq!(m.id(), waiting.id());
+    m.ack().await.unwrap();
+    rx.close();
+}
