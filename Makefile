@@ -137,6 +137,7 @@ test-suites:
 	bindings-uniffi/swift/run-tests.sh 2>&1 | tee $(LOGS)/swift.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(PY) -m pytest tests/interop 2>&1 | tee $(LOGS)/interop.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(WITHOUT_SHARED_PG) $(WITH_PG) target/debug/pgmq-chaos --messages 10000 2>&1 | tee $(LOGS)/chaos.log; rc=$$(( rc | PIPESTATUS[0] )); \
+	$(WITHOUT_SHARED_PG) $(WITH_PG) target/debug/pgmq-chaos --graph 3000 2>&1 | tee $(LOGS)/graph.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	$(WITHOUT_SHARED_PG) PGMQ_CRASH_TESTS=1 $(WITH_PG) $(CARGO) test $(RUST_WORKSPACE) --test crash 2>&1 | tee $(LOGS)/crash.log; rc=$$(( rc | PIPESTATUS[0] )); \
 	exit $$rc
 
@@ -193,13 +194,17 @@ fuzz:
 # a crash must not take a send or an ack that returned. Default 100,000 messages (3.5-5 minutes
 # here); `make test` runs 10,000 (about a minute, in a cluster of its own). Reproduce a run with
 # CHAOS_ARGS="--seed S"; other options: --messages N, --rate R, --workers RUST,PYTHON,NODE, --no-faults.
+# Then the dependency graph checker: 10,000 messages with dependencies in two queues, some poison, a
+# SIGKILL of every server process half-way (`make test` runs 3,000); GRAPH_ARGS="--seed S" reproduces one.
 # `make soak`: 10 minutes of steady load with the same faults, sampling table sizes and dead tuples every
 # 10 s; fails if the queue tables grow without bound.
 CHAOS_ARGS ?=
+GRAPH_ARGS ?=
 .PHONY: chaos soak
 chaos: python node
 	$(CARGO) build -p pgmq-chaos --bins
 	$(WITH_PG) target/debug/pgmq-chaos $(CHAOS_ARGS)
+	$(WITH_PG) target/debug/pgmq-chaos --graph 10000 $(GRAPH_ARGS)
 soak: python node
 	$(CARGO) build -p pgmq-chaos --bins
 	$(WITH_PG) target/debug/pgmq-chaos --soak --duration 600 $(CHAOS_ARGS)

@@ -275,6 +275,20 @@ function ids(v, what) {
   return v
 }
 
+/**
+ * A sendBatch entry's `after`: positions of entries, whole numbers >= 0, or null for none. Which entries
+ * it may name (earlier ones only) and how many are the core's to check (InvalidOptionError).
+ */
+function positions(v, what) {
+  if (v === undefined || v === null) return null
+  if (!Array.isArray(v)) throw new TypeError(`${what} must be an array of entry positions, got ${describe(v)}`)
+  for (const n of v) {
+    if (typeof n !== 'number') throw new TypeError(`each of ${what} must be a number, got ${describe(n)}`)
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`each of ${what} must be a whole number >= 0, got ${n}`)
+  }
+  return v.length === 0 ? null : v
+}
+
 function signalOf(v) {
   if (v === undefined || v === null) return undefined
   if (
@@ -305,6 +319,8 @@ function sendOptions(o) {
     waitForRoomMs: optionalMs(o.waitForRoomMs, 'waitForRoomMs'),
     // Its length and characters are the core's to check (InvalidOptionError), as is `track: false` with it.
     group: optionalString(o.group, 'group'),
+    // Strings here; UUIDs, known, tracked and not failed are the core's to check (InvalidOptionError).
+    dependsOn: o.dependsOn === undefined || o.dependsOn === null ? undefined : ids(o.dependsOn, 'dependsOn'),
   }
 }
 
@@ -447,10 +463,10 @@ function encodeJson(value, attrs, what) {
   return [Buffer.from(jsonText(value, what), 'utf8'), labelled(attrs, JSON_CONTENT_TYPE, what)]
 }
 
-/** Whether a sendBatch entry is `{ body, attributes? }` rather than a value to serialize. */
+/** Whether a sendBatch entry is `{ body, attributes?, after? }` rather than a value to serialize. */
 function isEnvelope(m) {
   if (!isPlainObject(m) || !Object.hasOwn(m, 'body')) return false
-  for (const key in m) if (key !== 'body' && key !== 'attributes') return false
+  for (const key in m) if (key !== 'body' && key !== 'attributes' && key !== 'after') return false
   return true
 }
 
@@ -805,6 +821,7 @@ class Reply {
     this.outcome = reply.outcome
     this.result = reply.result ?? null // (napi leaves out what is None)
     this.contentType = reply.contentType ?? null
+    this.reason = reply.reason ?? null
   }
 
   /** The result, parsed as `Message.json()` parses a body (by the serializer of the queue handle). */
@@ -818,13 +835,18 @@ class Reply {
   // The result may be large or secret: its length only (as a Message's toString() gives its body's).
   toString() {
     const result = this.result === null ? 'no result' : `${this.result.length} bytes`
-    return `Reply(${this.outcome}, ${result}${this.contentType === null ? '' : `, ${this.contentType}`})`
+    const contentType = this.contentType === null ? '' : `, ${this.contentType}`
+    const reason = this.reason === null ? '' : `: ${this.reason}`
+    return `Reply(${this.outcome}${reason}, ${result}${contentType})`
   }
 
   [inspectCustom](depth, opts, inspect) {
     const result = this.result === null ? 'null' : `<${this.result.length} bytes>`
     const show = (v) => (typeof inspect === 'function' ? inspect(v, opts) : JSON.stringify(v))
-    return `Reply { outcome: ${show(this.outcome)}, result: ${result}, contentType: ${show(this.contentType)} }`
+    return (
+      `Reply { outcome: ${show(this.outcome)}, result: ${result}, contentType: ${show(this.contentType)}, ` +
+      `reason: ${show(this.reason)} }`
+    )
   }
 }
 
@@ -985,15 +1007,19 @@ class Queue {
     const o = options(opts, 'sendBatch options')
     const serializer = this.#source.serializer
     const bodies = new Array(messages.length)
-    // null unless some message has attributes: 1,000 nulls would each cross into Rust for nothing.
+    // null unless some message has attributes (or dependencies): 1,000 nulls would each cross into Rust
+    // for nothing.
     let attrs = null
+    let after = null
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]
       let b = bytes(m)
       let a = null
+      let p = null
       if (b === undefined) {
         if (isEnvelope(m)) {
           ;[b, a] = encode(m.body, attributes(m.attributes, `messages[${i}].attributes`), serializer, `messages[${i}].body`)
+          p = positions(m.after, `messages[${i}].after`)
         } else {
           ;[b, a] = encode(m, null, serializer, `messages[${i}]`)
         }
@@ -1003,10 +1029,14 @@ class Queue {
         if (attrs === null) attrs = new Array(messages.length).fill(null)
         attrs[i] = a
       }
+      if (p !== null) {
+        if (after === null) after = new Array(messages.length).fill(null)
+        after[i] = p
+      }
     }
     const nativeOptions = sendOptions(o)
     const completion = await stoppable(signalOf(o.signal), (stop) =>
-      this.#native.sendBatch(bodies, attrs, nativeOptions, stop),
+      this.#native.sendBatch(bodies, attrs, after, nativeOptions, stop),
     )
     return new SentBatch(completion, serializer)
   }
@@ -1308,11 +1338,14 @@ const SQLSTATES = deepFreeze(native.sqlstates())
  * (or an array of them), or null.
  */
 function outboxQuery(kind, queue, body, attrs, o) {
-  const { delayMs, scheduleAtMs, track, group } = sendOptions(o)
-  // The SQL functions take no group yet: refused rather than dropped, which would leave the message
-  // out of its group's cancel and wait.
+  const { delayMs, scheduleAtMs, track, group, dependsOn } = sendOptions(o)
+  // The SQL functions take no group and no dependencies yet: refused rather than dropped, which would
+  // leave the message out of its group's cancel and wait, or let it run before what it depends on.
   if (group !== undefined) {
     throw new InvalidOptionError('the transactional send (sql.*) takes no group yet: send grouped messages with queue.send')
+  }
+  if (dependsOn !== undefined && dependsOn.length > 0) {
+    throw new InvalidOptionError('the transactional send (sql.*) takes no dependencies yet: send them with queue.send')
   }
   const schema = optionalString(o.schema, 'schema')
   return {
@@ -1373,6 +1406,9 @@ function sqlSendBatch(queue, messages, opts) {
     let b = bytes(m)
     let a = null
     if (b === undefined) {
+      if (isEnvelope(m) && positions(m.after, `messages[${i}].after`) !== null) {
+        throw new InvalidOptionError('the transactional send (sql.*) takes no dependencies yet: send them with queue.sendBatch')
+      }
       ;[b, a] = isEnvelope(m)
         ? encode(m.body, attributes(m.attributes, `messages[${i}].attributes`), null, `messages[${i}].body`)
         : encode(m, null, null, `messages[${i}]`)

@@ -40,18 +40,21 @@ export declare const Outcome: {
 }
 
 /**
- * Where a message stands, as {@link Queue.peek} reads it (the core's names). The four are disjoint and cover
+ * Where a message stands, as {@link Queue.peek} reads it (the core's names). The five are disjoint and cover
  * every message of a queue: `ready` (the next receive may lease it), `scheduled` (waiting for its time or a nack
  * delay), `leased` (held by a worker), `lapsed` (its lease ran out on its last attempt, or while it was being
- * cancelled: housekeeping dead-letters or drops it within a maintenance interval; never delivered again).
+ * cancelled: housekeeping dead-letters or drops it within a maintenance interval; never delivered again),
+ * `waiting` (for the messages it depends on to complete: {@link SendOptions.dependsOn}; its `availableAt` reads
+ * 9999-12-31T23:59:59Z).
  */
-export type MessageState = 'ready' | 'scheduled' | 'leased' | 'lapsed'
+export type MessageState = 'ready' | 'scheduled' | 'leased' | 'lapsed' | 'waiting'
 /** The message states by name: `MessageState.Ready === 'ready'`. */
 export declare const MessageState: {
   readonly Ready: 'ready'
   readonly Scheduled: 'scheduled'
   readonly Leased: 'leased'
   readonly Lapsed: 'lapsed'
+  readonly Waiting: 'waiting'
 }
 
 /**
@@ -154,6 +157,8 @@ export interface Defaults {
     readonly migrateLockTimeoutMs: number
     /** The longest job group id, in bytes of UTF-8 ({@link SendOptions.group}). */
     readonly maxGroupLen: number
+    /** The most dependencies one message has: {@link SendOptions.dependsOn} and its entry's `after` together. */
+    readonly maxDependencies: number
   }
   /** Names every language uses alike. */
   readonly conventions: {
@@ -485,6 +490,17 @@ export interface SendOptions {
    */
   group?: string
   /**
+   * Ids of messages already sent (by anyone, in any queue, tracked) that every message of this send depends on: it
+   * waits, never claimed ({@link MessageState} `'waiting'`), until they have all completed, then becomes available
+   * (at its `delayMs` or `scheduleAt` if later). If one of them is dead-lettered, cancelled or expires instead, the
+   * message is cancelled, its {@link Reply.reason} `dependency <id> was <outcome>`, and so are the messages that
+   * depend on it. Refused with {@link InvalidOptionError}, nothing sent: an id that is not a UUID, unknown, untracked
+   * or already finished other than completed (a completed one counts as met), `track: false`, more than 10 000
+   * dependencies for one message (`DEFAULTS.limits.maxDependencies`, counting its entry's `after`). Not an array of
+   * strings: `TypeError`. Within one batch, see {@link OutgoingMessage}'s `after`. More: docs/dependencies.md.
+   */
+  dependsOn?: readonly string[]
+  /**
    * Abandons the send: the call rejects with the signal's `reason` once the send has stopped. A send abandoned while
    * it waits for room sends nothing; one whose statement was already on its way to the server may still have been
    * written, as after a lost connection (a send that finished before the abort resolves as usual).
@@ -499,11 +515,16 @@ export interface SendOneOptions extends SendOptions {
 }
 
 /**
- * One message of {@link Queue.sendBatch}: a body or value, or `{ body, attributes? }`. An entry is read as that
- * envelope when it is a plain object with a `body` key and no keys but `body` and `attributes`; a value of exactly
- * that shape is sent wrapped: `{ body: value }`.
+ * One message of {@link Queue.sendBatch}: a body or value, or `{ body, attributes?, after? }`. An entry is read as
+ * that envelope when it is a plain object with a `body` key and no keys but `body`, `attributes` and `after`; a
+ * value of exactly that shape is sent wrapped: `{ body: value }`.
+ *
+ * `after` lists earlier entries of the same batch (positions, from 0) this one depends on, as
+ * {@link SendOptions.dependsOn} does for messages already sent: `sendBatch([fetch, { body: parse, after: [0] }])`.
+ * An entry naming itself or a later one is an {@link InvalidOptionError} (nothing sent: no cycle can be made); not
+ * an array of numbers, a `TypeError`; a negative or fractional position, a `RangeError`.
  */
-export type OutgoingMessage<T = unknown> = Body | T | { body: Body | T; attributes?: Attributes }
+export type OutgoingMessage<T = unknown> = Body | T | { body: Body | T; attributes?: Attributes; after?: readonly number[] }
 
 /** Options of {@link Queue.receive}. */
 export interface ReceiveOptions {
@@ -571,7 +592,7 @@ export interface QueueStats {
   messages: number
   /** Available for delivery now. */
   ready: number
-  /** Waiting for their time (a delay, a schedule or a nack backoff). */
+  /** Waiting for their time (a delay, a schedule or a nack backoff), or for the messages they depend on ({@link SendOptions.dependsOn}). */
   scheduled: number
   /** Held by a worker under a live lease. */
   leased: number
@@ -589,7 +610,7 @@ export interface GroupStats {
   messages: number
   /** Available for delivery now. */
   ready: number
-  /** Waiting for their time (a delay, a schedule or a nack backoff). */
+  /** Waiting for their time (a delay, a schedule or a nack backoff), or for the messages they depend on ({@link SendOptions.dependsOn}). */
   scheduled: number
   /** Held by a worker under a live lease. */
   leased: number
@@ -670,7 +691,7 @@ export declare class PeekedMessage<T = unknown> {
   readonly deliveryAttempts: number
   /** When it was sent. */
   readonly sentAt: Date
-  /** When it became or becomes ready; for a leased message, when its lease expires. */
+  /** When it became or becomes ready; for a leased message, when its lease expires; for a waiting one (it has none yet), 9999-12-31T23:59:59Z. */
   readonly availableAt: Date
   /** The error given to the last failed attempt, if any (in a dead-letter queue: the error that dead-lettered it). */
   readonly lastError: string | null
@@ -801,12 +822,18 @@ export declare class Reply {
   /** The result's content type (`'application/json'` for a JSON result), or `null` when unlabelled. */
   readonly contentType: string | null
   /**
+   * Why the message finished so, when pgmq knows: for one cancelled because a message it depended on did not complete
+   * ({@link SendOptions.dependsOn}), `'dependency <id> was <outcome>'` (`dead_lettered`, `cancelled` or `expired`);
+   * `null` otherwise.
+   */
+  readonly reason: string | null
+  /**
    * The result parsed as {@link Message.json} parses a body, by the serializer of the queue handle it came through
    * (`JSON.parse` by default): unlabelled or labelled JSON; another label is a `TypeError`. Throws
    * {@link InvalidOptionError} when there is no result.
    */
   json<U = unknown>(): U
-  /** `Reply(completed, 13 bytes, application/json)`. */
+  /** `Reply(completed, 13 bytes, application/json)`; `Reply(cancelled: dependency <id> was dead_lettered, no result)`. */
   toString(): string
 }
 
@@ -853,7 +880,7 @@ export declare class Queue<T = unknown> {
   request(body: Body | T, options?: RequestOptions): Promise<Reply>
   /** As {@link Queue.request}, the body being `value` as JSON (`JSON.stringify`, whatever the queue's serializer; strings too), labelled `application/json`. */
   requestJson(value: unknown, options?: RequestOptions): Promise<Reply>
-  /** Sends messages in one statement: all of them or, on error, none. Each body as in {@link Queue.send}. A bounded queue takes the whole batch or none of it: without room for all of it, it waits as {@link Queue.send} does. */
+  /** Sends messages in one statement: all of them or, on error, none. Each body as in {@link Queue.send}; an entry's `after` makes it depend on earlier entries ({@link OutgoingMessage}). A bounded queue takes the whole batch or none of it: without room for all of it, it waits as {@link Queue.send} does. */
   sendBatch(messages: readonly OutgoingMessage<T>[], options?: SendOptions): Promise<SentBatch>
   /** A stream of messages for `for await`. Waiting happens in the core (NOTIFY, the next scheduled time), never by polling. */
   receive(options?: ReceiveOptions): MessageStream<T>
@@ -1006,7 +1033,7 @@ export interface OutboxQuery<R extends string | string[] = string | string[]> {
   readonly __result?: R
 }
 
-/** Options of every statement of {@link sql}: those of a send but the wait for room (the SQL send never waits: a full bounded queue is a {@link QueueFullError} at once) and the group (not taken yet: a `group` is an {@link InvalidOptionError}). */
+/** Options of every statement of {@link sql}: those of a send but the wait for room (the SQL send never waits: a full bounded queue is a {@link QueueFullError} at once), the group and the dependencies (not taken yet: a `group`, a `dependsOn` or an entry's `after` is an {@link InvalidOptionError}). */
 export interface OutboxOptions extends Pick<SendOptions, 'delayMs' | 'scheduleAt' | 'track'> {
   /** The schema pgmq was installed in (default `'pgmq'`, as {@link ConnectOptions.schema}). */
   schema?: string

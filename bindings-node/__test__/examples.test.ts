@@ -111,6 +111,13 @@ const BLOCK_OUTPUT: Record<string, RegExp[]> = {
   'bounded-node': [/^dropped: queue_full$/m, /^2$/m],
   'groups-node-resize': [/^101 to go, 0 done$/m, /^1$/m, /^101 Set\(1\) \{ 'cancelled' \}$/m],
   'readme-node-groups': [/^\[ 'completed', 'completed', 'completed' \]$/m],
+  'readme-node-deps': [/^running download\nrunning resize\nrunning publish\ncompleted$/m],
+  'dependencies-node-steps': [
+    /^1$/m,
+    /^\[ 'waiting', 'waiting' \]$/m,
+    /^ran fetch\n(?:ran (?:parse|thumbnail)\n){2}ran report$/m,
+    /^cancelled: dependency [0-9a-f-]{36} was dead_lettered$/m,
+  ],
 }
 
 test('every Markdown file expected to carry ts blocks has them, and every example states its output', () => {

@@ -117,6 +117,7 @@ const CORE_TO_NODE: Record<string, Entry> = {
   'Reply::result': { member: ['Reply', 'result'] },
   'Reply::into_result': { notBound: 'result is a Buffer handed over without a copy' },
   'Reply::content_type': { member: ['Reply', 'contentType'] },
+  'Reply::reason': { member: ['Reply', 'reason'] },
   'Reply::json': { member: ['Reply', 'json'] },
 }
 

@@ -323,6 +323,6 @@ test('a reply shows its result\'s length, never its bytes', T, async () => {
   const reply = await sent.reply()
 
   assert.equal(String(reply), 'Reply(completed, 22 bytes, application/json)')
-  assert.equal(inspect(reply), "Reply { outcome: 'completed', result: <22 bytes>, contentType: 'application/json' }")
+  assert.equal(inspect(reply), "Reply { outcome: 'completed', result: <22 bytes>, contentType: 'application/json', reason: null }")
   assert.doesNotMatch(inspect({ reply }), /hunter2/)
 })

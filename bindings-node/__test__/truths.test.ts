@@ -182,6 +182,7 @@ const STATED: [string, string | undefined, string][] = [
   ['SendOptions', 'track', `default ${D.send.track})`],
   ['SendOptions', 'waitForRoomMs', `(default ${n(D.send.wait_for_room_ms)})`],
   ['SendOptions', 'group', `1 to ${TRUTHS.limits.max_group_len} bytes of UTF-8 (\`DEFAULTS.limits.maxGroupLen\`)`],
+  ['SendOptions', 'dependsOn', `more than ${n(TRUTHS.limits.max_dependencies)} dependencies for one message (\`DEFAULTS.limits.maxDependencies\``],
   ['RequestOptions', 'timeoutMs', `(> 0; default ${n(D.request.timeout_ms)})`],
   ['ReceiveOptions', 'batchSize', `default ${D.receive.batch_size})`],
   ['ReceiveOptions', 'pollIntervalMs', `default ${n(D.receive.poll_interval_ms)})`],

@@ -66,6 +66,13 @@ pub(crate) fn uuids(ids: &[String]) -> Result<Vec<Uuid>> {
     ids.iter().map(|id| uuid(id)).collect()
 }
 
+/// The positions a batch entry (`entry`) depends on, as JS numbers: whole and >= 0 here (up to 2^53,
+/// where every integer is exact); which earlier entries they may name is the core's to check.
+pub(crate) fn entries(after: &[f64], entry: usize) -> Result<Vec<usize>> {
+    let what = format!("messages[{entry}].after");
+    after.iter().map(|&n| Ok(whole(n, &what, 0.0, 9_007_199_254_740_991.0)? as usize)).collect()
+}
+
 /// A JS number as an attribute value. JS has one number type: 3.0 is the integer 3 (within the range
 /// where every integer is exact), anything else a float.
 pub(crate) fn number_value(f: f64) -> AttributeValue {

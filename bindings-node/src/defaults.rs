@@ -120,6 +120,7 @@ pub fn defaults() -> Value {
         section!(d.limits;
             max_send_bytes, max_queue_name_len, max_schema_name_len, max_filter_depth, min_ack_deadline,
             max_delivery_attempts, max_duration, notify_max_ids, max_messages, migrate_lock_timeout, max_group_len,
+            max_dependencies,
         ),
     );
     add("conventions", section!(d.conventions; dlq_prefix, content_type_attribute, json_content_type));

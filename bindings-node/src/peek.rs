@@ -14,7 +14,7 @@ use crate::error::IntoNapi;
 pub struct NativePeekOptions {
     /// Most messages returned (default and bounds: the core's `DEFAULTS.peek`).
     pub limit: Option<f64>,
-    /// Only messages in this state: `ready`, `scheduled`, `leased` or `lapsed`.
+    /// Only messages in this state: `ready`, `scheduled`, `leased`, `lapsed` or `waiting`.
     pub state: Option<String>,
 }
 
@@ -43,13 +43,14 @@ pub struct NativePeekedMessage {
     pub body: Buffer,
     /// Its attributes (`null` when none).
     pub attributes: Value,
-    /// Where it stood when read: `ready`, `scheduled`, `leased` or `lapsed`.
+    /// Where it stood when read: `ready`, `scheduled`, `leased`, `lapsed` or `waiting`.
     pub state: String,
     /// Deliveries so far (leases taken, a current one included).
     pub delivery_attempts: u32,
     /// When it was sent, ms since the epoch.
     pub sent_at_ms: f64,
-    /// When it became or becomes ready (for a leased message, when its lease expires), ms since the epoch.
+    /// When it became or becomes ready (for a leased message, when its lease expires; for a waiting one,
+    /// 9999-12-31T23:59:59Z), ms since the epoch.
     pub available_at_ms: f64,
     /// The error of the last failed attempt, or `null`.
     pub last_error: Option<String>,

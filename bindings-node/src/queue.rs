@@ -9,7 +9,7 @@ use napi_derive::napi;
 use pgmq_core::{OutgoingMessage, ReceiveOptions, SendOptions, DEFAULTS};
 use serde_json::Value;
 
-use crate::convert::{attributes, duration_ms, instant_ms, max_messages, uuids, whole};
+use crate::convert::{attributes, duration_ms, entries, instant_ms, max_messages, uuids, whole};
 use crate::error::IntoNapi;
 use crate::filter::Filter;
 use crate::group::{spawn_wait, NativeGroupStats};
@@ -32,6 +32,9 @@ pub struct NativeSendOptions {
     /// The job group the messages join (checked by the core: at most `limits.max_group_len` bytes, no
     /// NUL, not with `track: false`).
     pub group: Option<String>,
+    /// Ids of sent, tracked messages (any queue) every message of the send waits for (checked by the
+    /// core: known, tracked, not finished other than completed; not with `track: false`).
+    pub depends_on: Option<Vec<String>>,
 }
 
 /// How a receiver leases messages.
@@ -50,7 +53,7 @@ pub struct NativeStats {
     pub messages: i64,
     /// Available now.
     pub ready: i64,
-    /// Waiting for their time.
+    /// Waiting for their time, or for the messages they depend on.
     pub scheduled: i64,
     /// Held under a live lease.
     pub leased: i64,
@@ -88,6 +91,9 @@ fn send_options(o: Option<NativeSendOptions>) -> Result<SendOptions> {
         }
         if let Some(group) = o.group {
             options = options.group(group);
+        }
+        if let Some(ids) = o.depends_on {
+            options = options.depends_on(uuids(&ids)?);
         }
     }
     Ok(options)
@@ -141,22 +147,30 @@ impl NativeQueue {
         }))
     }
 
-    /// Sends messages in one statement (all or none); `attrs[i]` belongs to `bodies[i]` (`attrs` null, or
-    /// `attrs[i]` null: none). The bodies are copied on the JS thread (see `send`); `stop` as in `send`.
+    /// Sends messages in one statement (all or none); `attrs[i]` and `after[i]` belong to `bodies[i]`
+    /// (`attrs` / `after` null, or their entry null: none). `after[i]` lists the positions of earlier
+    /// entries `bodies[i]` depends on. The bodies are copied on the JS thread (see `send`); `stop` as in
+    /// `send`.
     #[napi(ts_return_type = "Promise<NativeCompletion>", catch_unwind)]
     pub fn send_batch<'env>(
         &self,
         env: &'env Env,
         bodies: Vec<BufferSlice>,
         attrs: Option<Vec<Value>>,
+        after: Option<Vec<Option<Vec<f64>>>>,
         options: Option<NativeSendOptions>,
         stop: Option<&NativeStop>,
     ) -> Result<PromiseRaw<'env, NativeCompletion>> {
         let options = send_options(options)?;
         let attrs = attrs.unwrap_or_default();
+        let after = after.unwrap_or_default();
         let mut messages = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
-            messages.push(OutgoingMessage { body: body.to_vec(), attributes: attributes(attrs.get(i))?, after: Vec::new() });
+            messages.push(OutgoingMessage {
+                body: body.to_vec(),
+                attributes: attributes(attrs.get(i))?,
+                after: entries(after.get(i).and_then(Option::as_deref).unwrap_or_default(), i)?,
+            });
         }
         let stop = token(stop);
         let queue = self.inner.clone();

@@ -12,6 +12,8 @@ pub struct NativeReply {
     pub result: Option<Buffer>,
     /// The result's content type, or `null` when unlabelled.
     pub content_type: Option<String>,
+    /// Why it finished so, when pgmq knows (`dependency <id> was <outcome>`), or `null`.
+    pub reason: Option<String>,
 }
 
 impl From<pgmq_core::Reply> for NativeReply {
@@ -19,6 +21,7 @@ impl From<pgmq_core::Reply> for NativeReply {
         NativeReply {
             outcome: reply.outcome().as_str().to_owned(),
             content_type: reply.content_type().map(str::to_owned),
+            reason: reply.reason().map(str::to_owned),
             result: reply.into_result().map(Buffer::from),
         }
     }

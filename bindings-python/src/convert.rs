@@ -1,11 +1,11 @@
 //! Arguments from Python: durations in seconds, instants in microseconds since the epoch, attribute
-//! values. The typed wrappers in `pgmq/` have already turned `timedelta`/`datetime` into numbers, except
-//! for the methods of `Message`, which users call directly ([`duration_arg`]); what is out of range here
-//! is an `InvalidOption` (a `ValueError`), never a panic.
+//! values, message ids, entry positions. The typed wrappers in `pgmq/` have already turned
+//! `timedelta`/`datetime` into numbers, except for the methods of `Message`, which users call directly
+//! ([`duration_arg`]); what is out of range here is an `InvalidOption` (a `ValueError`), never a panic.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pgmq_core::{AttributeValue, Attributes, DEFAULTS};
+use pgmq_core::{AttributeValue, Attributes, Uuid, DEFAULTS};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -59,6 +59,45 @@ pub(crate) fn queue_bound(py: Python<'_>, n: Option<&Bound<'_, PyInt>>) -> PyRes
     n.extract::<u64>().map(Some).map_err(|_| {
         invalid_option(py, format!("max_messages must be between 1 and {}, not {n}", DEFAULTS.limits.max_messages))
     })
+}
+
+/// Message ids given as `uuid.UUID`s or as their text (`depends_on`): text that does not parse as a UUID
+/// is an `InvalidOption`, any other type a `TypeError`.
+pub(crate) fn message_ids(py: Python<'_>, ids: &[Bound<'_, PyAny>], what: &str) -> PyResult<Vec<Uuid>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        if let Ok(text) = id.cast::<PyString>() {
+            let text = text.to_cow()?;
+            let parsed = Uuid::parse_str(&text)
+                .map_err(|_| invalid_option(py, format!("{what}[{i}] is not a message id (a UUID): {text:?}")))?;
+            out.push(parsed);
+        } else if let Ok(uuid) = id.extract::<Uuid>() {
+            out.push(uuid);
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "{what}[{i}] must be a UUID or its text, not {}",
+                id.get_type().name()?
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Entry `entry`'s `after`: positions of earlier entries of its send, which the typed layer has checked
+/// are ints. One that no `usize` holds (a negative one) is refused in the words the core refuses a
+/// later one with.
+pub(crate) fn entry_positions(py: Python<'_>, entry: usize, positions: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let mut out = Vec::new();
+    for position in positions.try_iter()? {
+        let position = position?;
+        out.push(position.extract::<usize>().map_err(|_| {
+            invalid_option(
+                py,
+                format!("entry {entry} cannot depend on entry {position}: only on an earlier entry of the same send"),
+            )
+        })?);
+    }
+    Ok(out)
 }
 
 /// One attribute value: `None`, `bool`, `int` (64-bit), `float` or `str`.

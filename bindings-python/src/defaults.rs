@@ -51,7 +51,7 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         section!(py, d.limits;
             max_send_bytes, max_queue_name_len, max_schema_name_len, max_filter_depth, min_ack_deadline,
             max_delivery_attempts, max_duration, notify_max_ids, max_messages, migrate_lock_timeout,
-            max_group_len,
+            max_group_len, max_dependencies,
         ),
     )?;
     table.set_item("conventions", section!(py, d.conventions; dlq_prefix, content_type_attribute, json_content_type))?;

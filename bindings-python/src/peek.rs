@@ -89,7 +89,8 @@ impl PeekedMessage {
         datetime_to_py(py, self.sent_at)
     }
 
-    /// When it became or becomes ready; for a leased message, when its lease expires (aware, UTC).
+    /// When it became or becomes ready; for a leased message, when its lease expires; for a waiting one,
+    /// 9999-12-31T23:59:59 (it has no time yet: its dependencies decide). Aware, UTC.
     #[getter]
     fn available_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         datetime_to_py(py, self.available_at)

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyInt, PyList};
 
 use crate::completion::{outcome_names, Completion};
-use crate::convert::{attributes, duration, instant, queue_bound};
+use crate::convert::{attributes, duration, entry_positions, instant, message_ids, queue_bound};
 use crate::error::{guard, ToPyResult};
 use crate::filter::Filter;
 use crate::group::GroupStatistics;
@@ -38,7 +38,7 @@ pub(crate) struct QueueStatistics {
     messages: u64,
     /// Available for delivery now.
     ready: u64,
-    /// Waiting for their scheduled time (or a nack delay).
+    /// Waiting for their scheduled time (or a nack delay), or for messages they depend on.
     scheduled: u64,
     /// Held by a worker under a live lease.
     leased: u64,
@@ -76,13 +76,16 @@ impl Queue {
         self.inner.name()
     }
 
-    /// Sends `bodies` (with `attributes[i]` for body i, if given) in one atomic statement; resolves to
-    /// their `Completion`. `schedule_at` is in microseconds since the epoch, `delay` in seconds. To a
-    /// bounded queue without room for them all, waits up to `wait_for_room` seconds (0: not at all) for
-    /// room, then `QueueFull`; cancelling the awaitable while it waits sends nothing. With `group`, every
-    /// message joins that job group (the core checks the id, and refuses it with `track=False`).
+    /// Sends `bodies` (with `attributes_list[i]` for body i, and `after_list[i]`, the earlier entries it
+    /// depends on, if given) in one atomic statement; resolves to their `Completion`. `schedule_at` is in
+    /// microseconds since the epoch, `delay` in seconds. To a bounded queue without room for them all,
+    /// waits up to `wait_for_room` seconds (0: not at all) for room, then `QueueFull`; cancelling the
+    /// awaitable while it waits sends nothing. With `group`, every message joins that job group (the core
+    /// checks the id, and refuses it with `track=False`). With `depends_on` (`UUID`s or their text), every
+    /// message waits for those messages to complete; the core refuses what cannot be (`InvalidOption`).
     #[pyo3(signature = (
-        bodies, attributes_list=None, *, schedule_at=None, delay=None, track, wait_for_room, group=None
+        bodies, attributes_list=None, *, after_list=None, schedule_at=None, delay=None, track, wait_for_room,
+        group=None, depends_on=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn send<'py>(
@@ -90,11 +93,13 @@ impl Queue {
         py: Python<'py>,
         bodies: &Bound<'py, PyList>,
         attributes_list: Option<&Bound<'py, PyList>>,
+        after_list: Option<&Bound<'py, PyList>>,
         schedule_at: Option<i64>,
         delay: Option<f64>,
         track: bool,
         wait_for_room: f64,
         group: Option<String>,
+        depends_on: Option<Vec<Bound<'py, PyAny>>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut messages = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
@@ -104,6 +109,12 @@ impl Queue {
                 let attrs = list.get_item(i)?;
                 if !attrs.is_none() {
                     message.attributes = attributes(&attrs)?;
+                }
+            }
+            if let Some(list) = after_list {
+                let positions = list.get_item(i)?;
+                if !positions.is_none() {
+                    message.after = entry_positions(py, i, &positions)?;
                 }
             }
             messages.push(message);
@@ -119,6 +130,9 @@ impl Queue {
         if let Some(group) = group {
             options = options.group(group);
         }
+        if let Some(ids) = depends_on {
+            options = options.depends_on(message_ids(py, &ids, "depends_on")?);
+        }
         let (queue, owner) = (self.inner.clone(), self.owner);
         future_into_py(py, owner, async move {
             let completion = queue.send_batch(messages, &options).await?;
@@ -130,19 +144,24 @@ impl Queue {
     /// `Reply` whose outcome is `completed`. `RequestFailed` if it was dead-lettered, cancelled or expired
     /// instead; `Timeout` if no reply came within `timeout` seconds (the request is then cancelled);
     /// `InvalidOption` for a zero timeout or one over 100 years (nothing sent). Cancelling the awaitable
-    /// stops the wait and leaves the request queued. `serializer` is what `Reply.decode()` uses.
-    #[pyo3(signature = (body, message_attributes=None, *, timeout, serializer=None))]
+    /// stops the wait and leaves the request queued. `serializer` is what `Reply.decode()` uses. `after`
+    /// is passed on for the core to refuse: a request is the only entry of its send.
+    #[pyo3(signature = (body, message_attributes=None, *, after=None, timeout, serializer=None))]
     fn request<'py>(
         &self,
         py: Python<'py>,
         body: &Bound<'py, PyBytes>,
         message_attributes: Option<&Bound<'py, PyAny>>,
+        after: Option<&Bound<'py, PyAny>>,
         timeout: f64,
         serializer: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut message = OutgoingMessage::new(body.as_bytes());
         if let Some(attrs) = message_attributes.filter(|a| !a.is_none()) {
             message.attributes = attributes(attrs)?;
+        }
+        if let Some(positions) = after.filter(|a| !a.is_none()) {
+            message.after = entry_positions(py, 0, positions)?;
         }
         let timeout = duration(py, timeout, "timeout")?;
         let (queue, serializer) = (self.inner.clone(), serializer.map(Arc::new));
@@ -184,7 +203,7 @@ impl Queue {
 
     /// Resolves to up to `limit` of the queue's messages (a list of `PeekedMessage`), read without
     /// leasing them, in the order receivers would take them; only those matching `filter` and in
-    /// `state` (`"ready"`, `"scheduled"`, `"leased"` or `"lapsed"`; `None`: any) if given.
+    /// `state` (`"ready"`, `"scheduled"`, `"leased"`, `"lapsed"` or `"waiting"`; `None`: any) if given.
     /// `InvalidOption` for a limit out of range or an unknown state, `QueueNotFound` for an unknown
     /// queue. `serializer` is what `PeekedMessage.decode()` uses (`None`: JSON).
     #[pyo3(signature = (*, limit, filter=None, state=None, serializer=None))]

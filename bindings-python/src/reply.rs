@@ -18,12 +18,14 @@ pub(crate) struct Reply {
     outcome: Outcome,
     result: Option<Body>,
     content_type: Option<String>,
+    reason: Option<String>,
 }
 
 impl Reply {
     pub(crate) fn new(reply: pgmq_core::Reply, serializer: Option<Arc<Py<PyAny>>>) -> Reply {
         let (outcome, content_type) = (reply.outcome(), reply.content_type().map(str::to_owned));
-        Reply { outcome, result: reply.into_result().map(|bytes| Body::new(bytes, serializer)), content_type }
+        let reason = reply.reason().map(str::to_owned);
+        Reply { outcome, result: reply.into_result().map(|bytes| Body::new(bytes, serializer)), content_type, reason }
     }
 
     /// The result, or the core's `InvalidOption` of `Reply::json` when there is none.
@@ -55,6 +57,13 @@ impl Reply {
         self.content_type.as_deref()
     }
 
+    /// Why the message finished the way it did, when pgmq knows: for a message cancelled because a message
+    /// it depended on did not complete, `dependency <id> was <outcome>`. `None` otherwise.
+    #[getter]
+    fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     /// The result parsed as JSON, under the rule of `Message.json()`: `InvalidOption` if there is none,
     /// `ContentTypeError` if it is labelled with another encoding.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -70,7 +79,8 @@ impl Reply {
     fn __repr__(&self) -> String {
         // The result may be large or secret: its length only, as the core's Debug and Message's repr do.
         let result = self.result.as_ref().map_or_else(|| "None".to_owned(), |body| format!("{} bytes", body.len()));
-        let content_type = self.content_type.as_ref().map_or_else(|| "None".to_owned(), |label| format!("{label:?}"));
-        format!("<pgmq.Reply outcome={} result={result} content_type={content_type}>", self.outcome)
+        let quoted = |text: &Option<String>| text.as_ref().map_or_else(|| "None".to_owned(), |t| format!("{t:?}"));
+        let (content_type, reason) = (quoted(&self.content_type), quoted(&self.reason));
+        format!("<pgmq.Reply outcome={} result={result} content_type={content_type} reason={reason}>", self.outcome)
     }
 }

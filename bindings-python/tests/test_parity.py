@@ -81,6 +81,7 @@ COUNTERPARTS = {
     "Reply::outcome": "Reply.outcome",
     "Reply::result": "Reply.result",
     "Reply::content_type": "Reply.content_type",
+    "Reply::reason": "Reply.reason",
     "Reply::json": "Reply.json",
 }
 

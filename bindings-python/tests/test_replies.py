@@ -277,7 +277,7 @@ async def test_a_replys_repr_shows_the_result_length_never_its_bytes(client: pgm
 
         reply = await reply_of_one(queue, b"job", answer)
 
-    assert repr(reply) == '<pgmq.Reply outcome=completed result=12 bytes content_type="text/plain">'
+    assert repr(reply) == '<pgmq.Reply outcome=completed result=12 bytes content_type="text/plain" reason=None>'
     assert "secret" not in repr(reply)
 
 

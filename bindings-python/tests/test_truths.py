@@ -69,6 +69,7 @@ CORE_DEFAULTS = {
 # Defaults that are not values of the core's table, and why.
 NOT_THE_CORES = {
     ("create_queue", "dlq_options"): "QueueOptions(), whose fields are checked against the core's above",
+    ("OutgoingMessage", "after"): "(): no earlier entry to wait for, as the core's OutgoingMessage::new",
 }
 
 
@@ -249,6 +250,7 @@ DOCUMENTED: list[tuple[object, str, tuple[str, ...]]] = [
     (pgmq.Queue.request, "it waits up to {} for room", ("defaults.send.wait_for_room",)),
     (pgmq.Queue.send, "default {}, the core's", ("defaults.send.wait_for_room",)),
     (pgmq.Queue.send, "``group`` (a ``str`` of 1 to {} bytes in UTF-8", ("limits.max_group_len",)),
+    (pgmq.Queue.send, "or more than {} dependencies for one message", ("limits.max_dependencies",)),
     (pgmq.Timeout, "migrating sets {} for its own", ("limits.migrate_lock_timeout",)),
     (pgmq.InvalidQueueName, "``^[a-zA-Z0-9_-]{{1,{}}}$``", ("limits.max_queue_name_len",)),
     (STUB, "deeper than {} levels", ("limits.max_filter_depth",)),
@@ -267,7 +269,8 @@ DOCUMENTED: list[tuple[object, str, tuple[str, ...]]] = [
      ("defaults.peek.limit", "defaults.peek.max_limit")),
     (README, "poll_interval={}) as handle`", ("defaults.completion.poll_interval",)),
     (README, "`await queue.request(body, timeout={})`", ("defaults.request.timeout",)),
-    (README, "track=True, wait_for_room={}, group=None) as completion`", ("defaults.send.wait_for_room",)),
+    (README, "track=True, wait_for_room={}, group=None, depends_on=None) as completion`", ("defaults.send.wait_for_room",)),
+    (README, "more than {} for one message)", ("limits.max_dependencies",)),
     (README, "(any `str` of 1 to {} bytes)", ("limits.max_group_len",)),
     (README, "waits up to `wait_for_room` (a `timedelta` or seconds; default {})", ("defaults.send.wait_for_room",)),
 ]  # fmt: skip

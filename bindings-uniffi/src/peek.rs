@@ -94,7 +94,8 @@ pub struct PeekedMessage {
     pub delivery_attempts: u32,
     /// When it was sent.
     pub sent_at: SystemTime,
-    /// When it became or becomes ready; for a leased message, when its lease expires.
+    /// When it became or becomes ready; for a leased message, when its lease expires; for a waiting one,
+    /// 9999-12-31T23:59:59Z (it has no time yet).
     pub available_at: SystemTime,
     /// The error given to the last failed attempt (in a DLQ: the one that dead-lettered it).
     pub last_error: Option<String>,

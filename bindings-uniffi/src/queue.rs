@@ -54,13 +54,14 @@ impl Queue {
 
     /// Sends one message (with `options.attributes`); returns once it is durable. To a bounded queue
     /// without room it waits up to `options.waitForRoomMs` (`null`: 30 s) for room, then fails with
-    /// `QueueFull`, having written nothing; cancelling the caller while it waits sends nothing.
+    /// `QueueFull`, having written nothing; cancelling the caller while it waits sends nothing. With
+    /// `options.dependsOn` it waits in the queue until those messages have completed.
     #[uniffi::method(default(options = None))]
     pub async fn send(&self, body: Vec<u8>, options: Option<SendOptions>) -> Result<Arc<SentMessage>, PgmqError> {
         let (queue, client) = (self.inner.clone(), self.client.clone());
         run(async move {
             let (send, attributes) = match options {
-                Some(o) => (o.to_core(), to_core_attributes(o.attributes)),
+                Some(o) => (o.to_core()?, to_core_attributes(o.attributes)),
                 None => (pgmq_core::SendOptions::default(), Default::default()),
             };
             let message = pgmq_core::OutgoingMessage { body, attributes, after: Vec::new() };
@@ -71,7 +72,8 @@ impl Queue {
     }
 
     /// Sends messages in one statement: all of them or, on error, none. A bounded queue takes the whole
-    /// batch or nothing: it waits for room for all of them, as `send` does.
+    /// batch or nothing: it waits for room for all of them, as `send` does. Each message waits for the
+    /// earlier entries its `after` names, and all of them for `options.dependsOn`.
     #[uniffi::method(default(options = None))]
     pub async fn send_batch(
         &self,
@@ -80,11 +82,9 @@ impl Queue {
     ) -> Result<Arc<SentBatch>, PgmqError> {
         let (queue, client) = (self.inner.clone(), self.client.clone());
         run(async move {
-            let send = options.map(|o| o.to_core()).unwrap_or_default();
-            let messages = messages
-                .into_iter()
-                .map(|m| pgmq_core::OutgoingMessage { body: m.body, attributes: to_core_attributes(m.attributes), after: Vec::new() })
-                .collect();
+            let send = options.map(|o| o.to_core()).transpose()?.unwrap_or_default();
+            let messages =
+                messages.into_iter().enumerate().map(|(entry, m)| m.into_core(entry)).collect::<Result<_, _>>()?;
             let completion = queue.send_batch(messages, &send).await?;
             Ok(Arc::new(SentBatch { inner: completion, _client: client }))
         })
@@ -107,8 +107,7 @@ impl Queue {
     pub async fn request(&self, message: OutgoingMessage, timeout_ms: Option<u64>) -> Result<Reply, PgmqError> {
         let queue = self.inner.clone();
         run(async move {
-            let OutgoingMessage { body, attributes } = message;
-            let message = pgmq_core::OutgoingMessage { body, attributes: to_core_attributes(attributes), after: Vec::new() };
+            let message = message.into_core(0)?;
             let timeout = timeout_ms.map_or(pgmq_core::DEFAULTS.request.timeout, Duration::from_millis);
             Ok(queue.request(message, timeout).await?.into())
         })
@@ -321,10 +320,11 @@ impl SentBatch {
     }
 }
 
-/// How a message finished, and the result its worker gave it (`lease.ackWithResult`, Kotlin
-/// `msg.ack(result)`, in any language): what `queue.request()`, `sent.reply()` and `batch.replies()`
-/// return. Printed (Kotlin `toString()`, Swift `description`), it shows the result's length, never its
-/// bytes: `Reply(outcome=completed, result=12 bytes, contentType=application/json)`.
+/// How a message finished, the result its worker gave it (`lease.ackWithResult`, Kotlin
+/// `msg.ack(result)`, in any language), and why, when pgmq knows: what `queue.request()`, `sent.reply()`
+/// and `batch.replies()` return. Printed (Kotlin `toString()`, Swift `description`), it shows the
+/// result's length, never its bytes: `Reply(outcome=completed, result=12 bytes,
+/// contentType=application/json, reason=null)`.
 #[derive(Clone, PartialEq, Eq, Hash, uniffi::Record)]
 #[uniffi::export(Display, Debug, Eq, Hash)]
 pub struct Reply {
@@ -334,12 +334,18 @@ pub struct Reply {
     pub result: Option<Vec<u8>>,
     /// The result's content type (`application/json` for a JSON result); `null`: unlabelled.
     pub content_type: Option<String>,
+    /// Why it finished so, when pgmq knows: for a message cancelled because a message it depended on
+    /// (`SendOptions.dependsOn`, `OutgoingMessage.after`) did not complete, `dependency <id> was
+    /// <outcome>` (`dead_lettered`, `cancelled` or `expired`); `null` otherwise.
+    #[uniffi(default = None)]
+    pub reason: Option<String>,
 }
 
 impl From<pgmq_core::Reply> for Reply {
     fn from(r: pgmq_core::Reply) -> Self {
         let (outcome, content_type) = (r.outcome().into(), r.content_type().map(str::to_owned));
-        Reply { outcome, result: r.into_result(), content_type }
+        let reason = r.reason().map(str::to_owned);
+        Reply { outcome, result: r.into_result(), content_type, reason }
     }
 }
 
@@ -357,7 +363,12 @@ impl fmt::Display for Reply {
             Some(bytes) => write!(f, "{} bytes", bytes.len())?,
             None => f.write_str("null")?,
         }
-        write!(f, ", contentType={})", self.content_type.as_deref().unwrap_or("null"))
+        write!(
+            f,
+            ", contentType={}, reason={})",
+            self.content_type.as_deref().unwrap_or("null"),
+            self.reason.as_deref().unwrap_or("null")
+        )
     }
 }
 

@@ -185,6 +185,8 @@ pub struct Limits {
     pub max_messages: u64,
     /// Bytes of UTF-8 of a job group id (255).
     pub max_group_len: u64,
+    /// Dependencies of one message, `SendOptions.dependsOn` and `OutgoingMessage.after` together (10,000).
+    pub max_dependencies: u64,
 }
 
 /// Names every language uses alike.
@@ -268,6 +270,7 @@ pub fn defaults() -> Defaults {
             migrate_lock_timeout_ms: ms(d.limits.migrate_lock_timeout),
             max_messages: d.limits.max_messages,
             max_group_len: count(d.limits.max_group_len),
+            max_dependencies: count(d.limits.max_dependencies),
         },
         conventions: Conventions {
             dlq_prefix: d.conventions.dlq_prefix.to_owned(),

@@ -308,7 +308,8 @@ pub(crate) fn from_core_attributes(attrs: &Attributes) -> HashMap<String, Attrib
     attrs.iter().map(|(k, v)| (k.clone(), v.into())).collect()
 }
 
-/// One message of a batch: a body and its attributes.
+/// One message of a batch: a body, its attributes, and the earlier entries of the same batch it depends
+/// on.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct OutgoingMessage {
     /// The payload.
@@ -316,10 +317,36 @@ pub struct OutgoingMessage {
     /// Attributes receivers can filter on.
     #[uniffi(default)]
     pub attributes: HashMap<String, AttributeValue>,
+    /// Earlier entries of the same `sendBatch` (positions from 0) this message depends on: it waits,
+    /// unclaimable, until they have all completed, and is cancelled if one of them does not (see
+    /// `SendOptions.dependsOn`). Only earlier entries, so no cycle can be made: naming itself, a later
+    /// entry or a negative position is `InvalidOption`, and nothing is sent.
+    #[uniffi(default)]
+    pub after: Vec<i32>,
+}
+
+impl OutgoingMessage {
+    /// The core's message, as entry `entry` of its send. A negative position gets the core's refusal of
+    /// a position that is not an earlier entry, in its words.
+    pub(crate) fn into_core(self, entry: usize) -> Result<pgmq_core::OutgoingMessage, PgmqError> {
+        let after = self
+            .after
+            .iter()
+            .map(|&j| {
+                usize::try_from(j).map_err(|_| {
+                    pgmq_core::Error::InvalidOption(format!(
+                        "entry {entry} cannot depend on entry {j}: only on an earlier entry of the same send"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(pgmq_core::OutgoingMessage { body: self.body, attributes: to_core_attributes(self.attributes), after })
+    }
 }
 
 /// When sent messages become available, their attributes (single sends), whether their outcome is
-/// tracked, how long a send to a full bounded queue waits for room, and the job group they join.
+/// tracked, how long a send to a full bounded queue waits for room, the job group they join, and the
+/// messages they depend on.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct SendOptions {
     /// Deliver no earlier than this many ms after the send.
@@ -347,11 +374,21 @@ pub struct SendOptions {
     /// tracked: `track = false` with a group is `InvalidOption`, and nothing is sent.
     #[uniffi(default = None)]
     pub group: Option<String>,
+    /// Ids of messages already sent, in any queue, that every message of this send depends on: each
+    /// waits, unclaimable (`MessageState.WAITING` in `peek`, counted as scheduled by `stats`), until they
+    /// have all completed, then becomes available (at its `delayMs` or `scheduleAt` if later). If one of
+    /// them is dead-lettered, cancelled or expires instead, the message is cancelled, its `Reply.reason`
+    /// `dependency <id> was <outcome>`, and so is whatever depends on it. `InvalidOption`, nothing sent:
+    /// an id that is not a UUID, unknown (never sent, or finished longer ago than its queue keeps
+    /// outcomes), untracked, or already finished other than completed; `track = false`; more than
+    /// `DEFAULTS.limits.maxDependencies` (10,000) per message, `OutgoingMessage.after` included.
+    #[uniffi(default)]
+    pub depends_on: Vec<String>,
 }
 
 impl SendOptions {
-    pub(crate) fn to_core(&self) -> pgmq_core::SendOptions {
-        let mut o = pgmq_core::SendOptions::default().track(self.track);
+    pub(crate) fn to_core(&self) -> Result<pgmq_core::SendOptions, PgmqError> {
+        let mut o = pgmq_core::SendOptions::default().track(self.track).depends_on(uuids(&self.depends_on)?);
         if let Some(ms) = self.delay_ms {
             o = o.delay(Duration::from_millis(ms));
         }
@@ -364,7 +401,7 @@ impl SendOptions {
         if let Some(group) = &self.group {
             o = o.group(group.clone());
         }
-        o
+        Ok(o)
     }
 }
 
@@ -582,7 +619,7 @@ pub struct QueueStats {
     pub messages: u64,
     /// Available now.
     pub ready: u64,
-    /// Waiting for their time.
+    /// Waiting for their time, or for the messages they depend on (`SendOptions.dependsOn`).
     pub scheduled: u64,
     /// Held under a live lease.
     pub leased: u64,
@@ -611,7 +648,7 @@ pub struct GroupStats {
     pub messages: u64,
     /// Available for delivery now.
     pub ready: u64,
-    /// Waiting for their scheduled time (or a nack's delay).
+    /// Waiting for their scheduled time (or a nack's delay), or for the messages they depend on.
     pub scheduled: u64,
     /// Held by a worker under a live lease.
     pub leased: u64,
@@ -676,6 +713,19 @@ mod tests {
         // Swift thread): its drop recurses once per level.
         let handle = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || drop((chain, options)));
         handle.unwrap().join().expect("dropping a MAX_FILTER_DEPTH filter on a 64 KiB stack");
+    }
+
+    #[test]
+    fn after_positions_reach_the_core_and_a_negative_one_is_refused_in_its_words() {
+        let message = |after: Vec<i32>| OutgoingMessage { body: b"x".to_vec(), attributes: HashMap::new(), after };
+        assert_eq!(message(vec![0, 2]).into_core(3).unwrap().after, vec![0, 2]);
+        match message(vec![0, -1]).into_core(1) {
+            Err(PgmqError::InvalidOption { reason }) => assert_eq!(
+                reason,
+                "invalid option: entry 1 cannot depend on entry -1: only on an earlier entry of the same send"
+            ),
+            other => panic!("expected InvalidOption, got {other:?}"),
+        }
     }
 
     #[test]

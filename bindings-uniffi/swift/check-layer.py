@@ -60,7 +60,7 @@ KNOWN_CALLS: dict[str, list[tuple[str, ...]]] = {
 }
 # Swift and Foundation names (types, protocols, members) the layer uses.
 KNOWN_NAMES = {
-    "Foundation", "Swift", "Data", "String", "Bool", "Int", "Int64", "UInt64", "UInt32", "Double", "Void",
+    "Foundation", "Swift", "Data", "String", "Bool", "Int", "Int32", "Int64", "UInt64", "UInt32", "Double", "Void",
     "Duration", "JSONEncoder", "JSONDecoder", "Encodable", "Decodable", "Error", "Sendable", "Hashable",
     "CaseIterable", "CustomStringConvertible", "AsyncSequence", "AsyncIteratorProtocol", "Task", "UTF8",
     "Optional", "Element", "T", "Type", "Self",

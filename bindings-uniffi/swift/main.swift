@@ -1260,7 +1260,9 @@ func testLayerReplies(_ ctx: TestContext) async throws {
     let bytes = try await within(10, "reply()") { try await binary.reply() }
     try checkEqual(bytes.result, Data([0, 1, 255]), "the result's bytes")
     try checkEqual(bytes.contentType, "application/octet-stream", "their label")
-    try checkEqual("\(bytes)", "Reply(outcome=completed, result=3 bytes, contentType=application/octet-stream)", "a reply printed")
+    try checkEqual(
+        "\(bytes)", "Reply(outcome=completed, result=3 bytes, contentType=application/octet-stream, reason=null)",
+        "a reply printed")
     let labelled = try await within(10, "reply(pollInterval:)") { try await json.reply(pollInterval: .seconds(1)) }
     try checkEqual(labelled.contentType, ContentType.json, "ack(json:) labels the result")
     try checkEqual(try labelled.decode(LayerOrder.self), LayerOrder(id: 5, item: "result", rush: false), "reply.decode")
@@ -1311,6 +1313,7 @@ func layerTests() -> [(String, TestBody)] {
         ("layer: results, reply(), request(_:timeout:), RequestFailed and Timeout", testLayerReplies),
         ("layer: bounded queues: maxMessages, setMaxMessages(_:), SendOptions(waitForRoom:), QueueFull", testLayerBounded),
         ("layer: job groups: SendOptions(group:), cancelGroup/waitForGroup/groupStats on queue and client", testLayerGroups),
+        ("layer: dependencies: a diamond across two queues, a failed chain's reasons, .waiting, refusals", testLayerDependencies),
     ]
 }
 
@@ -1349,6 +1352,78 @@ func testLayerGroups(_ ctx: TestContext) async throws {
     try await expectCode(.invalidOption, "track: false with a group") {
         try await queue.send("x", options: SendOptions(track: false, group: group))
     }
+}
+
+/// Dependencies: a diamond across two queues (B and C wait for A, D for both, and runs once, last); an
+/// in-batch chain (`after`) whose first entry is dead-lettered cancels the rest, each reply saying why;
+/// peek shows a waiting message as `.waiting`; bad dependencies are `InvalidOption`, nothing written.
+func testLayerDependencies(_ ctx: TestContext) async throws {
+    let q1 = try await ctx.freshQueue()
+    let q2 = try await ctx.freshQueue()
+    let a = try await q1.send("A")
+    let middle = try await q2.sendBatch(["B", "C"], options: SendOptions(dependsOn: [a.id()]))
+    let d = try await q1.send("D", options: SendOptions(dependsOn: middle.ids()))
+    let waitingStats = try await q2.stats()
+    try checkEqual([waitingStats.ready, waitingStats.scheduled], [0, 2], "B and C wait, counted as scheduled")
+    let waiting = try await q1.peek(options: PeekOptions(state: .waiting))
+    try checkEqual(waiting.map { $0.id }, [d.id()], "peek(options: PeekOptions(state: .waiting))")
+    try checkEqual(waiting.first?.availableAt, Date(timeIntervalSince1970: 253_402_300_799), "9999-12-31T23:59:59Z")
+
+    let r1 = try q1.receiver()
+    defer { r1.close() }
+    let r2 = try q2.receiver()
+    defer { r2.close() }
+    let first = try await receive(r1, "A")
+    try checkEqual(first.text, "A", "only A is claimable")
+    try await first.ack()
+    try await receive(r2, "a middle message").ack()
+    try checkEqual(try await q1.stats().ready, 0, "D waits for the other middle message")
+    try await receive(r2, "the other middle message").ack()
+    let last = try await receive(r1, "D")
+    try checkEqual(last.id, d.id(), "D comes last")
+    try checkEqual(last.deliveryAttempt, 1, "D is delivered once")
+    try await last.ack()
+    try checkEqual(try await within(10, "D's outcome") { try await d.completed() }, Outcome.completed, "D")
+    try checkEqual(try await q1.stats().messages + q2.stats().messages, 0, "nothing left in the two queues")
+
+    let chained = try await ctx.freshQueue(QueueOptions(maxDeliveryAttempts: 1))
+    let chain = try await chained.sendBatch([
+        OutgoingMessage(body: Data("A".utf8)),
+        OutgoingMessage(body: Data("B".utf8), after: [0]),
+        try OutgoingMessage(json: "C", after: [1]),
+    ])
+    let ids = chain.ids()
+    let r3 = try chained.receiver()
+    defer { r3.close() }
+    try await receive(r3, "the chain's first entry").nack(error: "boom")
+    let replies = try await within(10, "the chain's replies()") { try await chain.replies() }
+    try checkEqual(replies[ids[0]]?.outcome, Outcome.deadLettered, "A")
+    try checkEqual(replies[ids[1]]?.reason, "dependency \(ids[0]) was dead_lettered", "B's reason")
+    try checkEqual(replies[ids[2]]?.reason, "dependency \(ids[1]) was cancelled", "C's reason")
+    try checkEqual(try await chained.stats().messages, 0, "nothing left in the chain's queue")
+    try checkEqual(
+        "\(Reply(outcome: .cancelled, result: nil, contentType: nil, reason: "dependency \(ids[1]) was cancelled"))",
+        "Reply(outcome=cancelled, result=null, contentType=null, reason=dependency \(ids[1]) was cancelled)",
+        "a reply printed with its reason")
+
+    let untracked = try await q1.send("untracked", options: SendOptions(track: false))
+    let before = try await q1.stats().messages
+    try await expectCode(.invalidOption, "an unknown id") {
+        try await q1.send("x", options: SendOptions(dependsOn: [UUID().uuidString.lowercased()]))
+    }
+    try await expectCode(.invalidOption, "an id that is not a UUID") {
+        try await q1.send("x", options: SendOptions(dependsOn: ["job-1"]))
+    }
+    try await expectCode(.invalidOption, "an untracked id") {
+        try await q1.send("x", options: SendOptions(dependsOn: [untracked.id()]))
+    }
+    try await expectCode(.invalidOption, "a later entry") {
+        try await q1.sendBatch([OutgoingMessage(body: Data("0".utf8), after: [1]), OutgoingMessage(body: Data("1".utf8))])
+    }
+    try await expectCode(.invalidOption, "track: false with dependencies") {
+        try await q1.send("x", options: try SendOptions(delay: .seconds(1), track: false, dependsOn: [a.id()]))
+    }
+    try checkEqual(try await q1.stats().messages, before, "nothing was written")
 }
 
 // ---- the run ---------------------------------------------------------------------------------------

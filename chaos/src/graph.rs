@@ -7,6 +7,7 @@
 //!   dependencies' outcomes before doing anything);
 //! - every message without a poisoned ancestor completed, and ran (more than once only if a crash lost
 //!   its ack);
+//! - every poison message without a poisoned ancestor was dead-lettered;
 //! - every message with a poisoned ancestor never ran and was cancelled, its reason naming one of its
 //!   dependencies and how that one finished — or, if its send came after a dependency had already
 //!   failed, was refused;
@@ -78,6 +79,12 @@ impl Graph {
         graph
     }
 
+    /// Whether each node descends from a poison node (and so never runs).
+    fn has_poisoned_ancestor(&self) -> Vec<bool> {
+        let doomed = self.doomed();
+        self.parents.iter().map(|ps| ps.iter().any(|&p| doomed[p])).collect()
+    }
+
     /// Whether each node is poison or descends from one.
     fn doomed(&self) -> Vec<bool> {
         let mut doomed = self.poison.clone();
@@ -128,6 +135,7 @@ pub async fn run(dsn: &str, n: usize, seed: u64, crash: bool) -> Result<bool, St
     let started = Instant::now();
     let graph = Graph::new(n, seed);
     let doomed = graph.doomed();
+    let cancelled_by_ancestor = graph.has_poisoned_ancestor();
     let edges: usize = graph.parents.iter().map(Vec::len).sum();
     println!(
         "graph: seed {seed}; {n} messages, {edges} dependencies, {} poison, {} descending from poison; {} workers in 2 queues",
@@ -265,7 +273,7 @@ pub async fn run(dsn: &str, n: usize, seed: u64, crash: bool) -> Result<bool, St
             continue;
         };
         let (outcome, reason) = outcomes.get(&id).cloned().unwrap_or_else(|| ("none".into(), None));
-        if state.graph.poison[i] {
+        if state.graph.poison[i] && !cancelled_by_ancestor[i] {
             dead += (outcome == "dead_lettered") as usize;
             if outcome != "dead_lettered" {
                 violations.push(format!("poison node {i} ({id}) finished {outcome}, not dead_lettered"));

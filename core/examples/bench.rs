@@ -6,7 +6,9 @@
 //! senders, each message in its own committed transaction through `pgmq_core::outbox` on a plain
 //! tokio-postgres connection; ceiling: the same transactions of one plain INSERT), outbox_send_batch
 //! (1,000 per `pgmq.send_batch` call, one call per transaction; ceiling: send_batch's), receive_ack (8 workers, batch
-//! 100), bounded_send_one / bounded_send_batch (the same sends into a queue bounded far above what they
+//! 100), tracked_receive_ack (the same with outcomes recorded; "ceiling": untracked, just before),
+//! dependent_send_one (send_one where each message depends on one still queued; "ceiling": send_one just
+//! before), bounded_send_one / bounded_send_batch (the same sends into a queue bounded far above what they
 //! send; "ceiling": the unbounded figure measured just before), latency_p50/p99 (send -> handler start with an idle worker, 1,000 samples), completion_p50/p99
 //! (send -> the completion wait returns, the idle worker acking plainly; ceiling: the same round trip in raw
 //! SQL, INSERT + NOTIFY, a LISTENing worker's DELETE + NOTIFY back), request_p50/p99 (`Queue::request` ->
@@ -336,6 +338,25 @@ async fn pgmq_send_one(client: &Client, total: usize, name: &str, max_messages: 
     (per * 8) as f64 / start.elapsed().as_secs_f64()
 }
 
+async fn dependent_send_one(client: &Client, total: usize) -> f64 {
+    let queue = fresh_queue(client, "bench-dependent-one").await;
+    let first = fresh_queue(client, "bench-dependent-first").await;
+    let per = total / 8;
+    let start = Instant::now();
+    join_all((0..8).map(|_| {
+        let (queue, first) = (queue.clone(), first.clone());
+        async move {
+            let dependency = first.send(PAYLOAD.to_vec(), &SendOptions::default()).await.unwrap().id();
+            let after = SendOptions::default().depends_on([dependency]);
+            for _ in 0..per {
+                queue.send(PAYLOAD.to_vec(), &after).await.unwrap();
+            }
+        }
+    }))
+    .await;
+    (per * 8) as f64 / start.elapsed().as_secs_f64()
+}
+
 async fn pgmq_send_batch(client: &Client, batches: usize, name: &str, max_messages: Option<u64>) -> f64 {
     let queue = fresh_queue_with(client, name, QueueOptions::default().max_messages(max_messages)).await;
     let start = Instant::now();
@@ -346,11 +367,13 @@ async fn pgmq_send_batch(client: &Client, batches: usize, name: &str, max_messag
     (batches * 1000) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn pgmq_receive_ack(client: &Client, total: usize) -> f64 {
-    let queue = fresh_queue(client, "bench-receive-ack").await;
+/// 8 workers (batch 100) ack what was queued before they started; with `track`, every ack records its
+/// outcome (the default of a send), else none is recorded.
+async fn pgmq_receive_ack(client: &Client, total: usize, track: bool) -> f64 {
+    let queue = fresh_queue(client, if track { "bench-receive-ack-tracked" } else { "bench-receive-ack" }).await;
     for _ in 0..total / 1000 {
         let batch: Vec<OutgoingMessage> = (0..1000).map(|_| OutgoingMessage::new(PAYLOAD)).collect();
-        queue.send_batch(batch, &SendOptions::default().track(false)).await.unwrap();
+        queue.send_batch(batch, &SendOptions::default().track(track)).await.unwrap();
     }
     raw(&std::env::var("DATABASE_URL").unwrap()).await.batch_execute("VACUUM ANALYZE pgmq.messages").await.unwrap();
     let done = Arc::new(AtomicUsize::new(0));
@@ -573,6 +596,14 @@ async fn main() {
         let value = pgmq_send_one(&client, n_one, "bench-bounded-one", Some(BENCH_BOUND)).await;
         figures.push(Figure { name: "bounded_send_one", value, unit: "msg/s", ceiling: unbounded });
     }
+    if want("dependent_send_one") {
+        // Each message depends on one still queued (its sender's own, in another queue); "ceiling":
+        // send_one measured just before.
+        eprintln!("bench: dependent_send_one ({n_one} msgs, beside send_one)...");
+        let plain = pgmq_send_one(&client, n_one, "bench-send-one", None).await;
+        let value = dependent_send_one(&client, n_one).await;
+        figures.push(Figure { name: "dependent_send_one", value, unit: "msg/s", ceiling: plain });
+    }
     if want("send_batch") {
         eprintln!("bench: send_batch ({n_batches} x 1000)...");
         let ceiling = ceiling_send_batch(&dsn, n_batches).await;
@@ -600,8 +631,15 @@ async fn main() {
     if want("receive_ack") {
         eprintln!("bench: receive_ack ({n_recv} msgs)...");
         let ceiling = ceiling_receive_ack(&dsn, n_recv).await;
-        let value = pgmq_receive_ack(&client, n_recv).await;
+        let value = pgmq_receive_ack(&client, n_recv, false).await;
         figures.push(Figure { name: "receive_ack", value, unit: "msg/s", ceiling });
+    }
+    if want("tracked_receive_ack") {
+        // The same with outcomes recorded; "ceiling": the untracked figure measured just before.
+        eprintln!("bench: tracked_receive_ack ({n_recv} msgs, beside untracked)...");
+        let untracked = pgmq_receive_ack(&client, n_recv, false).await;
+        let value = pgmq_receive_ack(&client, n_recv, true).await;
+        figures.push(Figure { name: "tracked_receive_ack", value, unit: "msg/s", ceiling: untracked });
     }
     if want("latency") {
         eprintln!("bench: latency ({n_lat} samples)...");

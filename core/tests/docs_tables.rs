@@ -139,6 +139,7 @@ const LIMIT_ROWS: &[(&str, &str)] = &[
     ("limits.notify_max_ids", "ids one notification lists; more, and it says `*` (re-read everything)"),
     ("limits.max_messages", "largest `max_messages` of a bounded queue"),
     ("limits.max_group_len", "bytes of a job group id"),
+    ("limits.max_dependencies", "dependencies of one message (`depends_on` and `after` together)"),
     ("limits.migrate_lock_timeout_ms", "how long `migrate` waits for a table lock before it gives up with `timeout`"),
     ("defaults.client.keepalives_idle_ms", "TCP keepalive: idle time before the first probe (unless the DSN sets `keepalives_idle`)"),
     ("defaults.client.keepalives_interval_ms", "TCP keepalive: time between probes (DSN `keepalives_interval`)"),

@@ -37,6 +37,10 @@ Job groups: ``queue.send(..., group="import-42")`` puts messages, in one queue o
 ``client.cancel_group()``, ``client.wait_for_group()`` and ``client.get_group_statistics()`` (or the same
 methods of a queue, for its part of the group) act on together.
 
+Dependencies: ``queue.send(..., depends_on=completion.ids)`` (messages of any queue) and
+``OutgoingMessage(body, after=[0])`` (earlier entries of the same send) make messages wait until those
+have completed; if one does not, they are cancelled, and ``reply.reason`` says why.
+
 The core logs through :mod:`logging`: logger ``pgmq.core`` (``record.rust_target`` names the Rust module),
 levels ``ERROR`` to ``DEBUG`` and :data:`TRACE`; the Python layer logs on ``pgmq``.
 

@@ -1,9 +1,11 @@
-"""Python values to what the native layer takes: seconds, microseconds since the epoch, group ids."""
+"""Python values to what the native layer takes: seconds, microseconds since the epoch, group ids, lists
+of message ids."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Union
+from typing import Iterable, List, Optional, Union
+from uuid import UUID
 
 Duration = Union[timedelta, int, float]
 """A duration: a ``timedelta`` or a number of seconds."""
@@ -53,6 +55,15 @@ def group_id(value: str, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     return value
+
+
+def message_ids(value: Iterable[Union[UUID, str]], name: str) -> List[Union[UUID, str]]:
+    """A list of message ids for the native layer, which parses text and checks each item (``TypeError``
+    for other types, ``InvalidOption`` for text that is not a UUID); one id or text given for the list is
+    a ``TypeError``, not a list of characters."""
+    if isinstance(value, (str, bytes, bytearray, memoryview, UUID)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list of message ids, not {type(value).__name__}")
+    return list(value)
 
 
 def optional_seconds(value: Optional[Duration], name: str) -> Optional[float]:

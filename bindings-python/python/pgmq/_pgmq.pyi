@@ -133,16 +133,20 @@ class Queue:
         bodies: list[bytes],
         attributes_list: Optional[list[Optional[dict[str, Any]]]] = None,
         *,
+        after_list: Optional[list[Optional[tuple[int, ...]]]] = None,
         schedule_at: Optional[int] = None,
         delay: Optional[float] = None,
         track: bool,
         wait_for_room: float,
         group: Optional[str] = None,
+        depends_on: Optional[list[Union[UUID, str]]] = None,
     ) -> Future[Completion]:
         """To a bounded queue without room for every body: waits up to `wait_for_room` seconds (0: not at
         all) for room, then `QueueFull`, having written nothing. Cancelling the future sends nothing.
         `group`: the job group every message joins (`InvalidOption` for an invalid id, or with
-        `track=False`)."""
+        `track=False`). `after_list[i]`: the earlier entries body i depends on; `depends_on`: the sent
+        messages every body depends on (`UUID`s or their text: `InvalidOption` for text that is not one,
+        `TypeError` for another type); the core refuses what cannot be (`InvalidOption`)."""
     def receiver(
         self,
         *,
@@ -163,18 +167,20 @@ class Queue:
         state: Optional[str] = None,
         serializer: Optional[Serializer] = None,
     ) -> Future[list[PeekedMessage]]:
-        """`state`: `"ready"`, `"scheduled"`, `"leased"` or `"lapsed"` (`None`: any). `serializer` is what
-        `PeekedMessage.decode()` uses (`None`: JSON)."""
+        """`state`: `"ready"`, `"scheduled"`, `"leased"`, `"lapsed"` or `"waiting"` (`None`: any).
+        `serializer` is what `PeekedMessage.decode()` uses (`None`: JSON)."""
     def request(
         self,
         body: bytes,
         message_attributes: Optional[dict[str, Any]] = None,
         *,
+        after: Optional[tuple[int, ...]] = None,
         timeout: float,
         serializer: Optional[Serializer] = None,
     ) -> Future[Reply]:
         """Sends `body` tracked and waits for its reply (the core's `Queue::request`), at most `timeout`
-        seconds. `serializer` is what `Reply.decode()` uses (`None`: JSON)."""
+        seconds. `serializer` is what `Reply.decode()` uses (`None`: JSON). `after` is passed on for the
+        core to refuse (a request is the only entry of its send)."""
     def cancel(self, ids: list[UUID]) -> Future[list[UUID]]: ...
     def purge(self) -> Future[int]: ...
     def statistics(self) -> Future[QueueStatistics]: ...
@@ -243,7 +249,7 @@ class QueueStatistics:
         """Available for delivery now."""
     @property
     def scheduled(self) -> int:
-        """Waiting for their scheduled time (or a nack delay)."""
+        """Waiting for their scheduled time (or a nack delay), or for messages they depend on."""
     @property
     def leased(self) -> int:
         """Held by a worker under a live lease."""
@@ -385,7 +391,8 @@ class PeekedMessage:
         """When it was sent (aware, UTC)."""
     @property
     def available_at(self) -> datetime:
-        """When it became or becomes ready; for a leased message, when its lease expires (aware, UTC)."""
+        """When it became or becomes ready; for a leased message, when its lease expires; for a waiting
+        one, 9999-12-31T23:59:59 (it has no time yet: its dependencies decide). Aware, UTC."""
     @property
     def last_error(self) -> Optional[str]:
         """The error given to the last failed attempt, if any (in a dead-letter queue: the error that
@@ -416,8 +423,9 @@ class Completion:
 
 @final
 class Reply:
-    """How a sent message finished, and the result its worker gave it (`message.ack(result)` in any
-    language). Its repr shows the result's length, never its bytes."""
+    """How a sent message finished, the result its worker gave it (`message.ack(result)` in any
+    language), and why it was cancelled if a dependency failed. Its repr shows the result's length, never
+    its bytes."""
 
     @property
     def outcome(self) -> Outcome:
@@ -428,6 +436,11 @@ class Reply:
     @property
     def content_type(self) -> Optional[str]:
         """The result's content type (`"application/json"` for a JSON result); `None` if unlabelled."""
+    @property
+    def reason(self) -> Optional[str]:
+        """Why the message finished the way it did, when pgmq knows: for a message cancelled because a
+        message it depended on did not complete, `"dependency <id> was <outcome>"` (`dead_lettered`,
+        `cancelled`, `expired`). `None` otherwise."""
     def json(self) -> Any:
         """The result parsed as JSON, under the rule of `Message.json()` (unlabelled or labelled JSON).
         `pgmq.InvalidOption` if there is no result, `pgmq.ContentTypeError` if it is labelled with

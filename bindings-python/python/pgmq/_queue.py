@@ -6,11 +6,11 @@ from __future__ import annotations
 import warnings
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Callable, Coroutine, Dict, Generator, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Coroutine, Dict, Generator, Iterable, List, Optional, Tuple, Type, Union
 from uuid import UUID
 
 from . import _defaults, _pgmq
-from ._convert import Duration, count, epoch_micros, group_id, optional_seconds, queue_bound, seconds
+from ._convert import Duration, count, epoch_micros, group_id, message_ids, optional_seconds, queue_bound, seconds
 from ._errors import PgmqError
 from ._receive import MessageHandleStream, Receiving, error_reporter
 from ._serializers import Serializer, encode
@@ -96,11 +96,13 @@ class Sending:
         "_serializer",
         "_bodies",
         "_attributes",
+        "_after",
         "_schedule_at",
         "_delay",
         "_track",
         "_wait_for_room",
         "_group",
+        "_depends_on",
         "_used",
     )
 
@@ -110,21 +112,25 @@ class Sending:
         serializer: Optional[Serializer],
         bodies: List[bytes],
         attributes: Optional[List[Optional[Dict[str, Any]]]],
+        after: Optional[List[Optional[Tuple[int, ...]]]],
         schedule_at: Optional[int],
         delay: Optional[float],
         track: bool,
         wait_for_room: float,
         group: Optional[str],
+        depends_on: Optional[List[Union[UUID, str]]],
     ) -> None:
         self._queue = queue
         self._serializer = serializer
         self._bodies = bodies
         self._attributes = attributes
+        self._after = after
         self._schedule_at = schedule_at
         self._delay = delay
         self._track = track
         self._wait_for_room = wait_for_room
         self._group = group
+        self._depends_on = depends_on
         self._used = False
 
     def __del__(self) -> None:
@@ -142,11 +148,13 @@ class Sending:
         native = await self._queue.send(
             self._bodies,
             self._attributes,
+            after_list=self._after,
             schedule_at=self._schedule_at,
             delay=self._delay,
             track=self._track,
             wait_for_room=self._wait_for_room,
             group=self._group,
+            depends_on=self._depends_on,
         )
         return CompletionHandle(native, serializer=self._serializer)
 
@@ -222,6 +230,7 @@ class Queue:
         track: bool = _defaults.TRACK,
         wait_for_room: Duration = _defaults.WAIT_FOR_ROOM,
         group: Optional[str] = None,
+        depends_on: Optional[Iterable[Union[UUID, str]]] = None,
     ) -> Sending:
         """Sends one or more messages atomically, in one statement, with one NOTIFY.
 
@@ -253,15 +262,30 @@ class Queue:
         :meth:`get_group_statistics` here, and the same methods of :class:`pgmq.Client` across queues,
         then act on them together. A grouped message is tracked: ``track=False`` with a group raises
         :class:`pgmq.InvalidOption`, as does an invalid group id (nothing is sent).
+
+        ``depends_on`` (ids of messages sent earlier, to any queue, as ``UUID`` objects or their text,
+        ``completion.ids`` for instance) makes every message of the send wait, never delivered, until each
+        of them has completed; and an :class:`OutgoingMessage` with ``after=[0, 1]`` waits for those
+        earlier entries of the same send, by position. If a dependency is dead-lettered, cancelled or expires
+        instead, its waiting dependents are cancelled, and their dependents in turn: ``reply.reason``
+        then says which (``"dependency <id> was dead_lettered"``). A waiting message peeks as
+        :attr:`pgmq.MessageState.WAITING` and counts as scheduled (docs/dependencies.md).
+        :class:`pgmq.InvalidOption` (nothing is sent) for an id that is unknown, not tracked or already
+        finished other than completed, text that is not a UUID, an ``after`` naming its own entry or a
+        later one, ``track=False`` with dependencies, or more than 10,000 dependencies for one message.
         """
-        bodies, attributes = encode(messages, self._serializer)
+        bodies, attributes, after = encode(messages, self._serializer)
         if not isinstance(track, bool):
             raise TypeError(f"track must be a bool, not {type(track).__name__}")
         at = None if schedule_at is None else epoch_micros(schedule_at, "schedule_at")
         delay_seconds = optional_seconds(delay, "delay")
         wait = seconds(wait_for_room, "wait_for_room")
         grouped = None if group is None else group_id(group, "group")
-        return Sending(self._native, self._serializer, bodies, attributes, at, delay_seconds, track, wait, grouped)
+        dependencies = None if depends_on is None else message_ids(depends_on, "depends_on")
+        return Sending(
+            self._native, self._serializer, bodies, attributes, after, at, delay_seconds, track, wait, grouped,
+            dependencies,
+        )  # fmt: skip
 
     async def request(self, body: object, *, timeout: Duration = _defaults.REQUEST_TIMEOUT) -> Reply:
         """Sends ``body`` and waits for its reply: request/reply over the queue, answered by a worker in
@@ -285,10 +309,11 @@ class Queue:
         To a full bounded queue, the request is sent as :meth:`send` sends by default: it waits up to
         30 s for room before ``timeout`` starts, then raises :class:`pgmq.QueueFull`.
         """
-        bodies, attributes = encode((body,), self._serializer)
+        bodies, attributes, after = encode((body,), self._serializer)
         return await self._native.request(
             bodies[0],
             None if attributes is None else attributes[0],
+            after=None if after is None else after[0],
             timeout=seconds(timeout, "timeout"),
             serializer=self._serializer,
         )
@@ -344,9 +369,9 @@ class Queue:
         The messages come as :class:`pgmq.PeekedMessage` objects, in the order receivers would take them:
         ready ones oldest first, then the others by when they fall due. ``filter`` keeps those whose
         attributes match (as in :meth:`receive`); ``state`` (a :class:`pgmq.MessageState` or its value,
-        ``"ready"``, ``"scheduled"``, ``"leased"`` or ``"lapsed"``) those in that state. A plain read of
-        one snapshot: it takes no lock, so it neither waits for workers nor holds them up, and what it
-        returns may have changed by the time you look at it. ``message.decode()`` decodes with this queue
+        ``"ready"``, ``"scheduled"``, ``"leased"``, ``"lapsed"`` or ``"waiting"``) those in that state. A
+        plain read of one snapshot: it takes no lock, so it neither waits for workers nor holds them up, and
+        what it returns may have changed by the time you look at it. ``message.decode()`` decodes with this queue
         handle's serializer.
 
         :class:`pgmq.InvalidOption` for a ``limit`` out of range or an unknown ``state``,

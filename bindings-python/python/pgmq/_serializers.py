@@ -146,19 +146,25 @@ def encode_value(value: object, serializer: Optional[Serializer], what: str) -> 
 
 def encode(
     messages: Sequence[object], serializer: Optional[Serializer]
-) -> Tuple[List[bytes], Optional[List[Optional[Dict[str, Any]]]]]:
-    """The bodies of a send, and their attributes (``None``: no message has any), by the rule of this
-    module's docstring: what ``queue.send()`` and ``pgmq.sql.send()`` send. Each message is a body or an
-    :class:`OutgoingMessage`; a ``content-type`` attribute given with a body the serializer encodes must
-    be the serializer's (:class:`pgmq.InvalidOption` otherwise: the bytes are its, so is their label)."""
+) -> Tuple[List[bytes], Optional[List[Optional[Dict[str, Any]]]], Optional[List[Optional[Tuple[int, ...]]]]]:
+    """The bodies of a send, their attributes and the earlier entries each depends on (``None``: no
+    message has any), by the rule of this module's docstring: what ``queue.send()`` and
+    ``pgmq.sql.send()`` send. Each message is a body or an :class:`OutgoingMessage`; a ``content-type``
+    attribute given with a body the serializer encodes must be the serializer's
+    (:class:`pgmq.InvalidOption` otherwise: the bytes are its, so is their label)."""
     bodies: List[bytes] = []
     attributes: Optional[List[Optional[Dict[str, Any]]]] = None
+    after: Optional[List[Optional[Tuple[int, ...]]]] = None
     for i, message in enumerate(messages):
         if type(message) is bytes:  # the common case first
             bodies.append(message)
             continue
         if isinstance(message, OutgoingMessage):
             body, given = message.body, message.attributes
+            if message.after:
+                if after is None:
+                    after = [None] * len(messages)
+                after[i] = tuple(message.after)
         else:
             body, given = message, None
         labels: Optional[Dict[str, Any]] = dict(given) if given else None
@@ -177,7 +183,7 @@ def encode(
             if attributes is None:
                 attributes = [None] * len(messages)
             attributes[i] = labels
-    return bodies, attributes
+    return bodies, attributes, after
 
 
 def encode_result(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _defaults
 from ._convert import Duration
@@ -24,13 +24,14 @@ class Outcome(enum.Enum):
     DEAD_LETTERED = "dead_lettered"
     """Its delivery attempts ran out; it moved to the dead-letter queue (or was dropped, without one)."""
     CANCELLED = "cancelled"
-    """It was cancelled with ``queue.cancel()``."""
+    """It was cancelled with ``queue.cancel()`` (or a group cancel, or a purge), or because a message it
+    depended on did not complete: then ``reply.reason`` says which."""
     EXPIRED = "expired"
     """Nobody consumed it within the queue's retention period; it moved to the dead-letter queue."""
 
 
 class MessageState(enum.Enum):
-    """Where a message stands, as ``queue.peek()`` read it (``PeekedMessage.state``). The four are
+    """Where a message stands, as ``queue.peek()`` read it (``PeekedMessage.state``). The five are
     disjoint and cover every message of a queue."""
 
     READY = "ready"
@@ -42,6 +43,10 @@ class MessageState(enum.Enum):
     LAPSED = "lapsed"
     """Its lease ran out on its last delivery attempt, or while it was being cancelled: housekeeping
     dead-letters (or drops) it within a maintenance interval. It is never delivered again."""
+    WAITING = "waiting"
+    """Waiting for the messages it depends on (``queue.send(..., depends_on=)``, ``OutgoingMessage(...,
+    after=)``) to complete: never delivered before. ``available_at`` reads 9999-12-31T23:59:59 (UTC): it
+    has no time yet. ``get_statistics()`` counts it as scheduled."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +88,25 @@ class Backoff:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A message to send with attributes: ``OutgoingMessage(b"...", attributes={"color": "red"})``.
+    """A message to send with attributes: ``OutgoingMessage(b"...", attributes={"color": "red"})``, or
+    after earlier entries of the same send: ``OutgoingMessage(b"...", after=[0])``.
 
     The body is bytes-like, sent as it is; a ``str``, sent as its UTF-8 text; or any other value, encoded
     as JSON and labelled with the ``content-type`` attribute. A serializer given to the queue handle
-    encodes (and labels) every body that is not bytes, ``str`` included."""
+    encodes (and labels) every body that is not bytes, ``str`` included.
+
+    ``after`` lists the positions (from 0) of earlier entries of the same ``queue.send(...)`` that this
+    message depends on: it waits, never delivered, until they have all completed, and is cancelled if one
+    of them does not (docs/dependencies.md). Kept as a tuple; :class:`pgmq.InvalidOption` from the send
+    for the entry's own position or a later one."""
 
     body: object
     attributes: Optional[Mapping[str, AttributeValue]] = None
+    after: Sequence[int] = ()
 
     def __post_init__(self) -> None:
+        if self.after != ():  # the default needs no check
+            object.__setattr__(self, "after", _positions(self.after))
         if self.attributes is None:
             return
         if not isinstance(self.attributes, Mapping):
@@ -104,3 +118,14 @@ class OutgoingMessage:
                 raise TypeError(
                     f"attribute {key!r}: values must be str, int, float, bool or None, not {type(value).__name__}"
                 )
+
+
+def _positions(after: object) -> Tuple[int, ...]:
+    """``OutgoingMessage.after`` as a tuple of ints; ``TypeError`` for anything else (a single int, text)."""
+    if isinstance(after, (str, bytes, bytearray, memoryview)) or not isinstance(after, Iterable):
+        raise TypeError(f"after must be a list of entry positions, not {type(after).__name__}")
+    positions = tuple(after)
+    for position in positions:
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise TypeError(f"after: entry positions must be int, not {type(position).__name__}")
+    return positions

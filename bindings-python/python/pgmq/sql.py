@@ -197,7 +197,7 @@ def send(
     ``track=False`` keeps no outcome record. ``schema``: where pgmq's tables live, if not ``pgmq``
     (``connect(schema=)``).
     """
-    bodies, labels = encode((OutgoingMessage(body, attributes),), None)
+    bodies, labels, _ = encode((OutgoingMessage(body, attributes),), None)
     return _statement(
         "send",
         schema,
@@ -237,6 +237,15 @@ def _listed(items: Iterable[object], name: str) -> List[object]:
     return list(items)
 
 
+def _dependencies_refused(position: int, after: Iterable[int]) -> InvalidOption:
+    """The SQL send functions take no dependencies (docs/dependencies.md): an entry with ``after`` is
+    refused rather than sent without them."""
+    return InvalidOption(
+        f"message {position} has after={list(after)}: the SQL sends of pgmq.sql take no dependencies; "
+        "send it with queue.send()"
+    )
+
+
 def _batch_attributes(labels: Iterable[Optional[Mapping[str, AttributeValue]]]) -> Optional[List[Optional[str]]]:
     texts = [_attributes_json(a) for a in labels]
     return None if all(t is None for t in texts) else texts
@@ -254,8 +263,12 @@ def send_batch(
     """The statement sending several messages at once (``pgmq.send_batch``): one statement, one
     ``available_at``, ids in the order of ``messages``. Each message is a body (as :func:`send` takes
     it) or a :class:`pgmq.OutgoingMessage` with attributes. An empty list sends nothing and returns
-    ``[]``. The other arguments are :func:`send`'s."""
-    bodies, labels = encode(_listed(messages, "messages"), None)
+    ``[]``. The other arguments are :func:`send`'s. A message with ``after`` raises
+    :class:`pgmq.InvalidOption`: dependencies are :meth:`pgmq.Queue.send`'s."""
+    bodies, labels, after = encode(_listed(messages, "messages"), None)
+    if after is not None:
+        position, positions = next((i, a) for i, a in enumerate(after) if a)
+        raise _dependencies_refused(position, positions)
     attributes = None if labels is None else _batch_attributes(labels)
     return _statement("send_batch", schema, (_queue(queue), bodies, attributes, *_when(delay, schedule_at, track)))
 
@@ -270,12 +283,15 @@ def send_json_batch(
     schema: Optional[str] = None,
 ) -> Statement[List[UUID]]:
     """The statement sending several JSON values at once (``pgmq.send_json_batch``), each encoded as
-    :func:`send_json` encodes one; a :class:`pgmq.OutgoingMessage` gives a value its attributes. The
-    other arguments are :func:`send_batch`'s."""
+    :func:`send_json` encodes one; a :class:`pgmq.OutgoingMessage` gives a value its attributes (one with
+    ``after`` raises :class:`pgmq.InvalidOption`, as in :func:`send_batch`). The other arguments are
+    :func:`send_batch`'s."""
     texts: List[str] = []
     labels: List[Optional[Mapping[str, AttributeValue]]] = []
     for i, item in enumerate(_listed(values, "values")):
         value, given = (item.body, item.attributes) if isinstance(item, OutgoingMessage) else (item, None)
+        if isinstance(item, OutgoingMessage) and item.after:
+            raise _dependencies_refused(i, item.after)
         texts.append(_json_text(value, i))
         labels.append(given)
     return _statement(

@@ -21,7 +21,8 @@ fun main(args: Array<String>) {
         exitProcess(0)
     }
     val all = clientTests + sendReceiveTests + deliveryTests + flowTests + resilienceTests + robustnessTests + tlsTests +
-        operatorTests + parityTests + loggingTests + jsonTests + outboxTests + repliesTests + boundedTests + groupsTests
+        operatorTests + parityTests + loggingTests + jsonTests + outboxTests + repliesTests + boundedTests + groupsTests +
+        dependenciesTests
     val selected = if (args.isEmpty()) all else all.filter { t -> args.any { t.name.contains(it, ignoreCase = true) } }
     var passed = 0
     var failed = 0

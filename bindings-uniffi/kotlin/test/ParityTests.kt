@@ -77,6 +77,7 @@ val parityTests = suite {
                 "migrate_lock_timeout_ms" to d.limits.migrateLockTimeoutMs,
                 "max_messages" to d.limits.maxMessages,
                 "max_group_len" to d.limits.maxGroupLen,
+                "max_dependencies" to d.limits.maxDependencies,
             ),
             "conventions" to mapOf(
                 "dlq_prefix" to d.conventions.dlqPrefix,
@@ -224,6 +225,11 @@ val parityTests = suite {
             "func waitForGroup(group: String)async throws -> [String: Outcome]",
             "func groupStats(group: String)async throws -> GroupStats",
             "public var maxGroupLen: UInt64",
+            "public var dependsOn: [String]",
+            "public var after: [Int32]",
+            "public var reason: String?",
+            "public var maxDependencies: UInt64",
+            "case waiting",
         )
         val absent = expected.filter { it !in swift }
         assertEquals(emptyList<String>(), absent, "declarations missing from target/uniffi/swift/Pgmq.swift")

@@ -202,8 +202,16 @@ val repliesTests = suite {
 
     test("Reply: toString() shows the result's length, never its bytes; equality compares contents") {
         val reply = Reply(Outcome.COMPLETED, bytes("secret token"), JSON_CONTENT_TYPE)
-        assertEquals("Reply(outcome=completed, result=12 bytes, contentType=application/json)", reply.toString(), "toString()")
-        assertEquals("Reply(outcome=expired, result=null, contentType=null)", Reply(Outcome.EXPIRED, null, null).toString(), "no result")
+        assertEquals(
+            "Reply(outcome=completed, result=12 bytes, contentType=application/json, reason=null)",
+            reply.toString(),
+            "toString()",
+        )
+        assertEquals(
+            "Reply(outcome=expired, result=null, contentType=null, reason=null)",
+            Reply(Outcome.EXPIRED, null, null).toString(),
+            "no result",
+        )
         assertEquals(Reply(Outcome.COMPLETED, bytes("secret token"), JSON_CONTENT_TYPE), reply, "equal contents, another array")
         assertEquals(reply.hashCode(), Reply(Outcome.COMPLETED, bytes("secret token"), JSON_CONTENT_TYPE).hashCode(), "hashCode()")
         assertTrue(reply != Reply(Outcome.COMPLETED, bytes("secret tokeN"), JSON_CONTENT_TYPE), "another result differs")

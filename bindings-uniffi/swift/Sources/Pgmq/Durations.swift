@@ -132,16 +132,17 @@ extension SendOptions {
     public var waitForRoom: Duration? { waitForRoomMs.map { Duration.milliseconds($0) } }
 
     /// Send options with a delay before delivery: the message is delivered no earlier than `delay` after
-    /// the send. `waitForRoom` and `group` as in the initializer below. `PgmqError.InvalidOption` for a
-    /// negative duration.
+    /// the send (or after its last dependency completed, if later). `waitForRoom`, `group` and
+    /// `dependsOn` as in the initializer below. `PgmqError.InvalidOption` for a negative duration.
     public init(
         delay: Duration,
         attributes: [String: AttributeValue] = [:],
         track: Bool = SendOptions().track,
         waitForRoom: Duration? = nil,
-        group: String? = nil
+        group: String? = nil,
+        dependsOn: [String] = []
     ) throws {
-        self.init(attributes: attributes, track: track, group: group)
+        self.init(attributes: attributes, track: track, group: group, dependsOn: dependsOn)
         delayMs = try wholeMilliseconds(delay, for: "delay")
         if let waitForRoom = waitForRoom {
             waitForRoomMs = try wholeMilliseconds(waitForRoom, for: "waitForRoom")
@@ -151,15 +152,17 @@ extension SendOptions {
     /// Send options saying how long a send to a full bounded queue (`QueueOptions.maxMessages`) waits for
     /// room, woken as soon as workers finish messages, before it throws `PgmqError.QueueFull` having
     /// written nothing: `.zero` throws at once. `group`: the job group the messages join
-    /// (`client.cancelGroup(_:)`, `waitForGroup(_:)`, `groupStats(_:)`). `PgmqError.InvalidOption` for a
-    /// negative duration.
+    /// (`client.cancelGroup(_:)`, `waitForGroup(_:)`, `groupStats(_:)`). `dependsOn`: ids of messages
+    /// already sent that every message of the send waits for (`SendOptions.dependsOn`).
+    /// `PgmqError.InvalidOption` for a negative duration.
     public init(
         waitForRoom: Duration,
         attributes: [String: AttributeValue] = [:],
         track: Bool = SendOptions().track,
-        group: String? = nil
+        group: String? = nil,
+        dependsOn: [String] = []
     ) throws {
-        self.init(attributes: attributes, track: track, group: group)
+        self.init(attributes: attributes, track: track, group: group, dependsOn: dependsOn)
         waitForRoomMs = try wholeMilliseconds(waitForRoom, for: "waitForRoom")
     }
 }

@@ -64,10 +64,16 @@ public struct ContentTypeError: Error, CustomStringConvertible {
 
 extension OutgoingMessage {
     /// A message of a batch whose body is `value` encoded as JSON by `encoder`, labelled
-    /// `content-type: application/json` (`PgmqError.InvalidOption` if `attributes` name another one).
-    /// What the encoder throws (`EncodingError`) is thrown as it is.
-    public init(json value: some Encodable, attributes: [String: AttributeValue] = [:], encoder: JSONEncoder = JSONEncoder()) throws {
-        try self.init(body: encoder.encode(value), attributes: ContentType.labelledJSON(attributes))
+    /// `content-type: application/json` (`PgmqError.InvalidOption` if `attributes` name another one);
+    /// `after`: the earlier entries of the batch it depends on (`OutgoingMessage.after`). What the
+    /// encoder throws (`EncodingError`) is thrown as it is.
+    public init(
+        json value: some Encodable,
+        attributes: [String: AttributeValue] = [:],
+        after: [Int32] = [],
+        encoder: JSONEncoder = JSONEncoder()
+    ) throws {
+        try self.init(body: encoder.encode(value), attributes: ContentType.labelledJSON(attributes), after: after)
     }
 }
 

@@ -38,9 +38,16 @@ val AttributeValue.raw: Any?
         is AttributeValue.Text -> value
     }
 
-/** One message of a batch with a UTF-8 text body and attributes from Kotlin values. */
-fun outgoing(body: String, vararg attributes: Pair<String, Any?>): OutgoingMessage =
-    OutgoingMessage(body.encodeToByteArray(), attributes(*attributes))
+/**
+ * One message of a batch with a UTF-8 text body and attributes from Kotlin values; [after]: the earlier
+ * entries of the same batch (positions from 0) it depends on (see [OutgoingMessage.after]).
+ *
+ * ```
+ * queue.sendBatch(listOf(outgoing("fetch"), outgoing("parse", after = listOf(0))))
+ * ```
+ */
+fun outgoing(body: String, vararg attributes: Pair<String, Any?>, after: List<Int> = emptyList()): OutgoingMessage =
+    OutgoingMessage(body.encodeToByteArray(), attributes(*attributes), after)
 
 // ---------------------------------------------------------------------------------------------------
 // Filters

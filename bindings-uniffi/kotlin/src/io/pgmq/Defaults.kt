@@ -147,9 +147,18 @@ fun receiveOptions(
  * (`client.cancelGroup(g)`, `waitForGroup(g)`, `groupStats(g)`, and the same on a queue for its own). A
  * grouped message is tracked: `track = false` with a group is `InvalidOption`, and nothing is sent.
  *
+ * [dependsOn]: ids of messages already sent (`sent.id()`, `batch.ids()`; in any queue) that every message
+ * of this send depends on. Each waits, never claimed (`MessageState.WAITING` in `peek`), until all of
+ * them have completed; if one is dead-lettered, cancelled or expires instead, it is cancelled, with
+ * `Reply.reason` `dependency <id> was <outcome>`, and so is whatever depends on it. Within one
+ * `sendBatch`, entries depend on earlier entries with `OutgoingMessage.after`. `InvalidOption` from the
+ * send, nothing written: an id that is not a UUID, unknown, untracked or already finished other than
+ * completed; `track = false`; more than [DEFAULTS]`.limits.maxDependencies` per message.
+ *
  * ```
  * queue.send("photo-3.jpg", sendOptions(waitForRoom = Duration.ZERO)) // QueueFull at once if full
- * queue.sendBatch(pages, sendOptions(group = importId))
+ * val sent = queue.sendBatch(pages, sendOptions(group = importId))
+ * report.send("summary", sendOptions(dependsOn = sent.ids())) // once every page has completed
  * ```
  */
 fun sendOptions(
@@ -159,6 +168,7 @@ fun sendOptions(
     track: Boolean = DEFAULTS.send.track,
     waitForRoom: Duration? = null,
     group: String? = null,
+    dependsOn: List<String> = emptyList(),
 ): SendOptions = SendOptions(
     delayMs = delay?.wholeMs("delay"),
     scheduleAt = scheduleAt,
@@ -166,6 +176,7 @@ fun sendOptions(
     track = track,
     waitForRoomMs = waitForRoom?.wholeMs("waitForRoom"),
     group = group,
+    dependsOn = dependsOn,
 )
 
 /**

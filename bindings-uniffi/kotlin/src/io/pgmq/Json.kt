@@ -93,11 +93,17 @@ suspend fun Queue.sendJson(json: String, options: SendOptions? = null): SentMess
 
 /**
  * One message of a batch: [value] encoded by [serializer], labelled with its content type, and
- * [attributes]. `PgmqException.InvalidOption` if [attributes] name another content type.
+ * [attributes]; [after] as in `outgoing(String)`. `PgmqException.InvalidOption` if [attributes] name
+ * another content type.
  */
-fun <T> outgoing(value: T, serializer: Serializer<T>, vararg attributes: Pair<String, Any?>): OutgoingMessage {
+fun <T> outgoing(
+    value: T,
+    serializer: Serializer<T>,
+    vararg attributes: Pair<String, Any?>,
+    after: List<Int> = emptyList(),
+): OutgoingMessage {
     val labelled = withContentType(attributes(*attributes), serializer)
-    return OutgoingMessage(serializer.encode(value), labelled)
+    return OutgoingMessage(serializer.encode(value), labelled, after)
 }
 
 /**
