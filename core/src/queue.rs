@@ -58,14 +58,9 @@ grp AS (
 /// (never claimed, never expired) until their last dependency completes. `$8` is the group or NULL,
 /// `$9` the ids every message depends on, `$10`/`$11` the pairs (entry, earlier entry), 1-based.
 pub(crate) const SEND_DEPENDENT: Sql = Sql::new(
-    "
-WITH q AS (SELECT q.id, pg_catalog.set_config('synchronous_commit', 'on', true),
-                  CASE WHEN q.max_messages IS NOT NULL
-                       THEN pgmq._admit(q.id, pg_catalog.cardinality($5::uuid[])) END
-           FROM pgmq.queues q WHERE q.name = $1 FOR KEY SHARE OF q),
-at AS MATERIALIZED (
-    SELECT coalesce($3::timestamptz,
-                    pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),
+    concat!(
+        send_head!(),
+        ",
 dep AS MATERIALIZED (SELECT pgmq._depend(q.id, $5::uuid[], $9::uuid[], $10::int4[], $11::int4[], at.t) AS waits
                      FROM q, at),
 ins AS (
@@ -79,7 +74,8 @@ grp AS (
     INSERT INTO pgmq.group_members (group_id, queue_id, message_id)
     SELECT $8, q.id, u.id FROM q, pg_catalog.unnest($5::uuid[]) AS u(id) WHERE $8::text IS NOT NULL
 )
-SELECT q.id FROM q",
+SELECT q.id FROM q"
+    ),
     &[
         Type::TEXT,
         Type::BOOL,
@@ -98,18 +94,28 @@ SELECT q.id FROM q",
 const SEND_TYPES: [Type; 7] =
     [Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8, Type::UUID_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY];
 
-/// The text of [`SEND`], with more CTEs (`$extra`, starting with a comma) after `ins`.
-macro_rules! send_sql {
-    ($extra:literal) => {
-        concat!(
-            "
+/// The CTEs every send starts with: `q`, the queue (locked, admitted), and `at`, when its messages
+/// become available.
+macro_rules! send_head {
+    () => {
+        "
 WITH q AS (SELECT q.id, pg_catalog.set_config('synchronous_commit', 'on', true),
                   CASE WHEN q.max_messages IS NOT NULL
                        THEN pgmq._admit(q.id, pg_catalog.cardinality($5::uuid[])) END
            FROM pgmq.queues q WHERE q.name = $1 FOR KEY SHARE OF q),
 at AS MATERIALIZED (
     SELECT coalesce($3::timestamptz,
-                    pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t),
+                    pg_catalog.now() + (coalesce($4::bigint, 0) OPERATOR(pg_catalog.*) interval '1 microsecond')) AS t)"
+    };
+}
+use send_head;
+
+/// The text of [`SEND`], with more CTEs (`$extra`, starting with a comma) after `ins`.
+macro_rules! send_sql {
+    ($extra:literal) => {
+        concat!(
+            send_head!(),
+            ",
 ins AS (
     INSERT INTO pgmq.messages (queue_id, id, available_at, tracked, attributes, body)
     SELECT q.id, u.id, at.t, $2, coalesce(u.attributes, '{}'), u.body
